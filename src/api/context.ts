@@ -1,0 +1,30 @@
+/**
+ * What the HTTP layer needs from the rest of the gateway. Built once by src/gateway.ts and passed down.
+ */
+import type { Logger } from 'pino';
+import type { LoadedConfig } from '../config/load.ts';
+import type { AccountConfig } from '../config/schema.ts';
+import type { IdAllocator } from '../core/ids.ts';
+import type { InboundSink } from '../operators/connector.ts';
+import type { Store, WriteResult, WriteUnit } from '../store/store.ts';
+import type { Authenticator } from './auth.ts';
+
+/** An account as the API sees it: the configured one with its password hashed. */
+export type ApiAccount = AccountConfig & { passwordHash: string };
+
+export interface GatewayContext {
+  readonly config: LoadedConfig;
+  readonly nodeId: string;
+  readonly log: Logger;
+  readonly store: Store;
+  readonly auth: Authenticator<ApiAccount>;
+  readonly mtIds: IdAllocator;
+  /** Commit a unit of work durably (group commit); resolves once it is on disk. */
+  commit(unit: WriteUnit): Promise<WriteResult>;
+  /** Tell this node's workers that new jobs are due. */
+  wake(): void;
+  /** Where inbound operator traffic (MM7, simulator MO injection) goes. */
+  readonly sink: InboundSink;
+  /** True while this node stops accepting (graceful shutdown). */
+  isDraining(): boolean;
+}

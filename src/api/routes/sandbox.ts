@@ -1,0 +1,145 @@
+/**
+ * Sandbox endpoints; registered only while a simulator operator is configured.
+ * - `POST /sandbox/mo`: a virtual handset sends an MO (multipart/mixed in the OpenMarket MO shape: JSON main part
+ *   with source, destinations (or destination), subject, optional mobileOperatorId; then content parts).
+ * - `GET /sandbox/handsets/{number}/messages`: what a virtual handset received, newest first, each part with a URL
+ *   serving its exact bytes.
+ * - `POST /sandbox/inbox/{box}` / `GET /sandbox/inbox`: the built-in customer endpoint of the sandbox defaults;
+ *   records exactly what a customer endpoint would have received.
+ */
+import type { FastifyInstance } from 'fastify';
+import { ApiError } from '../../core/errors.ts';
+import { isInternationalNumber, isShortCode } from '../../core/message.ts';
+import { boundaryOf, parseContentType } from '../../mime/content-type.ts';
+import { readAllParts } from '../../mime/multipart-reader.ts';
+import type { GatewayContext } from '../context.ts';
+
+const MAX_LIST = 200;
+
+export function registerSandboxRoutes(app: FastifyInstance, ctx: GatewayContext): void {
+  const simulators = ctx.config.operators.filter((o) => o.type === 'simulator');
+  const api = ctx.config.api;
+  const limits = { maxBodyBytes: api.maxBodyBytes, maxParts: api.maxParts, maxPartBytes: api.maxPartBytes, maxHeaderBytes: api.maxHeaderBytes };
+
+  app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+
+    scope.post('/sandbox/mo', async (req) => {
+      const ctHeader = req.headers['content-type'] ?? '';
+      if (parseContentType(ctHeader).type !== 'multipart/mixed') throw new ApiError('UNSUPPORTED_MEDIA_TYPE', { contentType: ctHeader || '(none)' });
+      const boundary = boundaryOf(ctHeader);
+      if (!boundary) throw new ApiError('MISSING_BOUNDARY');
+      const parts = await readAllParts(req.body as AsyncIterable<Buffer>, { boundary, lenient: api.lenientMultipart, limits });
+      const main = parts.find((p) => p.contentId.toLowerCase() === 'main') ?? parts[0];
+      if (!main) throw new ApiError('MISSING_CONTROL_PART');
+      let j: Record<string, unknown>;
+      try {
+        j = JSON.parse(main.body.toString('utf8')) as Record<string, unknown>;
+      } catch (e) {
+        throw new ApiError('INVALID_JSON', { reason: (e as Error).message });
+      }
+      if (typeof j !== 'object' || j === null) throw new ApiError('INVALID_JSON', { reason: 'not an object' });
+      const source = String(j.source ?? '');
+      if (!isInternationalNumber(source)) throw new ApiError('INVALID_SOURCE');
+      const list = (v: unknown, field: string): string[] => {
+        if (v === undefined || v === null) return [];
+        const arr = Array.isArray(v) ? v : [v];
+        return arr.map((x) => {
+          const s = String(x);
+          if (!isShortCode(s) && !isInternationalNumber(s)) throw new ApiError('INVALID_FIELD', { field, reason: `${s} is not a number` });
+          return s;
+        });
+      };
+      const destinations = list(j.destinations ?? j.destination, 'destinations');
+      if (destinations.length === 0) throw new ApiError('MISSING_FIELD', { field: 'destinations' });
+      const operatorId = j.mobileOperatorId !== undefined ? Number(j.mobileOperatorId) : simulators[0]!.id;
+      if (!simulators.some((o) => o.id === operatorId)) throw new ApiError('UNKNOWN_OPERATOR', { operatorId: String(j.mobileOperatorId) });
+      const content = parts.filter((p) => p !== main);
+      const { moId } = await ctx.sink.mo({
+        operatorId,
+        source,
+        destinations,
+        ccs: list(j.ccs, 'ccs'),
+        bccs: list(j.bccs, 'bccs'),
+        subject: typeof j.subject === 'string' ? j.subject : null,
+        userAgent: typeof j.userAgent === 'string' ? j.userAgent : simulators.find((o) => o.id === operatorId)?.simulator?.userAgent ?? null,
+        parts: content.map((p) => ({ contentType: p.contentType, contentId: p.contentId, bytes: p.body })),
+      });
+      return { moId };
+    });
+
+    scope.post<{ Params: { box: string } }>('/sandbox/inbox/:box', async (req) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const c of req.body as AsyncIterable<Buffer>) {
+        size += c.length;
+        if (size > api.maxBodyBytes) throw new ApiError('BODY_TOO_LARGE', { limit: api.maxBodyBytes });
+        chunks.push(c);
+      }
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k !== 'authorization') headers[k] = v;
+      await ctx.commit({
+        inbox: [{ box: req.params.box.slice(0, 64), receivedAt: Date.now(), headers, contentType: req.headers['content-type'] ?? '', body: Buffer.concat(chunks) }],
+      });
+      return '';
+    });
+  });
+
+  app.get<{ Params: { number: string }; Querystring: { limit?: string } }>('/sandbox/handsets/:number/messages', async (req) => {
+    const limit = Math.min(Number(req.query.limit ?? 50) || 50, MAX_LIST);
+    const msgs = await ctx.store.listHandsetMessages(req.params.number, limit);
+    return msgs.map((m) => ({
+      mtId: m.mtId,
+      source: m.source,
+      subject: m.subject,
+      receivedAt: new Date(m.receivedAt).toISOString(),
+      parts: m.parts.map((p, i) => ({
+        contentType: p.contentType,
+        contentId: p.contentId,
+        size: p.size,
+        url: `/sandbox/handsets/${m.number}/messages/${m.mtId}/parts/${i}`,
+      })),
+    }));
+  });
+
+  app.get<{ Params: { number: string; mtId: string; index: string } }>(
+    '/sandbox/handsets/:number/messages/:mtId/parts/:index',
+    async (req, reply) => {
+      const msgs = await ctx.store.listHandsetMessages(req.params.number, MAX_LIST);
+      const m = msgs.find((x) => String(x.mtId) === req.params.mtId);
+      const part = m?.parts[Number(req.params.index)];
+      const bytes = part?.sha256 ? await ctx.store.getBlob(part.sha256) : undefined;
+      if (!part || !bytes) throw new ApiError('NOT_FOUND');
+      reply.header('content-type', part.contentType);
+      return reply.send(bytes);
+    },
+  );
+
+  app.get<{ Querystring: { box?: string; limit?: string } }>('/sandbox/inbox', async (req) => {
+    const limit = Math.min(Number(req.query.limit ?? 50) || 50, MAX_LIST);
+    const entries = await ctx.store.listInbox(req.query.box, limit);
+    return entries.map((e) => ({
+      id: e.id,
+      box: e.box,
+      receivedAt: new Date(e.receivedAt).toISOString(),
+      headers: e.headers,
+      contentType: e.contentType,
+      body: describeBody(e.contentType, e.body),
+    }));
+  });
+}
+
+/** JSON bodies as objects, text as text, anything else (multipart) as text when printable, else base64. */
+function describeBody(contentType: string, body: Buffer): unknown {
+  const type = parseContentType(contentType).type;
+  if (type === 'application/json') {
+    try {
+      return JSON.parse(body.toString('utf8'));
+    } catch {
+      /* fall through */
+    }
+  }
+  const text = body.toString('utf8');
+  return /[\u0000-\u0008\u000e-\u001f\ufffd]/.test(text) ? { base64: body.toString('base64') } : text;
+}

@@ -1,0 +1,162 @@
+/**
+ * `POST /mms/v2/send` — OpenMarket HTTP MMS v2 MT submission.
+ *
+ * Order matters for the guarantees: authenticate before reading the body (401 costs no upload), refuse an
+ * announced oversize body before reading it (413), stream-parse with every limit enforced, validate, then commit
+ * message + parts + first job in one group-committed transaction, and only then answer 200 `{"mtId"}`.
+ */
+import { createHash } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { ApiError } from '../../core/errors.ts';
+import { normaliseContentId, REMOTE_CONTENT_TYPE, type MtMessage, type Part } from '../../core/message.ts';
+import { validateMtRequest } from '../../core/mt-request.ts';
+import { boundaryOf, parseContentType } from '../../mime/content-type.ts';
+import { readAllParts } from '../../mime/multipart-reader.ts';
+import type { ParsedPart } from '../../mime/types.ts';
+import type { NewBlob, WriteUnit } from '../../store/store.ts';
+import type { GatewayContext } from '../context.ts';
+
+/** Longest remote-content URL we accept. */
+const MAX_URL_LENGTH = 2048;
+
+export function registerSendRoute(app: FastifyInstance, ctx: GatewayContext): void {
+  app.register(async (scope) => {
+    // Take the body as a raw stream whatever its type; the handler checks the type itself so that every refusal
+    // uses the error registry, and parses multipart while it streams.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+
+    scope.post('/mms/v2/send', async (req, reply) => {
+      const account = await ctx.auth.authenticate(req.headers.authorization);
+      const parts = await readBody(req, ctx);
+      const control = pickControlPart(parts);
+      let json: unknown;
+      try {
+        json = JSON.parse(control.body.toString('utf8'));
+      } catch (e) {
+        throw new ApiError('INVALID_JSON', { reason: (e as Error).message });
+      }
+      const valid = validateMtRequest(json, account, ctx.config.operators);
+      const content = parts.filter((p) => p !== control);
+      if (content.length === 0) throw new ApiError('NO_CONTENT');
+
+      const { storedParts, blobs } = toStoredParts(content);
+      const mtId = await ctx.mtIds.take();
+      const now = Date.now();
+      const mt: MtMessage = {
+        mtId,
+        accountId: account.id,
+        requestId: req.id,
+        ...valid,
+        state: 'accepted',
+        status: null,
+        outcomeId: null,
+        outcomeDescription: null,
+        userAgent: null,
+        operatorMessageId: null,
+        createdAt: now,
+        updatedAt: now,
+        parts: storedParts,
+      };
+      const hasRemote = storedParts.some((p) => p.remoteUrl);
+      const unit: WriteUnit = {
+        blobs,
+        mts: [mt],
+        events: [
+          {
+            mtId,
+            at: now,
+            type: 'accepted',
+            node: ctx.nodeId,
+            detail: { requestId: req.id, parts: storedParts.length, operatorId: valid.operatorId, bytes: sumSizes(storedParts) },
+          },
+        ],
+        jobs: [{ kind: hasRemote ? 'fetch' : 'submit', refId: mtId, orderKey: `mt:${mtId}` }],
+      };
+      await ctx.commit(unit);
+      ctx.wake();
+      reply.header('content-type', 'application/json');
+      return { mtId };
+    });
+  });
+}
+
+async function readBody(req: FastifyRequest, ctx: GatewayContext): Promise<ParsedPart[]> {
+  const ctHeader = req.headers['content-type'] ?? '';
+  const ct = parseContentType(ctHeader);
+  if (ct.type !== 'multipart/mixed') {
+    // multipart/related and form-data are near misses that clients produce by accident: same answer, clear message.
+    throw new ApiError('UNSUPPORTED_MEDIA_TYPE', { contentType: ctHeader || '(none)' });
+  }
+  const boundary = boundaryOf(ctHeader);
+  if (!boundary) throw new ApiError('MISSING_BOUNDARY');
+  const api = ctx.config.api;
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > api.maxBodyBytes) {
+    // Refuse before reading: the client learns at once, and we close the connection instead of draining it.
+    throw new ApiError('BODY_TOO_LARGE', { limit: api.maxBodyBytes });
+  }
+  return readAllParts(req.body as AsyncIterable<Buffer>, {
+    boundary,
+    lenient: api.lenientMultipart,
+    limits: {
+      maxBodyBytes: api.maxBodyBytes,
+      maxParts: api.maxParts,
+      maxPartBytes: api.maxPartBytes,
+      maxHeaderBytes: api.maxHeaderBytes,
+    },
+  });
+}
+
+/** The JSON control part: the one with Content-Id "main", else the first (OpenMarket HTTP MMS v2). */
+function pickControlPart(parts: ParsedPart[]): ParsedPart {
+  const main = parts.find((p) => p.contentId.toLowerCase() === 'main') ?? parts[0];
+  if (!main) throw new ApiError('MISSING_CONTROL_PART');
+  const type = parseContentType(main.contentType).type;
+  if (main.contentId.toLowerCase() !== 'main' && type !== 'application/json' && !type.endsWith('+json')) {
+    throw new ApiError('MISSING_CONTROL_PART');
+  }
+  return main;
+}
+
+/** Turn parsed content parts into stored parts + blobs; Content-Ids normalised and made unique. */
+function toStoredParts(content: ParsedPart[]): { storedParts: Part[]; blobs: NewBlob[] } {
+  const storedParts: Part[] = [];
+  const blobs: NewBlob[] = [];
+  const seen = new Set<string>();
+  content.forEach((p, i) => {
+    let contentId = normaliseContentId(p.contentId) || `part${i + 1}`;
+    while (seen.has(contentId)) contentId = `${contentId}-${i + 1}`;
+    seen.add(contentId);
+    const type = parseContentType(p.contentType).type;
+    if (type === REMOTE_CONTENT_TYPE.toLowerCase()) {
+      storedParts.push({ contentType: p.contentType, contentId, size: 0, remoteUrl: checkRemoteUrl(p.body) });
+      return;
+    }
+    const sha256 = createHash('sha256').update(p.body).digest('hex');
+    blobs.push({ sha256, bytes: p.body });
+    storedParts.push({ contentType: p.contentType, contentId, sha256, size: p.body.length });
+  });
+  return { storedParts, blobs };
+}
+
+function checkRemoteUrl(body: Buffer): string {
+  const text = body.toString('utf8').trim();
+  if (text.length === 0) throw new ApiError('INVALID_REMOTE_CONTENT', { reason: 'the part is empty' });
+  if (text.length > MAX_URL_LENGTH) throw new ApiError('INVALID_REMOTE_CONTENT', { reason: `longer than ${MAX_URL_LENGTH} characters` });
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ApiError('INVALID_REMOTE_CONTENT', { reason: 'not a URL' });
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ApiError('INVALID_REMOTE_CONTENT', { reason: 'only http and https URLs' });
+  }
+  if (url.username || url.password) throw new ApiError('INVALID_REMOTE_CONTENT', { reason: 'URLs with credentials are refused' });
+  return url.toString();
+}
+
+function sumSizes(parts: Part[]): number {
+  return parts.reduce((n, p) => n + p.size, 0);
+}

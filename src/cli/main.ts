@@ -1,0 +1,60 @@
+/**
+ * `mmsgate <command>`: serve | send | status | listen | hash-password.
+ */
+import { runServe } from './serve.ts';
+
+const USAGE = `usage: mmsgate <command> [options]
+
+commands:
+  serve [--config FILE] [--port N] [--host H] [--data-dir DIR]   run the gateway (default: sandbox on 127.0.0.1:8080)
+  send --to NUMBER --from NUMBER [--subject S] [--text T] [--file F] [--url U] [--endpoint URL] [--account ID] [--password PW]
+  status MTID [--endpoint URL] [--account ID] [--password PW]
+  listen [--port 9100] [--save-dir DIR]                          print incoming reports and MO (a webhook sink)
+  hash-password                                                  read a password on stdin, print its scrypt hash
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  const io = { stdout: process.stdout, stderr: process.stderr, env: process.env };
+  switch (cmd) {
+    case 'serve':
+      return runServe(rest, io);
+    case 'send':
+      return (await import('./send.ts')).runSend(rest, io);
+    case 'status':
+      return (await import('./status.ts')).runStatus(rest, io);
+    case 'listen':
+      return (await import('./listen.ts')).runListen(rest, io);
+    case 'hash-password': {
+      const { hashSecret } = await import('../core/secrets.ts');
+      const chunks: Buffer[] = [];
+      for await (const c of process.stdin) chunks.push(c as Buffer);
+      const pw = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+      if (!pw) {
+        io.stderr.write('hash-password: give the password on standard input\n');
+        return 2;
+      }
+      io.stdout.write(`${hashSecret(pw)}\n`);
+      return 0;
+    }
+    case undefined:
+    case '-h':
+    case '--help':
+    case 'help':
+      io.stdout.write(USAGE);
+      return cmd === undefined ? 2 : 0;
+    default:
+      io.stderr.write(`mmsgate: unknown command "${cmd}"\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code !== -1) process.exitCode = code;
+  },
+  (err) => {
+    process.stderr.write(`mmsgate: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,70 @@
+/**
+ * `mmsgate serve`: load the config, start the gateway, stop gracefully on SIGTERM/SIGINT (stop accepting, finish
+ * jobs in flight, release leases, close the store) so a restarted node resumes where it left off.
+ */
+import { parseArgs } from 'node:util';
+import { loadConfig, ConfigError, SANDBOX_ACCOUNT } from '../config/load.ts';
+import { startGateway } from '../gateway.ts';
+
+export interface CliIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  env: NodeJS.ProcessEnv;
+}
+
+/** Runs until a signal; returns -1 so main leaves the exit to the shutdown path. */
+export async function runServe(argv: string[], io: CliIo): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      config: { type: 'string', short: 'c' },
+      port: { type: 'string', short: 'p' },
+      host: { type: 'string' },
+      'data-dir': { type: 'string' },
+    },
+    strict: true,
+  });
+  const file = values.config ?? io.env.MMSGATE_CONFIG;
+  let port: number | undefined;
+  if (values.port !== undefined) {
+    port = Number(values.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      io.stderr.write(`mmsgate serve: --port must be 0-65535, got ${values.port}\n`);
+      return 2;
+    }
+  }
+  let config;
+  try {
+    config = loadConfig({ file, port, host: values.host, dataDir: values['data-dir'] });
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      io.stderr.write(`mmsgate serve: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  const gw = await startGateway(config);
+  if (config.sandboxDefaults) {
+    io.stdout.write(
+      `\nmmsgate sandbox on ${gw.url}\n` +
+        `  account: ${SANDBOX_ACCOUNT.id}   password: ${SANDBOX_ACCOUNT.password}   (Basic ${Buffer.from(`${SANDBOX_ACCOUNT.id}:${SANDBOX_ACCOUNT.password}`).toString('base64')})\n` +
+        `  send:    POST ${gw.url}/mms/v2/send   (source 88600, any destination starting with 1)\n` +
+        `  inbox:   GET  ${gw.url}/sandbox/inbox   (delivery reports and MO land here)\n\n`,
+    );
+  }
+  let signals = 0;
+  const shutdown = (sig: string) => {
+    if (++signals > 1) process.exit(1);
+    gw.app.log.info({ signal: sig }, 'shutting down');
+    gw.stop().then(
+      () => process.exit(0),
+      (err) => {
+        gw.app.log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  return -1;
+}

@@ -1,0 +1,348 @@
+/**
+ * The customer-side client of the mmsgate / OpenMarket HTTP MMS v2 API.
+ *
+ * Connection behaviour follows OpenMarket's "Things to know": a primary URL (a name that moves between data
+ * centers, so DNS answers are cached for at most one minute) and direct node URLs used in parallel and for
+ * failover. Every send carries an `Idempotency-Key` that stays the same across this call's retries and failovers,
+ * so an attempt whose answer was lost can be repeated elsewhere without a double send.
+ */
+import { randomUUID } from 'node:crypto';
+import { isIP } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Pool } from 'undici';
+import { addressKey, clampDnsTtl, DnsCache, systemResolver, type Resolver } from './dns-cache.ts';
+import { MmsApiError, MmsNetworkError, type AttemptFailure } from './errors.ts';
+import { buildSendBody, type SendRequest } from './request-body.ts';
+
+/** Options of {@link MmsClient}. */
+export interface MmsClientOptions {
+  /** Base URLs, primary first (e.g. the global name), then direct node URLs. At least one. */
+  endpoints: string[];
+  accountId: string;
+  password: string;
+  /** Per-attempt time limit in ms, connect + answer (default 30 000). */
+  timeoutMs?: number;
+  /** Parallel keep-alive connections per endpoint (default 8). */
+  connections?: number;
+  /** How long a DNS answer is reused, ms (default 30 000; clamped to at most 60 000). */
+  dnsTtlMs?: number;
+  /** Host name resolver (default: the system's). */
+  lookup?: Resolver;
+  /** Extra attempts after the first, across endpoints (default: one per further endpoint, at least 2). */
+  retries?: number;
+  /** Longest Retry-After (ms) the client waits out on a 429 before giving up (default 30 000). */
+  maxRetryAfterMs?: number;
+  /** How long an endpoint that failed is tried last, ms (default 5 000). */
+  endpointCooldownMs?: number;
+  /** Clock in ms, for tests (DNS expiry and endpoint cool-down). */
+  now?: () => number;
+}
+
+/** Result of a successful send. */
+export interface SendResult {
+  mtId: number;
+  /** `X-Request-Id` of the accepted send; delivery reports carry the same one. */
+  requestId: string;
+  /** The endpoint that accepted it. */
+  endpoint: string;
+}
+
+/** One event in a message's history. */
+export interface MtStatusEvent {
+  at: string;
+  type: string;
+  node: string;
+  detail: string;
+}
+
+/** `GET /mms/v2/status/{mtId}`. */
+export interface MtStatus {
+  mtId: number;
+  state: string;
+  status: string | null;
+  outcomeId: number | null;
+  outcomeDescription: string | null;
+  source: string;
+  destination: string;
+  subject: string;
+  createdAt: string;
+  updatedAt: string;
+  events: MtStatusEvent[];
+}
+
+interface RawAnswer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+interface Endpoint {
+  /** As configured, without a trailing slash. */
+  base: string;
+  origin: string;
+  /** Path prefix of the base URL ("" or "/prefix"). */
+  prefix: string;
+  hostname: string;
+  pool: Pool | undefined;
+  addresses: string;
+  downUntil: number;
+}
+
+/** Answers larger than this are not read (the API's answers are small JSON documents). */
+const MAX_ANSWER_BYTES = 1024 * 1024;
+/** Statuses that mean "this node cannot take it now, another may": fail over. */
+const FAILOVER_STATUS = new Set([502, 503, 504]);
+
+function header(h: RawAnswer['headers'], name: string): string {
+  const v = h[name];
+  return Array.isArray(v) ? (v[0] ?? '') : (v ?? '');
+}
+
+/** Retry-After as delay seconds or an HTTP date (RFC 9110 §10.2.3); undefined when absent or unreadable. */
+export function parseRetryAfter(value: string, nowMs: number): number | undefined {
+  const v = value.trim();
+  if (!v) return undefined;
+  if (/^\d{1,9}$/.test(v)) return Number(v);
+  const t = Date.parse(v);
+  return Number.isNaN(t) ? undefined : Math.max(0, Math.ceil((t - nowMs) / 1000));
+}
+
+/** Client for sending MT MMS and reading their status. Keep one per process; it holds connection pools. */
+export class MmsClient {
+  /** The effective DNS cache time, ms (after clamping). */
+  readonly dnsTtlMs: number;
+  private readonly endpoints: Endpoint[];
+  private readonly auth: string;
+  private readonly timeoutMs: number;
+  private readonly connections: number;
+  private readonly retries: number;
+  private readonly maxRetryAfterMs: number;
+  private readonly cooldownMs: number;
+  private readonly now: () => number;
+  private readonly dns: DnsCache;
+  private closed = false;
+
+  constructor(opts: MmsClientOptions) {
+    if (!opts.endpoints || opts.endpoints.length === 0) throw new TypeError('at least one endpoint is required');
+    this.endpoints = opts.endpoints.map((e) => {
+      const u = new URL(e);
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new TypeError(`endpoint must be http(s): ${e}`);
+      const prefix = u.pathname.replace(/\/+$/, '');
+      return {
+        base: u.origin + prefix,
+        origin: u.origin,
+        prefix,
+        hostname: u.hostname.replace(/^\[|\]$/g, ''),
+        pool: undefined,
+        addresses: '',
+        downUntil: 0,
+      };
+    });
+    this.auth = 'Basic ' + Buffer.from(`${opts.accountId}:${opts.password}`, 'utf8').toString('base64');
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.connections = Math.max(1, Math.min(opts.connections ?? 8, 256));
+    this.retries = Math.max(0, opts.retries ?? Math.max(2, this.endpoints.length - 1));
+    this.maxRetryAfterMs = opts.maxRetryAfterMs ?? 30_000;
+    this.cooldownMs = opts.endpointCooldownMs ?? 5_000;
+    this.now = opts.now ?? Date.now;
+    this.dnsTtlMs = clampDnsTtl(opts.dnsTtlMs);
+    this.dns = new DnsCache(opts.lookup ?? systemResolver, this.dnsTtlMs, this.now);
+  }
+
+  /**
+   * Sends an MT MMS. Resolves with the gateway's mtId; throws {@link MmsApiError} on a refusal (no failover on
+   * 4xx; a 429 with Retry-After is waited out and retried) or {@link MmsNetworkError} when no endpoint answered.
+   */
+  async send(req: SendRequest): Promise<SendResult> {
+    const built = await buildSendBody(req);
+    const key = req.idempotencyKey ?? randomUUID();
+    if (/[\r\n]/.test(key) || key.length > 255) throw new TypeError('invalid idempotencyKey');
+    const { answer, endpoint } = await this.exchange('POST', '/mms/v2/send', {
+      'content-type': built.contentType,
+      'idempotency-key': key,
+    }, built.body);
+    const json = parseJson(answer.body) as { mtId?: unknown } | undefined;
+    const mtId = typeof json?.mtId === 'string' && /^\d+$/.test(json.mtId) ? Number(json.mtId) : json?.mtId;
+    if (typeof mtId !== 'number' || !Number.isSafeInteger(mtId)) {
+      throw new MmsApiError({
+        code: 'INVALID_RESPONSE',
+        description: 'the 200 answer has no numeric mtId',
+        httpStatus: answer.status,
+        requestId: header(answer.headers, 'x-request-id'),
+        endpoint: endpoint.base,
+      });
+    }
+    return { mtId, requestId: header(answer.headers, 'x-request-id'), endpoint: endpoint.base };
+  }
+
+  /** Reads the state and history of a message sent by this account (404 NOT_FOUND for others). */
+  async status(mtId: number | string): Promise<MtStatus> {
+    const id = String(mtId).trim();
+    if (!/^\d{1,19}$/.test(id)) throw new TypeError(`invalid mtId ${JSON.stringify(mtId)}`);
+    const { answer, endpoint } = await this.exchange('GET', `/mms/v2/status/${id}`, {}, undefined);
+    const json = parseJson(answer.body);
+    if (typeof json !== 'object' || json === null) {
+      throw new MmsApiError({
+        code: 'INVALID_RESPONSE',
+        description: 'the status answer is not a JSON object',
+        httpStatus: answer.status,
+        requestId: header(answer.headers, 'x-request-id'),
+        endpoint: endpoint.base,
+      });
+    }
+    return json as MtStatus;
+  }
+
+  /** Closes every connection; waits for requests in flight. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.endpoints.map((e) => e.pool?.close().catch(() => undefined)));
+  }
+
+  /** Endpoints in configured order, those that failed recently moved to the back. */
+  private order(): Endpoint[] {
+    const now = this.now();
+    return [...this.endpoints.filter((e) => e.downUntil <= now), ...this.endpoints.filter((e) => e.downUntil > now)];
+  }
+
+  /** One logical request with failover: returns the first 200 answer, throws otherwise. */
+  private async exchange(
+    method: 'GET' | 'POST',
+    path: string,
+    headers: Record<string, string>,
+    body: Buffer | undefined,
+  ): Promise<{ answer: RawAnswer; endpoint: Endpoint }> {
+    if (this.closed) throw new Error('MmsClient is closed');
+    const order = this.order();
+    const failures: AttemptFailure[] = [];
+    let lastApiError: MmsApiError | undefined;
+    let idx = 0;
+    let round = 0;
+    for (let attempt = 0; attempt <= this.retries; attempt++) {
+      if (Math.floor(idx / order.length) > round) {
+        // A whole round over every endpoint failed: back off before starting the next one.
+        round = Math.floor(idx / order.length);
+        await sleep(Math.min(2_000, 200 * 2 ** (round - 1)));
+      }
+      const ep = order[idx % order.length]!;
+      let answer: RawAnswer;
+      try {
+        answer = await this.once(ep, method, path, headers, body);
+      } catch (e) {
+        const err = e instanceof Error ? e : new Error(String(e));
+        if (isProgrammingError(err)) throw err;
+        failures.push({ endpoint: ep.base, error: err });
+        lastApiError = undefined;
+        ep.downUntil = this.now() + this.cooldownMs;
+        idx++;
+        continue;
+      }
+      if (answer.status === 200) return { answer, endpoint: ep };
+      const apiError = toApiError(answer, ep.base, this.now());
+      if (FAILOVER_STATUS.has(answer.status)) {
+        failures.push({ endpoint: ep.base, error: apiError });
+        lastApiError = apiError;
+        ep.downUntil = this.now() + this.cooldownMs;
+        idx++;
+        continue;
+      }
+      if (answer.status === 429 && apiError.retryAfterSec !== undefined && attempt < this.retries) {
+        const waitMs = apiError.retryAfterSec * 1000;
+        if (waitMs <= this.maxRetryAfterMs) {
+          await sleep(waitMs);
+          continue; // same endpoint, same idempotency key
+        }
+      }
+      throw apiError;
+    }
+    throw lastApiError ?? new MmsNetworkError(failures);
+  }
+
+  /** One attempt against one endpoint. */
+  private async once(
+    ep: Endpoint,
+    method: 'GET' | 'POST',
+    path: string,
+    headers: Record<string, string>,
+    body: Buffer | undefined,
+  ): Promise<RawAnswer> {
+    const pool = await this.poolFor(ep);
+    const res = await pool.request({
+      method,
+      path: ep.prefix + path,
+      headers: { ...headers, authorization: this.auth, accept: 'application/json', 'user-agent': 'mmsgate-client/0.1' },
+      body,
+      headersTimeout: this.timeoutMs,
+      bodyTimeout: this.timeoutMs,
+      signal: AbortSignal.timeout(this.timeoutMs),
+    });
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const c of res.body) {
+      size += (c as Buffer).length;
+      if (size > MAX_ANSWER_BYTES) {
+        res.body.destroy();
+        throw Object.assign(new Error(`answer larger than ${MAX_ANSWER_BYTES} bytes`), { code: 'ANSWER_TOO_LARGE' });
+      }
+      chunks.push(c as Buffer);
+    }
+    return { status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) };
+  }
+
+  /**
+   * The connection pool of an endpoint. Before each request the host's DNS answer is checked; when it expired and
+   * the name now points elsewhere the pool is replaced (the old one finishes its requests and closes). Without this,
+   * keep-alive connections would stay on the old address indefinitely, however short the DNS cache.
+   */
+  private async poolFor(ep: Endpoint): Promise<Pool> {
+    if (isIP(ep.hostname)) {
+      ep.pool ??= this.newPool(ep);
+      return ep.pool;
+    }
+    if (ep.pool && this.dns.isFresh(ep.hostname)) return ep.pool;
+    const key = addressKey(await this.dns.resolve(ep.hostname));
+    if (!ep.pool || key !== ep.addresses) {
+      const old = ep.pool;
+      ep.pool = this.newPool(ep);
+      ep.addresses = key;
+      old?.close().catch(() => undefined);
+    }
+    return ep.pool;
+  }
+
+  private newPool(ep: Endpoint): Pool {
+    return new Pool(ep.origin, {
+      connections: this.connections,
+      keepAliveTimeout: 30_000,
+      connect: { lookup: this.dns.lookup, timeout: Math.min(this.timeoutMs, 10_000) },
+    });
+  }
+}
+
+function parseJson(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+function toApiError(answer: RawAnswer, endpoint: string, nowMs: number): MmsApiError {
+  const json = parseJson(answer.body) as { code?: unknown; description?: unknown } | undefined;
+  const hasCode = typeof json?.code === 'string' && json.code.length > 0;
+  const retryAfter = parseRetryAfter(header(answer.headers, 'retry-after'), nowMs);
+  return new MmsApiError({
+    code: hasCode ? (json!.code as string) : `HTTP_${answer.status}`,
+    description:
+      typeof json?.description === 'string' ? json.description : answer.body.toString('utf8', 0, 200).trim() || `HTTP ${answer.status}`,
+    httpStatus: answer.status,
+    requestId: header(answer.headers, 'x-request-id'),
+    endpoint,
+    ...(retryAfter !== undefined ? { retryAfterSec: retryAfter } : {}),
+  });
+}
+
+/** Errors that no other endpoint can cure (a bad argument to undici): thrown at once. */
+function isProgrammingError(e: Error): boolean {
+  return (e as NodeJS.ErrnoException).code === 'UND_ERR_INVALID_ARG' || e instanceof TypeError;
+}

@@ -1,0 +1,141 @@
+/**
+ * Load, default, validate and freeze the configuration.
+ * With no file: the sandbox (one simulated operator 77 serving prefix "1", the account `Aladdin` / `open sesame`
+ * from the seed's own example Authorization header, owning 88600 with mtConfigs default and config1, whose reports
+ * and MO land in the gateway's own sandbox inbox).
+ */
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { hashSecret } from '../core/secrets.ts';
+import { configSchema, type Config, type ConfigInput } from './schema.ts';
+
+/** The sandbox account: the credentials in the OpenMarket documentation's example (`Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==`). */
+export const SANDBOX_ACCOUNT = { id: 'Aladdin', password: 'open sesame' } as const;
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** A validated, frozen configuration with secrets hashed, plus how it came about. */
+export interface LoadedConfig extends Config {
+  /** Resolved store URL. */
+  readonly storeUrl: string;
+  /** Resolved node id. */
+  readonly nodeId: string;
+  /** True when the sandbox defaults were used (no config file). */
+  readonly sandboxDefaults: boolean;
+}
+
+export interface LoadOptions {
+  file?: string;
+  port?: number;
+  host?: string;
+  dataDir?: string;
+  /** Raw object instead of a file (tests). */
+  raw?: ConfigInput;
+}
+
+/** Read, default, validate and freeze. Throws ConfigError naming the bad key. */
+export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
+  let raw: Record<string, unknown>;
+  let sandboxDefaults = false;
+  if (opts.raw) raw = structuredClone(opts.raw) as Record<string, unknown>;
+  else if (opts.file) {
+    let text: string;
+    try {
+      text = readFileSync(opts.file, 'utf8');
+    } catch (e) {
+      throw new ConfigError(`cannot read config file ${opts.file}: ${(e as Error).message}`);
+    }
+    try {
+      raw = (parseYaml(text) ?? {}) as Record<string, unknown>;
+    } catch (e) {
+      throw new ConfigError(`config file ${opts.file} is not valid YAML: ${(e as Error).message}`);
+    }
+    if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError('config file must hold a YAML mapping');
+  } else {
+    raw = {};
+    sandboxDefaults = true;
+  }
+  const listen = { ...((raw.listen as object) ?? {}) } as Record<string, unknown>;
+  if (opts.port !== undefined) listen.port = opts.port;
+  if (opts.host !== undefined) listen.host = opts.host;
+  raw.listen = listen;
+  if (opts.dataDir !== undefined) raw.dataDir = opts.dataDir;
+
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(top level)'}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const cfg = parsed.data;
+  if (sandboxDefaults) applySandbox(cfg);
+  checkCrossReferences(cfg);
+
+  const accounts = cfg.accounts.map((a) => ({ ...a, passwordHash: a.passwordHash ?? hashSecret(a.password!), password: undefined }));
+  const operators = cfg.operators.map((o) =>
+    o.inbound
+      ? { ...o, inbound: { ...o.inbound, passwordHash: o.inbound.passwordHash ?? hashSecret(o.inbound.password ?? ''), password: undefined } }
+      : o,
+  );
+  const storeUrl = cfg.store ?? `sqlite:${path.join(cfg.dataDir, 'mmsgate.db')}`;
+  const nodeId = cfg.node.id ?? `${hostname()}-${cfg.listen.port}`;
+  return deepFreeze({ ...cfg, accounts, operators, storeUrl, nodeId, sandboxDefaults }) as LoadedConfig;
+}
+
+function applySandbox(cfg: Config): void {
+  const base = `http://${cfg.listen.host.includes(':') ? `[${cfg.listen.host}]` : cfg.listen.host}:${cfg.listen.port}`;
+  const host = cfg.listen.host === '0.0.0.0' || cfg.listen.host === '::' ? `http://127.0.0.1:${cfg.listen.port}` : base;
+  const reportUrl = `${host}/sandbox/inbox/reports`;
+  cfg.accounts.push({
+    id: SANDBOX_ACCOUNT.id,
+    password: SANDBOX_ACCOUNT.password,
+    mtConfigs: { default: { reportUrl }, config1: { reportUrl } },
+    numbers: [{ number: '88600', moUrl: `${host}/sandbox/inbox/mo` }],
+    webhookSecrets: [],
+  });
+  cfg.operators.push(
+    configSchema.shape.operators.unwrap().element.parse({
+      id: 77,
+      name: 'Sim Mobile',
+      type: 'simulator',
+      prefixes: ['1'],
+      simulator: {},
+    }),
+  );
+}
+
+function checkCrossReferences(cfg: Config): void {
+  const problems: string[] = [];
+  const accIds = new Set<string>();
+  const owned = new Map<string, string>();
+  cfg.accounts.forEach((a, i) => {
+    if (accIds.has(a.id)) problems.push(`accounts.${i}.id: duplicate account id ${a.id}`);
+    accIds.add(a.id);
+    a.numbers.forEach((n, j) => {
+      const prev = owned.get(n.number);
+      if (prev) problems.push(`accounts.${i}.numbers.${j}.number: ${n.number} is already owned by ${prev}`);
+      owned.set(n.number, a.id);
+    });
+    if (Object.keys(a.mtConfigs).length === 0) problems.push(`accounts.${i}.mtConfigs: at least one mtConfig is needed`);
+  });
+  const opIds = new Set<number>();
+  cfg.operators.forEach((o, i) => {
+    if (opIds.has(o.id)) problems.push(`operators.${i}.id: duplicate operator id ${o.id}`);
+    opIds.add(o.id);
+  });
+  if (problems.length) throw new ConfigError(`invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o as object)) deepFreeze(v);
+  }
+  return o;
+}

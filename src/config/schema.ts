@@ -1,0 +1,198 @@
+/**
+ * The configuration schema: every setting, its default and its unit. `loadConfig` (load.ts) validates a YAML file
+ * against it at start, names the bad key on error, and freezes the result; it is passed down, never global.
+ * docs/configuration.md documents the same keys.
+ */
+import { z } from 'zod';
+import { parseDuration } from '../core/retry-policy.ts';
+
+/** A duration: "500ms", "5s", "2m", "1h", "3d" or a number of milliseconds. Parsed to ms. */
+const duration = z.union([z.string(), z.number().nonnegative()]).transform((v, ctx) => {
+  try {
+    return parseDuration(v);
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: (e as Error).message });
+    return z.NEVER;
+  }
+});
+
+const httpUrl = z
+  .string()
+  .url()
+  .refine((u) => /^https?:\/\//i.test(u), 'must be an http:// or https:// URL');
+
+const digits = (what: string) => z.string().regex(/^[0-9]{3,15}$/, `${what} must be 3 to 15 digits`);
+
+const scheduleSchema = z
+  .object({
+    retrySchedule: z.array(duration).min(1).default(['1s', '5s', '30s', '2m', '10m', '1h'].map(parseDuration)),
+    maxAge: duration.default(parseDuration('24h')),
+  })
+  .strict();
+
+const mtConfigSchema = z
+  .object({
+    /** Where delivery reports for messages sent with this mtConfig are POSTed. None: reports are kept, not sent. */
+    reportUrl: httpUrl.optional(),
+  })
+  .strict();
+
+const accountSchema = z
+  .object({
+    id: z.string().min(1).max(64),
+    /** Plain password (hashed with scrypt at start; the plain text is not kept). */
+    password: z.string().min(1).max(256).optional(),
+    /** Or a hash made by `mmsgate hash-password` (scrypt$...). */
+    passwordHash: z.string().startsWith('scrypt$').optional(),
+    mtConfigs: z.record(z.string().min(1).max(64), mtConfigSchema).default({ default: {} }),
+    numbers: z
+      .array(z.object({ number: digits('number'), moUrl: httpUrl.optional() }).strict())
+      .default([]),
+    /** Standard Webhooks secrets ("whsec_..."); when set, reports and MO are signed. Two during rotation. */
+    webhookSecrets: z.array(z.string().startsWith('whsec_')).max(2).default([]),
+  })
+  .strict()
+  .refine((a) => !!a.password !== !!a.passwordHash, { message: 'give exactly one of password or passwordHash' });
+
+const simulatorSchema = z
+  .object({
+    /** Time from accepted submission to delivery on the virtual handset. */
+    deliveryDelay: duration.default(200),
+    /** userAgent reported for Retrieved messages. */
+    userAgent: z.string().default('SimPhone MMS/1.0'),
+    chaos: z
+      .object({
+        /** Probability (0..1) that a submission fails temporarily (retried by the pipeline). */
+        submitTemporaryFailure: z.number().min(0).max(1).default(0),
+        /** Probability (0..1) that a submission is rejected for good. */
+        submitPermanentFailure: z.number().min(0).max(1).default(0),
+        /** Extra latency added to every submission. */
+        extraLatency: duration.default(0),
+      })
+      .strict()
+      .default({ submitTemporaryFailure: 0, submitPermanentFailure: 0, extraLatency: 0 }),
+  })
+  .strict();
+
+const mm7Schema = z
+  .object({
+    url: httpUrl,
+    username: z.string().optional(),
+    password: z.string().optional(),
+    vaspId: z.string().default('mmsgate'),
+    /** Default VASID; the mtConfig name when absent. */
+    vasId: z.string().optional(),
+    version: z.string().default('6.8.0'),
+    namespace: z.string().default('REL-6-MM7-1-4'),
+    /** ExpiryDate sent with each SubmitReq (relative). */
+    expiry: duration.default(parseDuration('2d')),
+    timeout: duration.default(parseDuration('30s')),
+  })
+  .strict();
+
+const operatorSchema = z
+  .object({
+    id: z.number().int().positive(),
+    name: z.string().default(''),
+    type: z.enum(['simulator', 'mm7']),
+    /** Destination prefixes routed here when the send names no mobileOperatorId (longest prefix wins). */
+    prefixes: z.array(z.string().regex(/^[0-9]{1,15}$/, 'prefixes are digits')).default([]),
+    maxMessageBytes: z.number().int().positive().default(614400),
+    maxImageWidth: z.number().int().positive().default(1600),
+    maxImageHeight: z.number().int().positive().default(1600),
+    limits: z
+      .object({
+        /** Submissions per second to this operator (0 = unlimited). */
+        messagesPerSecond: z.number().nonnegative().default(0),
+        /** Submissions in flight at once. */
+        concurrency: z.number().int().positive().default(32),
+      })
+      .strict()
+      .default({ messagesPerSecond: 0, concurrency: 32 }),
+    simulator: simulatorSchema.optional(),
+    mm7: mm7Schema.optional(),
+    /** Credentials and addresses the operator uses toward POST /mm7/{id}. */
+    inbound: z
+      .object({
+        username: z.string().min(1),
+        password: z.string().min(1).optional(),
+        passwordHash: z.string().startsWith('scrypt$').optional(),
+        allowIps: z.array(z.string()).default([]),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .superRefine((op, ctx) => {
+    if (op.type === 'mm7' && !op.mm7) ctx.addIssue({ code: 'custom', path: ['mm7'], message: 'type mm7 needs an mm7 section' });
+  });
+
+export const configSchema = z
+  .object({
+    listen: z
+      .object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(8080) })
+      .strict()
+      .default({ host: '127.0.0.1', port: 8080 }),
+    /** Folder for the embedded database and other files. */
+    dataDir: z.string().default('./data'),
+    /** "sqlite:./data/mmsgate.db" (default, under dataDir) or "postgres://user:pass@host:port/db". */
+    store: z.string().regex(/^(sqlite:|postgres(ql)?:\/\/)/, 'store must start with sqlite: or postgres://').optional(),
+    /** PostgreSQL connection pool size per node. */
+    storePoolSize: z.number().int().positive().default(10),
+    node: z
+      .object({ id: z.string().min(1).max(64).optional(), dataCenter: z.string().default('dc1') })
+      .strict()
+      .default({ dataCenter: 'dc1' }),
+    log: z
+      .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+      .strict()
+      .default({ level: 'info' }),
+    api: z
+      .object({
+        /** Accept the OpenMarket documentation's examples as printed (see docs/api.md "Lenient multipart"). */
+        lenientMultipart: z.boolean().default(true),
+        maxBodyBytes: z.number().int().positive().default(5 * 1024 * 1024),
+        maxParts: z.number().int().positive().default(50),
+        maxPartBytes: z.number().int().positive().default(5 * 1024 * 1024),
+        maxHeaderBytes: z.number().int().positive().default(8 * 1024),
+        /** How long a verified password stays cached (avoids a key derivation per request). */
+        authCacheTtl: duration.default(parseDuration('5m')),
+      })
+      .strict()
+      .prefault({}),
+    accounts: z.array(accountSchema).default([]),
+    operators: z.array(operatorSchema).default([]),
+    webhooks: z
+      .object({
+        reports: scheduleSchema.prefault({}),
+        mo: scheduleSchema.prefault({ maxAge: "72h" }),
+        /** Per-request timeout. */
+        timeout: duration.default(parseDuration('10s')),
+        /** Other 4xx answers (not 408/429) give up after this many attempts. */
+        max4xxAttempts: z.number().int().positive().default(3),
+        /** Concurrent webhook requests per node. */
+        concurrency: z.number().int().positive().default(64),
+      })
+      .strict()
+      .prefault({}),
+    submit: scheduleSchema
+      .extend({ retrySchedule: z.array(duration).min(1).default(['2s', '10s', '30s', '2m', '10m', '30m'].map(parseDuration)) })
+      .prefault({}),
+    queue: z
+      .object({
+        /** A claimed job is leased for this long; a dead node's jobs are taken over after it. */
+        leaseTime: duration.default(parseDuration('60s')),
+        /** Idle workers look for due jobs at least this often. */
+        pollInterval: duration.default(parseDuration('1s')),
+        /** Jobs claimed per round. */
+        batchSize: z.number().int().positive().max(1000).default(200),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type Config = z.output<typeof configSchema>;
+export type AccountConfig = Config['accounts'][number];
+export type OperatorConfig = Config['operators'][number];

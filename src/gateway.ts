@@ -1,0 +1,177 @@
+/**
+ * Assembly: open the store, build connectors, pipeline runners and the HTTP app from one frozen config; start and
+ * stop them in the right order. `startGateway` is what `mmsgate serve` and the end-to-end tests run.
+ */
+import pino, { type Logger } from 'pino';
+import type { FastifyInstance } from 'fastify';
+import type { LoadedConfig } from './config/load.ts';
+import type { OperatorConfig } from './config/schema.ts';
+import { IdAllocator } from './core/ids.ts';
+import { schedule as makeSchedule, type RetrySchedule } from './core/retry-policy.ts';
+import { Authenticator } from './api/auth.ts';
+import { buildApp } from './api/app.ts';
+import type { ApiAccount, GatewayContext } from './api/context.ts';
+import type { Connector } from './operators/connector.ts';
+import { SimulatorConnector } from './operators/simulator/simulator-connector.ts';
+import { createSimDeliverStep } from './operators/simulator/sim-deliver-step.ts';
+import { Mm7Connector } from './operators/mm7/mm7-connector.ts';
+import { JobRunner, type Step } from './pipeline/job-runner.ts';
+import { createSubmitStep } from './pipeline/submit-step.ts';
+import { createMoStep, createReportStep } from './pipeline/webhook-steps.ts';
+import { PipelineInboundSink } from './pipeline/inbound-sink.ts';
+import { WebhookDispatcher } from './webhooks/webhook-dispatcher.ts';
+import { openStore } from './store/open-store.ts';
+import { GroupCommitter } from './store/group-commit.ts';
+import type { Store } from './store/store.ts';
+
+export interface Gateway {
+  readonly app: FastifyInstance;
+  readonly store: Store;
+  readonly config: LoadedConfig;
+  /** The address it listens on (after start). */
+  readonly url: string;
+  /** Stop accepting, finish or release work, close everything. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger?: Logger;
+  /** Run pipeline workers (default true). The accept-only benchmark turns them off. */
+  workers?: boolean;
+  logRequests?: boolean;
+}
+
+function scheduleOf(s: { retrySchedule: readonly number[]; maxAge: number }): RetrySchedule {
+  return makeSchedule(s.retrySchedule.map((ms) => `${ms}ms`), `${s.maxAge}ms`);
+}
+
+function buildConnector(op: OperatorConfig, log: Logger): Connector {
+  if (op.type === 'simulator') return new SimulatorConnector(op);
+  const m = op.mm7!;
+  return new Mm7Connector({
+    operatorId: op.id,
+    url: m.url,
+    username: m.username,
+    password: m.password,
+    vaspId: m.vaspId,
+    vasId: m.vasId,
+    version: m.version,
+    namespace: m.namespace,
+    expiry: m.expiry,
+    timeoutMs: m.timeout,
+    maxConcurrent: op.limits.concurrency,
+    messagesPerSecond: op.limits.messagesPerSecond,
+    maxMessageBytes: op.maxMessageBytes,
+    logger: log.child({ operatorId: op.id }),
+  } as never);
+}
+
+export async function startGateway(config: LoadedConfig, opts: StartOptions = {}): Promise<Gateway> {
+  const log = opts.logger ?? pino({ level: config.log.level });
+  const store = await openStore(config.storeUrl, { poolSize: config.storePoolSize, log: (msg, extra) => log.info(extra ?? {}, msg) });
+  const committer = new GroupCommitter(store);
+  const commit = (u: Parameters<GroupCommitter['submit']>[0]) => committer.submit(u);
+  const nodeId = config.nodeId;
+
+  const accounts = config.accounts as unknown as ApiAccount[];
+  const accountById = new Map(accounts.map((a) => [a.id, a]));
+  const owners = new Map<string, { accountId: string; moUrl: string | undefined }>();
+  for (const a of accounts) for (const n of a.numbers) owners.set(n.number, { accountId: a.id, moUrl: n.moUrl });
+  const reportUrlFor = (accountId: string, mtConfig: string) => accountById.get(accountId)?.mtConfigs[mtConfig]?.reportUrl;
+  const secretsFor = (accountId: string) => accountById.get(accountId)?.webhookSecrets ?? [];
+
+  const connectors = new Map<number, Connector>(config.operators.map((op) => [op.id, buildConnector(op, log)]));
+  const runners: JobRunner[] = [];
+  const wake = () => runners.forEach((r) => r.wake());
+  const mtIds = new IdAllocator((n) => store.reserveIds('mt', n));
+  const moIds = new IdAllocator((n) => store.reserveIds('mo', n), 100);
+  const sink = new PipelineInboundSink({ store, commit, wake, moIds, nodeId, ownerOf: (n) => owners.get(n), reportUrlFor });
+
+  const dispatcher = new WebhookDispatcher(
+    { schedule: scheduleOf(config.webhooks.reports), max4xxAttempts: config.webhooks.max4xxAttempts, timeoutMs: config.webhooks.timeout },
+    log,
+  );
+  const submitSchedule = scheduleOf(config.submit);
+  const webhookDeps = {
+    store,
+    dispatcher,
+    nodeId,
+    concurrency: config.webhooks.concurrency,
+    reportSchedule: scheduleOf(config.webhooks.reports),
+    moSchedule: scheduleOf(config.webhooks.mo),
+    secretsFor,
+  };
+  const steps: Step[] = [
+    createSubmitStep({
+      store,
+      connectors,
+      schedule: submitSchedule,
+      nodeId,
+      concurrency: Math.max(...config.operators.map((o) => o.limits.concurrency), 1) * Math.max(config.operators.length, 1),
+      reportUrlFor,
+    }),
+    createReportStep(webhookDeps),
+    createMoStep(webhookDeps),
+    createSimDeliverStep({
+      store,
+      nodeId,
+      schedule: submitSchedule,
+      reportUrlFor,
+      userAgentOf: (id) => config.operators.find((o) => o.id === id)?.simulator?.userAgent ?? 'SimPhone MMS/1.0',
+    }),
+  ];
+  if (opts.workers !== false) {
+    for (const step of steps) {
+      runners.push(
+        new JobRunner(step, {
+          store,
+          commit,
+          owner: `${nodeId}/${step.name}`,
+          leaseMs: config.queue.leaseTime,
+          pollMs: config.queue.pollInterval,
+          batchSize: config.queue.batchSize,
+          log,
+        }),
+      );
+    }
+  }
+
+  let draining = false;
+  const ctx: GatewayContext = {
+    config,
+    nodeId,
+    log,
+    store,
+    auth: new Authenticator<ApiAccount>(accounts, config.api.authCacheTtl),
+    mtIds,
+    commit,
+    wake,
+    sink,
+    isDraining: () => draining,
+  };
+  const app = buildApp(ctx, { logRequests: opts.logRequests });
+  const address = await app.listen({ host: config.listen.host, port: config.listen.port });
+  for (const r of runners) r.start();
+  log.info({ address, node: nodeId, store: store.backend }, 'mmsgate listening');
+
+  let stopping: Promise<void> | null = null;
+  return {
+    app,
+    store,
+    config,
+    url: address,
+    stop() {
+      stopping ??= (async () => {
+        draining = true;
+        await app.close(); // stop accepting; requests in flight finish (their commits included)
+        await Promise.all(runners.map((r) => r.stop()));
+        await committer.flush();
+        await Promise.all(steps.map((st) => store.releaseLeases(`${nodeId}/${st.name}`).catch(() => 0)));
+        await Promise.all([...connectors.values()].map((c) => c.close()));
+        await dispatcher.close();
+        await store.close();
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,81 @@
+/**
+ * Parsing of Content-Type and other structured MIME header values (RFC 2045 §5.1).
+ *
+ * The grammar is `type "/" subtype *(";" parameter)` with `parameter := attribute "=" value` and
+ * `value := token / quoted-string`. Real clients are sloppier than the grammar, so the parser also tolerates spaces
+ * around "=" and ";", a trailing ";", empty parameters, and bare values that contain tspecials (a boundary such as
+ * `----=_Part_1` sent without quotes).
+ */
+import type { ParsedContentType } from './types.ts';
+
+/**
+ * Parses a Content-Type value. The type/subtype and the parameter names are lower-cased (RFC 2045 §5.1: both are
+ * case-insensitive); parameter values keep their case. Quoted-string values are unquoted and their backslash escapes
+ * (RFC 5322 §3.2.4 quoted-pair) resolved. When a parameter is repeated, the first occurrence wins.
+ */
+export function parseContentType(value: string): ParsedContentType {
+  const s = value;
+  const n = s.length;
+  const semi = s.indexOf(';');
+  const type = (semi < 0 ? s : s.slice(0, semi)).trim().toLowerCase();
+  const params = new Map<string, string>();
+  let p = semi < 0 ? n : semi + 1;
+  while (p < n) {
+    while (p < n && isSeparatorSpace(s.charCodeAt(p))) p++;
+    if (p >= n) break;
+    let q = p;
+    while (q < n && s[q] !== '=' && s[q] !== ';') q++;
+    const name = s.slice(p, q).trim().toLowerCase();
+    if (q >= n || s[q] === ';') {
+      // A parameter without "=" carries no value; skip it rather than reject the whole header.
+      p = q;
+      continue;
+    }
+    q++; // "="
+    while (q < n && (s[q] === ' ' || s[q] === '\t')) q++;
+    let val: string;
+    if (s[q] === '"') {
+      q++;
+      let out = '';
+      let runStart = q;
+      while (q < n && s[q] !== '"') {
+        if (s[q] === '\\' && q + 1 < n) {
+          out += s.slice(runStart, q) + s[q + 1];
+          q += 2;
+          runStart = q;
+        } else {
+          q++;
+        }
+      }
+      val = out + s.slice(runStart, q);
+      // Anything between the closing quote and the next ";" is not part of the value.
+      while (q < n && s[q] !== ';') q++;
+    } else {
+      let e = q;
+      while (e < n && s[e] !== ';') e++;
+      val = s.slice(q, e).trim();
+      q = e;
+    }
+    if (name !== '' && !params.has(name)) params.set(name, val);
+    p = q;
+  }
+  // Object.fromEntries defines own properties, so a parameter named "__proto__" cannot alter the prototype.
+  return { type, params: Object.fromEntries(params) };
+}
+
+/**
+ * The boundary parameter of a multipart Content-Type header, or undefined when the header is absent, is not a
+ * `multipart/*` type, or has no (or an empty) boundary. RFC 2046 §5.1.1 requires the parameter for every multipart type.
+ */
+export function boundaryOf(contentTypeHeader: string | undefined): string | undefined {
+  if (contentTypeHeader === undefined) return undefined;
+  const parsed = parseContentType(contentTypeHeader);
+  if (!parsed.type.startsWith('multipart/')) return undefined;
+  const b = parsed.params['boundary'];
+  return b === undefined || b === '' ? undefined : b;
+}
+
+function isSeparatorSpace(c: number): boolean {
+  // ";" plus linear white space; CR/LF can remain when a folded header was not unfolded by the caller.
+  return c === 0x3b || c === 0x20 || c === 0x09 || c === 0x0d || c === 0x0a;
+}

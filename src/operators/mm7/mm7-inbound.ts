@@ -1,0 +1,257 @@
+/**
+ * Inbound MM7: what an operator's MMSC posts to us (3GPP TS 23.140 §8.2 DeliverReq, §8.4 DeliveryReportReq,
+ * §8.5 ReadReplyReq), as a framework-agnostic handler. Mount it at `POST /mm7/:operatorId` with a raw Buffer body.
+ *
+ * Answers:
+ * - 200 with the matching response (DeliverRsp / DeliveryReportRsp / ReadReplyRsp, StatusCode 1000).
+ * - 500 with a SOAP Fault holding VASPErrorRsp for every MM7-level error. SOAP 1.1 §6.2 requires HTTP 500 for a
+ *   response carrying a Fault, so we do so consistently: 2007 Message format corrupt (not XML / not SOAP / DOCTYPE /
+ *   malformed multipart), 4004 Validation error (a required element missing), 4003 Unsupported operation,
+ *   2005 Message ID not found (the sink does not know the MessageID), 3000 Server error (the sink failed; the MMSC
+ *   retries). Responses echo the request's TransactionID (trimmed) and namespace; without one we use our own
+ *   (a fresh TransactionID, the operator's default namespace), so what we write is always schema-valid.
+ * - 413 with a 2007 fault when the body exceeds maxBodyBytes; 401 (WWW-Authenticate) on bad credentials;
+ *   403 for an address outside the allow-list. No stack trace or internal message ever reaches the peer.
+ */
+import { ApiError } from '../../core/errors.ts';
+import { outcomeFromMmStatus } from '../../core/outcomes.ts';
+import { DEFAULT_MULTIPART_LIMITS } from '../../mime/types.ts';
+import type { InboundSink } from '../connector.ts';
+import { compileAllowList, parseBasicAuth } from './mm7-access.ts';
+import { buildFault, buildGenericResponse, contentIdOf, newTransactionId, parseEnvelope, responseNamespace } from './mm7-envelope.ts';
+import { resolveContent, splitInbound } from './mm7-mime.ts';
+import { Mm7ValidationError, readDeliverReq, readDeliveryReportReq, readReadReplyReq } from './mm7-requests.ts';
+import { silentLogger, type Mm7Logger } from './mm7-responses.ts';
+import { defaultVersionFor, mm7Namespace, statusText } from './mm7-status.ts';
+import { decodeXmlBytes } from './mm7-xml.ts';
+
+/** The HTTP request, as any framework can give it. */
+export interface Mm7HttpRequest {
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+  remoteAddress: string;
+}
+
+/** The HTTP response to write. */
+export interface Mm7HttpResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** Per-operator context of the inbound handler. */
+export interface Mm7InboundContext {
+  operatorId: number;
+  /** Basic authentication required of the MMSC; omit to accept any caller (then use allowIps). */
+  auth?: {
+    /** Check a username/password pair (constant-time on the caller's side, e.g. scrypt verify). */
+    checkCredentials(username: string, password: string): boolean | Promise<boolean>;
+    /** Realm in WWW-Authenticate (default "mmsgate-mm7"). */
+    realm?: string;
+  };
+  /** Allowed source addresses: exact IPs or CIDR blocks, IPv4 or IPv6. Omit or empty to allow all. */
+  allowIps?: string[];
+  sink: InboundSink;
+  logger?: Mm7Logger;
+  /** Largest body accepted, bytes (default 5 MiB). */
+  maxBodyBytes?: number;
+  /** Namespace (schema name or URI) to answer in when a request has none (default REL-6-MM7-1-4). */
+  defaultNamespace?: string;
+}
+
+const XML_HEADERS = Object.freeze({ 'content-type': 'text/xml; charset=utf-8' });
+
+/** An MM7-level error to answer with a Fault. */
+class FaultAnswer extends Error {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+    readonly httpStatus = 500,
+  ) {
+    super(message);
+  }
+}
+
+function header(h: Mm7HttpRequest['headers'], name: string): string | undefined {
+  const direct = h[name];
+  const v = direct !== undefined ? direct : Object.entries(h).find(([k]) => k.toLowerCase() === name)?.[1];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+const allowListCache = new WeakMap<string[], (ip: string) => boolean>();
+
+function ipAllowed(ctx: Mm7InboundContext, ip: string): boolean {
+  if (!ctx.allowIps || ctx.allowIps.length === 0) return true;
+  let check = allowListCache.get(ctx.allowIps);
+  if (!check) {
+    check = compileAllowList(ctx.allowIps);
+    allowListCache.set(ctx.allowIps, check);
+  }
+  return check(ip);
+}
+
+/** Handle one inbound MM7 request. Never throws; every failure becomes an HTTP answer. */
+export async function handleMm7Request(req: Mm7HttpRequest, ctx: Mm7InboundContext): Promise<Mm7HttpResponse> {
+  const logger = ctx.logger ?? silentLogger;
+  const log = { operatorId: ctx.operatorId, remoteAddress: req.remoteAddress };
+  let transactionId: string | null = null;
+  let namespace: string | null = null;
+  let version: string | null = null;
+  const fault = (code: number, reason: string, httpStatus = 500): Mm7HttpResponse => {
+    const ns = responseNamespace(namespace, ctx.defaultNamespace && mm7Namespace(ctx.defaultNamespace));
+    return {
+      status: httpStatus,
+      headers: { ...XML_HEADERS },
+      body: buildFault({
+        namespace: ns,
+        transactionId: transactionId ?? newTransactionId(),
+        version: version ?? defaultVersionFor(ns),
+        statusCode: code,
+        statusText: statusText(code),
+        faultstring: reason,
+      }),
+    };
+  };
+
+  try {
+    if (!ipAllowed(ctx, req.remoteAddress)) {
+      logger.warn(log, 'MM7 request from an address outside the allow-list');
+      return { status: 403, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: 'Forbidden\n' };
+    }
+    if (ctx.auth) {
+      const cred = parseBasicAuth(header(req.headers, 'authorization'));
+      if (!cred || !(await ctx.auth.checkCredentials(cred.username, cred.password))) {
+        logger.warn({ ...log, username: cred?.username ?? null }, 'MM7 request with missing or wrong credentials');
+        return {
+          status: 401,
+          headers: { 'content-type': 'text/plain; charset=utf-8', 'www-authenticate': `Basic realm="${ctx.auth.realm ?? 'mmsgate-mm7'}", charset="UTF-8"` },
+          body: 'Unauthorized\n',
+        };
+      }
+    }
+    const maxBody = ctx.maxBodyBytes ?? DEFAULT_MULTIPART_LIMITS.maxBodyBytes;
+    if (req.body.length > maxBody) return fault(2007, `Message larger than ${maxBody} bytes`, 413);
+
+    const limits = { ...DEFAULT_MULTIPART_LIMITS, maxBodyBytes: maxBody, maxPartBytes: maxBody };
+    let split;
+    try {
+      split = await splitInbound(header(req.headers, 'content-type'), req.body, limits);
+    } catch (err) {
+      logger.warn({ ...log, err: errText(err) }, 'MM7 request with a malformed or oversized multipart body');
+      return tooLarge(err) ? fault(2007, 'Message too large', 413) : fault(2007, 'Malformed MIME body');
+    }
+
+    let env;
+    try {
+      env = parseEnvelope(decodeXmlBytes(split.soap));
+    } catch (err) {
+      logger.warn({ ...log, err: errText(err) }, 'MM7 request that is not a SOAP envelope');
+      return fault(2007, 'Malformed SOAP envelope');
+    }
+    transactionId = env.transactionId;
+    namespace = env.namespace;
+    const op = env.operation;
+    const v = op.children.find((c) => c.local === 'MM7Version')?.text.trim();
+    version = v && /^\d+\.\d+\.\d+$/.test(v) ? v : null;
+    const ns = responseNamespace(namespace, ctx.defaultNamespace && mm7Namespace(ctx.defaultNamespace));
+    const ok = (rsp: string): Mm7HttpResponse => ({
+      status: 200,
+      headers: { ...XML_HEADERS },
+      body: buildGenericResponse(rsp, {
+        namespace: ns,
+        transactionId: transactionId ?? newTransactionId(),
+        version: version ?? defaultVersionFor(ns),
+        statusCode: 1000,
+        statusText: 'Success',
+      }),
+    });
+    const ctxLog = { ...log, transactionId, operation: op.local };
+
+    switch (op.local) {
+      case 'DeliverReq': {
+        const d = readDeliverReq(op, contentIdOf(op));
+        let parts;
+        try {
+          parts = await resolveContent(split.attachments, d.contentHref, limits);
+        } catch (err) {
+          logger.warn({ ...ctxLog, err: errText(err) }, 'MM7 DeliverReq with malformed or oversized content');
+          return tooLarge(err) ? fault(2007, 'Message too large', 413) : fault(2007, 'Malformed content');
+        }
+        const { moId } = await sinkCall(() =>
+          ctx.sink.mo({
+            operatorId: ctx.operatorId,
+            source: d.sender,
+            destinations: d.to,
+            ccs: d.cc,
+            bccs: d.bcc,
+            subject: d.subject,
+            userAgent: d.userAgent,
+            operatorMessageId: d.linkedId,
+            parts,
+          }),
+          logger,
+          ctxLog,
+        );
+        logger.info({ ...ctxLog, moId, parts: parts.length }, 'MM7 MO received');
+        return ok('DeliverRsp');
+      }
+      case 'DeliveryReportReq': {
+        const r = readDeliveryReportReq(op);
+        const res = await sinkCall(() =>
+          ctx.sink.deliveryReport({
+            operatorId: ctx.operatorId,
+            operatorMessageId: r.messageId,
+            outcome: outcomeFromMmStatus(r.mmStatus),
+            statusText: r.statusText,
+            userAgent: r.userAgent,
+            at: r.at,
+          }),
+          logger,
+          ctxLog,
+        );
+        if (res === 'unknown') {
+          logger.warn({ ...ctxLog, messageId: r.messageId }, 'MM7 delivery report for an unknown MessageID');
+          return fault(2005, `MessageID ${r.messageId} not found`);
+        }
+        return ok('DeliveryReportRsp');
+      }
+      case 'ReadReplyReq': {
+        const r = readReadReplyReq(op);
+        const res = await sinkCall(() =>
+          ctx.sink.readReply({ operatorId: ctx.operatorId, operatorMessageId: r.messageId, mmStatus: r.mmStatus, at: r.at }),
+          logger,
+          ctxLog,
+        );
+        if (res === 'unknown') return fault(2005, `MessageID ${r.messageId} not found`);
+        return ok('ReadReplyRsp');
+      }
+      default:
+        logger.warn(ctxLog, 'MM7 operation not supported');
+        return fault(4003, `Unsupported operation ${op.local.slice(0, 64)}`);
+    }
+  } catch (err) {
+    if (err instanceof Mm7ValidationError) return fault(4004, err.message.slice(0, 200));
+    if (err instanceof FaultAnswer) return fault(err.statusCode, err.message, err.httpStatus);
+    logger.error({ ...log, transactionId, err: errText(err) }, 'MM7 inbound request failed');
+    return fault(3000, 'Server error');
+  }
+}
+
+/** Run a sink call; its failure becomes a 3000 Server error fault (the MMSC retries), never a crash. */
+async function sinkCall<T>(fn: () => Promise<T>, logger: Mm7Logger, log: Record<string, unknown>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    logger.error({ ...log, err: errText(err) }, 'MM7 inbound: the pipeline failed to take the request');
+    throw new FaultAnswer(3000, 'Temporary failure, retry later');
+  }
+}
+
+/** The MIME reader's limit errors (ApiError with HTTP 413) and our part-count RangeError. */
+function tooLarge(err: unknown): boolean {
+  return (err instanceof ApiError && err.status === 413) || err instanceof RangeError;
+}
+
+function errText(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}

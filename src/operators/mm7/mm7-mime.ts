@@ -1,0 +1,106 @@
+/**
+ * Unpacking an inbound MM7 HTTP body (3GPP TS 23.140 §9.3, RFC 2387 multipart/related): find the SOAP part, then the
+ * content the operation's `<Content href="cid:...">` points at, flattening nested multiparts into leaf parts.
+ *
+ * Tolerated (NOTES quirk 8, and the operator docs): `start` missing (first XML part, else first part), Content-IDs
+ * without brackets or missing, parameter names in any case, an href matching no Content-ID exactly (case-insensitive
+ * and Content-Location matches, then every non-SOAP part), a multipart Content-Type over a bare XML body.
+ */
+import { boundaryOf, parseContentType } from '../../mime/content-type.ts';
+import { readAllParts } from '../../mime/multipart-reader.ts';
+import { DEFAULT_MULTIPART_LIMITS, type MultipartLimits, type ParsedPart } from '../../mime/types.ts';
+import { normaliseContentId } from '../../core/message.ts';
+
+/** One decoded content part handed to the sink. */
+export interface LeafPart {
+  contentType: string;
+  contentId: string;
+  bytes: Buffer;
+}
+
+/** The SOAP document and the other top-level parts. */
+export interface SplitBody {
+  soap: Buffer;
+  attachments: ParsedPart[];
+}
+
+/** Deepest multipart nesting unpacked inside the content part. */
+export const MAX_NESTING = 3;
+
+async function* once(buf: Buffer): AsyncIterable<Buffer> {
+  yield buf;
+}
+
+function bareType(ct: string | undefined): string {
+  return (ct ?? '').split(';')[0]!.trim().toLowerCase();
+}
+
+function isXmlType(ct: string): boolean {
+  const t = bareType(ct);
+  return t === 'text/xml' || t === 'application/xml' || t === 'application/soap+xml';
+}
+
+/** True when the bytes look like an XML document (after an optional BOM and whitespace). */
+function looksLikeXml(body: Buffer): boolean {
+  let i = 0;
+  if (body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf) i = 3;
+  if ((body[0] === 0xff && body[1] === 0xfe) || (body[0] === 0xfe && body[1] === 0xff)) return true;
+  while (i < body.length && i < 1024 && (body[i] === 0x20 || body[i] === 0x0d || body[i] === 0x0a || body[i] === 0x09)) i++;
+  return body[i] === 0x3c || (body[i] === 0x00 && body[i + 1] === 0x3c);
+}
+
+/**
+ * Split an HTTP body into the SOAP document and the other parts. A `text/xml` body (or a multipart Content-Type whose
+ * body is bare XML, as in some operators' delivery reports) is the SOAP document alone. Throws what readAllParts
+ * throws on a malformed or oversized multipart body.
+ */
+export async function splitInbound(contentType: string | undefined, body: Buffer, limits: MultipartLimits = DEFAULT_MULTIPART_LIMITS): Promise<SplitBody> {
+  const boundary = boundaryOf(contentType);
+  if (!contentType || !boundary || !bareType(contentType).startsWith('multipart/') || looksLikeXml(body)) {
+    return { soap: body, attachments: [] };
+  }
+  const parts = await readAllParts(once(body), { boundary, limits, lenient: true });
+  if (parts.length === 0) return { soap: Buffer.alloc(0), attachments: [] };
+  const start = normaliseContentId(parseContentType(contentType).params.start);
+  let idx = start ? parts.findIndex((p) => p.contentId === start) : -1;
+  if (idx < 0 && start) idx = parts.findIndex((p) => p.contentId.toLowerCase() === start.toLowerCase());
+  if (idx < 0) idx = parts.findIndex((p) => isXmlType(p.contentType));
+  if (idx < 0) idx = 0;
+  return { soap: parts[idx]!.body, attachments: parts.filter((_, i) => i !== idx) };
+}
+
+/**
+ * The content parts an operation refers to, flattened to leaves. `href` is the Content-ID from `Content@href`
+ * (undefined when the operation has no Content element: then every attachment is content).
+ */
+export async function resolveContent(attachments: readonly ParsedPart[], href: string | undefined, limits: MultipartLimits = DEFAULT_MULTIPART_LIMITS): Promise<LeafPart[]> {
+  if (attachments.length === 0) return [];
+  let selected: readonly ParsedPart[] = attachments;
+  if (href) {
+    const h = href.toLowerCase();
+    const match =
+      attachments.find((p) => p.contentId === href) ??
+      attachments.find((p) => p.contentId.toLowerCase() === h) ??
+      attachments.find((p) => normaliseContentId(p.headers['content-location']).toLowerCase() === h);
+    if (match) selected = [match];
+  }
+  const out: LeafPart[] = [];
+  for (const p of selected) await flatten(p, 0, limits, out);
+  return out;
+}
+
+async function flatten(p: ParsedPart, depth: number, limits: MultipartLimits, out: LeafPart[]): Promise<void> {
+  const boundary = bareType(p.contentType).startsWith('multipart/') ? boundaryOf(p.contentType) : undefined;
+  if (boundary && depth < MAX_NESTING) {
+    const inner = await readAllParts(once(p.body), { boundary, limits: { ...limits, maxBodyBytes: Math.max(p.body.length, 1) }, lenient: true });
+    for (const q of inner) await flatten(q, depth + 1, limits, out);
+    return;
+  }
+  if (out.length >= limits.maxParts) throw new RangeError(`more than ${limits.maxParts} content parts`);
+  const location = normaliseContentId(p.headers['content-location']);
+  out.push({
+    contentType: p.contentType.replace(/\s+/g, ' ').trim(),
+    contentId: p.contentId || location || `part${out.length + 1}`,
+    bytes: p.body,
+  });
+}

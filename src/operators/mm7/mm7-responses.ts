@@ -1,0 +1,161 @@
+/**
+ * Reading an MMSC's answer to SubmitReq (MM7_submit.RES, 3GPP TS 23.140 §8.1.2; faults §9.2.3) and deciding what
+ * the submit worker does with it: accept, retry (TemporaryError) or give up (OperatorRejectedError).
+ *
+ * Precedence: an MM7 StatusCode in the body wins (SubmitRsp Status, or RSErrorRsp in a Fault's detail), whatever the
+ * HTTP status: SOAP 1.1 sends faults with HTTP 500, some peers with 200 (NOTES quirk 2). Without a readable status
+ * the HTTP status decides: 5xx, 429 and 408 are temporary (Retry-After honoured), other 4xx permanent.
+ */
+import { OUTCOMES } from '../../core/outcomes.ts';
+import { TemporaryError } from '../../core/retry-policy.ts';
+import { OperatorRejectedError } from '../connector.ts';
+import { parseEnvelope, type ParsedFault } from './mm7-envelope.ts';
+import { classifyStatusCode } from './mm7-status.ts';
+import { child, childText, decodeXmlBytes, findDeep } from './mm7-xml.ts';
+
+/** What we could read from a response body. */
+export interface ParsedSubmitResponse {
+  transactionId: string | null;
+  namespace: string | null;
+  /** Local name of the Body's first element (SubmitRsp, Fault, ...). */
+  operation: string;
+  statusCode: number | null;
+  statusText: string | null;
+  messageId: string | null;
+  fault: ParsedFault | null;
+}
+
+/** Parse a SubmitRsp or Fault body; null when the body is not a readable SOAP envelope. */
+export function parseSubmitResponse(body: Buffer | string): ParsedSubmitResponse | null {
+  const text = typeof body === 'string' ? body : decodeXmlBytes(body);
+  if (text.trim() === '') return null;
+  try {
+    const env = parseEnvelope(text);
+    if (env.fault) {
+      return {
+        transactionId: env.transactionId,
+        namespace: env.namespace,
+        operation: 'Fault',
+        statusCode: env.fault.statusCode,
+        statusText: env.fault.statusText ?? env.fault.faultstring,
+        messageId: null,
+        fault: env.fault,
+      };
+    }
+    const op = env.operation;
+    const status = child(op, 'Status') ?? findDeep(op, 'Status');
+    const codeText = status ? childText(status, 'StatusCode') : undefined;
+    const messageId = childText(op, 'MessageID');
+    return {
+      transactionId: env.transactionId,
+      namespace: env.namespace,
+      operation: op.local,
+      statusCode: codeText !== undefined && /^\d+$/.test(codeText) ? Number(codeText) : null,
+      statusText: status ? (childText(status, 'StatusText') ?? null) : null,
+      messageId: messageId ? messageId : null,
+      fault: null,
+    };
+  } catch {
+    return null;
+  }
+}
+
+/** Parse Retry-After (delta-seconds or HTTP-date, RFC 9110 §10.2.3) into ms; 0 when absent or unreadable. */
+export function retryAfterMs(value: string | string[] | undefined, now = Date.now()): number {
+  const v = Array.isArray(value) ? value[0] : value;
+  if (!v) return 0;
+  const s = v.trim();
+  if (/^\d+$/.test(s)) return Math.min(Number(s), 86_400) * 1000;
+  const at = Date.parse(s);
+  return Number.isNaN(at) ? 0 : Math.max(0, Math.min(at - now, 86_400_000));
+}
+
+/** The submit was accepted. */
+export interface SubmitResult {
+  messageId: string;
+  statusCode: number;
+  statusText: string;
+  /** The TransactionID the peer echoed (null when none). */
+  transactionId: string | null;
+}
+
+/** Minimal logger used by the MM7 adapter (pino-compatible). */
+export interface Mm7Logger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+/** A logger that drops everything (default). */
+export const silentLogger: Mm7Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** The HTTP exchange to judge. */
+export interface SubmitHttpResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+/**
+ * Decide the fate of a submission from the HTTP response. Returns the accepted result, or throws TemporaryError /
+ * OperatorRejectedError. A TransactionID different from ours is logged and tolerated (some MMSCs generate their own).
+ */
+export function judgeSubmitResponse(
+  res: SubmitHttpResponse,
+  sentTransactionId: string,
+  logger: Mm7Logger = silentLogger,
+  logContext: Record<string, unknown> = {},
+): SubmitResult {
+  const parsed = parseSubmitResponse(res.body);
+  const retryAfter = retryAfterMs(res.headers['retry-after']);
+  if (parsed && parsed.transactionId !== null && parsed.transactionId !== sentTransactionId) {
+    logger.warn({ ...logContext, sent: sentTransactionId, received: parsed.transactionId }, 'MM7 TransactionID mismatch (tolerated)');
+  }
+  const detail = {
+    httpStatus: res.status,
+    statusCode: parsed?.statusCode ?? null,
+    statusText: parsed?.statusText ?? null,
+    faultcode: parsed?.fault?.faultcode ?? null,
+  };
+
+  if (parsed && parsed.statusCode !== null) {
+    const info = classifyStatusCode(parsed.statusCode);
+    const text = parsed.statusText ?? info.text;
+    if (info.cls === 'success' && !parsed.fault) {
+      if (!parsed.messageId) {
+        // Accepted but uncorrelatable: do not resend (the handset would get it twice); reports cannot match.
+        logger.warn({ ...logContext, ...detail }, 'MM7 SubmitRsp without MessageID');
+      }
+      return {
+        messageId: parsed.messageId ?? `tx:${sentTransactionId}`,
+        statusCode: parsed.statusCode,
+        statusText: text,
+        transactionId: parsed.transactionId,
+      };
+    }
+    if (info.cls === 'temporary' || info.cls === 'success') {
+      // 'success' inside a Fault is contradictory: retry rather than guess.
+      throw new TemporaryError(`MM7 status ${parsed.statusCode} ${text}`, retryAfter);
+    }
+    throw new OperatorRejectedError(info.outcome ?? OUTCOMES.OPERATOR_REJECTED, `MM7 status ${parsed.statusCode} ${text}`, detail);
+  }
+
+  if (parsed?.fault) {
+    // A fault without an MM7 status: SOAP 1.1 §4.4.1 says Client means "do not resend unchanged".
+    if (parsed.fault.faultcode === 'Client') {
+      throw new OperatorRejectedError(OUTCOMES.OPERATOR_REJECTED, `SOAP fault Client: ${parsed.fault.faultstring}`, detail);
+    }
+    throw new TemporaryError(`SOAP fault ${parsed.fault.faultcode}: ${parsed.fault.faultstring}`, retryAfter);
+  }
+
+  if (res.status >= 500 || res.status === 429 || res.status === 408) {
+    throw new TemporaryError(`MMSC answered HTTP ${res.status}`, retryAfter);
+  }
+  if (res.status >= 400) {
+    const outcome = res.status === 401 || res.status === 403 ? OUTCOMES.OPERATOR_DENIED : OUTCOMES.OPERATOR_REJECTED;
+    throw new OperatorRejectedError(outcome, `MMSC answered HTTP ${res.status}`, detail);
+  }
+  // 2xx/3xx without a readable MM7 status: we cannot tell whether it was accepted; retrying beats losing it.
+  throw new TemporaryError(`MMSC answered HTTP ${res.status} without a readable MM7 status`, retryAfter);
+}

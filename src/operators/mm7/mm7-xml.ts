@@ -1,0 +1,211 @@
+/**
+ * The small XML layer of the MM7 adapter: safe parsing into a namespace-aware element tree matched on local names,
+ * byte decoding (UTF-8 / UTF-16), and escaping for the builders.
+ *
+ * Why not fast-xml-parser's removeNSPrefix: responses must echo the request's MM7 namespace, and that option drops
+ * the `xmlns` declarations. We keep qualified names and resolve prefixes ourselves; callers match on local names so
+ * any prefix style, a default namespace, or no namespace at all is accepted (NOTES quirk 1).
+ *
+ * Safety: a DOCTYPE (and so any entity declaration) is refused before parsing; entity processing is off and only the
+ * five predefined entities and character references are decoded, so nothing can expand. Depth and size are bounded.
+ */
+import { XMLParser } from 'fast-xml-parser';
+
+/** One XML element, names resolved. */
+export interface XmlElement {
+  /** Qualified name as written (`mm7:DeliverReq`). */
+  readonly name: string;
+  /** Local name (`DeliverReq`): what callers match on. */
+  readonly local: string;
+  /** Namespace URI in scope for the element's prefix ('' for none). */
+  readonly ns: string;
+  /** Attributes by qualified name, values entity-decoded. */
+  readonly attrs: Readonly<Record<string, string>>;
+  readonly children: readonly XmlElement[];
+  /** Concatenated character data directly inside the element (not descendants), entity-decoded, untrimmed. */
+  readonly text: string;
+}
+
+/** Raised for input that is not acceptable XML (malformed, DOCTYPE, too large or too deep). */
+export class Mm7XmlError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'Mm7XmlError';
+  }
+}
+
+/** Largest SOAP XML document accepted (the envelope only; content travels in other MIME parts). */
+export const MAX_XML_CHARS = 1024 * 1024;
+/** Deepest element nesting accepted. An MM7 envelope needs under 10 levels. */
+export const MAX_XML_DEPTH = 64;
+
+const parser = new XMLParser({
+  preserveOrder: true,
+  ignoreAttributes: false,
+  attributeNamePrefix: '',
+  // Phone numbers stay strings: <Number>0044123</Number> must not become 44123 (NOTES quirk 10).
+  parseTagValue: false,
+  parseAttributeValue: false,
+  // No entity expansion at all; we decode the predefined ones ourselves.
+  processEntities: false,
+  htmlEntities: false,
+  trimValues: false,
+  ignoreDeclaration: true,
+  ignorePiTags: true,
+  cdataPropName: '#cdata',
+  maxNestedTags: MAX_XML_DEPTH,
+});
+
+/**
+ * Decode the bytes of an XML document to a string. UTF-16 is recognised by its byte order mark or, without one, by
+ * the zero bytes around the first `<` (XML 1.0 Appendix F); a document that declares `encoding="utf-16"` but arrives
+ * as 8-bit text is read as UTF-8 (NOTES quirk 9: the declaration lies more often than the bytes).
+ */
+export function decodeXmlBytes(buf: Buffer): string {
+  if (buf.length >= 2 && buf[0] === 0xff && buf[1] === 0xfe) return buf.subarray(2).toString('utf16le');
+  if (buf.length >= 2 && buf[0] === 0xfe && buf[1] === 0xff) return swap16(buf.subarray(2)).toString('utf16le');
+  if (buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) return buf.subarray(3).toString('utf8');
+  if (buf.length >= 4 && buf[0] === 0x3c && buf[1] === 0x00 && buf[2] !== 0x00) return buf.toString('utf16le');
+  if (buf.length >= 4 && buf[0] === 0x00 && buf[1] === 0x3c) return swap16(buf).toString('utf16le');
+  return buf.toString('utf8');
+}
+
+function swap16(b: Buffer): Buffer {
+  const even = b.length - (b.length % 2);
+  const out = Buffer.alloc(even);
+  for (let i = 0; i < even; i += 2) {
+    out[i] = b[i + 1]!;
+    out[i + 1] = b[i]!;
+  }
+  return out;
+}
+
+/** Decode the five predefined XML entities and character references; anything else is left as written. */
+export function decodeXmlEntities(s: string): string {
+  if (!s.includes('&')) return s;
+  return s.replace(/&(#x[0-9a-fA-F]{1,6}|#[0-9]{1,7}|lt|gt|amp|quot|apos);/g, (all, ref: string) => {
+    switch (ref) {
+      case 'lt':
+        return '<';
+      case 'gt':
+        return '>';
+      case 'amp':
+        return '&';
+      case 'quot':
+        return '"';
+      case 'apos':
+        return "'";
+    }
+    const code = ref[1] === 'x' ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10);
+    return code > 0 && code <= 0x10ffff ? String.fromCodePoint(code) : all;
+  });
+}
+
+/** Escape text for element content and double-quoted attribute values. */
+export function escapeXml(s: string): string {
+  return s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!);
+}
+
+type RawNode = Record<string, unknown>;
+
+/**
+ * Parse an XML document into its root element. Throws Mm7XmlError for a DOCTYPE (refused outright: no DTD, no
+ * entity declarations, no expansion), for input over MAX_XML_CHARS or MAX_XML_DEPTH, and when no root element exists.
+ */
+export function parseXml(text: string): XmlElement {
+  if (text.length > MAX_XML_CHARS) throw new Mm7XmlError(`XML document over ${MAX_XML_CHARS} characters`);
+  if (/<!DOCTYPE|<!ENTITY/i.test(text)) throw new Mm7XmlError('DOCTYPE and entity declarations are not accepted');
+  let raw: unknown;
+  try {
+    raw = parser.parse(text.replace(/^\uFEFF/, ''));
+  } catch (err) {
+    throw new Mm7XmlError(`malformed XML: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const nodes = Array.isArray(raw) ? (raw as RawNode[]) : [];
+  const rootRaw = nodes.find((n) => elementName(n) !== undefined);
+  if (!rootRaw) throw new Mm7XmlError('no XML root element');
+  return convert(rootRaw, new Map([['xml', 'http://www.w3.org/XML/1998/namespace']]), 0);
+}
+
+function elementName(n: RawNode): string | undefined {
+  for (const k of Object.keys(n)) if (k !== ':@' && k !== '#text' && k !== '#cdata') return k;
+  return undefined;
+}
+
+function convert(n: RawNode, scope: ReadonlyMap<string, string>, depth: number): XmlElement {
+  if (depth > MAX_XML_DEPTH) throw new Mm7XmlError('XML nested too deeply');
+  const name = elementName(n)!;
+  const rawAttrs = (n[':@'] ?? {}) as Record<string, unknown>;
+  const attrs: Record<string, string> = {};
+  let inner: Map<string, string> | undefined;
+  for (const [k, v] of Object.entries(rawAttrs)) {
+    const value = decodeXmlEntities(typeof v === 'string' ? v : String(v ?? ''));
+    attrs[k] = value;
+    if (k === 'xmlns' || k.startsWith('xmlns:')) {
+      inner ??= new Map(scope);
+      inner.set(k === 'xmlns' ? '' : k.slice(6), value.trim());
+    }
+  }
+  const here = inner ?? scope;
+  // Local name after the LAST colon: tolerates a doubled colon as printed in some operator docs ("soap-env::Body").
+  const cut = name.lastIndexOf(':');
+  const local = cut >= 0 ? name.slice(cut + 1) : name;
+  const prefix = cut >= 0 ? name.slice(0, name.indexOf(':')) : '';
+  const children: XmlElement[] = [];
+  let text = '';
+  const kids = Array.isArray(n[name]) ? (n[name] as RawNode[]) : [];
+  for (const k of kids) {
+    if ('#text' in k) text += decodeXmlEntities(String(k['#text'] ?? ''));
+    else if ('#cdata' in k) text += cdataText(k['#cdata']);
+    else if (elementName(k) !== undefined) children.push(convert(k, here, depth + 1));
+  }
+  return { name, local, ns: here.get(prefix) ?? '', attrs, children, text };
+}
+
+function cdataText(v: unknown): string {
+  if (Array.isArray(v)) return v.map((x) => String((x as RawNode)['#text'] ?? '')).join('');
+  return String(v ?? '');
+}
+
+/** The first child element with this local name (case-sensitive, as XML is), or undefined. */
+export function child(el: XmlElement | undefined, local: string): XmlElement | undefined {
+  return el?.children.find((c) => c.local === local);
+}
+
+/** All child elements with this local name. */
+export function childrenNamed(el: XmlElement | undefined, local: string): XmlElement[] {
+  return el ? el.children.filter((c) => c.local === local) : [];
+}
+
+/** Trimmed text of the first child with this local name; undefined when absent, '' when empty. */
+export function childText(el: XmlElement | undefined, local: string): string | undefined {
+  const c = child(el, local);
+  return c ? c.text.trim() : undefined;
+}
+
+/** An attribute by local name, whatever its prefix (`href` and `mm7:href` both match). */
+export function attr(el: XmlElement | undefined, local: string): string | undefined {
+  if (!el) return undefined;
+  if (local in el.attrs) return el.attrs[local];
+  for (const [k, v] of Object.entries(el.attrs)) if (k.slice(k.lastIndexOf(':') + 1) === local && !k.startsWith('xmlns')) return v;
+  return undefined;
+}
+
+/** Depth-first search for the first element with this local name (the element itself included). */
+export function findDeep(el: XmlElement, local: string): XmlElement | undefined {
+  if (el.local === local) return el;
+  for (const c of el.children) {
+    const f = findDeep(c, local);
+    if (f) return f;
+  }
+  return undefined;
+}
+
+/** An xs:boolean read leniently: true/1 in any case (NOTES quirk 4: "True"); undefined when absent or unreadable. */
+export function parseBool(s: string | undefined): boolean | undefined {
+  if (s === undefined) return undefined;
+  const v = s.trim().toLowerCase();
+  if (v === 'true' || v === '1') return true;
+  if (v === 'false' || v === '0') return false;
+  return undefined;
+}

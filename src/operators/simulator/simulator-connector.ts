@@ -1,0 +1,67 @@
+/**
+ * The built-in simulated operator (`type: simulator`). It accepts submissions (with configurable chaos: temporary
+ * failures, permanent rejections, extra latency, as mailpit's chaos triggers do for SMTP), and schedules the
+ * delivery to the virtual handset as a durable `sim-deliver` job, so a restart loses no simulated delivery either.
+ */
+import { OUTCOMES } from '../../core/outcomes.ts';
+import { TemporaryError } from '../../core/retry-policy.ts';
+import type { OperatorConfig } from '../../config/schema.ts';
+import { OperatorRejectedError, type Connector, type SubmitAccepted, type SubmitRequest } from '../connector.ts';
+
+export interface SimulatorSettings {
+  deliveryDelay: number;
+  userAgent: string;
+  chaos: { submitTemporaryFailure: number; submitPermanentFailure: number; extraLatency: number };
+}
+
+export const DEFAULT_SIMULATOR: SimulatorSettings = {
+  deliveryDelay: 200,
+  userAgent: 'SimPhone MMS/1.0',
+  chaos: { submitTemporaryFailure: 0, submitPermanentFailure: 0, extraLatency: 0 },
+};
+
+export class SimulatorConnector implements Connector {
+  readonly operatorId: number;
+  private readonly settings: SimulatorSettings;
+
+  constructor(
+    op: Pick<OperatorConfig, 'id' | 'simulator' | 'maxMessageBytes'>,
+    private readonly random: () => number = Math.random,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.operatorId = op.id;
+    this.settings = op.simulator ?? DEFAULT_SIMULATOR;
+    this.maxMessageBytes = op.maxMessageBytes;
+  }
+  private readonly maxMessageBytes: number;
+
+  async submit(req: SubmitRequest): Promise<SubmitAccepted> {
+    const { chaos } = this.settings;
+    if (chaos.extraLatency > 0) await new Promise((r) => setTimeout(r, chaos.extraLatency));
+    const size = req.parts.reduce((n, p) => n + p.bytes.length, 0);
+    if (size > this.maxMessageBytes) {
+      throw new OperatorRejectedError(OUTCOMES.TOO_LARGE, `message of ${size} bytes exceeds the operator limit ${this.maxMessageBytes}`);
+    }
+    if (chaos.submitTemporaryFailure > 0 && this.random() < chaos.submitTemporaryFailure) {
+      throw new TemporaryError('simulated temporary submit failure (chaos)');
+    }
+    if (chaos.submitPermanentFailure > 0 && this.random() < chaos.submitPermanentFailure) {
+      throw new OperatorRejectedError(OUTCOMES.OPERATOR_REJECTED, 'simulated permanent rejection (chaos)');
+    }
+    const operatorMessageId = `sim-${req.mt.mtId}`;
+    return {
+      operatorMessageId,
+      detail: { simulator: true },
+      effects: {
+        jobs: [{ kind: 'sim-deliver', refId: req.mt.mtId, runAt: this.now() + this.settings.deliveryDelay, payload: { operatorId: this.operatorId } }],
+      },
+    };
+  }
+
+  /** The simulated handset's user agent. */
+  get userAgent(): string {
+    return this.settings.userAgent;
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,158 @@
+/**
+ * The job runner: claims due jobs of some kinds from the store (one atomic conditional update taking a lease, as in
+ * zone-mta's mail queue), runs a step on each with bounded concurrency, and commits each job's resolution together
+ * with its effects in one unit (group-committed). Idle runners sleep until the next due job, a wake-up, or the poll
+ * interval, whichever comes first. A node that dies leaves leases that expire; other nodes then claim those jobs.
+ */
+import type { Logger } from 'pino';
+import { isPermanent, nextAttemptAt, type RetrySchedule, TemporaryError } from '../core/retry-policy.ts';
+import type { Job, JobKind, JobResolution, Store, WriteResult, WriteUnit } from '../store/store.ts';
+
+/** What a step decided for one job. Effects commit atomically with the resolution. */
+export type StepOutcome =
+  | { type: 'done'; effects?: WriteUnit }
+  | { type: 'retry'; runAt: number; error: string; effects?: WriteUnit }
+  | { type: 'dead'; error: string; effects?: WriteUnit };
+
+/** One kind of work. */
+export interface Step {
+  /** Name for logs. */
+  readonly name: string;
+  readonly kinds: readonly JobKind[];
+  /** Jobs of this step run at most this many at once on this node. */
+  readonly concurrency: number;
+  /** Run one job; throwing counts as a temporary failure retried on `retrySchedule`. */
+  run(job: Job): Promise<StepOutcome>;
+  /** Schedule for unexpected errors thrown by run(). */
+  readonly retrySchedule: RetrySchedule;
+}
+
+export interface RunnerOptions {
+  store: Store;
+  commit: (unit: WriteUnit) => Promise<WriteResult>;
+  owner: string;
+  leaseMs: number;
+  pollMs: number;
+  batchSize: number;
+  log: Logger;
+  now?: () => number;
+}
+
+export class JobRunner {
+  private running = 0;
+  private stopped = false;
+  private wakeUp: (() => void) | null = null;
+  private loopDone: Promise<void> | null = null;
+  private readonly inflight = new Set<Promise<void>>();
+  private readonly now: () => number;
+
+  constructor(
+    private readonly step: Step,
+    private readonly opts: RunnerOptions,
+  ) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  start(): void {
+    this.loopDone = this.loop();
+  }
+
+  /** New jobs may be due: stop sleeping. */
+  wake(): void {
+    const w = this.wakeUp;
+    this.wakeUp = null;
+    w?.();
+  }
+
+  /** Stop claiming; wait for jobs in flight to finish (their results are committed). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake();
+    await this.loopDone;
+    await Promise.allSettled([...this.inflight]);
+  }
+
+  private async loop(): Promise<void> {
+    const { store, owner, leaseMs, batchSize, log } = this.opts;
+    while (!this.stopped) {
+      const free = this.step.concurrency - this.running;
+      let claimed: Job[] = [];
+      if (free > 0) {
+        try {
+          claimed = await store.claimJobs({ kinds: this.step.kinds, owner, leaseMs, limit: Math.min(free, batchSize), now: this.now() });
+        } catch (err) {
+          log.error({ err, step: this.step.name }, 'claiming jobs failed; retrying');
+          await this.sleep(this.opts.pollMs);
+          continue;
+        }
+      }
+      for (const job of claimed) this.launch(job);
+      if (claimed.length > 0 && claimed.length === Math.min(free, batchSize)) continue; // more may be waiting
+      if (this.stopped) break;
+      // Sleep until a slot frees, a wake-up, the next due job or the poll interval.
+      let delay = this.opts.pollMs;
+      if (free > 0 && claimed.length === 0) {
+        try {
+          const next = await store.nextRunAt(this.step.kinds);
+          if (next !== null) delay = Math.max(0, Math.min(delay, next - this.now()));
+        } catch {
+          /* keep poll interval */
+        }
+      }
+      if (delay > 0 || free <= 0) await this.sleep(delay);
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.wakeUp = null;
+        resolve();
+      }, ms);
+      this.wakeUp = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+  }
+
+  private launch(job: Job): void {
+    this.running++;
+    const p = this.runOne(job).finally(() => {
+      this.running--;
+      this.inflight.delete(p);
+      this.wake();
+    });
+    this.inflight.add(p);
+  }
+
+  private async runOne(job: Job): Promise<void> {
+    const { owner, log } = this.opts;
+    let outcome: StepOutcome;
+    try {
+      outcome = await this.step.run(job);
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      if (isPermanent(err)) outcome = { type: 'dead', error: msg };
+      else {
+        const retryAfter = err instanceof TemporaryError ? err.retryAfterMs : 0;
+        const at = nextAttemptAt(this.step.retrySchedule, job.attempts, job.firstAttemptAt ?? this.now(), this.now(), retryAfter);
+        outcome = at === null ? { type: 'dead', error: msg } : { type: 'retry', runAt: at, error: msg };
+        if (!(err instanceof TemporaryError)) log.error({ err, jobId: job.id, step: this.step.name }, 'step failed unexpectedly');
+      }
+    }
+    const resolution: JobResolution =
+      outcome.type === 'done'
+        ? { jobId: job.id, owner, outcome: 'done' }
+        : outcome.type === 'retry'
+          ? { jobId: job.id, owner, outcome: 'retry', runAt: outcome.runAt, error: outcome.error }
+          : { jobId: job.id, owner, outcome: 'dead', error: outcome.error };
+    try {
+      const res = await this.opts.commit({ ...(outcome.effects ?? {}), job: resolution });
+      if (!res.applied) log.warn({ jobId: job.id, step: this.step.name }, 'lease lost before commit; another worker owns the job');
+    } catch (err) {
+      // Not committed: the lease will expire and the job runs again (at-least-once).
+      log.error({ err, jobId: job.id, step: this.step.name }, 'committing a job result failed');
+    }
+  }
+}

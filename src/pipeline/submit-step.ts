@@ -1,0 +1,95 @@
+/**
+ * The submit step: hand an accepted MT to its operator's connector. Accepted -> state submitted with the operator's
+ * message ID; temporary failure -> retried on the submit schedule, and when that runs out the message expires in
+ * the queue (outcome EXPIRED_IN_QUEUE); permanent rejection -> failed with the connector's outcome. Every outcome
+ * that ends the message queues the customer's REPORT in the same unit.
+ */
+import { OUTCOMES } from '../core/outcomes.ts';
+import { nextAttemptAt, PermanentError, type RetrySchedule, TemporaryError } from '../core/retry-policy.ts';
+import { OperatorRejectedError, type Connector, type PartWithBytes } from '../operators/connector.ts';
+import type { Job, Store } from '../store/store.ts';
+import type { Step, StepOutcome } from './job-runner.ts';
+import { mergeUnits, outcomeUnit } from './units.ts';
+
+export interface SubmitStepDeps {
+  store: Store;
+  connectors: ReadonlyMap<number, Connector>;
+  schedule: RetrySchedule;
+  nodeId: string;
+  concurrency: number;
+  /** reportUrl for an account's mtConfig. */
+  reportUrlFor(accountId: string, mtConfig: string): string | undefined;
+  now?: () => number;
+}
+
+export function createSubmitStep(deps: SubmitStepDeps): Step {
+  const now = deps.now ?? Date.now;
+  return {
+    name: 'submit',
+    kinds: ['submit'],
+    concurrency: deps.concurrency,
+    retrySchedule: deps.schedule,
+    async run(job: Job): Promise<StepOutcome> {
+      const mt = await deps.store.getMt(job.refId);
+      if (!mt) return { type: 'dead', error: `message ${job.refId} not found` };
+      if (mt.state !== 'accepted') return { type: 'done' }; // already submitted (a re-run after a lost commit)
+      const t = now();
+      const ctx = { nodeId: deps.nodeId, reportUrl: deps.reportUrlFor(mt.accountId, mt.mtConfig), now: t };
+      const connector = deps.connectors.get(mt.operatorId);
+      if (!connector) return { type: 'done', effects: outcomeUnit(mt, OUTCOMES.UNROUTABLE, ctx, { eventType: 'submit-failed' }) };
+
+      const parts: PartWithBytes[] = [];
+      for (const part of mt.parts) {
+        if (!part.sha256) throw new PermanentError(`part ${part.contentId} has no content (remote content not fetched)`);
+        const bytes = await deps.store.getBlob(part.sha256);
+        if (!bytes) throw new PermanentError(`blob ${part.sha256} of part ${part.contentId} is missing`);
+        parts.push({ part, bytes });
+      }
+      try {
+        const accepted = await connector.submit({ mt, parts, mtConfig: mt.mtConfig });
+        const done = now();
+        return {
+          type: 'done',
+          effects: mergeUnits(
+            {
+              mtPatches: [{ mtId: mt.mtId, state: 'submitted', operatorMessageId: accepted.operatorMessageId }],
+              events: [
+                {
+                  mtId: mt.mtId,
+                  at: done,
+                  type: 'submitted',
+                  node: deps.nodeId,
+                  detail: { operatorId: mt.operatorId, operatorMessageId: accepted.operatorMessageId, attempt: job.attempts, ...accepted.detail },
+                },
+              ],
+            },
+            accepted.effects,
+          ),
+        };
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        if (err instanceof OperatorRejectedError) {
+          return { type: 'done', effects: outcomeUnit(mt, err.outcome, ctx, { eventType: 'submit-rejected', detail: { error: message, ...err.detail } }) };
+        }
+        if (err instanceof PermanentError) {
+          return { type: 'done', effects: outcomeUnit(mt, OUTCOMES.OPERATOR_REJECTED, ctx, { eventType: 'submit-rejected', detail: { error: message } }) };
+        }
+        const retryAfter = err instanceof TemporaryError ? err.retryAfterMs : 0;
+        const at = nextAttemptAt(deps.schedule, job.attempts, job.firstAttemptAt ?? t, t, retryAfter);
+        if (at === null) {
+          return { type: 'done', effects: outcomeUnit(mt, OUTCOMES.EXPIRED_IN_QUEUE, ctx, { eventType: 'submit-gave-up', detail: { error: message, attempts: job.attempts } }) };
+        }
+        return {
+          type: 'retry',
+          runAt: at,
+          error: message,
+          effects: {
+            events: [
+              { mtId: mt.mtId, at: t, type: 'submit-retry', node: deps.nodeId, detail: { error: message, attempt: job.attempts, nextAttemptAt: new Date(at).toISOString() } },
+            ],
+          },
+        };
+      }
+    },
+  };
+}

@@ -1,0 +1,81 @@
+/**
+ * Steps that POST to customer endpoints: `report` (delivery report JSON) and `mo` (MO multipart). Both go through
+ * the one WebhookDispatcher (retry classification, signing, delivery ids).
+ */
+import type { Job, Store, WriteUnit } from '../store/store.ts';
+import type { RetrySchedule } from '../core/retry-policy.ts';
+import type { WebhookDispatcher } from '../webhooks/webhook-dispatcher.ts';
+import { buildMoBody } from '../webhooks/mo-body.ts';
+import type { Step, StepOutcome } from './job-runner.ts';
+
+export interface WebhookStepDeps {
+  store: Store;
+  dispatcher: WebhookDispatcher;
+  nodeId: string;
+  concurrency: number;
+  reportSchedule: RetrySchedule;
+  moSchedule: RetrySchedule;
+  /** The account's Standard Webhooks secrets (empty: unsigned). */
+  secretsFor(accountId: string): readonly string[];
+  now?: () => number;
+}
+
+export function createReportStep(deps: WebhookStepDeps): Step {
+  const now = deps.now ?? Date.now;
+  return {
+    name: 'report',
+    kinds: ['report'],
+    concurrency: deps.concurrency,
+    retrySchedule: deps.reportSchedule,
+    async run(job: Job): Promise<StepOutcome> {
+      const p = job.payload as { url: string; requestId: string; accountId: string; body: Record<string, unknown> };
+      const logEvent = (type: string, detail: Record<string, unknown>): WriteUnit => ({
+        events: [{ mtId: job.refId, at: now(), type: `report-${type.replace(/^webhook-/, '')}`, node: deps.nodeId, detail }],
+      });
+      return deps.dispatcher.deliver(
+        job,
+        {
+          url: p.url,
+          contentType: 'application/json',
+          body: Buffer.from(JSON.stringify(p.body)),
+          requestId: p.requestId,
+          deliveryId: `report-${job.id}`,
+          secrets: deps.secretsFor(p.accountId),
+        },
+        logEvent,
+      );
+    },
+  };
+}
+
+export function createMoStep(deps: WebhookStepDeps): Step {
+  const now = deps.now ?? Date.now;
+  return {
+    name: 'mo',
+    kinds: ['mo'],
+    concurrency: deps.concurrency,
+    retrySchedule: deps.moSchedule,
+    async run(job: Job): Promise<StepOutcome> {
+      const p = job.payload as { url: string; requestId: string; accountId: string };
+      const mo = await deps.store.getMo(job.refId);
+      if (!mo) return { type: 'dead', error: `MO ${job.refId} not found` };
+      const blobs = new Map<string, Buffer>();
+      for (const part of mo.parts) {
+        const b = part.sha256 ? await deps.store.getBlob(part.sha256) : undefined;
+        if (!b) return { type: 'dead', error: `MO ${mo.moId}: blob of part ${part.contentId} missing` };
+        blobs.set(part.sha256!, b);
+      }
+      const { contentType, body } = buildMoBody(mo, (sha) => blobs.get(sha)!);
+      const logEvent = (type: string, detail: Record<string, unknown>): WriteUnit => ({
+        events: [{ moId: mo.moId, at: now(), type: `mo-${type.replace(/^webhook-/, '')}`, node: deps.nodeId, detail }],
+        ...(type === 'webhook-delivered' ? { moStates: [{ moId: mo.moId, state: 'delivered' as const }] } : {}),
+        ...(type === 'webhook-gave-up' ? { moStates: [{ moId: mo.moId, state: 'failed' as const }] } : {}),
+      });
+      return deps.dispatcher.deliver(
+        job,
+        { url: p.url, contentType, body, requestId: p.requestId, deliveryId: `mo-${mo.moId}`, secrets: deps.secretsFor(p.accountId) },
+        logEvent,
+      );
+    },
+  };
+}

@@ -1,0 +1,55 @@
+/**
+ * What differs between the SQL backends, as capabilities rather than `if (backend === ...)` branches in the store
+ * (the same split kysely uses for its own dialects). The store is written once against this interface.
+ */
+import type { Dialect, Kysely } from 'kysely';
+import type { Database } from './schema.ts';
+
+/** Column types and clauses the DDL needs, per backend. */
+export interface DdlTypes {
+  /** 64-bit integer (ids, ms timestamps). */
+  readonly bigint: string;
+  /** Small integer. */
+  readonly int: string;
+  readonly text: string;
+  /** Raw bytes. */
+  readonly blob: string;
+  /** JSON document. */
+  readonly json: string;
+  /** An auto-assigned 64-bit primary key that is never reused. */
+  readonly autoId: string;
+}
+
+/** A callback for job-enqueued notifications; `kinds` are the job kinds that became ready. */
+export type JobsEnqueuedListener = (kinds: string[]) => void;
+
+/** One SQL backend. */
+export interface StoreDialect {
+  /** "sqlite" or "postgres". */
+  readonly name: string;
+  /** The kysely dialect that opens connections. */
+  readonly kysely: Dialect;
+  readonly ddl: DdlTypes;
+  /** Most bind parameters one statement may carry (SQLite 32766, PostgreSQL 65535). */
+  readonly maxParameters: number;
+  /** The claim subquery may add `FOR UPDATE SKIP LOCKED` so concurrent claimers pass over each other's rows. */
+  readonly supportsSkipLocked: boolean;
+  /** Statement that opens a write transaction (SQLite: IMMEDIATE takes the write lock up front, avoiding upgrades). */
+  readonly beginWrite: string;
+  /**
+   * Serialise `fn` against other processes migrating the same database (PostgreSQL: advisory lock). `db` is pinned
+   * to one connection.
+   */
+  withMigrationLock<T>(db: Kysely<Database>, fn: (db: Kysely<Database>) => Promise<T>): Promise<T>;
+  /** Encode a value for a JSON column. */
+  encodeJson(value: unknown): unknown;
+  /**
+   * Inside a write transaction: tell other nodes that jobs of these kinds became ready (delivered on commit).
+   * Absent when the backend has no cross-process signal.
+   */
+  notifyJobs?(db: Kysely<Database>, kinds: readonly string[]): Promise<void>;
+  /** Subscribe to other nodes' notifications; resolves to an unsubscribe function. */
+  listenJobs?(listener: JobsEnqueuedListener): Promise<() => Promise<void>>;
+  /** Release what the dialect holds beyond kysely's own pool (listener connections). */
+  close?(): Promise<void>;
+}

@@ -1,0 +1,103 @@
+/**
+ * Group commit: many concurrent callers, one transaction (and one fsync) per batch.
+ *
+ * While one write() is in flight, new units queue up; when it finishes, everything queued goes out in the next
+ * write(). There is no timer: under light load a unit goes out on the next turn of the event loop, under heavy load
+ * batches grow by themselves. Each caller's promise settles only when its own unit is committed (or failed).
+ */
+import type { Store, WriteResult, WriteUnit } from './store.ts';
+
+interface Pending {
+  unit: WriteUnit;
+  resolve: (r: WriteResult) => void;
+  reject: (err: unknown) => void;
+}
+
+/** Options for GroupCommitter. */
+export interface GroupCommitOptions {
+  /** Most units per transaction (default 500). */
+  maxBatch?: number;
+}
+
+/** Merges units from concurrent callers into batched Store.write() calls. */
+export class GroupCommitter {
+  private readonly maxBatch: number;
+  private queue: Pending[] = [];
+  private running = false;
+  private scheduled = false;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly store: Store,
+    opts: GroupCommitOptions = {},
+  ) {
+    this.maxBatch = Math.max(1, Math.min(10_000, Math.floor(opts.maxBatch ?? 500)));
+  }
+
+  /** Queue a unit; resolves once it is committed (applied or skipped for a lost lease), rejects if it failed. */
+  submit(unit: WriteUnit): Promise<WriteResult> {
+    return new Promise<WriteResult>((resolve, reject) => {
+      this.queue.push({ unit, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Resolves when every unit submitted so far has been written (or failed). */
+  flush(): Promise<void> {
+    if (!this.running && !this.scheduled && this.queue.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private schedule(): void {
+    if (this.running || this.scheduled) return;
+    this.scheduled = true;
+    // setImmediate rather than a microtask: requests whose bytes arrived in the same event-loop turn share a batch.
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, this.maxBatch);
+        await this.writeBatch(batch);
+      }
+    } finally {
+      this.running = false;
+      if (this.queue.length > 0) {
+        this.schedule();
+      } else {
+        const waiters = this.idleWaiters;
+        this.idleWaiters = [];
+        for (const w of waiters) w();
+      }
+    }
+  }
+
+  private async writeBatch(batch: Pending[]): Promise<void> {
+    let results: WriteResult[];
+    try {
+      results = await this.store.write(batch.map((p) => p.unit));
+    } catch (err) {
+      if (batch.length === 1) {
+        batch[0]!.reject(err);
+        return;
+      }
+      // One bad unit must not sink the others: retry them one by one, each in its own transaction.
+      for (const p of batch) {
+        try {
+          const [r] = await this.store.write([p.unit]);
+          p.resolve(r ?? { applied: false });
+        } catch (e) {
+          p.reject(e);
+        }
+      }
+      return;
+    }
+    batch.forEach((p, i) => p.resolve(results[i] ?? { applied: false }));
+  }
+}

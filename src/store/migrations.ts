@@ -1,0 +1,196 @@
+/**
+ * Schema migrations: a versioned list applied in order, each in its own transaction, recorded in
+ * `schema_migrations`. Never edit a released migration; append a new one.
+ */
+import { sql, type Kysely } from 'kysely';
+import type { DdlTypes, StoreDialect } from './dialect.ts';
+import type { Database } from './schema.ts';
+
+/** First id handed out by the "mt" and "mo" sequences: 15 digits, like OpenMarket's mtIds. */
+export const FIRST_SEQUENCE_ID = 100_000_000_000_000;
+
+/** One schema step. */
+export interface Migration {
+  version: number;
+  name: string;
+  /** DDL statements (run in order inside one transaction). */
+  statements(t: DdlTypes): string[];
+}
+
+/** Parts of MT and MO messages: same shape, separate tables keyed by their own id space. */
+function partsTable(name: string, t: DdlTypes): string {
+  return `CREATE TABLE ${name} (
+    msg_id ${t.bigint} NOT NULL,
+    seq ${t.int} NOT NULL,
+    content_type ${t.text} NOT NULL,
+    content_id ${t.text} NOT NULL,
+    sha256 ${t.text},
+    size ${t.bigint} NOT NULL,
+    remote_url ${t.text},
+    PRIMARY KEY (msg_id, seq)
+  )`;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial',
+    statements: (t) => [
+      `CREATE TABLE sequences (name ${t.text} PRIMARY KEY, next ${t.bigint} NOT NULL)`,
+      `INSERT INTO sequences (name, next) VALUES ('mt', ${FIRST_SEQUENCE_ID}), ('mo', ${FIRST_SEQUENCE_ID})`,
+      `CREATE TABLE mt_messages (
+        mt_id ${t.bigint} PRIMARY KEY,
+        account_id ${t.text} NOT NULL,
+        request_id ${t.text} NOT NULL,
+        source ${t.text} NOT NULL,
+        destination ${t.text} NOT NULL,
+        mt_config ${t.text} NOT NULL,
+        subject ${t.text},
+        operator_id ${t.int} NOT NULL,
+        state ${t.text} NOT NULL,
+        state_rank ${t.int} NOT NULL,
+        status ${t.text},
+        outcome_id ${t.int},
+        outcome_description ${t.text},
+        user_agent ${t.text},
+        operator_message_id ${t.text},
+        created_at ${t.bigint} NOT NULL,
+        updated_at ${t.bigint} NOT NULL
+      )`,
+      `CREATE INDEX mt_messages_operator_msg ON mt_messages (operator_id, operator_message_id)
+        WHERE operator_message_id IS NOT NULL`,
+      partsTable('mt_parts', t),
+      `CREATE TABLE blobs (sha256 ${t.text} PRIMARY KEY, bytes ${t.blob} NOT NULL, size ${t.bigint} NOT NULL)`,
+      `CREATE TABLE mo_messages (
+        mo_id ${t.bigint} PRIMARY KEY,
+        operator_id ${t.int} NOT NULL,
+        source ${t.text} NOT NULL,
+        destinations ${t.json} NOT NULL,
+        ccs ${t.json} NOT NULL,
+        bccs ${t.json} NOT NULL,
+        subject ${t.text},
+        user_agent ${t.text},
+        account_id ${t.text},
+        number ${t.text},
+        state ${t.text} NOT NULL,
+        operator_message_id ${t.text},
+        received_at ${t.bigint} NOT NULL,
+        updated_at ${t.bigint} NOT NULL
+      )`,
+      partsTable('mo_parts', t),
+      `CREATE TABLE events (
+        id ${t.autoId},
+        ref_kind ${t.text} NOT NULL,
+        ref_id ${t.bigint} NOT NULL,
+        at ${t.bigint} NOT NULL,
+        type ${t.text} NOT NULL,
+        node ${t.text} NOT NULL,
+        detail ${t.json} NOT NULL
+      )`,
+      `CREATE INDEX events_ref ON events (ref_kind, ref_id, id)`,
+      `CREATE TABLE jobs (
+        id ${t.autoId},
+        kind ${t.text} NOT NULL,
+        ref_id ${t.bigint} NOT NULL,
+        order_key ${t.text},
+        payload ${t.json} NOT NULL,
+        state ${t.text} NOT NULL,
+        run_at ${t.bigint} NOT NULL,
+        attempts ${t.int} NOT NULL,
+        first_attempt_at ${t.bigint},
+        lease_owner ${t.text},
+        lease_expires_at ${t.bigint},
+        last_error ${t.text},
+        created_at ${t.bigint} NOT NULL,
+        updated_at ${t.bigint} NOT NULL
+      )`,
+      // The claim query scans ready jobs of some kinds by (run_at, id); partial indexes stay small as jobs finish.
+      `CREATE INDEX jobs_claim ON jobs (kind, run_at, id) WHERE state = 'ready'`,
+      // "Is there an older ready job with my order_key?"
+      `CREATE INDEX jobs_order ON jobs (order_key, id) WHERE state = 'ready' AND order_key IS NOT NULL`,
+      `CREATE INDEX jobs_ref ON jobs (ref_id)`,
+      `CREATE INDEX jobs_lease_owner ON jobs (lease_owner) WHERE lease_owner IS NOT NULL`,
+      `CREATE INDEX jobs_state ON jobs (state, id)`,
+      `CREATE TABLE handset_messages (
+        id ${t.autoId},
+        number ${t.text} NOT NULL,
+        mt_id ${t.bigint} NOT NULL,
+        source ${t.text} NOT NULL,
+        subject ${t.text},
+        received_at ${t.bigint} NOT NULL,
+        parts ${t.json} NOT NULL
+      )`,
+      `CREATE INDEX handset_messages_number ON handset_messages (number, id)`,
+      `CREATE TABLE inbox (
+        id ${t.autoId},
+        box ${t.text} NOT NULL,
+        received_at ${t.bigint} NOT NULL,
+        headers ${t.json} NOT NULL,
+        content_type ${t.text} NOT NULL,
+        body ${t.blob} NOT NULL
+      )`,
+      `CREATE INDEX inbox_box ON inbox (box, id)`,
+      `CREATE TABLE nodes (
+        id ${t.text} PRIMARY KEY,
+        data_center ${t.text} NOT NULL,
+        started_at ${t.bigint} NOT NULL,
+        heartbeat_at ${t.bigint} NOT NULL
+      )`,
+    ],
+  },
+];
+
+/** Apply pending migrations. Returns the versions applied by this call. */
+export async function runMigrations(
+  db: Kysely<Database>,
+  dialect: StoreDialect,
+  migrations: readonly Migration[] = MIGRATIONS,
+): Promise<number[]> {
+  return db.connection().execute((pinned) => dialect.withMigrationLock(pinned, async (conn) => {
+    const t = dialect.ddl;
+    await sql
+      .raw(
+        `CREATE TABLE IF NOT EXISTS schema_migrations (version ${t.int} PRIMARY KEY, name ${t.text} NOT NULL, ` +
+          `applied_at ${t.bigint} NOT NULL)`,
+      )
+      .execute(conn);
+    const applied: number[] = [];
+    for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+      // Check and apply inside one write transaction so a concurrent migrator (another process on the same SQLite
+      // file) cannot apply the same step twice.
+      const done = await inTransaction(conn, dialect.beginWrite, async () => {
+        const row = await conn
+          .selectFrom('schema_migrations')
+          .select('version')
+          .where('version', '=', m.version)
+          .executeTakeFirst();
+        if (row) return false;
+        for (const stmt of m.statements(t)) await sql.raw(stmt).execute(conn);
+        await conn
+          .insertInto('schema_migrations')
+          .values({ version: m.version, name: m.name, applied_at: Date.now() })
+          .execute();
+        return true;
+      });
+      if (done) applied.push(m.version);
+    }
+    return applied;
+  }));
+}
+
+/**
+ * Run `fn` between `begin` and COMMIT on a connection that the caller pinned (kysely `db.connection()`), rolling
+ * back on error. Used instead of kysely's transaction() so SQLite can BEGIN IMMEDIATE.
+ */
+export async function inTransaction<T>(conn: Kysely<Database>, begin: string, fn: () => Promise<T>): Promise<T> {
+  await sql.raw(begin).execute(conn);
+  try {
+    const result = await fn();
+    await sql.raw('COMMIT').execute(conn);
+    return result;
+  } catch (err) {
+    // Also after a failed COMMIT: SQLite keeps the transaction open when COMMIT fails (SQLITE_BUSY).
+    await sql.raw('ROLLBACK').execute(conn).catch(() => {});
+    throw err;
+  }
+}

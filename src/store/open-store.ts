@@ -1,0 +1,45 @@
+/**
+ * Open a Store from a URL and bring its schema up to date.
+ *
+ *   sqlite:./data/mmsgate.db     (relative to the working directory; parent directories are created)
+ *   sqlite:/var/lib/mmsgate.db
+ *   sqlite::memory:              (tests only: nothing survives close)
+ *   postgres://user:pass@host:5432/db   or postgresql://...
+ */
+import type { StoreDialect } from './dialect.ts';
+import { postgresDialect } from './postgres-dialect.ts';
+import { SqlStore } from './sql-store.ts';
+import { sqliteDialect } from './sqlite-dialect.ts';
+
+/** Options for openStore. */
+export interface OpenStoreOptions {
+  /** PostgreSQL pool size (default 10). */
+  poolSize?: number;
+  log?: (msg: string, extra?: object) => void;
+}
+
+/** Pick the dialect for a store URL. Throws on an unknown scheme (without echoing credentials). */
+export function dialectForUrl(url: string, opts: OpenStoreOptions = {}): StoreDialect {
+  if (url.startsWith('sqlite:')) {
+    const path = url.slice('sqlite:'.length);
+    if (path === '') throw new TypeError('store URL sqlite: needs a path, e.g. sqlite:./data/mmsgate.db');
+    return sqliteDialect({ path });
+  }
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
+    return postgresDialect({ connectionString: url, poolSize: opts.poolSize, log: opts.log });
+  }
+  const scheme = /^[a-z][a-z0-9+.-]*:/i.exec(url)?.[0] ?? '(none)';
+  throw new TypeError(`unsupported store URL scheme ${scheme}: use sqlite:<path> or postgres://...`);
+}
+
+/** Open the store at `url` and run its migrations. Returns a SqlStore (the Store port plus onJobsEnqueued). */
+export async function openStore(url: string, opts: OpenStoreOptions = {}): Promise<SqlStore> {
+  const store = new SqlStore(dialectForUrl(url, opts), { log: opts.log });
+  try {
+    await store.migrate();
+  } catch (err) {
+    await store.close().catch(() => {});
+    throw err;
+  }
+  return store;
+}

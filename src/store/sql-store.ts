@@ -1,0 +1,409 @@
+/**
+ * The Store port over kysely: one implementation for every SQL backend; what differs lives in a StoreDialect
+ * (sqlite-dialect.ts, postgres-dialect.ts).
+ */
+import { Kysely, sql, type Selectable } from 'kysely';
+import { MT_STATE_RANK, type MessageEvent, type MoMessage, type MtMessage, type Part } from '../core/message.ts';
+import type {
+  ClaimOptions,
+  HandsetMessage,
+  InboxEntry,
+  Job,
+  JobFilter,
+  JobKind,
+  JobResolution,
+  MtPatch,
+  Store,
+  WriteResult,
+  WriteUnit,
+} from './store.ts';
+import type { JobsEnqueuedListener, StoreDialect } from './dialect.ts';
+import { inTransaction, runMigrations } from './migrations.ts';
+import {
+  eventFromRow,
+  handsetFromRow,
+  inboxFromRow,
+  jobFromRow,
+  moFromRow,
+  mtFromRow,
+  partFromRow,
+} from './rows.ts';
+import type { Database, JobsTable } from './schema.ts';
+import { chunkRows, planWrite, type WritePlan } from './write-plan.ts';
+
+/** Bounds on caller-supplied counts (a bug upstream must not turn into a giant query). */
+const MAX_LIST_LIMIT = 1000;
+const MAX_RESERVE = 1_000_000;
+const MAX_CLAIM = 1000;
+/** Ids in one IN (...) list. */
+const MAX_IN_LIST = 1000;
+
+/** Called after jobs become ready; `kinds` may be empty, meaning "anything may have changed". Only a hint. */
+export type JobsEnqueuedCallback = (kinds: JobKind[]) => void;
+
+/** Options for SqlStore. */
+export interface SqlStoreOptions {
+  log?: (msg: string, extra?: object) => void;
+}
+
+type Conn = Kysely<Database>;
+
+function clampLimit(n: number | undefined, dflt: number, max: number): number {
+  if (n === undefined || !Number.isFinite(n)) return dflt;
+  return Math.min(max, Math.max(1, Math.floor(n)));
+}
+
+function chunks<T>(xs: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += size) out.push(xs.slice(i, i + size));
+  return out;
+}
+
+/** A Store over one SQL database. Create with `openStore()` (open-store.ts). */
+export class SqlStore implements Store {
+  readonly backend: string;
+  private readonly db: Kysely<Database>;
+  private readonly localListeners = new Set<JobsEnqueuedCallback>();
+  private readonly log: (msg: string, extra?: object) => void;
+
+  /** Wrap a dialect; call migrate() before use. */
+  constructor(private readonly dialect: StoreDialect, opts: SqlStoreOptions = {}) {
+    this.backend = dialect.name;
+    this.db = new Kysely<Database>({ dialect: dialect.kysely });
+    this.log = opts.log ?? (() => {});
+  }
+
+  async migrate(): Promise<void> {
+    const applied = await runMigrations(this.db, this.dialect);
+    if (applied.length > 0) this.log('store schema migrated', { backend: this.backend, versions: applied });
+  }
+
+  async write(units: readonly WriteUnit[]): Promise<WriteResult[]> {
+    if (units.length === 0) return [];
+    const now = Date.now();
+    const { applied, kinds } = await this.db.connection().execute((conn) =>
+      inTransaction(conn, this.dialect.beginWrite, async () => {
+        const { applied, retriedKinds } = await this.resolveJobs(conn, units, now);
+        const plan = planWrite(units, applied, this.dialect.encodeJson, now);
+        await this.insertRows(conn, plan);
+        await this.applyPatches(conn, plan, now);
+        const kinds = [...new Set([...plan.jobKinds, ...retriedKinds])].sort();
+        if (kinds.length > 0 && this.dialect.notifyJobs) await this.dialect.notifyJobs(conn, kinds);
+        return { applied, kinds };
+      }),
+    );
+    if (kinds.length > 0) this.emitLocal(kinds as JobKind[]);
+    return applied.map((a) => ({ applied: a }));
+  }
+
+  /**
+   * Resolve the jobs that produced the units, each with a conditional UPDATE on (id, lease owner): a unit whose
+   * job was taken over after its lease expired is skipped whole. Returns per-unit applied flags.
+   */
+  private async resolveJobs(
+    conn: Conn,
+    units: readonly WriteUnit[],
+    now: number,
+  ): Promise<{ applied: boolean[]; retriedKinds: string[] }> {
+    const applied = units.map(() => true);
+    const retriedKinds: string[] = [];
+    // Job id order gives concurrent transactions one lock order.
+    const order = units
+      .map((u, i) => ({ i, job: u.job }))
+      .filter((x): x is { i: number; job: JobResolution } => x.job !== undefined)
+      .sort((a, b) => a.job.jobId - b.job.jobId);
+    for (const { i, job } of order) {
+      const base = { lease_owner: null, lease_expires_at: null, updated_at: now };
+      const set =
+        job.outcome === 'done'
+          ? { ...base, state: 'done' }
+          : job.outcome === 'retry'
+            ? { ...base, run_at: job.runAt, last_error: job.error }
+            : { ...base, state: 'dead', last_error: job.error };
+      const row = await conn
+        .updateTable('jobs')
+        .set(set)
+        .where('id', '=', job.jobId)
+        .where('lease_owner', '=', job.owner)
+        .where('state', '=', 'ready')
+        .returning(['id', 'kind'])
+        .executeTakeFirst();
+      applied[i] = row !== undefined;
+      if (row && job.outcome === 'retry') retriedKinds.push(row.kind);
+    }
+    return { applied, retriedKinds };
+  }
+
+  /** One multi-row INSERT per table (chunked under the parameter limit), in dependency order. */
+  private async insertRows(conn: Conn, plan: WritePlan): Promise<void> {
+    const max = this.dialect.maxParameters;
+    for (const rows of chunkRows(plan.blobs, max)) {
+      await conn
+        .insertInto('blobs')
+        .values(rows)
+        .onConflict((oc) => oc.column('sha256').doNothing())
+        .execute();
+    }
+    for (const rows of chunkRows(plan.mts, max)) await conn.insertInto('mt_messages').values(rows).execute();
+    for (const rows of chunkRows(plan.mtParts, max)) await conn.insertInto('mt_parts').values(rows).execute();
+    for (const rows of chunkRows(plan.mos, max)) await conn.insertInto('mo_messages').values(rows).execute();
+    for (const rows of chunkRows(plan.moParts, max)) await conn.insertInto('mo_parts').values(rows).execute();
+    for (const rows of chunkRows(plan.events, max)) await conn.insertInto('events').values(rows).execute();
+    for (const rows of chunkRows(plan.jobs, max)) await conn.insertInto('jobs').values(rows).execute();
+    for (const rows of chunkRows(plan.handset, max)) await conn.insertInto('handset_messages').values(rows).execute();
+    for (const rows of chunkRows(plan.inbox, max)) await conn.insertInto('inbox').values(rows).execute();
+  }
+
+  /** MT patches, forward-only with the guard in SQL (core/message.ts canTransition); then MO state changes. */
+  private async applyPatches(conn: Conn, plan: WritePlan, now: number): Promise<void> {
+    for (const p of plan.mtPatches) {
+      const rank = MT_STATE_RANK[p.state];
+      if (rank === undefined) throw new TypeError(`unknown MT state ${String(p.state)}`);
+      await conn
+        .updateTable('mt_messages')
+        .set(patchColumns(p, rank, now))
+        .where('mt_id', '=', p.mtId)
+        .where((eb) =>
+          p.state === 'reported'
+            ? eb.or([eb('state_rank', '<', rank), eb('state', '=', 'reported')])
+            : eb('state_rank', '<', rank),
+        )
+        .execute();
+    }
+    for (const m of plan.moStates) {
+      await conn.updateTable('mo_messages').set({ state: m.state, updated_at: now }).where('mo_id', '=', m.moId).execute();
+    }
+  }
+
+  async reserveIds(sequence: 'mt' | 'mo', count: number): Promise<number> {
+    if (sequence !== 'mt' && sequence !== 'mo') throw new TypeError(`unknown sequence ${String(sequence)}`);
+    if (!Number.isSafeInteger(count) || count < 1 || count > MAX_RESERVE) {
+      throw new RangeError(`reserveIds count must be 1..${MAX_RESERVE}, got ${count}`);
+    }
+    // One atomic UPDATE ... RETURNING: two nodes can never get overlapping blocks. The guard keeps every id < 2^53.
+    const row = await this.db
+      .updateTable('sequences')
+      .set((eb) => ({ next: eb('next', '+', count) }))
+      .where('name', '=', sequence)
+      .where((eb) => eb(eb('next', '+', count), '<=', Number.MAX_SAFE_INTEGER))
+      .returning('next')
+      .executeTakeFirst();
+    if (!row) throw new RangeError(`id sequence ${sequence} is exhausted (or missing)`);
+    return Number(row.next) - count;
+  }
+
+  async claimJobs(opts: ClaimOptions): Promise<Job[]> {
+    if (opts.kinds.length === 0) return [];
+    const limit = clampLimit(opts.limit, 1, MAX_CLAIM);
+    const now = opts.now;
+    const lock = this.dialect.supportsSkipLocked ? sql`FOR UPDATE OF j SKIP LOCKED` : sql``;
+    // One conditional UPDATE over a subquery: atomic on SQLite (single writer) and, on PostgreSQL, SKIP LOCKED
+    // makes concurrent claimers pass over rows another claimer is taking; FOR UPDATE re-checks the conditions on
+    // the latest row version, so a job claimed and committed meanwhile is not claimed again.
+    const result = await sql<Selectable<JobsTable>>`
+      UPDATE jobs SET
+        lease_owner = ${opts.owner},
+        lease_expires_at = ${now + opts.leaseMs},
+        attempts = attempts + 1,
+        first_attempt_at = COALESCE(first_attempt_at, ${now}),
+        updated_at = ${now}
+      WHERE id IN (
+        SELECT j.id FROM jobs j
+        WHERE j.state = 'ready'
+          AND j.kind IN (${sql.join(opts.kinds)})
+          AND j.run_at <= ${now}
+          AND (j.lease_expires_at IS NULL OR j.lease_expires_at < ${now})
+          AND (j.order_key IS NULL OR NOT EXISTS (
+            SELECT 1 FROM jobs o WHERE o.order_key = j.order_key AND o.state = 'ready' AND o.id < j.id))
+        ORDER BY j.run_at, j.id
+        LIMIT ${limit}
+        ${lock}
+      )
+      RETURNING *`.execute(this.db);
+    return result.rows.map(jobFromRow).sort((a, b) => a.runAt - b.runAt || a.id - b.id);
+  }
+
+  async extendLeases(jobIds: readonly number[], owner: string, leaseExpiresAt: number): Promise<number[]> {
+    const held: number[] = [];
+    for (const ids of chunks(jobIds, MAX_IN_LIST)) {
+      const rows = await this.db
+        .updateTable('jobs')
+        .set({ lease_expires_at: leaseExpiresAt })
+        .where('id', 'in', ids)
+        .where('lease_owner', '=', owner)
+        .where('state', '=', 'ready')
+        .returning('id')
+        .execute();
+      held.push(...rows.map((r) => r.id));
+    }
+    return held.sort((a, b) => a - b);
+  }
+
+  async releaseLeases(owner: string): Promise<number> {
+    const r = await this.db
+      .updateTable('jobs')
+      .set({ lease_owner: null, lease_expires_at: null, updated_at: Date.now() })
+      .where('lease_owner', '=', owner)
+      .where('state', '=', 'ready')
+      .executeTakeFirst();
+    const n = Number(r.numUpdatedRows);
+    if (n > 0) this.emitLocal([]);
+    return n;
+  }
+
+  async nextRunAt(kinds: readonly JobKind[]): Promise<number | null> {
+    if (kinds.length === 0) return null;
+    // When a job becomes claimable: its runAt, or just after its lease expires. Jobs waiting behind an older job
+    // with the same order key are left out: they become claimable only when that one finishes (a write wakes us).
+    const r = await sql<{ t: number | null }>`
+      SELECT MIN(CASE WHEN j.lease_expires_at IS NULL OR j.lease_expires_at < j.run_at
+                      THEN j.run_at ELSE j.lease_expires_at + 1 END) AS t
+      FROM jobs j
+      WHERE j.state = 'ready'
+        AND j.kind IN (${sql.join(kinds)})
+        AND (j.order_key IS NULL OR NOT EXISTS (
+          SELECT 1 FROM jobs o WHERE o.order_key = j.order_key AND o.state = 'ready' AND o.id < j.id))`.execute(this.db);
+    const t = r.rows[0]?.t;
+    return t === null || t === undefined ? null : Number(t);
+  }
+
+  async listJobs(filter: JobFilter): Promise<Job[]> {
+    let q = this.db.selectFrom('jobs').selectAll();
+    if (filter.state !== undefined) q = q.where('state', '=', filter.state);
+    if (filter.kind !== undefined) q = q.where('kind', '=', filter.kind);
+    if (filter.refId !== undefined) q = q.where('ref_id', '=', filter.refId);
+    const rows = await q.orderBy('id', 'desc').limit(clampLimit(filter.limit, 100, MAX_LIST_LIMIT)).execute();
+    return rows.map(jobFromRow);
+  }
+
+  async replayJob(jobId: number, now: number): Promise<boolean> {
+    const row = await this.db
+      .updateTable('jobs')
+      .set({
+        state: 'ready',
+        attempts: 0,
+        first_attempt_at: null,
+        run_at: now,
+        lease_owner: null,
+        lease_expires_at: null,
+        updated_at: now,
+      })
+      .where('id', '=', jobId)
+      .where('state', '=', 'dead')
+      .returning('kind')
+      .executeTakeFirst();
+    if (!row) return false;
+    if (this.dialect.notifyJobs) await this.dialect.notifyJobs(this.db, [row.kind]);
+    this.emitLocal([row.kind as JobKind]);
+    return true;
+  }
+
+  async getMt(mtId: number): Promise<MtMessage | undefined> {
+    const row = await this.db.selectFrom('mt_messages').selectAll().where('mt_id', '=', mtId).executeTakeFirst();
+    return row ? mtFromRow(row, await this.parts('mt_parts', row.mt_id)) : undefined;
+  }
+
+  async findMtByOperatorMessageId(operatorId: number, operatorMessageId: string): Promise<MtMessage | undefined> {
+    const row = await this.db
+      .selectFrom('mt_messages')
+      .selectAll()
+      .where('operator_id', '=', operatorId)
+      .where('operator_message_id', '=', operatorMessageId)
+      .orderBy('mt_id', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return row ? mtFromRow(row, await this.parts('mt_parts', row.mt_id)) : undefined;
+  }
+
+  async getMo(moId: number): Promise<MoMessage | undefined> {
+    const row = await this.db.selectFrom('mo_messages').selectAll().where('mo_id', '=', moId).executeTakeFirst();
+    return row ? moFromRow(row, await this.parts('mo_parts', row.mo_id)) : undefined;
+  }
+
+  private async parts(table: 'mt_parts' | 'mo_parts', msgId: number): Promise<Part[]> {
+    const rows = await this.db.selectFrom(table).selectAll().where('msg_id', '=', msgId).orderBy('seq').execute();
+    return rows.map(partFromRow);
+  }
+
+  async getEvents(ref: { mtId: number } | { moId: number }): Promise<MessageEvent[]> {
+    const [kind, id] = 'mtId' in ref ? ['mt', ref.mtId] : ['mo', ref.moId];
+    const rows = await this.db
+      .selectFrom('events')
+      .select(['at', 'type', 'node', 'detail'])
+      .where('ref_kind', '=', kind)
+      .where('ref_id', '=', id)
+      .orderBy('id')
+      .execute();
+    return rows.map(eventFromRow);
+  }
+
+  async getBlob(sha256: string): Promise<Buffer | undefined> {
+    const row = await this.db.selectFrom('blobs').select('bytes').where('sha256', '=', sha256).executeTakeFirst();
+    return row ? Buffer.from(row.bytes) : undefined;
+  }
+
+  async listHandsetMessages(number: string, limit: number): Promise<HandsetMessage[]> {
+    const rows = await this.db
+      .selectFrom('handset_messages')
+      .selectAll()
+      .where('number', '=', number)
+      .orderBy('id', 'desc')
+      .limit(clampLimit(limit, 50, MAX_LIST_LIMIT))
+      .execute();
+    return rows.map(handsetFromRow);
+  }
+
+  async listInbox(box: string | undefined, limit: number): Promise<InboxEntry[]> {
+    let q = this.db.selectFrom('inbox').selectAll();
+    if (box !== undefined) q = q.where('box', '=', box);
+    const rows = await q.orderBy('id', 'desc').limit(clampLimit(limit, 50, MAX_LIST_LIMIT)).execute();
+    return rows.map(inboxFromRow);
+  }
+
+  /**
+   * Be told when jobs become ready: after this store's own writes (in-process) and, on PostgreSQL, after other
+   * nodes' writes (LISTEN/NOTIFY). Calls are hints and may repeat; `kinds` empty means "check everything".
+   * Returns an unsubscribe function.
+   */
+  onJobsEnqueued(callback: JobsEnqueuedCallback): () => void {
+    this.localListeners.add(callback);
+    const remote: JobsEnqueuedListener = (kinds) => callback(kinds as JobKind[]);
+    const unlisten = this.dialect.listenJobs
+      ? this.dialect.listenJobs(remote).catch((err: Error) => {
+          this.log('job notifications unavailable', { error: err.message });
+          return undefined;
+        })
+      : Promise.resolve(undefined);
+    return () => {
+      this.localListeners.delete(callback);
+      void unlisten.then((u) => u?.());
+    };
+  }
+
+  private emitLocal(kinds: JobKind[]): void {
+    for (const l of this.localListeners) {
+      try {
+        l(kinds);
+      } catch (err) {
+        this.log('job listener threw', { error: (err as Error).message });
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.localListeners.clear();
+    await this.dialect.close?.();
+    await this.db.destroy();
+  }
+}
+
+/** SET clause of an MT patch: absent fields stay as they are, null clears. */
+function patchColumns(p: MtPatch, rank: number, now: number): Record<string, string | number | null> {
+  const set: Record<string, string | number | null> = { state: p.state, state_rank: rank, updated_at: now };
+  if (p.status !== undefined) set.status = p.status;
+  if (p.outcomeId !== undefined) set.outcome_id = p.outcomeId;
+  if (p.outcomeDescription !== undefined) set.outcome_description = p.outcomeDescription;
+  if (p.userAgent !== undefined) set.user_agent = p.userAgent;
+  if (p.operatorMessageId !== undefined) set.operator_message_id = p.operatorMessageId;
+  return set;
+}

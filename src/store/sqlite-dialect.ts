@@ -1,0 +1,87 @@
+/**
+ * SQLite backend (better-sqlite3): the embedded default for one node.
+ *
+ * Durability: WAL with `synchronous = FULL` syncs the WAL on every commit, so a committed write survives power loss
+ * (https://www.sqlite.org/pragma.html#pragma_synchronous); the API answers 200 only after such a commit.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { SqliteDialect as KyselySqliteDialect, type Kysely, type SqliteDatabase, type SqliteStatement } from 'kysely';
+import type { StoreDialect } from './dialect.ts';
+import type { Database } from './schema.ts';
+
+/** Prepared statements kept per connection; multi-row inserts repeat the same few shapes. */
+const STATEMENT_CACHE_SIZE = 256;
+
+/** Options for opening a SQLite database. */
+export interface SqliteOptions {
+  /** File path, or ":memory:" (tests only: nothing survives close). */
+  path: string;
+  /** How long a writer waits for another process's lock before failing (ms). */
+  busyTimeoutMs?: number;
+}
+
+/**
+ * Wrap a better-sqlite3 connection so kysely reuses prepared statements: kysely prepares on every query, and
+ * compiling a 500-row INSERT costs more than running it.
+ */
+function cachingDatabase(db: BetterSqlite3.Database): SqliteDatabase {
+  const cache = new Map<string, SqliteStatement>();
+  return {
+    prepare(sqlText: string): SqliteStatement {
+      let stmt = cache.get(sqlText);
+      if (stmt) {
+        // Refresh recency: Map keeps insertion order, so the first key is the least recently used.
+        cache.delete(sqlText);
+      } else {
+        stmt = db.prepare(sqlText) as unknown as SqliteStatement;
+        if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value as string);
+      }
+      cache.set(sqlText, stmt);
+      return stmt;
+    },
+    close(): void {
+      cache.clear();
+      db.close();
+    },
+  };
+}
+
+/** Open the file (creating parent directories) with the pragmas the store relies on. */
+export function openSqliteDatabase(opts: SqliteOptions): BetterSqlite3.Database {
+  const memory = opts.path === ':memory:';
+  const file = memory ? ':memory:' : resolve(opts.path);
+  if (!memory) mkdirSync(dirname(file), { recursive: true });
+  const db = new BetterSqlite3(file);
+  db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
+  if (!memory) db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  // No foreign keys: rows are written by the store alone, in one transaction per unit, in dependency order.
+  db.pragma('foreign_keys = OFF');
+  return db;
+}
+
+/** Build the SQLite dialect over an opened database. */
+export function sqliteDialect(opts: SqliteOptions): StoreDialect {
+  const raw = openSqliteDatabase(opts);
+  return {
+    name: 'sqlite',
+    kysely: new KyselySqliteDialect({ database: cachingDatabase(raw) }),
+    ddl: {
+      bigint: 'INTEGER',
+      int: 'INTEGER',
+      text: 'TEXT',
+      blob: 'BLOB',
+      json: 'TEXT',
+      autoId: 'INTEGER PRIMARY KEY AUTOINCREMENT',
+    },
+    // SQLITE_MAX_VARIABLE_NUMBER defaults to 32766 since SQLite 3.32.
+    maxParameters: 32766,
+    supportsSkipLocked: false,
+    beginWrite: 'BEGIN IMMEDIATE',
+    // One connection per process and BEGIN IMMEDIATE per migration already serialise migrators.
+    withMigrationLock: <T>(db: Kysely<Database>, fn: (db: Kysely<Database>) => Promise<T>) => fn(db),
+    encodeJson: (value) => JSON.stringify(value),
+  };
+}

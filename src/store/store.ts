@@ -1,0 +1,199 @@
+/**
+ * The Store port: everything mmsgate keeps durably. One interface, one contract test suite
+ * (test/store/store-contract.test.ts), one implementation per backend (SQLite embedded, PostgreSQL for several nodes).
+ *
+ * Writes are batch-first: callers describe a unit of work (`WriteUnit`: rows to insert, jobs to finish, state
+ * changes) and `write()` applies many units in ONE transaction. The group committer (group-commit.ts) merges units
+ * from concurrent callers, so many messages share one fsync ("group commit") while each caller still learns only
+ * after its unit is durable.
+ */
+import type { MessageEvent, MoMessage, MoState, MtMessage, MtState, Part } from '../core/message.ts';
+
+/** Kinds of queued work. Each has a worker in src/pipeline/. */
+export type JobKind =
+  | 'submit' // hand an MT to its operator
+  | 'report' // POST a delivery report to the customer's reportUrl
+  | 'mo' // POST an MO to the customer's moUrl
+  | 'sim-deliver' // the simulator delivers to its virtual handset and reports
+  | 'fetch'; // fetch remote content before submission
+
+export type JobState = 'ready' | 'done' | 'dead';
+
+/** A queued job as stored. Times in ms since the epoch. */
+export interface Job {
+  id: number;
+  kind: JobKind;
+  /** The MT or MO this job is about (mtId / moId), or 0. */
+  refId: number;
+  /** Jobs with the same non-null orderKey run strictly one after another, in id order (e.g. "report:<mtId>"). */
+  orderKey: string | null;
+  /** Kind-specific JSON data (e.g. the REPORT body). */
+  payload: Record<string, unknown>;
+  state: JobState;
+  runAt: number;
+  /** Attempts started so far, including the current one once claimed. */
+  attempts: number;
+  /** Time of the first attempt (anchors the retry schedule's maxAge); null before the first claim. */
+  firstAttemptAt: number | null;
+  leaseOwner: string | null;
+  leaseExpiresAt: number | null;
+  lastError: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** A job to enqueue. */
+export interface NewJob {
+  kind: JobKind;
+  refId: number;
+  orderKey?: string | null;
+  payload?: Record<string, unknown>;
+  /** Not before this time (ms); default now. */
+  runAt?: number;
+}
+
+/** A blob to keep (content-addressed; inserting an existing sha256 is a no-op). */
+export interface NewBlob {
+  sha256: string;
+  bytes: Buffer;
+}
+
+/** Change of an MT's delivery fields. Applied only if `state` moves forward (see core/message canTransition). */
+export interface MtPatch {
+  mtId: number;
+  state: MtState;
+  status?: string | null;
+  outcomeId?: number | null;
+  outcomeDescription?: string | null;
+  userAgent?: string | null;
+  operatorMessageId?: string | null;
+}
+
+/** What happened to the job that produced this unit. The job must still be leased by `owner`. */
+export type JobResolution =
+  | { jobId: number; owner: string; outcome: 'done' }
+  | { jobId: number; owner: string; outcome: 'retry'; runAt: number; error: string }
+  | { jobId: number; owner: string; outcome: 'dead'; error: string };
+
+/** A message a virtual handset of the simulator received. */
+export interface HandsetMessage {
+  number: string;
+  mtId: number;
+  source: string;
+  subject: string | null;
+  receivedAt: number;
+  parts: Part[];
+}
+
+/** One request recorded by the sandbox inbox (what a customer endpoint would have received). */
+export interface InboxEntry {
+  id: number;
+  /** "reports" or "mo" (the path it was posted to). */
+  box: string;
+  receivedAt: number;
+  headers: Record<string, string>;
+  contentType: string;
+  body: Buffer;
+}
+
+/** A unit of work. Everything in it commits together or not at all. */
+export interface WriteUnit {
+  /** If set and the job is no longer leased by `owner` (lease expired and taken), the WHOLE unit is skipped. */
+  job?: JobResolution;
+  blobs?: NewBlob[];
+  /** New MT messages, with their parts (parts refer to blobs by sha256). */
+  mts?: MtMessage[];
+  mos?: MoMessage[];
+  mtPatches?: MtPatch[];
+  moStates?: { moId: number; state: MoState }[];
+  /** Events to append to MT (`mtId`) or MO (`moId`) logs. */
+  events?: ({ mtId: number } & MessageEvent | { moId: number } & MessageEvent)[];
+  jobs?: NewJob[];
+  handsetMessages?: HandsetMessage[];
+  inbox?: Omit<InboxEntry, 'id'>[];
+}
+
+/** Result of applying one unit. */
+export interface WriteResult {
+  /** False when the unit was skipped because its job lease was lost. */
+  applied: boolean;
+}
+
+export interface ClaimOptions {
+  kinds: readonly JobKind[];
+  /** Lease holder (node id + worker). */
+  owner: string;
+  leaseMs: number;
+  limit: number;
+  now: number;
+}
+
+export interface JobFilter {
+  state?: JobState;
+  kind?: JobKind;
+  refId?: number;
+  limit?: number;
+}
+
+export interface Store {
+  /** Backend name for logs and health: "sqlite" or "postgres". */
+  readonly backend: string;
+
+  /** Create or upgrade the schema. Safe when several nodes call it at once (PostgreSQL: advisory lock). */
+  migrate(): Promise<void>;
+
+  /** Apply units in one transaction; results in the same order. A unit whose job lease is lost is skipped. */
+  write(units: readonly WriteUnit[]): Promise<WriteResult[]>;
+
+  /**
+   * Reserve `count` consecutive ids of a sequence ("mt" or "mo"), atomically and durably, unique across nodes and
+   * restarts. Returns the first id of the block. Ids are positive and below 2^53.
+   */
+  reserveIds(sequence: 'mt' | 'mo', count: number): Promise<number>;
+
+  /**
+   * Claim up to `limit` ready jobs of the given kinds whose runAt <= now and that are not leased (or whose lease
+   * expired), in one atomic conditional update: sets leaseOwner, leaseExpiresAt = now + leaseMs, attempts + 1,
+   * firstAttemptAt (if null). A job whose orderKey has an older ready job is not claimable. PostgreSQL: SKIP LOCKED.
+   */
+  claimJobs(opts: ClaimOptions): Promise<Job[]>;
+
+  /** Extend the lease of jobs still held by `owner`. Returns the ids still held. */
+  extendLeases(jobIds: readonly number[], owner: string, leaseExpiresAt: number): Promise<number[]>;
+
+  /** Clear the leases held by `owner` (graceful shutdown) so other workers can claim at once. */
+  releaseLeases(owner: string): Promise<number>;
+
+  /** Earliest runAt among ready jobs of these kinds (to sleep until then), or null. */
+  nextRunAt(kinds: readonly JobKind[]): Promise<number | null>;
+
+  /** List jobs (newest first) for the status API and operations. */
+  listJobs(filter: JobFilter): Promise<Job[]>;
+
+  /** Move a dead job back to ready (attempts reset, runAt now). Returns false if it was not dead. */
+  replayJob(jobId: number, now: number): Promise<boolean>;
+
+  /** An MT with its parts, or undefined. */
+  getMt(mtId: number): Promise<MtMessage | undefined>;
+
+  /** Find an MT by the operator's message ID (MM7 MessageID), scoped to the operator. */
+  findMtByOperatorMessageId(operatorId: number, operatorMessageId: string): Promise<MtMessage | undefined>;
+
+  /** An MO with its parts, or undefined. */
+  getMo(moId: number): Promise<MoMessage | undefined>;
+
+  /** The event log of an MT or MO, oldest first. */
+  getEvents(ref: { mtId: number } | { moId: number }): Promise<MessageEvent[]>;
+
+  /** Bytes of a blob, or undefined. */
+  getBlob(sha256: string): Promise<Buffer | undefined>;
+
+  /** Messages a virtual handset received, newest first. */
+  listHandsetMessages(number: string, limit: number): Promise<HandsetMessage[]>;
+
+  /** Sandbox inbox entries, newest first; `box` filters. */
+  listInbox(box: string | undefined, limit: number): Promise<InboxEntry[]>;
+
+  /** Close connections. */
+  close(): Promise<void>;
+}

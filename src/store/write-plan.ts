@@ -1,0 +1,139 @@
+/**
+ * The pure half of `write()`: turn the applied units of a batch into one row list per table, so the store issues
+ * one multi-row INSERT per table (chunked) instead of one statement per row.
+ */
+import type { MoState } from '../core/message.ts';
+import type { MtPatch, WriteUnit } from './store.ts';
+import { moRow, mtRow, partRows, type JsonEncoder } from './rows.ts';
+import type {
+  BlobsTable,
+  EventsTable,
+  HandsetMessagesTable,
+  InboxTable,
+  JobsTable,
+  MoMessagesTable,
+  MtMessagesTable,
+  PartsTable,
+} from './schema.ts';
+
+type Insert<T> = Omit<T, 'id'>;
+
+/** Rows to insert plus updates to run, for one batch. */
+export interface WritePlan {
+  blobs: BlobsTable[];
+  mts: MtMessagesTable[];
+  mtParts: PartsTable[];
+  mos: MoMessagesTable[];
+  moParts: PartsTable[];
+  events: Insert<EventsTable>[];
+  jobs: Insert<JobsTable>[];
+  handset: Insert<HandsetMessagesTable>[];
+  inbox: Insert<InboxTable>[];
+  /** In unit order, stably sorted by mtId (same-row updates keep their order; lock order is consistent). */
+  mtPatches: MtPatch[];
+  moStates: { moId: number; state: MoState }[];
+  /** Distinct kinds of the jobs inserted (for wake-up notifications). */
+  jobKinds: string[];
+}
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/** Collect rows from the units whose `applied` flag is true. `now` stamps job rows. */
+export function planWrite(
+  units: readonly WriteUnit[],
+  applied: readonly boolean[],
+  json: JsonEncoder,
+  now: number,
+): WritePlan {
+  const plan: WritePlan = {
+    blobs: [],
+    mts: [],
+    mtParts: [],
+    mos: [],
+    moParts: [],
+    events: [],
+    jobs: [],
+    handset: [],
+    inbox: [],
+    mtPatches: [],
+    moStates: [],
+    jobKinds: [],
+  };
+  const blobs = new Map<string, BlobsTable>();
+  const kinds = new Set<string>();
+  units.forEach((u, i) => {
+    if (!applied[i]) return;
+    for (const b of u.blobs ?? []) {
+      // Content addressing only holds if the key is a real digest; a bad key would poison deduplication.
+      if (!SHA256_HEX.test(b.sha256)) throw new TypeError(`blob key is not a lowercase sha256 hex: ${b.sha256}`);
+      if (!blobs.has(b.sha256)) blobs.set(b.sha256, { sha256: b.sha256, bytes: b.bytes, size: b.bytes.length });
+    }
+    for (const m of u.mts ?? []) {
+      plan.mts.push(mtRow(m));
+      plan.mtParts.push(...partRows(m.mtId, m.parts));
+    }
+    for (const m of u.mos ?? []) {
+      plan.mos.push(moRow(m, json));
+      plan.moParts.push(...partRows(m.moId, m.parts));
+    }
+    for (const e of u.events ?? []) {
+      const ref = 'mtId' in e ? { ref_kind: 'mt', ref_id: e.mtId } : { ref_kind: 'mo', ref_id: e.moId };
+      plan.events.push({ ...ref, at: e.at, type: e.type, node: e.node, detail: json(e.detail) });
+    }
+    for (const j of u.jobs ?? []) {
+      kinds.add(j.kind);
+      plan.jobs.push({
+        kind: j.kind,
+        ref_id: j.refId,
+        order_key: j.orderKey ?? null,
+        payload: json(j.payload ?? {}),
+        state: 'ready',
+        run_at: j.runAt ?? now,
+        attempts: 0,
+        first_attempt_at: null,
+        lease_owner: null,
+        lease_expires_at: null,
+        last_error: null,
+        created_at: now,
+        updated_at: now,
+      });
+    }
+    for (const h of u.handsetMessages ?? []) {
+      plan.handset.push({
+        number: h.number,
+        mt_id: h.mtId,
+        source: h.source,
+        subject: h.subject,
+        received_at: h.receivedAt,
+        parts: json(h.parts),
+      });
+    }
+    for (const e of u.inbox ?? []) {
+      plan.inbox.push({
+        box: e.box,
+        received_at: e.receivedAt,
+        headers: json(e.headers),
+        content_type: e.contentType,
+        body: e.body,
+      });
+    }
+    plan.mtPatches.push(...(u.mtPatches ?? []));
+    plan.moStates.push(...(u.moStates ?? []));
+  });
+  // Sorted keys give every transaction the same lock order on shared rows (PostgreSQL: no deadlock between nodes
+  // inserting the same blobs or patching the same messages).
+  plan.blobs = [...blobs.values()].sort((a, b) => (a.sha256 < b.sha256 ? -1 : a.sha256 > b.sha256 ? 1 : 0));
+  plan.mtPatches.sort((a, b) => a.mtId - b.mtId);
+  plan.jobKinds = [...kinds].sort();
+  return plan;
+}
+
+/** Split rows into chunks so that rows x columns stays within the statement parameter limit. */
+export function chunkRows<T extends object>(rows: readonly T[], maxParameters: number, maxRows = 500): T[][] {
+  if (rows.length === 0) return [];
+  const cols = Math.max(1, Object.keys(rows[0]!).length);
+  const size = Math.max(1, Math.min(maxRows, Math.floor(maxParameters / cols)));
+  const out: T[][] = [];
+  for (let i = 0; i < rows.length; i += size) out.push(rows.slice(i, i + size));
+  return out;
+}

@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { boundaryOf, parseContentType } from '../../src/mime/content-type.ts';
+
+describe('parseContentType (RFC 2045 §5.1)', () => {
+  it('lower-cases type/subtype and parameter names, keeps value case', () => {
+    expect(parseContentType('Multipart/Mixed; BOUNDARY=AbC; Charset=UTF-8')).toEqual({
+      type: 'multipart/mixed',
+      params: { boundary: 'AbC', charset: 'UTF-8' },
+    });
+  });
+
+  it('unquotes quoted-string values and resolves backslash escapes', () => {
+    const p = parseContentType('multipart/related; boundary="a;b=c d"; start="<soap@x>"; title="say \\"hi\\" \\\\ bye"');
+    expect(p.params).toEqual({ boundary: 'a;b=c d', start: '<soap@x>', title: 'say "hi" \\ bye' });
+  });
+
+  it('tolerates spaces around "=" and ";", a trailing ";" and empty parameters', () => {
+    expect(parseContentType(' text/plain ;  charset = utf-8 ;; format= flowed ; ')).toEqual({
+      type: 'text/plain',
+      params: { charset: 'utf-8', format: 'flowed' },
+    });
+  });
+
+  it('keeps a bare value holding tspecials as sent by sloppy clients', () => {
+    expect(parseContentType('multipart/mixed; boundary=----=_Part_0_1.2').params['boundary']).toBe('----=_Part_0_1.2');
+  });
+
+  it('first occurrence of a repeated parameter wins; "__proto__" is an ordinary name', () => {
+    const p = parseContentType('text/plain; a=1; A=2; __proto__=x');
+    expect(p.params['a']).toBe('1');
+    expect(Object.getPrototypeOf(p.params)).toBe(Object.prototype);
+    expect(Object.keys(p.params)).toEqual(['a', '__proto__']);
+  });
+
+  it('a type without parameters', () => {
+    expect(parseContentType('application/JSON')).toEqual({ type: 'application/json', params: {} });
+  });
+});
+
+describe('boundaryOf', () => {
+  it('finds a bare boundary (as in the OpenMarket examples) and a quoted one', () => {
+    expect(boundaryOf('multipart/mixed; boundary=mimeboundary')).toBe('mimeboundary');
+    expect(boundaryOf('multipart/related; type="text/xml"; boundary="=_x y"; start="<a>"')).toBe('=_x y');
+  });
+
+  it('is undefined without boundary, with an empty one, or for a non-multipart type', () => {
+    expect(boundaryOf('multipart/mixed')).toBeUndefined();
+    expect(boundaryOf('multipart/mixed; boundary=""')).toBeUndefined();
+    expect(boundaryOf('text/plain; boundary=abc')).toBeUndefined();
+    expect(boundaryOf(undefined)).toBeUndefined();
+  });
+});

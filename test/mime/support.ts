@@ -1,0 +1,39 @@
+/**
+ * Helpers for the MIME tests: the OpenMarket seed examples extracted from the documentation text as printed, chunked
+ * sources, and default options.
+ */
+import { readFileSync } from 'node:fs';
+import { DEFAULT_MULTIPART_LIMITS, type MultipartLimits, type MultipartOptions } from '../../src/mime/types.ts';
+
+export const SEED_PATH = '/work/shared/seed/openmarket-http-mms-things-to-know.txt';
+
+/**
+ * The multipart body of an HTTP example in the seed document, exactly as printed: the lines from the first
+ * "--mimeboundary" after `marker` to the end of the indented block, with only the document's 4-space list indentation
+ * removed. No-break spaces, missing blank lines and the missing close delimiter are kept as they are.
+ */
+export function seedBody(marker: string): Buffer {
+  const text = readFileSync(SEED_PATH, 'utf8');
+  const at = text.indexOf(marker);
+  if (at < 0) throw new Error(`marker not found in seed: ${marker}`);
+  const lines = text.slice(at).split('\n');
+  const start = lines.findIndex((l) => l.startsWith('    --mimeboundary'));
+  const out: string[] = [];
+  for (let i = start; i < lines.length && lines[i]!.startsWith('    '); i++) out.push(lines[i]!.slice(4));
+  return Buffer.from(out.join('\n') + '\n', 'utf8');
+}
+
+/** Options with the default limits, overridable. */
+export function options(boundary: string, lenient: boolean, limits: Partial<MultipartLimits> = {}): MultipartOptions {
+  return { boundary, lenient, limits: { ...DEFAULT_MULTIPART_LIMITS, ...limits } };
+}
+
+/** An async source yielding the given chunks. */
+export async function* chunksOf(...chunks: Buffer[]): AsyncGenerator<Buffer> {
+  for (const c of chunks) yield c;
+}
+
+/** An async source yielding `body` in pieces of `size` bytes. */
+export async function* pieces(body: Buffer, size: number): AsyncGenerator<Buffer> {
+  for (let i = 0; i < body.length; i += size) yield body.subarray(i, i + size);
+}

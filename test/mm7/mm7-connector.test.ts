@@ -1,0 +1,196 @@
+import { createServer } from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { MtMessage } from '../../src/core/message.ts';
+import { OUTCOMES } from '../../src/core/outcomes.ts';
+import { TemporaryError } from '../../src/core/retry-policy.ts';
+import { OperatorRejectedError, type SubmitRequest } from '../../src/operators/connector.ts';
+import { Mm7Connector, type Mm7ConnectorOptions } from '../../src/operators/mm7/mm7-connector.ts';
+import { child, childText } from '../../src/operators/mm7/mm7-xml.ts';
+import { startMm7Peer, type Mm7Peer } from '../support/mm7-peer.ts';
+
+let peer: Mm7Peer;
+const open: Mm7Connector[] = [];
+
+beforeAll(async () => {
+  peer = await startMm7Peer();
+});
+afterAll(async () => {
+  await peer.close();
+});
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((c) => c.close()));
+  peer.requests.length = 0;
+  peer.script([{}]);
+});
+
+function connector(over: Partial<Mm7ConnectorOptions> = {}): Mm7Connector {
+  const c = new Mm7Connector({
+    operatorId: 7,
+    url: peer.url,
+    username: 'vasp-user',
+    password: 's3cr:et',
+    vaspId: 'VASP1',
+    namespace: 'REL-6-MM7-1-4',
+    expiry: '24h',
+    timeoutMs: 5000,
+    messagesPerSecond: 1000,
+    ...over,
+  });
+  open.push(c);
+  return c;
+}
+
+function request(mtId = 1): SubmitRequest {
+  const mt: MtMessage = {
+    mtId,
+    accountId: 'acc',
+    requestId: 'req',
+    source: '12345',
+    destination: '15551234567',
+    mtConfig: 'promo-config',
+    subject: 'Hello',
+    operatorId: 7,
+    state: 'accepted',
+    status: null,
+    outcomeId: null,
+    outcomeDescription: null,
+    userAgent: null,
+    operatorMessageId: null,
+    createdAt: 0,
+    updatedAt: 0,
+    parts: [],
+  };
+  const text = { contentType: 'text/plain; charset=utf-8', contentId: 'text1', size: 5 };
+  const img = { contentType: 'image/gif', contentId: 'img1', size: 6 };
+  return {
+    mt,
+    mtConfig: 'promo-config',
+    parts: [
+      { part: text, bytes: Buffer.from('hello') },
+      { part: img, bytes: Buffer.from('GIF89a') },
+    ],
+  };
+}
+
+async function rejection(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (e) {
+    return e;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('Mm7Connector against a loopback MMSC', () => {
+  it('submits a SubmitReq with Basic auth and SOAPAction, and returns the MessageID on 1000', async () => {
+    peer.script([{ mm7Status: 1000, messageId: 'MSG-0001' }]);
+    const accepted = await connector().submit(request());
+    expect(accepted.operatorMessageId).toBe('MSG-0001');
+    expect(accepted.detail).toMatchObject({ mm7StatusCode: 1000 });
+
+    const rec = peer.requests[0]!;
+    expect(rec.headers.authorization).toBe('Basic ' + Buffer.from('vasp-user:s3cr:et').toString('base64'));
+    expect(rec.headers.soapaction).toBe('""');
+    expect(rec.headers['content-type']).toMatch(/^multipart\/related;/);
+    const op = rec.envelope!.operation;
+    expect(op.local).toBe('SubmitReq');
+    expect(rec.envelope!.transactionId).toMatch(/^mt1-/);
+    expect(childText(child(op, 'SenderIdentification'), 'VASPID')).toBe('VASP1');
+    expect(childText(child(op, 'SenderIdentification'), 'VASID')).toBe('promo-config');
+    expect(childText(op, 'ExpiryDate')).toBe('PT86400S');
+    expect(rec.content.map((p) => [p.contentId, p.bytes.toString()])).toEqual([
+      ['text1', 'hello'],
+      ['img1', 'GIF89a'],
+    ]);
+  });
+
+  it('sends REL-5 namespace with 5.3.0 when configured', async () => {
+    await connector({ namespace: 'REL-5-MM7-1-2' }).submit(request());
+    const env = peer.requests[0]!.envelope!;
+    expect(env.namespace).toBe('http://www.3gpp.org/ftp/Specs/archive/23_series/23.140/schema/REL-5-MM7-1-2');
+    expect(childText(env.operation, 'MM7Version')).toBe('5.3.0');
+  });
+
+  it('throws TemporaryError on MM7 3001', async () => {
+    peer.script([{ mm7Status: 3001, statusText: 'Not Possible' }]);
+    expect(await rejection(connector().submit(request()))).toBeInstanceOf(TemporaryError);
+  });
+
+  it('throws TemporaryError on HTTP 503 with the Retry-After delay', async () => {
+    peer.script([{ httpStatus: 503, rawBody: 'Service Unavailable', headers: { 'retry-after': '12', 'content-type': 'text/plain' } }]);
+    const e = await rejection(connector().submit(request()));
+    expect(e).toBeInstanceOf(TemporaryError);
+    expect((e as TemporaryError).retryAfterMs).toBe(12_000);
+  });
+
+  it('maps a 2002 SubmitRsp to OperatorRejectedError with OPERATOR_ADDRESS_ERROR', async () => {
+    peer.script([{ mm7Status: 2002, statusText: 'Address Error' }]);
+    const e = await rejection(connector().submit(request()));
+    expect(e).toBeInstanceOf(OperatorRejectedError);
+    expect((e as OperatorRejectedError).outcome).toBe(OUTCOMES.OPERATOR_ADDRESS_ERROR);
+  });
+
+  it('reads a fault with HTTP 500 and one with HTTP 200 (bare faultcode)', async () => {
+    peer.script([
+      { fault: true, mm7Status: 2004, httpStatus: 500 },
+      { fault: true, mm7Status: 4007, httpStatus: 200, bareFaultcode: true },
+    ]);
+    const c = connector();
+    const e1 = (await rejection(c.submit(request(1)))) as OperatorRejectedError;
+    expect(e1.outcome).toBe(OUTCOMES.OPERATOR_CONTENT_REFUSED);
+    const e2 = (await rejection(c.submit(request(2)))) as OperatorRejectedError;
+    expect(e2.outcome).toBe(OUTCOMES.OPERATOR_DENIED);
+  });
+
+  it('tolerates a TransactionID mismatch and logs it', async () => {
+    const warnings: string[] = [];
+    peer.script([{ transactionId: 'their-own-id', messageId: 'M2' }]);
+    const c = connector({ logger: { debug() {}, info() {}, error() {}, warn: (_o, m) => warnings.push(m ?? '') } });
+    expect((await c.submit(request())).operatorMessageId).toBe('M2');
+    expect(warnings).toContain('MM7 TransactionID mismatch (tolerated)');
+  });
+
+  it('throws TemporaryError on a timeout', async () => {
+    peer.script([{ delayMs: 1500 }]);
+    expect(await rejection(connector({ timeoutMs: 200 }).submit(request()))).toBeInstanceOf(TemporaryError);
+  });
+
+  it('throws TemporaryError when the MMSC refuses connections', async () => {
+    const srv = createServer();
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const port = (srv.address() as { port: number }).port;
+    await new Promise<void>((r) => srv.close(() => r()));
+    expect(await rejection(connector({ url: `http://127.0.0.1:${port}/mm7` }).submit(request()))).toBeInstanceOf(TemporaryError);
+  });
+
+  it('refuses a message over maxMessageBytes as TOO_LARGE without sending it', async () => {
+    const e = (await rejection(connector({ maxMessageBytes: 500 }).submit(request()))) as OperatorRejectedError;
+    expect(e.outcome).toBe(OUTCOMES.TOO_LARGE);
+    expect(peer.requests).toHaveLength(0);
+  });
+
+  it('keeps at most maxConcurrent requests in flight; the others wait instead of failing', async () => {
+    let inFlight = 0;
+    let peak = 0;
+    peer.script(() => {
+      inFlight++;
+      peak = Math.max(peak, inFlight);
+      setTimeout(() => inFlight--, 100);
+      return { delayMs: 100 };
+    });
+    const c = connector({ maxConcurrent: 2 });
+    const results = await Promise.all([1, 2, 3, 4, 5].map((i) => c.submit(request(i))));
+    expect(results).toHaveLength(5);
+    expect(peak).toBeLessThanOrEqual(2);
+    expect(peer.requests).toHaveLength(5);
+  });
+
+  it('spaces submissions to messagesPerSecond (token bucket), all succeeding', async () => {
+    const c = connector({ messagesPerSecond: 5 });
+    await Promise.all([1, 2, 3, 4, 5, 6, 7].map((i) => c.submit(request(i))));
+    expect(peer.requests).toHaveLength(7);
+    const times = peer.requests.map((r) => r.receivedAt);
+    // burst of 5, then the 6th and 7th wait for refills of 200 ms each
+    expect(times[6]! - times[0]!).toBeGreaterThanOrEqual(300);
+  });
+});

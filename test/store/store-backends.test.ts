@@ -1,0 +1,120 @@
+/**
+ * Backend-specific behaviour: SQLite files surviving close, PostgreSQL with several nodes on one database.
+ */
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openStore } from '../../src/store/open-store.ts';
+import type { JobKind } from '../../src/store/store.ts';
+import { freshPgDatabase } from '../support/postgres.ts';
+import { BINARY, blobOf, mtOf, partOf } from './fixtures.ts';
+
+const T0 = 1_800_000_000_000;
+
+describe('SQLite file store', () => {
+  let tmp: string;
+  beforeAll(async () => {
+    tmp = await mkdtemp(join(tmpdir(), 'mmsgate-sqlite-'));
+  });
+  afterAll(async () => {
+    await rm(tmp, { recursive: true, force: true });
+  });
+
+  it('creates parent directories and keeps everything across close and reopen', async () => {
+    const file = join(tmp, 'nested', 'dir', 'mmsgate.db');
+    const url = `sqlite:${file}`;
+    const b = blobOf(BINARY);
+    let store = await openStore(url);
+    const id = await store.reserveIds('mt', 3);
+    await store.write([
+      {
+        blobs: [b],
+        mts: [mtOf(id, [partOf(b, 'image/png', 'p')])],
+        events: [{ mtId: id, at: T0, type: 'accepted', node: 'n', detail: { k: 'v' } }],
+        jobs: [{ kind: 'submit', refId: id, runAt: T0 }],
+      },
+    ]);
+    await store.close();
+    expect((await stat(file)).size).toBeGreaterThan(0);
+
+    store = await openStore(url);
+    try {
+      expect((await store.getMt(id))?.parts[0]?.sha256).toBe(b.sha256);
+      expect((await store.getBlob(b.sha256))!.equals(BINARY)).toBe(true);
+      expect(await store.getEvents({ mtId: id })).toEqual([{ at: T0, type: 'accepted', node: 'n', detail: { k: 'v' } }]);
+      const [job] = await store.claimJobs({ kinds: ['submit'], owner: 'w', leaseMs: 1000, limit: 5, now: T0 });
+      expect(job?.refId).toBe(id);
+      // The sequence continues after the reserved block: no id is handed out twice across restarts.
+      expect(await store.reserveIds('mt', 1)).toBe(id + 3);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('opens an in-memory database for tests', async () => {
+    const store = await openStore('sqlite::memory:');
+    try {
+      expect(store.backend).toBe('sqlite');
+      expect(await store.reserveIds('mo', 1)).toBe(100_000_000_000_000);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('refuses an unknown URL scheme without echoing the rest of the URL', async () => {
+    await expect(openStore('mysql://user:secret@127.0.0.1/db')).rejects.toThrow(/mysql:/);
+    await expect(openStore('mysql://user:secret@127.0.0.1/db')).rejects.not.toThrow(/secret/);
+  });
+});
+
+describe('PostgreSQL with several nodes', () => {
+  it('migrates safely when nodes start at the same instant on an empty database', async () => {
+    const url = await freshPgDatabase();
+    const stores = await Promise.all(Array.from({ length: 4 }, () => openStore(url, { poolSize: 2 })));
+    try {
+      const ids = await Promise.all(stores.map((s) => s.reserveIds('mt', 1)));
+      expect(new Set(ids).size).toBe(4);
+      expect(Math.min(...ids)).toBe(100_000_000_000_000);
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+
+  it('hands each job to one node only when nodes claim at once', async () => {
+    const url = await freshPgDatabase();
+    const nodes = await Promise.all(Array.from({ length: 3 }, () => openStore(url, { poolSize: 4 })));
+    try {
+      await nodes[0]!.write([{ jobs: Array.from({ length: 150 }, (_, i) => ({ kind: 'submit' as const, refId: i, runAt: T0 })) }]);
+      const claimed: number[] = [];
+      const worker = async (n: number, w: number): Promise<void> => {
+        for (;;) {
+          const got = await nodes[n]!.claimJobs({ kinds: ['submit'], owner: `n${n}w${w}`, leaseMs: 60_000, limit: 5, now: T0 });
+          if (got.length === 0) return;
+          claimed.push(...got.map((j) => j.id));
+        }
+      };
+      await Promise.all(nodes.flatMap((_, n) => [0, 1, 2].map((w) => worker(n, w))));
+      expect(claimed).toHaveLength(150);
+      expect(new Set(claimed).size).toBe(150);
+    } finally {
+      await Promise.all(nodes.map((s) => s.close()));
+    }
+  });
+
+  it('wakes idle nodes when another node enqueues jobs (LISTEN/NOTIFY)', async () => {
+    const url = await freshPgDatabase();
+    const [a, b] = await Promise.all([openStore(url), openStore(url)]);
+    try {
+      const seen: JobKind[][] = [];
+      const off = b.onJobsEnqueued((k) => seen.push(k));
+      await expect.poll(() => seen.length).toBeGreaterThan(0); // the initial "check everything" once listening
+      seen.length = 0;
+      await a.write([{ jobs: [{ kind: 'mo', refId: 1 }] }]);
+      await expect.poll(() => seen.some((k) => k.includes('mo'))).toBe(true);
+      off();
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+});

@@ -1,0 +1,304 @@
+/**
+ * The Store contract, run against every backend: SQLite (temp file) and PostgreSQL (embedded server).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openStore } from '../../src/store/open-store.ts';
+import type { SqlStore } from '../../src/store/sql-store.ts';
+import type { Job, JobKind, NewJob } from '../../src/store/store.ts';
+import { freshPgDatabase } from '../support/postgres.ts';
+import { BINARY, blobOf, moOf, mtOf, partOf } from './fixtures.ts';
+
+const FIRST_ID = 100_000_000_000_000;
+const T0 = 1_800_000_000_000;
+
+let tmp: string;
+beforeAll(async () => {
+  tmp = await mkdtemp(join(tmpdir(), 'mmsgate-store-'));
+});
+afterAll(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+const backends: [string, () => Promise<string>][] = [
+  ['sqlite', async () => `sqlite:${join(tmp, `s-${Math.random().toString(36).slice(2)}`, 'store.db')}`],
+  ['postgres', () => freshPgDatabase()],
+];
+
+describe.each(backends)('Store contract on %s', (backend, newUrl) => {
+  let url: string;
+  let store: SqlStore;
+  beforeAll(async () => {
+    url = await newUrl();
+    store = await openStore(url);
+  });
+  afterAll(async () => {
+    await store?.close();
+  });
+
+  /** Enqueue jobs through write() and return them as stored (newest last). */
+  async function enqueue(kind: JobKind, n: number, extra: Partial<NewJob> = {}): Promise<Job[]> {
+    const refId = await store.reserveIds('mt', 1);
+    await store.write([{ jobs: Array.from({ length: n }, () => ({ kind, refId, runAt: T0, ...extra })) }]);
+    return (await store.listJobs({ refId, limit: 1000 })).reverse();
+  }
+
+  it('reports its backend name', () => {
+    expect(store.backend).toBe(backend);
+  });
+
+  it('accepts an MT and reads it back with byte-exact blobs, deduplicating identical blobs', async () => {
+    const mtId = await store.reserveIds('mt', 2);
+    expect(typeof mtId).toBe('number');
+    expect(mtId).toBeGreaterThanOrEqual(FIRST_ID);
+    const bin = blobOf(BINARY);
+    const text = blobOf(Buffer.from('Grüße, ünïcödé ✓\r\n', 'utf8'));
+    const mt = mtOf(mtId, [
+      partOf(text, 'text/plain; charset=utf-8', 'text1'),
+      partOf(bin, 'image/jpeg', 'img1'),
+      { contentType: 'application/vnd.openmarket.remoteContent', contentId: 'r1', size: 0, remoteUrl: 'https://example.com/a.png' },
+    ]);
+    const [r] = await store.write([
+      {
+        blobs: [bin, text],
+        mts: [mt],
+        events: [{ mtId, at: T0, type: 'accepted', node: 'n1', detail: { parts: 3 } }],
+        jobs: [{ kind: 'submit', refId: mtId, payload: { hint: 'x' } }],
+      },
+    ]);
+    expect(r).toEqual({ applied: true });
+    // The same image again (another MT): no conflict, still one copy with the same bytes.
+    const mt2 = mtOf(mtId + 1, [partOf(bin, 'image/jpeg', 'img1')]);
+    expect(await store.write([{ blobs: [bin, bin], mts: [mt2] }])).toEqual([{ applied: true }]);
+
+    const back = await store.getMt(mtId);
+    expect(back).toEqual(mt);
+    expect(typeof back!.mtId).toBe('number');
+    expect(back!.parts[2]).not.toHaveProperty('sha256');
+    expect((await store.getMt(mtId + 1))!.parts).toEqual(mt2.parts);
+    const bytes = await store.getBlob(bin.sha256);
+    expect(Buffer.isBuffer(bytes)).toBe(true);
+    expect(bytes!.equals(BINARY)).toBe(true);
+    expect((await store.getBlob(text.sha256))!.toString('utf8')).toBe('Grüße, ünïcödé ✓\r\n');
+    expect(await store.getBlob('0'.repeat(64))).toBeUndefined();
+    expect(await store.getMt(mtId + 5)).toBeUndefined();
+    const [job] = await store.listJobs({ refId: mtId });
+    expect(job).toMatchObject({ kind: 'submit', refId: mtId, state: 'ready', attempts: 0, payload: { hint: 'x' } });
+    expect(typeof job!.id).toBe('number');
+  });
+
+  it('rolls back a whole batch when one unit fails', async () => {
+    const id = await store.reserveIds('mt', 2);
+    await store.write([{ mts: [mtOf(id, [])] }]);
+    const events = [{ mtId: id + 1, at: T0, type: 'accepted', node: 'n1', detail: {} }];
+    await expect(store.write([{ mts: [mtOf(id + 1, [])], events }, { mts: [mtOf(id, [])] }])).rejects.toThrow();
+    expect(await store.getMt(id + 1)).toBeUndefined();
+    expect(await store.getEvents({ mtId: id + 1 })).toEqual([]);
+  });
+
+  it('keeps events in insertion order, separately for MT and MO with the same number', async () => {
+    const id = await store.reserveIds('mt', 1);
+    const ev = (type: string, at: number) => ({ at, type, node: 'n1', detail: { type, nested: { a: [1, 2] } } });
+    await store.write([
+      { events: [{ mtId: id, ...ev('accepted', T0 + 5) }, { mtId: id, ...ev('submitted', T0 + 5) }] },
+      { events: [{ moId: id, ...ev('received', T0) }] },
+    ]);
+    await store.write([{ events: [{ mtId: id, ...ev('report-received', T0 + 1) }] }]);
+    expect((await store.getEvents({ mtId: id })).map((e) => e.type)).toEqual(['accepted', 'submitted', 'report-received']);
+    expect(await store.getEvents({ moId: id })).toEqual([ev('received', T0)]);
+  });
+
+  it('applies MT patches forward-only: late interim reports are ignored, reported may repeat', async () => {
+    const id = await store.reserveIds('mt', 2);
+    await store.write([{ mts: [mtOf(id, []), mtOf(id + 1, [])] }]);
+    await store.write([{ mtPatches: [{ mtId: id, state: 'submitted', operatorMessageId: 'op-1' }] }]);
+    await store.write([{ mtPatches: [{ mtId: id, state: 'reported', status: 'Deferred', outcomeId: 2 }] }]);
+    await store.write([{ mtPatches: [{ mtId: id, state: 'reported', status: 'Forwarded', outcomeId: 3 }] }]);
+    let mt = await store.getMt(id);
+    expect(mt).toMatchObject({ state: 'reported', status: 'Forwarded', outcomeId: 3, operatorMessageId: 'op-1' });
+    // Final, then stale reports arrive: ignored.
+    await store.write([
+      { mtPatches: [{ mtId: id, state: 'failed', status: 'Failed', outcomeId: 9, outcomeDescription: 'Expired' }] },
+    ]);
+    await store.write([
+      { mtPatches: [{ mtId: id, state: 'reported', status: 'Retrieved' }] },
+      { mtPatches: [{ mtId: id, state: 'delivered', status: 'Retrieved' }, { mtId: id, state: 'submitted' }] },
+    ]);
+    mt = await store.getMt(id);
+    expect(mt).toMatchObject({ state: 'failed', status: 'Failed', outcomeId: 9, outcomeDescription: 'Expired' });
+    // Within one batch, patches of one message apply in order.
+    await store.write([
+      { mtPatches: [{ mtId: id + 1, state: 'submitted' }] },
+      { mtPatches: [{ mtId: id + 1, state: 'delivered', status: 'Retrieved', userAgent: 'UA/2' }] },
+      { mtPatches: [{ mtId: id + 1, state: 'reported', status: 'Deferred' }] },
+    ]);
+    expect(await store.getMt(id + 1)).toMatchObject({ state: 'delivered', status: 'Retrieved', userAgent: 'UA/2' });
+    expect((await store.findMtByOperatorMessageId(77, 'op-1'))?.mtId).toBe(id);
+    expect(await store.findMtByOperatorMessageId(78, 'op-1')).toBeUndefined();
+  });
+
+  it('stores MOs with parts and applies MO state changes', async () => {
+    const moId = await store.reserveIds('mo', 1);
+    expect(moId).toBeGreaterThanOrEqual(FIRST_ID);
+    const b = blobOf(Buffer.from('mo body'));
+    const mo = moOf(moId, [partOf(b, 'text/plain', 't')]);
+    await store.write([{ blobs: [b], mos: [mo] }]);
+    expect(await store.getMo(moId)).toEqual(mo);
+    await store.write([{ moStates: [{ moId, state: 'delivered' }] }]);
+    expect((await store.getMo(moId))!.state).toBe('delivered');
+    expect(await store.getMo(moId + 1)).toBeUndefined();
+  });
+
+  it('never hands the same job to two concurrent claimers', async () => {
+    const jobs = await enqueue('report', 120);
+    const claimed: number[] = [];
+    const claimer = async (w: number): Promise<void> => {
+      for (;;) {
+        const got = await store.claimJobs({ kinds: ['report'], owner: `node-${w}`, leaseMs: 60_000, limit: 7, now: T0 });
+        if (got.length === 0) return;
+        claimed.push(...got.map((j) => j.id));
+      }
+    };
+    await Promise.all(Array.from({ length: 6 }, (_, w) => claimer(w)));
+    expect(claimed.length).toBe(jobs.length);
+    expect(new Set(claimed).size).toBe(jobs.length);
+  });
+
+  it('lets another owner claim after the lease expires, then skips the old owner\'s resolution', async () => {
+    const [job] = await enqueue('fetch', 1);
+    const [a] = await store.claimJobs({ kinds: ['fetch'], owner: 'A', leaseMs: 1000, limit: 5, now: T0 });
+    expect(a).toMatchObject({ id: job!.id, leaseOwner: 'A', leaseExpiresAt: T0 + 1000, attempts: 1, firstAttemptAt: T0 });
+    expect(await store.claimJobs({ kinds: ['fetch'], owner: 'B', leaseMs: 1000, limit: 5, now: T0 + 500 })).toEqual([]);
+    const [b] = await store.claimJobs({ kinds: ['fetch'], owner: 'B', leaseMs: 1000, limit: 5, now: T0 + 1001 });
+    expect(b).toMatchObject({ id: job!.id, leaseOwner: 'B', attempts: 2, firstAttemptAt: T0 });
+    expect(await store.extendLeases([job!.id], 'A', T0 + 9000)).toEqual([]);
+    expect(await store.extendLeases([job!.id], 'B', T0 + 9000)).toEqual([job!.id]);
+
+    const lateEvent = { mtId: job!.refId, at: T0, type: 'fetched', node: 'A', detail: {} };
+    const results = await store.write([
+      { job: { jobId: job!.id, owner: 'A', outcome: 'done' }, events: [lateEvent] },
+      { job: { jobId: job!.id, owner: 'B', outcome: 'done' } },
+    ]);
+    expect(results).toEqual([{ applied: false }, { applied: true }]);
+    expect(await store.getEvents({ mtId: job!.refId })).toEqual([]);
+    expect((await store.listJobs({ refId: job!.refId }))[0]).toMatchObject({ state: 'done', leaseOwner: null });
+  });
+
+  it('serialises jobs that share an order key', async () => {
+    const refId = await store.reserveIds('mt', 1);
+    await store.write([
+      {
+        jobs: [
+          { kind: 'mo', refId, orderKey: `k:${refId}`, runAt: T0 },
+          { kind: 'mo', refId, orderKey: `k:${refId}`, runAt: T0 - 10 },
+          { kind: 'mo', refId, orderKey: null, runAt: T0 },
+        ],
+      },
+    ]);
+    const [first, second, free] = (await store.listJobs({ refId })).reverse();
+    const claim = (now: number) => store.claimJobs({ kinds: ['mo'], owner: 'W', leaseMs: 60_000, limit: 10, now });
+    expect((await claim(T0)).map((j) => j.id).sort()).toEqual([first!.id, free!.id].sort());
+    // The second waits even though its own runAt passed and the first is merely leased.
+    expect(await claim(T0 + 5000)).toEqual([]);
+    await store.write([{ job: { jobId: first!.id, owner: 'W', outcome: 'done' } }]);
+    expect((await claim(T0 + 5000)).map((j) => j.id)).toEqual([second!.id]);
+  });
+
+  it('retries with a new runAt, dead-letters, and replays', async () => {
+    const [job] = await enqueue('submit', 1);
+    const claim = (now: number) => store.claimJobs({ kinds: ['submit'], owner: 'W', leaseMs: 30_000, limit: 10, now });
+    const mine = async (now: number) => (await claim(now)).filter((j) => j.id === job!.id);
+    expect(await mine(T0)).toHaveLength(1);
+    await store.write([{ job: { jobId: job!.id, owner: 'W', outcome: 'retry', runAt: T0 + 60_000, error: 'HTTP 503' } }]);
+    let [stored] = await store.listJobs({ refId: job!.refId });
+    expect(stored).toMatchObject({ state: 'ready', runAt: T0 + 60_000, leaseOwner: null, lastError: 'HTTP 503' });
+    expect(await mine(T0 + 59_999)).toEqual([]);
+    const [again] = await mine(T0 + 60_000);
+    expect(again).toMatchObject({ attempts: 2, firstAttemptAt: T0 });
+    await store.write([{ job: { jobId: job!.id, owner: 'W', outcome: 'dead', error: 'gave up' } }]);
+    [stored] = await store.listJobs({ refId: job!.refId });
+    expect(stored).toMatchObject({ state: 'dead', lastError: 'gave up', leaseOwner: null });
+    expect((await store.listJobs({ state: 'dead', kind: 'submit' })).map((j) => j.id)).toContain(job!.id);
+    expect(await mine(T0 + 999_999)).toEqual([]);
+
+    expect(await store.replayJob(job!.id, T0 + 100_000)).toBe(true);
+    expect(await store.replayJob(job!.id, T0 + 100_000)).toBe(false);
+    const [replayed] = await mine(T0 + 100_000);
+    expect(replayed).toMatchObject({ attempts: 1, firstAttemptAt: T0 + 100_000, state: 'ready' });
+  });
+
+  it('releases leases so others claim at once, and reports the next run time', async () => {
+    const refId = await store.reserveIds('mt', 1);
+    await store.write([
+      { jobs: [{ kind: 'sim-deliver', refId, runAt: T0 + 100 }, { kind: 'sim-deliver', refId, runAt: T0 + 50 }] },
+    ]);
+    expect(await store.nextRunAt(['sim-deliver'])).toBe(T0 + 50);
+    const got = await store.claimJobs({ kinds: ['sim-deliver'], owner: 'old', leaseMs: 10_000, limit: 1, now: T0 + 60 });
+    expect(got.map((j) => j.runAt)).toEqual([T0 + 50]);
+    // The leased job is not runnable before its lease ends; the other one is at T0+100.
+    expect(await store.nextRunAt(['sim-deliver'])).toBe(T0 + 100);
+    expect(await store.releaseLeases('old')).toBe(1);
+    expect(await store.nextRunAt(['sim-deliver'])).toBe(T0 + 50);
+    const taken = await store.claimJobs({ kinds: ['sim-deliver'], owner: 'new', leaseMs: 10_000, limit: 5, now: T0 + 100 });
+    expect(taken.map((j) => j.runAt)).toEqual([T0 + 50, T0 + 100]);
+    expect(await store.nextRunAt(['sim-deliver'])).toBe(T0 + 10_101);
+    expect(await store.nextRunAt([])).toBeNull();
+  });
+
+  it('reserves unique id blocks under concurrency', async () => {
+    const starts = await Promise.all(Array.from({ length: 25 }, () => store.reserveIds('mt', 10)));
+    const ids = starts.flatMap((s) => Array.from({ length: 10 }, (_, i) => s + i));
+    expect(new Set(ids).size).toBe(250);
+    for (const s of starts) expect(Number.isSafeInteger(s)).toBe(true);
+    await expect(store.reserveIds('mt', 0)).rejects.toThrow(RangeError);
+  });
+
+  it('keeps handset messages and inbox entries, newest first', async () => {
+    const parts = [{ contentType: 'text/plain', contentId: 'a', sha256: 'f'.repeat(64), size: 3 }];
+    await store.write([
+      { handsetMessages: [{ number: '14255550100', mtId: 1, source: '12345', subject: 's1', receivedAt: T0, parts }] },
+      { handsetMessages: [{ number: '14255550100', mtId: 2, source: '12345', subject: null, receivedAt: T0 + 1, parts: [] }] },
+      {
+        inbox: [
+          { box: 'reports', receivedAt: T0, headers: { 'content-type': 'application/json' }, contentType: 'application/json', body: Buffer.from('{"a":1}') },
+          { box: 'mo', receivedAt: T0 + 1, headers: {}, contentType: 'multipart/mixed', body: BINARY },
+        ],
+      },
+    ]);
+    const hs = await store.listHandsetMessages('14255550100', 10);
+    expect(hs.map((h) => h.mtId)).toEqual([2, 1]);
+    expect(hs[1]).toEqual({ number: '14255550100', mtId: 1, source: '12345', subject: 's1', receivedAt: T0, parts });
+    expect(await store.listHandsetMessages('14255550100', 1)).toHaveLength(1);
+    const all = await store.listInbox(undefined, 10);
+    expect(all.map((e) => e.box)).toEqual(['mo', 'reports']);
+    expect(all[0]!.body.equals(BINARY)).toBe(true);
+    const reports = await store.listInbox('reports', 10);
+    expect(reports).toHaveLength(1);
+    expect(reports[0]).toMatchObject({ headers: { 'content-type': 'application/json' }, contentType: 'application/json' });
+    expect(typeof reports[0]!.id).toBe('number');
+  });
+
+  it('tells listeners when jobs are enqueued', async () => {
+    const seen: JobKind[][] = [];
+    const off = store.onJobsEnqueued((k) => seen.push(k));
+    await new Promise((r) => setTimeout(r, 100)); // PostgreSQL: LISTEN connection established
+    await store.write([{ jobs: [{ kind: 'report', refId: 1, runAt: T0 }] }]);
+    await expect.poll(() => seen.some((k) => k.includes('report'))).toBe(true);
+    off();
+  });
+
+  it('migrate() again is a no-op and reopening keeps everything', async () => {
+    const id = await store.reserveIds('mt', 1);
+    await store.write([{ mts: [mtOf(id, [])] }]);
+    await store.migrate();
+    const other = await openStore(url);
+    try {
+      expect((await other.getMt(id))?.mtId).toBe(id);
+      expect(await other.reserveIds('mt', 1)).toBe(id + 1);
+    } finally {
+      await other.close();
+    }
+  });
+});

@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+    // PostgreSQL is started once for the whole run (see test/support/global-postgres.ts).
+    globalSetup: ['test/support/global-setup.ts'],
+  },
+});
