@@ -6,7 +6,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 120_000,
     pool: 'forks',
-    // PostgreSQL is started once for the whole run (see test/support/global-postgres.ts).
+    // PostgreSQL is started once for the whole run (see test/support/global-setup.ts).
     globalSetup: ['test/support/global-setup.ts'],
   },
 });

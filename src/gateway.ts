@@ -131,6 +131,7 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
           pollMs: config.queue.pollInterval,
           batchSize: config.queue.batchSize,
           log,
+          onJobsEnqueued: wake,
         }),
       );
     }
@@ -149,6 +150,8 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
     sink,
     isDraining: () => draining,
   };
+  // Jobs enqueued by other nodes (PostgreSQL NOTIFY) wake this node's idle runners at once.
+  const unsubscribe = store.onJobsEnqueued?.(() => wake()) ?? (() => undefined);
   const app = buildApp(ctx, { logRequests: opts.logRequests });
   const address = await app.listen({ host: config.listen.host, port: config.listen.port });
   for (const r of runners) r.start();
@@ -165,6 +168,7 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
         draining = true;
         await app.close(); // stop accepting; requests in flight finish (their commits included)
         await Promise.all(runners.map((r) => r.stop()));
+        unsubscribe();
         await committer.flush();
         await Promise.all(steps.map((st) => store.releaseLeases(`${nodeId}/${st.name}`).catch(() => 0)));
         await Promise.all([...connectors.values()].map((c) => c.close()));

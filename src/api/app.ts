@@ -2,7 +2,7 @@
  * buildApp(): the Fastify application with every route. It never listens by itself (src/gateway.ts does), so tests
  * can use it on an ephemeral port.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import { ApiError } from '../core/errors.ts';
 import { newRequestId } from '../core/ids.ts';
 import type { GatewayContext } from './context.ts';
@@ -18,8 +18,7 @@ const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,30}$/;
 export function buildApp(ctx: GatewayContext, opts: { logRequests?: boolean } = {}): FastifyInstance {
   const app = Fastify({
     loggerInstance: ctx.log as unknown as FastifyBaseLogger,
-    disableRequestLogging: !(opts.logRequests ?? true),
-    requestIdLogLabel: 'requestId',
+    logController: new LogController({ disableRequestLogging: !(opts.logRequests ?? true), requestIdLogLabel: 'requestId' }),
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && CLIENT_REQUEST_ID.test(given) ? given : newRequestId();

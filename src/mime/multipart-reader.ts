@@ -41,6 +41,9 @@ for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijkl
 /** RFC 2046 §5.1.1: a boundary is 1 to 70 characters. */
 const MAX_BOUNDARY_LENGTH = 70;
 
+let cachedBoundary = '';
+let cachedNeedle = EMPTY;
+
 function malformed(reason: string): ApiError {
   return new ApiError('MALFORMED_MULTIPART', { reason });
 }
@@ -77,8 +80,13 @@ export class MultipartParser {
     if (b === '') throw new ApiError('MISSING_BOUNDARY');
     if (b.length > MAX_BOUNDARY_LENGTH) throw malformed('boundary longer than 70 characters');
     this.opts = opts;
-    this.dash = Buffer.from(`--${b}`, 'utf8');
-    this.needle = Buffer.from(`\n--${b}`, 'utf8');
+    if (cachedBoundary !== b) {
+      // Most traffic reuses one boundary per client library; skip re-encoding it for every request.
+      cachedNeedle = Buffer.from(`\n--${b}`, 'utf8');
+      cachedBoundary = b;
+    }
+    this.needle = cachedNeedle;
+    this.dash = cachedNeedle.subarray(1);
   }
 
   /** Feeds one chunk; returns the parts it completed. Throws BODY_TOO_LARGE before keeping a byte over the limit. */
@@ -131,6 +139,7 @@ export class MultipartParser {
   /** True when the bytes at `p` are "--boundary" (1), a proper prefix of it cut by the end of the buffer (0), or not (-1). */
   private dashAt(p: number): 1 | 0 | -1 {
     const n = Math.min(this.buf.length - p, this.dash.length);
+    if (n > 0 && this.buf[p] !== DASH) return -1; // fast path: most lines do not start with "-"
     if (this.buf.compare(this.dash, 0, n, p, p + n) !== 0) return -1;
     return n === this.dash.length ? 1 : 0;
   }
@@ -301,15 +310,18 @@ export class MultipartParser {
   private endHeaders(): void {
     const names = this.headerNames;
     const values = this.headerValues;
-    const map = new Map<string, string>();
+    const h: Record<string, string> = {};
     for (let i = 0; i < names.length; i++) {
+      const name = names[i]!;
       // trim() also removes the no-break spaces trailing some values in OpenMarket's printed examples.
       const v = values[i]!.trim();
-      const prev = map.get(names[i]!);
-      map.set(names[i]!, prev === undefined ? v : `${prev}, ${v}`);
+      if (Object.hasOwn(h, name)) h[name] = `${h[name]}, ${v}`;
+      // defineProperty: a header named "__proto__" must stay an ordinary key, not replace the prototype.
+      else if (name === '__proto__') Object.defineProperty(h, name, { value: v, enumerable: true, writable: true, configurable: true });
+      else h[name] = v;
     }
-    this.headers = Object.fromEntries(map);
-    const enc = normaliseTransferEncoding(map.get('content-transfer-encoding'));
+    this.headers = h;
+    const enc = normaliseTransferEncoding(h['content-transfer-encoding']);
     // Refuse before reading the body: there is no point buffering content we cannot decode.
     if (!isSupportedTransferEncoding(enc)) throw new ApiError('UNSUPPORTED_TRANSFER_ENCODING', { encoding: enc });
     this.transferEncoding = enc;

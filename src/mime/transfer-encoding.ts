@@ -24,7 +24,16 @@ export function normaliseTransferEncoding(encoding: string | undefined): string 
 
 /** True when decodeTransferEncoding accepts the encoding (any case, surrounding whitespace ignored). */
 export function isSupportedTransferEncoding(encoding: string): boolean {
-  return SUPPORTED_TRANSFER_ENCODINGS.includes(normaliseTransferEncoding(encoding));
+  switch (normaliseTransferEncoding(encoding)) {
+    case 'binary':
+    case '8bit':
+    case '7bit':
+    case 'base64':
+    case 'quoted-printable':
+      return true;
+    default:
+      return false;
+  }
 }
 
 /**

@@ -35,6 +35,8 @@ export interface RunnerOptions {
   pollMs: number;
   batchSize: number;
   log: Logger;
+  /** Called after a unit that enqueued jobs was committed (wakes this node's runners for them). */
+  onJobsEnqueued?: () => void;
   now?: () => number;
 }
 
@@ -149,6 +151,7 @@ export class JobRunner {
           : { jobId: job.id, owner, outcome: 'dead', error: outcome.error };
     try {
       const res = await this.opts.commit({ ...(outcome.effects ?? {}), job: resolution });
+      if (res.applied && outcome.effects?.jobs?.length) this.opts.onJobsEnqueued?.();
       if (!res.applied) log.warn({ jobId: job.id, step: this.step.name }, 'lease lost before commit; another worker owns the job');
     } catch (err) {
       // Not committed: the lease will expire and the job runs again (at-least-once).

@@ -194,6 +194,13 @@ export interface Store {
   /** Sandbox inbox entries, newest first; `box` filters. */
   listInbox(box: string | undefined, limit: number): Promise<InboxEntry[]>;
 
+  /**
+   * Wake-up hint when jobs become due (new, retried, replayed, released), from this node (in-process) and, on
+   * PostgreSQL, from other nodes (LISTEN/NOTIFY). Calls may repeat; empty `kinds` means "check everything".
+   * Returns an unsubscribe function.
+   */
+  onJobsEnqueued?(callback: (kinds: JobKind[]) => void): () => void;
+
   /** Close connections. */
   close(): Promise<void>;
 }

@@ -28,6 +28,7 @@ export function defaultVersionFor(namespace: string): string {
 /** Namespace used when neither configuration nor the request says otherwise. */
 export const DEFAULT_MM7_NAMESPACE = mm7Namespace('REL-6-MM7-1-4');
 
+/** What a status code means for the submit worker: done, retry later, or give up. */
 export type Mm7StatusClass = 'success' | 'temporary' | 'permanent';
 
 /** One row of the status table. */

@@ -1,0 +1,90 @@
+/**
+ * Argument helpers shared by the customer-side commands (send, status, listen): node:util parseArgs with usage
+ * errors turned into exit code 2, and the connection options every client command takes.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { MmsClientOptions } from '../client/index.ts';
+
+/** Streams and environment a command runs with (process's in production, captured ones in tests). */
+export interface CliIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  env: NodeJS.ProcessEnv;
+  /** Ends a long-running command (listen) like SIGINT would; for tests and embedding. */
+  signal?: AbortSignal;
+}
+
+/** A wrong command line: the command prints it with its usage and exits 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** The sandbox's account (what `mmsgate serve` creates with no config). */
+export const DEFAULT_ACCOUNT = 'Aladdin';
+export const DEFAULT_PASSWORD = 'open sesame';
+export const DEFAULT_ENDPOINT = 'http://127.0.0.1:8080';
+
+/** Options every client command accepts. */
+export const CONNECTION_OPTIONS = {
+  endpoint: { type: 'string', multiple: true, short: 'e' },
+  account: { type: 'string' },
+  password: { type: 'string' },
+  timeout: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies NonNullable<ParseArgsConfig['options']>;
+
+/** parseArgs in strict mode with tokens; its errors become {@link UsageError}. */
+export function parseCommandLine<O extends NonNullable<ParseArgsConfig['options']>>(
+  argv: string[],
+  options: O,
+  allowPositionals: boolean,
+) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals, strict: true, tokens: true });
+  } catch (e) {
+    throw new UsageError(e instanceof Error ? e.message : String(e));
+  }
+}
+
+/** A positive integer option, or undefined when absent. */
+export function intOption(value: string | undefined, name: string, min = 0, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
+/**
+ * Client options from the command line, then the environment (MMSGATE_ENDPOINT, comma-separated;
+ * MMSGATE_ACCOUNT; MMSGATE_PASSWORD), then the sandbox defaults.
+ */
+export function clientOptions(
+  values: { endpoint?: string[]; account?: string; password?: string; timeout?: string },
+  env: NodeJS.ProcessEnv,
+): MmsClientOptions {
+  const fromEnv = (env.MMSGATE_ENDPOINT ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const endpoints = values.endpoint?.length ? values.endpoint : fromEnv.length ? fromEnv : [DEFAULT_ENDPOINT];
+  for (const e of endpoints) {
+    if (!URL.canParse(e) || !/^https?:$/.test(new URL(e).protocol)) throw new UsageError(`--endpoint must be an http(s) URL, got ${e}`);
+  }
+  const timeout = intOption(values.timeout, 'timeout', 1, 600_000);
+  return {
+    endpoints,
+    accountId: values.account ?? env.MMSGATE_ACCOUNT ?? DEFAULT_ACCOUNT,
+    password: values.password ?? env.MMSGATE_PASSWORD ?? DEFAULT_PASSWORD,
+    ...(timeout !== undefined ? { timeoutMs: timeout } : {}),
+  };
+}
+
+/** Writes a one-line error for the command. */
+export function printError(io: CliIo, command: string, message: string): void {
+  io.stderr.write(`mmsgate ${command}: ${message}\n`);
+}

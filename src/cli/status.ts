@@ -1,0 +1,59 @@
+/**
+ * `mmsgate status MTID`: show a message's state, outcome and history (`GET /mms/v2/status/{mtId}`).
+ */
+import { MmsClient, type MtStatus } from '../client/index.ts';
+import { clientOptions, CONNECTION_OPTIONS, parseCommandLine, UsageError, type CliIo } from './args.ts';
+import { reportError } from './send.ts';
+
+const USAGE = `usage: mmsgate status MTID [--json] [--endpoint URL]... [--account ID] [--password PW] [--timeout MS]
+`;
+
+const OPTIONS = { ...CONNECTION_OPTIONS, json: { type: 'boolean' } } as const;
+
+function show(v: unknown): string {
+  return v === null || v === undefined || v === '' ? '-' : String(v);
+}
+
+/** The status document as aligned lines, then one line per event. Pure; exported for tests. */
+export function formatStatus(s: MtStatus): string {
+  const rows: [string, unknown][] = [
+    ['mtId', s.mtId],
+    ['state', s.state],
+    ['status', s.status],
+    ['outcome', s.outcomeId === null || s.outcomeId === undefined ? null : `${s.outcomeId} ${show(s.outcomeDescription)}`],
+    ['source', s.source],
+    ['destination', s.destination],
+    ['subject', s.subject],
+    ['created', s.createdAt],
+    ['updated', s.updatedAt],
+  ];
+  let out = rows.map(([k, v]) => `${k.padEnd(12)}${show(v)}\n`).join('');
+  const events = Array.isArray(s.events) ? s.events : [];
+  out += `events (${events.length})\n`;
+  for (const e of events) {
+    out += `  ${show(e.at)}  ${show(e.type).padEnd(14)} ${show(e.node).padEnd(10)} ${e.detail ? String(e.detail) : ''}`.trimEnd() + '\n';
+  }
+  return out;
+}
+
+/** Runs `mmsgate status`; returns the exit code (0 found, 1 error or not found, 2 usage). */
+export async function runStatus(argv: string[], io: CliIo): Promise<number> {
+  let client: MmsClient | undefined;
+  try {
+    const { values, positionals } = parseCommandLine(argv, OPTIONS, true);
+    if (values.help) {
+      io.stdout.write(USAGE);
+      return 0;
+    }
+    const [mtId, ...extra] = positionals;
+    if (!mtId || extra.length > 0 || !/^\d{1,19}$/.test(mtId)) throw new UsageError('give one numeric MTID');
+    client = new MmsClient(clientOptions(values, io.env));
+    const status = await client.status(mtId);
+    io.stdout.write(values.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status));
+    return 0;
+  } catch (e) {
+    return reportError(io, 'status', e, USAGE);
+  } finally {
+    await client?.close();
+  }
+}

@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { Authenticator, parseBasicAuth } from '../../src/api/auth.ts';
+import { hashSecret, verifySecret } from '../../src/core/secrets.ts';
+
+const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
+
+describe('Basic authentication', () => {
+  const acc = { id: 'Aladdin', passwordHash: hashSecret('open sesame') };
+  it('accepts the seed example header and is case-sensitive on the account id', async () => {
+    const auth = new Authenticator([acc], 60_000);
+    await expect(auth.authenticate('Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==')).resolves.toBe(acc);
+    await expect(auth.authenticate(basic('aladdin', 'open sesame'))).rejects.toMatchObject({ code: 'AUTH_INVALID' });
+    await expect(auth.authenticate(basic('Aladdin', 'Open sesame'))).rejects.toMatchObject({ code: 'AUTH_INVALID' });
+    await expect(auth.authenticate(undefined)).rejects.toMatchObject({ code: 'AUTH_REQUIRED' });
+    await expect(auth.authenticate('Bearer x')).rejects.toMatchObject({ code: 'AUTH_REQUIRED' });
+  });
+  it('stores only scrypt hashes and caches a verified password (no key derivation on the next request)', async () => {
+    expect(acc.passwordHash).toMatch(/^scrypt\$/);
+    expect(acc.passwordHash).not.toContain('open sesame');
+    let now = 0;
+    const auth = new Authenticator([acc], 1000, () => now);
+    await auth.authenticate(basic('Aladdin', 'open sesame'));
+    const t0 = performance.now();
+    for (let i = 0; i < 200; i++) await auth.authenticate(basic('Aladdin', 'open sesame'));
+    const cachedMs = performance.now() - t0;
+    const t1 = performance.now();
+    await verifySecret('open sesame', acc.passwordHash);
+    const oneDerivationMs = performance.now() - t1;
+    // 200 cached checks cost less than a single scrypt derivation.
+    expect(cachedMs).toBeLessThan(oneDerivationMs);
+    now = 5000; // expired: a wrong password is still refused after expiry
+    await expect(auth.authenticate(basic('Aladdin', 'nope'))).rejects.toMatchObject({ code: 'AUTH_INVALID' });
+  });
+  it('parses user:pass with colons in the password', () => {
+    expect(parseBasicAuth(basic('a', 'b:c'))).toEqual({ user: 'a', pass: 'b:c' });
+  });
+});

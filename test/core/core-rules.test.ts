@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import { ApiError } from '../../src/core/errors.ts';
+import { canTransition } from '../../src/core/message.ts';
+import { routeByPrefix, validateMtRequest } from '../../src/core/mt-request.ts';
+import { nextAttemptAt, parseDuration, schedule } from '../../src/core/retry-policy.ts';
+import { outcomeFromMmStatus, OUTCOMES } from '../../src/core/outcomes.ts';
+import { simBehaviour } from '../../src/operators/simulator/test-numbers.ts';
+import { IdAllocator } from '../../src/core/ids.ts';
+
+const account = { id: 'acme', mtConfigs: { default: {}, config1: {} }, numbers: [{ number: '88600' }, { number: '15550001111' }] };
+const operators = [
+  { id: 77, prefixes: ['1'] },
+  { id: 310, prefixes: ['1555'] },
+];
+const codeOf = (f: () => unknown): string => {
+  try {
+    f();
+  } catch (e) {
+    return (e as ApiError).code;
+  }
+  return 'none';
+};
+
+describe('MT control part validation', () => {
+  it('accepts the seed example and defaults mtConfig', () => {
+    const v = validateMtRequest({ type: 'MT', source: '88600', destination: '15551230001', subject: 'Hi' }, account, operators);
+    expect(v).toEqual({ source: '88600', destination: '15551230001', mtConfig: 'default', subject: 'Hi', operatorId: 310 });
+  });
+  it('routes by the longest prefix unless mobileOperatorId is given', () => {
+    expect(routeByPrefix(operators, '15551230001')?.id).toBe(310);
+    expect(routeByPrefix(operators, '14155550000')?.id).toBe(77);
+    expect(routeByPrefix(operators, '447700900000')).toBeUndefined();
+    expect(validateMtRequest({ source: '88600', destination: '15551230001', mobileOperatorId: 77 }, account, operators).operatorId).toBe(77);
+  });
+  it.each([
+    [{ source: '88600' }, 'MISSING_FIELD'],
+    [{ source: '88600', destination: '+15551230001' }, 'INVALID_DESTINATION'],
+    [{ source: '88600', destination: '555' }, 'INVALID_DESTINATION'],
+    [{ destination: '15551230001' }, 'MISSING_FIELD'],
+    [{ source: '99999', destination: '15551230001' }, 'FORBIDDEN_SOURCE'],
+    [{ source: '88600', destination: '15551230001', mtConfig: 'nope' }, 'UNKNOWN_MT_CONFIG'],
+    [{ source: '88600', destination: '15551230001', mobileOperatorId: 5 }, 'UNKNOWN_OPERATOR'],
+    [{ source: '88600', destination: '447700900000' }, 'NO_ROUTE'],
+    [{ type: 'MO', source: '88600', destination: '15551230001' }, 'INVALID_TYPE'],
+    [[1, 2], 'INVALID_JSON'],
+  ])('refuses %j with %s', (json, code) => {
+    expect(codeOf(() => validateMtRequest(json, account, operators))).toBe(code);
+  });
+});
+
+describe('state machine', () => {
+  it('moves forward only; interim reports may repeat', () => {
+    expect(canTransition('accepted', 'submitted')).toBe(true);
+    expect(canTransition('submitted', 'accepted')).toBe(false);
+    expect(canTransition('reported', 'reported')).toBe(true);
+    expect(canTransition('delivered', 'failed')).toBe(false);
+    expect(canTransition('reported', 'delivered')).toBe(true);
+  });
+});
+
+describe('retry policy', () => {
+  const p = schedule(['1s', '5s', '30s'], '1m', 0, 0);
+  it('follows the table, repeats its last entry, and gives up after maxAge', () => {
+    expect(nextAttemptAt(p, 1, 0, 0)).toBe(1000);
+    expect(nextAttemptAt(p, 2, 0, 0)).toBe(5000);
+    expect(nextAttemptAt(p, 9, 0, 10_000)).toBe(40_000);
+    expect(nextAttemptAt(p, 9, 0, 40_000)).toBeNull();
+  });
+  it('honours a Retry-After floor and parses durations', () => {
+    expect(nextAttemptAt(p, 1, 0, 0, 20_000)).toBe(20_000);
+    expect(parseDuration('2m')).toBe(120_000);
+    expect(parseDuration('250ms')).toBe(250);
+    expect(() => parseDuration('soon')).toThrow(/invalid duration/);
+  });
+  it('jitters within bounds', () => {
+    const j = schedule(['10s'], '1h', 0, 0.2);
+    expect(nextAttemptAt(j, 1, 0, 0, 0, () => 0)).toBe(8000);
+    expect(nextAttemptAt(j, 1, 0, 0, 0, () => 1)).toBe(12_000);
+  });
+});
+
+describe('outcomes and simulator test numbers', () => {
+  it('maps MM7 statuses whatever their spelling', () => {
+    expect(outcomeFromMmStatus(' retrieved ')).toBe(OUTCOMES.RETRIEVED);
+    expect(outcomeFromMmStatus('Unrecognized')).toBe(OUTCOMES.UNRECOGNISED);
+    expect(outcomeFromMmStatus('whatever')).toBe(OUTCOMES.INDETERMINATE);
+  });
+  it('15550100NNN reports outcome NNN; 15550199000 never reports', () => {
+    expect(simBehaviour('15550100009').report).toBe(OUTCOMES.RECIPIENT_NOT_FOUND);
+    expect(simBehaviour('15550100004').report?.status).toBe('Deferred');
+    expect(simBehaviour('15550199000').report).toBeNull();
+    expect(simBehaviour('15551230001').report).toBe(OUTCOMES.RETRIEVED);
+  });
+});
+
+describe('id allocation', () => {
+  it('hands out unique ids from reserved blocks, reserving once per block even under concurrency', async () => {
+    let next = 100;
+    let calls = 0;
+    const alloc = new IdAllocator(async (n) => {
+      calls++;
+      const first = next;
+      next += n;
+      return first;
+    }, 10);
+    const ids = await Promise.all(Array.from({ length: 25 }, () => alloc.take()));
+    expect(new Set(ids).size).toBe(25);
+    expect(calls).toBe(3);
+  });
+});

@@ -1,0 +1,106 @@
+import { describe, expect, it } from 'vitest';
+import { compileAllowList, parseBasicAuth } from '../../src/operators/mm7/mm7-access.ts';
+import { parseEnvelope } from '../../src/operators/mm7/mm7-envelope.ts';
+import { Semaphore, ThrottleClosedError, TokenBucket } from '../../src/operators/mm7/mm7-limits.ts';
+import { normaliseAddress } from '../../src/operators/mm7/mm7-requests.ts';
+import { Mm7XmlError, childText, decodeXmlBytes, parseBool, parseXml } from '../../src/operators/mm7/mm7-xml.ts';
+
+const ENV = (body: string, decl = '<?xml version="1.0" encoding="UTF-8"?>') =>
+  `${decl}<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>${body}</s:Body></s:Envelope>`;
+
+describe('XML layer', () => {
+  it('keeps phone numbers as strings and decodes only predefined entities and character references', () => {
+    const op = parseEnvelope(ENV('<R><Number>0044123</Number><T>a &amp; b &lt;c&gt; &#x263A; &#65; &custom;</T></R>')).operation;
+    expect(childText(op, 'Number')).toBe('0044123');
+    expect(childText(op, 'T')).toBe('a & b <c> ☺ A &custom;');
+  });
+
+  it('decodes UTF-16 with a BOM, UTF-16 without one, and a "utf-16" declaration over UTF-8 bytes', () => {
+    const xml = ENV('<R><S>Ünïcødé ✓</S></R>', '<?xml version="1.0" encoding="utf-16"?>');
+    const le = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(xml, 'utf16le')]);
+    const be = Buffer.from(xml, 'utf16le').swap16();
+    for (const bytes of [le, Buffer.concat([Buffer.from([0xfe, 0xff]), be]), Buffer.from(xml, 'utf16le'), be, Buffer.from(xml, 'utf8')]) {
+      expect(childText(parseEnvelope(decodeXmlBytes(bytes)).operation, 'S')).toBe('Ünïcødé ✓');
+    }
+  });
+
+  it('refuses DOCTYPE, overly deep nesting and documents without a root element', () => {
+    expect(() => parseXml('<!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>')).toThrow(Mm7XmlError);
+    expect(() => parseXml('<a>'.repeat(200) + '</a>'.repeat(200))).toThrow();
+    expect(() => parseXml('just text')).toThrow(Mm7XmlError);
+  });
+
+  it('reads lenient booleans', () => {
+    expect([parseBool('True'), parseBool(' false '), parseBool('1'), parseBool('yes'), parseBool(undefined)]).toEqual([true, false, true, undefined, undefined]);
+  });
+});
+
+describe('addresses', () => {
+  it.each([
+    ['+15551234567/TYPE=PLMN', '15551234567'],
+    ['88888/TYPE=PLMN', '88888'],
+    [' +44 7700-900750 ', '447700900750'],
+    ['0044123', '0044123'],
+    ['97254265781@OMMS.com', '97254265781@OMMS.com'],
+  ])('%s -> %s', (raw, want) => expect(normaliseAddress(raw)).toBe(want));
+});
+
+describe('access control', () => {
+  it('matches exact addresses and CIDR blocks, IPv4-mapped IPv6 included', () => {
+    const allowed = compileAllowList(['192.0.2.0/24', '2001:db8::/32', '198.51.100.7']);
+    expect(allowed('192.0.2.200')).toBe(true);
+    expect(allowed('::ffff:192.0.2.9')).toBe(true);
+    expect(allowed('198.51.100.7')).toBe(true);
+    expect(allowed('198.51.100.8')).toBe(false);
+    expect(allowed('2001:db8:1::5')).toBe(true);
+    expect(allowed('2001:db9::1')).toBe(false);
+    expect(allowed('garbage')).toBe(false);
+    expect(() => compileAllowList(['10.0.0.0/33'])).toThrow();
+  });
+
+  it('parses Basic credentials with a colon in the password', () => {
+    expect(parseBasicAuth('Basic ' + Buffer.from('u:p:w').toString('base64'))).toEqual({ username: 'u', password: 'p:w' });
+    expect(parseBasicAuth('Bearer abc')).toBeNull();
+    expect(parseBasicAuth(undefined)).toBeNull();
+  });
+});
+
+describe('throttles', () => {
+  it('Semaphore hands slots over in order and rejects waiters on close', async () => {
+    const s = new Semaphore(1);
+    const release = await s.acquire();
+    const order: number[] = [];
+    const w1 = s.acquire().then((r) => {
+      order.push(1);
+      r();
+    });
+    const w2 = s.acquire().then((r) => {
+      order.push(2);
+      return r;
+    });
+    release();
+    await w1;
+    const r2 = await w2;
+    expect(order).toEqual([1, 2]);
+    const w3 = s.acquire();
+    s.close();
+    await expect(w3).rejects.toBeInstanceOf(ThrottleClosedError);
+    r2();
+  });
+
+  it('TokenBucket lets a burst through, then makes callers wait for refills (fake clock)', async () => {
+    let t = 0;
+    const b = new TokenBucket(2, 2, () => t);
+    await b.take();
+    await b.take();
+    let third = false;
+    const p = b.take().then(() => (third = true));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(third).toBe(false); // no time passed on the bucket's clock
+    t = 600; // 0.6 s -> 1.2 tokens
+    await p;
+    expect(third).toBe(true);
+    b.close();
+    await expect(b.take()).rejects.toBeInstanceOf(ThrottleClosedError);
+  });
+});
