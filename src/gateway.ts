@@ -63,7 +63,7 @@ function buildConnector(op: OperatorConfig, log: Logger): Connector {
     messagesPerSecond: op.limits.messagesPerSecond,
     maxMessageBytes: op.maxMessageBytes,
     logger: log.child({ operatorId: op.id }),
-  } as never);
+  });
 }
 
 export async function startGateway(config: LoadedConfig, opts: StartOptions = {}): Promise<Gateway> {

@@ -21,19 +21,43 @@ export function formatStatus(s: MtStatus): string {
     ['state', s.state],
     ['status', s.status],
     ['outcome', s.outcomeId === null || s.outcomeId === undefined ? null : `${s.outcomeId} ${show(s.outcomeDescription)}`],
+    ['userAgent', s.userAgent],
     ['source', s.source],
     ['destination', s.destination],
     ['subject', s.subject],
+    ['mtConfig', s.mtConfig],
+    ['operator', s.mobileOperatorId],
+    ['request id', s.requestId],
     ['created', s.createdAt],
     ['updated', s.updatedAt],
   ];
-  let out = rows.map(([k, v]) => `${k.padEnd(12)}${show(v)}\n`).join('');
+  let out = rows
+    .filter(([k, v]) => v !== undefined || ['mtId', 'state', 'status', 'outcome'].includes(k))
+    .map(([k, v]) => `${k.padEnd(12)}${show(v)}\n`)
+    .join('');
+  if (Array.isArray(s.parts)) {
+    out += `parts (${s.parts.length})\n`;
+    for (const p of s.parts) out += `  ${show(p.contentId).padEnd(20)} ${show(p.contentType)}  ${show(p.size)} bytes\n`;
+  }
   const events = Array.isArray(s.events) ? s.events : [];
   out += `events (${events.length})\n`;
   for (const e of events) {
-    out += `  ${show(e.at)}  ${show(e.type).padEnd(14)} ${show(e.node).padEnd(10)} ${e.detail ? String(e.detail) : ''}`.trimEnd() + '\n';
+    out += `  ${show(e.at)}  ${show(e.type).padEnd(17)} ${show(e.node).padEnd(10)} ${formatDetail(e.detail)}`.trimEnd() + '\n';
   }
   return out;
+}
+
+/** An event's detail on one line: text as is, an object as `key=value` pairs; cut at 160 characters. */
+export function formatDetail(detail: unknown): string {
+  let s: string;
+  if (detail === null || detail === undefined) s = '';
+  else if (typeof detail === 'object' && !Array.isArray(detail)) {
+    s = Object.entries(detail as Record<string, unknown>)
+      .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+      .join(' ');
+  } else s = typeof detail === 'string' ? detail : JSON.stringify(detail);
+  s = s.replace(/[\r\n\t]+/g, ' ');
+  return s.length > 160 ? `${s.slice(0, 157)}...` : s;
 }
 
 /** Runs `mmsgate status`; returns the exit code (0 found, 1 error or not found, 2 usage). */

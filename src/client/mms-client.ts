@@ -52,7 +52,8 @@ export interface MtStatusEvent {
   at: string;
   type: string;
   node: string;
-  detail: string;
+  /** Free text or a small object of facts (e.g. `{ operatorId, attempt }`), as the gateway records it. */
+  detail: unknown;
 }
 
 /** `GET /mms/v2/status/{mtId}`. */
@@ -68,6 +69,13 @@ export interface MtStatus {
   createdAt: string;
   updatedAt: string;
   events: MtStatusEvent[];
+  userAgent?: string | null;
+  mtConfig?: string;
+  mobileOperatorId?: number | null;
+  operatorMessageId?: string | null;
+  /** The send's X-Request-Id. */
+  requestId?: string;
+  parts?: { contentType: string; contentId: string; size: number }[];
 }
 
 interface RawAnswer {

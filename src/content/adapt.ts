@@ -12,7 +12,7 @@
  * Text and SMIL are never altered, audio and video never transcoded; content ids never change, so a SMIL
  * presentation's `cid:` references stay valid.
  */
-import sharp, { type Sharp } from 'sharp';
+import sharp, { type Metadata, type Sharp } from 'sharp';
 import { OUTCOMES, type Outcome } from '../core/outcomes.ts';
 import { PermanentError } from '../core/retry-policy.ts';
 import { mediaTypeOf } from './guarded-fetch.ts';
@@ -173,7 +173,7 @@ function record(changes: AdaptChange[], c: AdaptChange): void {
 
 /** Step 1 for one image part: decode, convert to a handset format, fit the maximum dimensions. */
 async function normaliseImage(index: number, part: AdaptPart, limits: OperatorLimits, changes: AdaptChange[]): Promise<ImageWork | undefined> {
-  let meta: sharp.Metadata;
+  let meta: Metadata;
   try {
     meta = await open(part.bytes, true).metadata();
   } catch {

@@ -108,7 +108,7 @@ describe('mmsgate status', () => {
     createdAt: '2024-05-01T10:00:00.000Z',
     updatedAt: '2024-05-01T10:00:03.000Z',
     events: [
-      { at: '2024-05-01T10:00:00.000Z', type: 'accepted', node: 'node-1', detail: '' },
+      { at: '2024-05-01T10:00:00.000Z', type: 'submitted', node: 'node-1', detail: { operatorId: 77, attempt: 1 } },
       { at: '2024-05-01T10:00:03.000Z', type: 'report', node: 'node-2', detail: 'Retrieved' },
     ],
   };
@@ -120,7 +120,8 @@ describe('mmsgate status', () => {
     expect(o.stdout.text).toMatch(/^state +delivered$/m);
     expect(o.stdout.text).toMatch(/^outcome +1 Success\.$/m);
     expect(o.stdout.text).toMatch(/^events \(2\)$/m);
-    expect(o.stdout.text).toMatch(/2024-05-01T10:00:03.000Z +report +node-2 +Retrieved/);
+    expect(o.stdout.text).toMatch(/2024-05-01T10:00:03.000Z +report +node-2 +Retrieved$/m);
+    expect(o.stdout.text).toMatch(/submitted +node-1 +operatorId=77 attempt=1$/m);
     const j = io();
     expect(await runStatus(['--json', '42', '--endpoint', g.url], j)).toBe(0);
     expect(JSON.parse(j.stdout.text)).toEqual(doc);

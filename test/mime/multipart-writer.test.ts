@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseContentType } from '../../src/mime/content-type.ts';
 import { readAllParts } from '../../src/mime/multipart-reader.ts';
-import { base64Body, buildMultipart, formatParameterValue } from '../../src/shared/multipart-writer.ts';
+import { base64Body, buildMultipart, formatParameterValue, type MultipartPartInput } from '../../src/shared/multipart-writer.ts';
 import { chunksOf, options } from './support.ts';
 
 describe('buildMultipart', () => {
@@ -59,7 +59,7 @@ describe('buildMultipart', () => {
 describe('round trip: buildMultipart -> readAllParts', () => {
   it('returns the same headers and bytes, for binary, text, base64 and empty bodies', async () => {
     const bin = Buffer.from(Array.from({ length: 4000 }, (_, i) => (i * 131) & 0xff));
-    const parts = [
+    const parts: MultipartPartInput[] = [
       { headers: { 'Content-Type': 'application/json', 'Content-Id': '<main>' }, body: '{"type":"MT","n":"Köln"}' },
       { headers: { 'Content-Type': 'image/jpeg', 'Content-ID': 'img', 'Content-Transfer-Encoding': 'base64' }, body: base64Body(bin) },
       { headers: { 'Content-Type': 'application/octet-stream' }, body: bin },

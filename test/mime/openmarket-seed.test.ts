@@ -8,13 +8,13 @@ import { ApiError } from '../../src/core/errors.ts';
 import { boundaryOf } from '../../src/mime/content-type.ts';
 import { readAllParts } from '../../src/mime/multipart-reader.ts';
 import type { ParsedPart } from '../../src/mime/types.ts';
-import { chunksOf, options, pieces, seedBody } from './support.ts';
+import { SEED_PATH, chunksOf, exampleBody, options, pieces, seedBody } from './support.ts';
 
 const NBSP = '\u00a0';
-const mt = seedBody('POST /mms/v2/send');
-const mo = seedBody('POST /customerEndpoint');
+const mt = exampleBody('mt');
+const mo = exampleBody('mo');
 // The documentation's MO request header reads "multipart/mixed; boundary=mimeboundary" followed by a no-break space.
-const boundary = boundaryOf(`multipart/mixed; boundary=mimeboundary${NBSP}`.trim())!;
+const boundary = boundaryOf(`multipart/mixed; boundary=mimeboundary${NBSP}`)!;
 
 async function rejection(p: Promise<unknown>): Promise<ApiError> {
   try {
@@ -28,7 +28,18 @@ async function rejection(p: Promise<unknown>): Promise<ApiError> {
 
 const view = (parts: ParsedPart[]) => parts.map((p) => ({ type: p.contentType, id: p.contentId, body: p.body.toString('utf8') }));
 
+describe('fixtures', () => {
+  it.skipIf(SEED_PATH === undefined)('are the examples of the OpenMarket document, byte for byte', () => {
+    expect(mt.equals(seedBody(SEED_PATH!, 'POST /mms/v2/send'))).toBe(true);
+    expect(mo.equals(seedBody(SEED_PATH!, 'POST /customerEndpoint'))).toBe(true);
+  });
+});
+
 describe('OpenMarket MT example as printed', () => {
+  it('the boundary is found despite the no-break space printed after it', () => {
+    expect(boundary).toBe('mimeboundary');
+  });
+
   it('is taken from the seed with its quirks intact', () => {
     const text = mt.toString('utf8');
     expect(text.startsWith('--mimeboundary\nContent-Type: application/json\nContent-Id: main\n{\n')).toBe(true);

@@ -1,19 +1,30 @@
 /**
- * Helpers for the MIME tests: the OpenMarket seed examples extracted from the documentation text as printed, chunked
- * sources, and default options.
+ * Helpers for the MIME tests: the OpenMarket documentation examples as printed, chunked sources, default options.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { DEFAULT_MULTIPART_LIMITS, type MultipartLimits, type MultipartOptions } from '../../src/mime/types.ts';
 
-export const SEED_PATH = '/work/shared/seed/openmarket-http-mms-things-to-know.txt';
+/**
+ * The OpenMarket "Things to Know" document, when this checkout has it beside the repository (../shared/seed);
+ * undefined elsewhere. The fixtures below are checked against it when it is there.
+ */
+export const SEED_PATH: string | undefined = [
+  fileURLToPath(new URL('../../../shared/seed/openmarket-http-mms-things-to-know.txt', import.meta.url)),
+].find((p) => existsSync(p));
+
+/** The MT and MO example bodies exactly as printed in the documentation (kept in test/mime/fixtures). */
+export function exampleBody(which: 'mt' | 'mo'): Buffer {
+  return readFileSync(new URL(`./fixtures/openmarket-${which}-example.txt`, import.meta.url));
+}
 
 /**
  * The multipart body of an HTTP example in the seed document, exactly as printed: the lines from the first
  * "--mimeboundary" after `marker` to the end of the indented block, with only the document's 4-space list indentation
  * removed. No-break spaces, missing blank lines and the missing close delimiter are kept as they are.
  */
-export function seedBody(marker: string): Buffer {
-  const text = readFileSync(SEED_PATH, 'utf8');
+export function seedBody(seedPath: string, marker: string): Buffer {
+  const text = readFileSync(seedPath, 'utf8');
   const at = text.indexOf(marker);
   if (at < 0) throw new Error(`marker not found in seed: ${marker}`);
   const lines = text.slice(at).split('\n');

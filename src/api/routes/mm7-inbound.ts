@@ -45,7 +45,7 @@ export function registerMm7InboundRoute(app: FastifyInstance, ctx: GatewayContex
           logger: req.log,
           defaultNamespace: op.mm7?.namespace,
           maxBodyBytes: ctx.config.api.maxBodyBytes,
-        } as never,
+        },
       );
       reply.status(res.status).headers(res.headers);
       return res.body;
