@@ -6,6 +6,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { LoadResult, LoadSpec } from './load-main.ts';
 import type { ServerSpec } from './server-main.ts';
+import type { SqlTiming } from './sql-timing.ts';
 
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
 const REPO_DIR = fileURLToPath(new URL('..', import.meta.url));
@@ -60,12 +61,33 @@ function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
   });
 }
 
+/** Ask a server child a question over IPC; undefined if it does not answer within 2 s. */
+function ask<T>(child: ChildProcess, type: string): Promise<T | undefined> {
+  return new Promise((resolve) => {
+    if (!child.connected) return resolve(undefined);
+    const onMsg = (m: { type: string }) => {
+      if (m.type !== type) return;
+      clearTimeout(timer);
+      child.off('message', onMsg);
+      resolve(m as T);
+    };
+    const timer = setTimeout(() => {
+      child.off('message', onMsg);
+      resolve(undefined);
+    }, 2000);
+    child.on('message', onMsg);
+    child.send({ type });
+  });
+}
+
 /** A running server under test. */
 export interface ServerHandle {
   readonly url: string;
   readonly pid: number;
   /** CPU time (user + system, ms) the server has used so far. */
   cpuMs(): Promise<number>;
+  /** SQL statement timings so far (null unless BENCH_SQL_TIMING=1). */
+  sqlTiming(): Promise<SqlTiming | null>;
   /** Ask it to stop; SIGKILL after a grace period. */
   stop(): Promise<void>;
   /** Last lines of its output. */
@@ -102,19 +124,11 @@ export async function startServer(spec: ServerSpec, opts: ServerOptions = {}): P
   return {
     url,
     pid: child.pid!,
-    cpuMs: () =>
-      new Promise<number>((resolve) => {
-        const timer = setTimeout(() => resolve(NaN), 2000);
-        const onMsg = (m: { type: string; usage?: NodeJS.CpuUsage }) => {
-          if (m.type !== 'cpu') return;
-          clearTimeout(timer);
-          child.off('message', onMsg);
-          resolve((m.usage!.user + m.usage!.system) / 1000);
-        };
-        child.on('message', onMsg);
-        if (!child.connected) return resolve(NaN);
-        child.send({ type: 'cpu' });
-      }),
+    cpuMs: async () => {
+      const m = await ask<{ usage: NodeJS.CpuUsage }>(child, 'cpu');
+      return m ? (m.usage.user + m.usage.system) / 1000 : NaN;
+    },
+    sqlTiming: async () => (await ask<{ timing: SqlTiming | null }>(child, 'sql'))?.timing ?? null,
     async stop() {
       if (child.connected) child.send({ type: 'stop' });
       else child.kill('SIGTERM');

@@ -43,6 +43,8 @@ export interface LoadResult {
   started: number;
   statusCounts: Record<string, number>;
   firstError?: string;
+  /** The generator's CPU over the window, 100 = one core busy. */
+  cpuPercent: number;
   latencies: Float64Array;
   /** Flattened [mtId, sendEpochMs, ...] pairs when recordSends. */
   sends?: Float64Array;
@@ -70,6 +72,9 @@ export async function runLoad(spec: LoadSpec, onWindow?: (start: number, end: nu
   const windowStart = performance.timeOrigin + warmEnd;
   const windowEnd = performance.timeOrigin + end;
   onWindow?.(windowStart, windowEnd);
+  // The generator's own CPU over the window: near 100 means it, not the server, set the pace.
+  let cpuAtStart: NodeJS.CpuUsage | undefined;
+  const cpuTimer = setTimeout(() => (cpuAtStart = process.cpuUsage()), spec.warmupMs);
 
   /** One request; never throws. */
   async function one(): Promise<boolean> {
@@ -145,6 +150,9 @@ export async function runLoad(spec: LoadSpec, onWindow?: (start: number, end: nu
     }
     await Promise.all(pending);
   }
+  clearTimeout(cpuTimer);
+  const cpu = cpuAtStart ? process.cpuUsage(cpuAtStart) : undefined;
+  const cpuPercent = cpu ? ((cpu.user + cpu.system) / 1000 / (performance.now() - warmEnd)) * 100 : NaN;
   await Promise.all(pools.map((p) => p.close()));
   return {
     windowStart,
@@ -154,6 +162,7 @@ export async function runLoad(spec: LoadSpec, onWindow?: (start: number, end: nu
     started,
     statusCounts,
     firstError,
+    cpuPercent,
     latencies: latencies.toArray(),
     sends: sends?.toArray(),
   };

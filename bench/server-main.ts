@@ -6,8 +6,9 @@
  *                                               200 {"mtId":n}: the ceiling for one Node process on this machine
  *   {"kind":"gateway","raw":{...},"workers":b}  startGateway() from a raw config (loadConfig({ raw }))
  *
- * IPC: sends {type:'ready', url} once listening; answers {type:'cpu'} with process.cpuUsage(); on {type:'stop'},
- * SIGTERM or loss of the parent, closes the server and exits (so --cpu-prof profiles are written).
+ * IPC: sends {type:'ready', url} once listening; answers {type:'cpu'} with process.cpuUsage() and {type:'sql'} with
+ * the SQL statement timings (BENCH_SQL_TIMING=1, see sql-timing.ts); on {type:'stop'}, SIGTERM or loss of the
+ * parent, closes the server and exits (so --cpu-prof profiles are written).
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -15,6 +16,7 @@ import pino from 'pino';
 import { loadConfig } from '../src/config/load.ts';
 import type { ConfigInput } from '../src/config/schema.ts';
 import { startGateway } from '../src/gateway.ts';
+import { installSqlTiming, type SqlTiming } from './sql-timing.ts';
 
 /** What the child runs. */
 export type ServerSpec = { kind: 'baseline' } | { kind: 'gateway'; raw: ConfigInput; workers: boolean };
@@ -49,6 +51,7 @@ async function startBaseline(): Promise<{ url: string; stop: () => Promise<void>
 
 async function main(): Promise<void> {
   const spec = JSON.parse(process.env.BENCH_SERVER_SPEC ?? '{"kind":"baseline"}') as ServerSpec;
+  const sqlTiming: (() => SqlTiming) | undefined = process.env.BENCH_SQL_TIMING === '1' ? installSqlTiming() : undefined;
   let stop: () => Promise<void>;
   let url: string;
   if (spec.kind === 'baseline') {
@@ -75,6 +78,7 @@ async function main(): Promise<void> {
   process.on('message', (msg: { type: string }) => {
     if (msg.type === 'stop') shutdown();
     else if (msg.type === 'cpu') process.send?.({ type: 'cpu', usage: process.cpuUsage() });
+    else if (msg.type === 'sql') process.send?.({ type: 'sql', timing: sqlTiming?.() ?? null });
   });
   process.on('SIGTERM', shutdown);
   process.on('disconnect', shutdown);

@@ -21,6 +21,10 @@ import { createMoStep, createReportStep } from './pipeline/webhook-steps.ts';
 import { PipelineInboundSink } from './pipeline/inbound-sink.ts';
 import { WebhookDispatcher } from './webhooks/webhook-dispatcher.ts';
 import { openStore } from './store/open-store.ts';
+import { createFetcher } from './content/guarded-fetch.ts';
+import { RemoteContentCache } from './content/url-cache.ts';
+import { StoreUrlCachePort } from './content/store-url-cache-port.ts';
+import { prepareContent, type ContentLimits } from './pipeline/prepare-content.ts';
 import { GroupCommitter } from './store/group-commit.ts';
 import type { Store } from './store/store.ts';
 
@@ -88,9 +92,32 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
   const sink = new PipelineInboundSink({ store, commit, wake, moIds, nodeId, ownerOf: (n) => owners.get(n), reportUrlFor });
 
   const dispatcher = new WebhookDispatcher(
-    { schedule: scheduleOf(config.webhooks.reports), max4xxAttempts: config.webhooks.max4xxAttempts, timeoutMs: config.webhooks.timeout },
+    {
+      schedule: scheduleOf(config.webhooks.reports),
+      max4xxAttempts: config.webhooks.max4xxAttempts,
+      timeoutMs: config.webhooks.timeout,
+      addressPolicy: { allowPrivateAddresses: config.webhooks.allowPrivateAddresses },
+    },
     log,
   );
+  const rc = config.remoteContent;
+  const fetcher = createFetcher({
+    policy: { allowPrivateAddresses: rc.allowPrivateAddresses },
+    timeoutMs: rc.timeout,
+    maxBytes: rc.maxBytes,
+    maxRedirects: rc.maxRedirects,
+    userAgent: 'mmsgate',
+  });
+  const contentCache = new RemoteContentCache({ port: new StoreUrlCachePort(store, commit), fetcher, defaultTtlMs: rc.defaultTtl, maxTtlMs: rc.maxTtl });
+  const limitsFor = (operatorId: number): ContentLimits => {
+    const op = config.operators.find((o) => o.id === operatorId);
+    return {
+      maxMessageBytes: op?.maxMessageBytes ?? 614400,
+      maxImageWidth: op?.maxImageWidth ?? 1600,
+      maxImageHeight: op?.maxImageHeight ?? 1600,
+      generateSmil: op?.generateSmil ?? op?.type === 'mm7',
+    };
+  };
   const submitSchedule = scheduleOf(config.submit);
   const webhookDeps = {
     store,
@@ -109,6 +136,8 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
       nodeId,
       concurrency: Math.max(...config.operators.map((o) => o.limits.concurrency), 1) * Math.max(config.operators.length, 1),
       reportUrlFor,
+      limitsFor,
+      cache: contentCache,
     }),
     createReportStep(webhookDeps),
     createMoStep(webhookDeps),
@@ -149,6 +178,7 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
     wake,
     sink,
     isDraining: () => draining,
+    prepareContent: (parts, operatorId, bytesOf) => prepareContent(parts, limitsFor(operatorId), { cache: contentCache, bytesOf }),
   };
   // Jobs enqueued by other nodes (PostgreSQL NOTIFY) wake this node's idle runners at once.
   const unsubscribe = store.onJobsEnqueued?.(() => wake()) ?? (() => undefined);
@@ -173,6 +203,7 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
         await Promise.all(steps.map((st) => store.releaseLeases(`${nodeId}/${st.name}`).catch(() => 0)));
         await Promise.all([...connectors.values()].map((c) => c.close()));
         await dispatcher.close();
+        await fetcher.close();
         await store.close();
       })();
       return stopping;

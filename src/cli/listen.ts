@@ -103,7 +103,7 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
       `--- MO  moId ${mo.moId}  from ${mo.source}  to ${mo.destinations.join(', ') || '-'}\n` +
       (mo.ccs.length ? `  cc          ${mo.ccs.join(', ')}\n` : '') +
       `  subject     ${mo.subject || '-'}\n` +
-      `  date        ${mo.date || '-'}   operator ${mo.mobileOperatorId ?? '-'}   userAgent ${mo.userAgent ?? '-'}\n` +
+      `  date        ${mo.date || '-'}   operator ${mo.mobileOperatorId ?? '-'}   userAgent ${mo.userAgent || '-'}\n` +
       `  request id  ${meta.requestId || '-'}\n`;
     if (m.parts.length) await mkdir(dir, { recursive: true });
     for (const [i, p] of m.parts.entries()) {

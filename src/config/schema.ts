@@ -100,6 +100,8 @@ const operatorSchema = z
     maxMessageBytes: z.number().int().positive().default(614400),
     maxImageWidth: z.number().int().positive().default(1600),
     maxImageHeight: z.number().int().positive().default(1600),
+    /** Add a SMIL presentation when the customer sent none (default: on for mm7 operators, off for the simulator). */
+    generateSmil: z.boolean().optional(),
     limits: z
       .object({
         /** Submissions per second to this operator (0 = unlimited). */
@@ -172,6 +174,30 @@ export const configSchema = z
         max4xxAttempts: z.number().int().positive().default(3),
         /** Concurrent webhook requests per node. */
         concurrency: z.number().int().positive().default(64),
+        /**
+         * Address guard for customer endpoints (same rules as remoteContent). Webhook URLs come from this config
+         * file, written by the gateway's operator, so private addresses are allowed by default; set false (or a CIDR
+         * list) when account configuration comes from less trusted hands.
+         */
+        allowPrivateAddresses: z.union([z.boolean(), z.array(z.string())]).default(true),
+      })
+      .strict()
+      .prefault({}),
+    remoteContent: z
+      .object({
+        /**
+         * SSRF guard: by default loopback, private, link-local, unique-local, multicast and metadata addresses are
+         * refused (checked on every resolved address of every redirect hop). `true` allows all; a list of CIDRs
+         * allows those ranges (development, self-hosting).
+         */
+        allowPrivateAddresses: z.union([z.boolean(), z.array(z.string())]).default(false),
+        timeout: duration.default(parseDuration('30s')),
+        maxBytes: z.number().int().positive().default(5 * 1024 * 1024),
+        maxRedirects: z.number().int().min(0).max(20).default(5),
+        /** Freshness when the origin gives no Cache-Control/Expires. */
+        defaultTtl: duration.default(parseDuration('1h')),
+        /** Cap on any freshness lifetime. */
+        maxTtl: duration.default(parseDuration('24h')),
       })
       .strict()
       .prefault({}),

@@ -3,8 +3,8 @@
  * adaptation is the MMSC's job in principle, but MMSCs reject oversized messages rather than adapt them, so the
  * gateway does it before submission).
  *
- * 1. Images handsets do not take (WebP, HEIC/HEIF/AVIF, TIFF, SVG, ... anything sharp decodes other than JPEG, PNG
- *    and GIF) become JPEG (animated WebP becomes animated GIF); every image is fitted to the operator's maximum
+ * 1. Images handsets do not take (WebP, HEIC/HEIF/AVIF, TIFF: the raster formats sharp decodes other than JPEG,
+ *    PNG and GIF) become JPEG (animated WebP becomes animated GIF); every image is fitted to the operator's maximum
  *    dimensions.
  * 2. While the message (part sizes plus a per-part MIME overhead allowance) exceeds maxMessageBytes, the largest
  *    image is shrunk: JPEG re-encoded at decreasing quality, then decreasing dimensions; PNG without alpha becomes
@@ -16,6 +16,7 @@ import sharp, { type Metadata, type Sharp } from 'sharp';
 import { OUTCOMES, type Outcome } from '../core/outcomes.ts';
 import { PermanentError } from '../core/retry-policy.ts';
 import { mediaTypeOf } from './guarded-fetch.ts';
+import { sniffContentType } from './sniff.ts';
 
 /** One message part as adaptation sees it. */
 export interface AdaptPart {
@@ -63,6 +64,8 @@ export class AdaptError extends PermanentError {
   }
 }
 
+/** Sniffed types handed to sharp. */
+const DECODABLE = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp', 'image/heic', 'image/heif', 'image/avif', 'image/tiff']);
 const HANDSET_IMAGE_FORMATS = new Set(['jpeg', 'png', 'gif']);
 const TYPE_OF_FORMAT: Record<string, string> = { jpeg: 'image/jpeg', png: 'image/png', gif: 'image/gif' };
 
@@ -173,6 +176,8 @@ function record(changes: AdaptChange[], c: AdaptChange): void {
 
 /** Step 1 for one image part: decode, convert to a handset format, fit the maximum dimensions. */
 async function normaliseImage(index: number, part: AdaptPart, limits: OperatorLimits, changes: AdaptChange[]): Promise<ImageWork | undefined> {
+  // Only raster formats reach the decoder: SVG (external references) and PDF are never rendered.
+  if (!DECODABLE.has(sniffContentType(part.bytes) ?? '')) return undefined;
   let meta: Metadata;
   try {
     meta = await open(part.bytes, true).metadata();

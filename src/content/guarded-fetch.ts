@@ -7,7 +7,7 @@
  */
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP, type LookupFunction } from 'node:net';
-import { Agent, type Dispatcher } from 'undici';
+import { Agent, buildConnector, type Dispatcher } from 'undici';
 import { isAddressAllowed, normaliseIp, type AddressPolicy } from './address-guard.ts';
 import { sniffContentType } from './sniff.ts';
 
@@ -214,20 +214,39 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const CROSS_ORIGIN_DROPPED = ['authorization', 'cookie', 'proxy-authorization'];
 
 /**
- * Create the guarded fetcher. One undici Agent keeps connections alive per origin; its connector resolves names
- * through {@link guardedLookup}.
+ * An undici Agent (keep-alive per origin) that only ever connects to addresses the policy allows: host names go
+ * through {@link guardedLookup}, and IP-literal hosts (which Node never passes to `lookup`) are checked by the
+ * connector. Safe to hand to any outbound call to a customer URL (`request(url, { dispatcher })`), e.g. webhooks.
+ * It does not follow redirects; a caller that does must send each hop through it again.
  */
-export function createFetcher(opts: FetcherOptions): Fetcher {
-  const resolve = opts.lookup ?? systemLookup;
-  const supported = opts.isSupportedType ?? isSupportedMediaType;
-  const agent = new Agent({
-    connect: { lookup: guardedLookup(opts.policy, resolve), timeout: Math.min(opts.timeoutMs, 10_000) },
-    connections: 8,
+export function createGuardedDispatcher(
+  policy: AddressPolicy,
+  opts: { lookup?: HostLookup; timeoutMs?: number; connections?: number } = {},
+): Agent {
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const base = buildConnector({ lookup: guardedLookup(policy, opts.lookup ?? systemLookup), timeout: Math.min(timeoutMs, 10_000) });
+  const connect: buildConnector.connector = (options, callback) => {
+    const ip = normaliseIp(options.hostname);
+    if (isIP(ip) && !isAddressAllowed(ip, policy)) return callback(refused(options.hostname, ip), null);
+    return base(options, callback);
+  };
+  return new Agent({
+    connect,
+    connections: opts.connections ?? 8,
     keepAliveTimeout: 10_000,
-    headersTimeout: opts.timeoutMs,
-    bodyTimeout: opts.timeoutMs,
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
     maxHeaderSize: 16 * 1024,
   });
+}
+
+/**
+ * Create the guarded fetcher on a {@link createGuardedDispatcher} agent, adding manual redirects (each hop
+ * re-checked), the size limit, the deadline, sniffing and the error mapping.
+ */
+export function createFetcher(opts: FetcherOptions): Fetcher {
+  const supported = opts.isSupportedType ?? isSupportedMediaType;
+  const agent = createGuardedDispatcher(opts.policy, { lookup: opts.lookup, timeoutMs: opts.timeoutMs });
 
   async function fetchOnce(url: URL, headers: Record<string, string>, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
     const ip = literalIp(url);
@@ -282,7 +301,8 @@ export function createFetcher(opts: FetcherOptions): Fetcher {
         url = next;
         continue;
       }
-      if (res.statusCode === 304) {
+      // 304 answers a conditional request (RFC 9110 §15.4.5); to an unconditional one it is an origin error.
+      if (res.statusCode === 304 && (baseHeaders['if-none-match'] || baseHeaders['if-modified-since'])) {
         await res.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
         return { status: 304, headers: resHeaders, body: Buffer.alloc(0), contentType: '', mediaType: '', finalUrl: url.href, redirects: hop };
       }

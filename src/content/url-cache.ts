@@ -137,6 +137,7 @@ export interface RemoteContentCacheOptions {
   now?: () => number;
 }
 
+/** Hex SHA-256 of a body: the blob key. */
 export const sha256Hex = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 /**

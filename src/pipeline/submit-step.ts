@@ -6,8 +6,11 @@
  */
 import { OUTCOMES } from '../core/outcomes.ts';
 import { nextAttemptAt, PermanentError, type RetrySchedule, TemporaryError } from '../core/retry-policy.ts';
-import { OperatorRejectedError, type Connector, type PartWithBytes } from '../operators/connector.ts';
-import type { Job, Store } from '../store/store.ts';
+import { OperatorRejectedError, type Connector } from '../operators/connector.ts';
+import type { RemoteContentCache } from '../content/url-cache.ts';
+import type { Outcome } from '../core/outcomes.ts';
+import type { Job, Store, WriteUnit } from '../store/store.ts';
+import { prepareContent, type ContentLimits } from './prepare-content.ts';
 import type { Step, StepOutcome } from './job-runner.ts';
 import { mergeUnits, outcomeUnit } from './units.ts';
 
@@ -19,6 +22,10 @@ export interface SubmitStepDeps {
   concurrency: number;
   /** reportUrl for an account's mtConfig. */
   reportUrlFor(accountId: string, mtConfig: string): string | undefined;
+  /** The operator's content limits (size, image dimensions, SMIL). */
+  limitsFor(operatorId: number): ContentLimits;
+  /** Remote content cache (undefined: remote content refused). */
+  cache: RemoteContentCache | undefined;
   now?: () => number;
 }
 
@@ -38,19 +45,30 @@ export function createSubmitStep(deps: SubmitStepDeps): Step {
       const connector = deps.connectors.get(mt.operatorId);
       if (!connector) return { type: 'done', effects: outcomeUnit(mt, OUTCOMES.UNROUTABLE, ctx, { eventType: 'submit-failed' }) };
 
-      const parts: PartWithBytes[] = [];
-      for (const part of mt.parts) {
-        if (!part.sha256) throw new PermanentError(`part ${part.contentId} has no content (remote content not fetched)`);
-        const bytes = await deps.store.getBlob(part.sha256);
-        if (!bytes) throw new PermanentError(`blob ${part.sha256} of part ${part.contentId} is missing`);
-        parts.push({ part, bytes });
-      }
       try {
-        const accepted = await connector.submit({ mt, parts, mtConfig: mt.mtConfig });
+        const prepared = await prepareContent(mt.parts, deps.limitsFor(mt.operatorId), {
+          cache: deps.cache,
+          bytesOf: (sha) => deps.store.getBlob(sha),
+        });
+        const contentEvents: NonNullable<WriteUnit['events']> = [];
+        if (prepared.fetched.length) {
+          contentEvents.push({ mtId: mt.mtId, at: t, type: 'content-fetched', node: deps.nodeId, detail: { parts: prepared.fetched } });
+        }
+        if (prepared.changes.length || prepared.smilGenerated) {
+          contentEvents.push({
+            mtId: mt.mtId,
+            at: t,
+            type: 'content-adapted',
+            node: deps.nodeId,
+            detail: { changes: prepared.changes, smilGenerated: prepared.smilGenerated, bytes: prepared.parts.reduce((n, p) => n + p.bytes.length, 0) },
+          });
+        }
+        const accepted = await connector.submit({ mt, parts: prepared.parts, mtConfig: mt.mtConfig });
         const done = now();
         return {
           type: 'done',
           effects: mergeUnits(
+            { blobs: prepared.blobs, events: contentEvents },
             {
               mtPatches: [{ mtId: mt.mtId, state: 'submitted', operatorMessageId: accepted.operatorMessageId }],
               events: [
@@ -72,7 +90,9 @@ export function createSubmitStep(deps: SubmitStepDeps): Step {
           return { type: 'done', effects: outcomeUnit(mt, err.outcome, ctx, { eventType: 'submit-rejected', detail: { error: message, ...err.detail } }) };
         }
         if (err instanceof PermanentError) {
-          return { type: 'done', effects: outcomeUnit(mt, OUTCOMES.OPERATOR_REJECTED, ctx, { eventType: 'submit-rejected', detail: { error: message } }) };
+          // Content errors (fetch, adaptation) carry their own outcome; anything else is the operator's refusal.
+          const outcome = (err as PermanentError & { outcome?: Outcome }).outcome ?? OUTCOMES.OPERATOR_REJECTED;
+          return { type: 'done', effects: outcomeUnit(mt, outcome, ctx, { eventType: 'submit-rejected', detail: { error: message } }) };
         }
         const retryAfter = err instanceof TemporaryError ? err.retryAfterMs : 0;
         const at = nextAttemptAt(deps.schedule, job.attempts, job.firstAttemptAt ?? t, t, retryAfter);

@@ -138,6 +138,38 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 2,
+    name: 'idempotency-url-cache-node-url',
+    statements: (t) => [
+      // The primary key is what makes concurrent claims of one key race-safe: INSERT ... ON CONFLICT waits for
+      // the other transaction and then sees its row.
+      `CREATE TABLE idempotency_keys (
+        account_id ${t.text} NOT NULL,
+        idem_key ${t.text} NOT NULL,
+        request_hash ${t.text} NOT NULL,
+        mt_id ${t.bigint} NOT NULL,
+        expires_at ${t.bigint} NOT NULL,
+        created_at ${t.bigint} NOT NULL,
+        PRIMARY KEY (account_id, idem_key)
+      )`,
+      `CREATE INDEX idempotency_keys_expires ON idempotency_keys (expires_at)`,
+      `CREATE TABLE url_cache (
+        url ${t.text} PRIMARY KEY,
+        sha256 ${t.text} NOT NULL,
+        content_type ${t.text} NOT NULL,
+        size ${t.bigint} NOT NULL,
+        etag ${t.text},
+        last_modified ${t.text},
+        fresh_until ${t.bigint} NOT NULL,
+        fetched_at ${t.bigint} NOT NULL
+      )`,
+      `ALTER TABLE nodes ADD COLUMN url ${t.text}`,
+      `CREATE INDEX nodes_heartbeat ON nodes (heartbeat_at)`,
+      // Purging finished jobs by age without scanning the live queue.
+      `CREATE INDEX jobs_done_updated ON jobs (updated_at, id) WHERE state = 'done'`,
+    ],
+  },
 ];
 
 /** Apply pending migrations. Returns the versions applied by this call. */

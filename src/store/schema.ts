@@ -118,8 +118,32 @@ export interface InboxTable {
 export interface NodesTable {
   id: string;
   data_center: string;
+  /** Added in migration 2. */
+  url: string | null;
   started_at: number;
   heartbeat_at: number;
+}
+
+/** Idempotency keys of accepted sends (migration 2); primary key (account_id, idem_key). */
+export interface IdempotencyKeysTable {
+  account_id: string;
+  idem_key: string;
+  request_hash: string;
+  mt_id: number;
+  expires_at: number;
+  created_at: number;
+}
+
+/** Remote-content cache rows (migration 2); the body is in `blobs`. */
+export interface UrlCacheTable {
+  url: string;
+  sha256: string;
+  content_type: string;
+  size: number;
+  etag: string | null;
+  last_modified: string | null;
+  fresh_until: number;
+  fetched_at: number;
 }
 
 export interface SchemaMigrationsTable {
@@ -141,6 +165,8 @@ export interface Database {
   handset_messages: HandsetMessagesTable;
   inbox: InboxTable;
   nodes: NodesTable;
+  idempotency_keys: IdempotencyKeysTable;
+  url_cache: UrlCacheTable;
   schema_migrations: SchemaMigrationsTable;
 }
 

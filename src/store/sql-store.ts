@@ -5,20 +5,27 @@
 import { Kysely, sql, type Selectable } from 'kysely';
 import { MT_STATE_RANK, type MessageEvent, type MoMessage, type MtMessage, type Part } from '../core/message.ts';
 import type {
+  CachedUrlRow,
   ClaimOptions,
   HandsetMessage,
+  IdempotencyHit,
   InboxEntry,
   Job,
   JobFilter,
   JobKind,
   JobResolution,
   MtPatch,
+  NodeInfo,
+  NodeRow,
+  PurgeCounts,
   Store,
   WriteResult,
   WriteUnit,
 } from './store.ts';
 import type { JobsEnqueuedListener, StoreDialect } from './dialect.ts';
+import { claimIdempotencyKeys } from './idempotency.ts';
 import { inTransaction, runMigrations } from './migrations.ts';
+import * as side from './side-tables.ts';
 import {
   eventFromRow,
   handsetFromRow,
@@ -81,19 +88,24 @@ export class SqlStore implements Store {
   async write(units: readonly WriteUnit[]): Promise<WriteResult[]> {
     if (units.length === 0) return [];
     const now = Date.now();
-    const { applied, kinds } = await this.db.connection().execute((conn) =>
+    const { applied, hits, kinds } = await this.db.connection().execute((conn) =>
       inTransaction(conn, this.dialect.beginWrite, async () => {
         const { applied, retriedKinds } = await this.resolveJobs(conn, units, now);
+        // After the job check: a unit skipped for its lease claims no key.
+        const hits = await claimIdempotencyKeys(conn, units, applied, now);
         const plan = planWrite(units, applied, this.dialect.encodeJson, now);
         await this.insertRows(conn, plan);
         await this.applyPatches(conn, plan, now);
         const kinds = [...new Set([...plan.jobKinds, ...retriedKinds])].sort();
         if (kinds.length > 0 && this.dialect.notifyJobs) await this.dialect.notifyJobs(conn, kinds);
-        return { applied, kinds };
+        return { applied, hits, kinds };
       }),
     );
     if (kinds.length > 0) this.emitLocal(kinds as JobKind[]);
-    return applied.map((a) => ({ applied: a }));
+    return applied.map((a, i) => {
+      const existing = hits[i];
+      return existing ? { applied: false, existing } : { applied: a };
+    });
   }
 
   /**
@@ -358,6 +370,30 @@ export class SqlStore implements Store {
     if (box !== undefined) q = q.where('box', '=', box);
     const rows = await q.orderBy('id', 'desc').limit(clampLimit(limit, 50, MAX_LIST_LIMIT)).execute();
     return rows.map(inboxFromRow);
+  }
+
+  async getIdempotencyKey(accountId: string, key: string, now: number): Promise<IdempotencyHit | undefined> {
+    return side.getIdempotencyKey(this.db, accountId, key, now);
+  }
+
+  async purgeExpired(now: number): Promise<PurgeCounts> {
+    return side.purgeExpired(this.db, now);
+  }
+
+  async getCachedUrl(url: string): Promise<CachedUrlRow | undefined> {
+    return side.getCachedUrl(this.db, url);
+  }
+
+  async putCachedUrl(row: CachedUrlRow): Promise<void> {
+    return side.putCachedUrl(this.db, row);
+  }
+
+  async heartbeat(node: NodeInfo, now: number): Promise<void> {
+    return side.heartbeat(this.db, node, now);
+  }
+
+  async listNodes(aliveSince: number): Promise<NodeRow[]> {
+    return side.listNodes(this.db, aliveSince);
   }
 
   /**

@@ -96,10 +96,42 @@ export interface InboxEntry {
   body: Buffer;
 }
 
+/**
+ * An idempotency key claimed with a unit (the `Idempotency-Key` header of POST /mms/v2/send). The key is scoped to
+ * the account; `requestHash` lets the API tell a retry of the same request (answer with the same mtId) from a key
+ * reused for a different body (an error).
+ */
+export interface IdempotencyClaim {
+  accountId: string;
+  /** The client's key, at most MAX_IDEMPOTENCY_KEY_LENGTH characters. */
+  key: string;
+  /** Digest of the request as the API sees it. */
+  requestHash: string;
+  /** The mtId the unit accepts (returned to later requests with the same key). */
+  mtId: number;
+  /** The key is forgotten after this time (ms); an expired key is claimed afresh. */
+  expiresAt: number;
+}
+
+/** The request that holds an idempotency key. */
+export interface IdempotencyHit {
+  mtId: number;
+  requestHash: string;
+}
+
+/** Longest idempotency key accepted (the client library's bound as well). */
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
+
 /** A unit of work. Everything in it commits together or not at all. */
 export interface WriteUnit {
   /** If set and the job is no longer leased by `owner` (lease expired and taken), the WHOLE unit is skipped. */
   job?: JobResolution;
+  /**
+   * If set and a non-expired key (accountId, key) already exists, committed or claimed by an earlier unit of the
+   * same batch, the WHOLE unit is skipped and its result carries `existing`. Otherwise the key is stored with the
+   * unit. Race-safe across nodes: of two concurrent units with one key exactly one is applied.
+   */
+  idempotency?: IdempotencyClaim;
   blobs?: NewBlob[];
   /** New MT messages, with their parts (parts refer to blobs by sha256). */
   mts?: MtMessage[];
@@ -115,9 +147,57 @@ export interface WriteUnit {
 
 /** Result of applying one unit. */
 export interface WriteResult {
-  /** False when the unit was skipped because its job lease was lost. */
+  /** False when the unit was skipped because its job lease was lost or its idempotency key was taken. */
   applied: boolean;
+  /** Set when the unit was skipped for its idempotency key: the request that holds the key. */
+  existing?: IdempotencyHit;
 }
+
+/**
+ * A remote-content URL the gateway fetched (src/content/url-cache.ts). The body is a blob (written with
+ * `write({ blobs })`), referenced by `sha256`.
+ */
+export interface CachedUrlRow {
+  /** At most MAX_CACHED_URL_BYTES bytes (UTF-8). */
+  url: string;
+  sha256: string;
+  contentType: string;
+  size: number;
+  /** Validators for conditional requests (RFC 9110 section 8.8). */
+  etag: string | null;
+  lastModified: string | null;
+  /** Fresh until this time (ms); later uses revalidate first (RFC 9111 section 4.2). */
+  freshUntil: number;
+  fetchedAt: number;
+}
+
+/** Longest cacheable URL in UTF-8 bytes (the send API refuses longer remote-content URLs). */
+export const MAX_CACHED_URL_BYTES = 2048;
+
+/** A gateway node as it announces itself. */
+export interface NodeInfo {
+  /** Unique per node (config node.id), at most 64 characters. */
+  id: string;
+  dataCenter: string;
+  /** Where the node can be reached directly (for operations), or null. */
+  url: string | null;
+}
+
+/** A gateway node as registered. Times in ms. */
+export interface NodeRow extends NodeInfo {
+  /** First heartbeat under this id. */
+  startedAt: number;
+  heartbeatAt: number;
+}
+
+/** What purgeExpired() deleted. */
+export interface PurgeCounts {
+  idempotencyKeys: number;
+  doneJobs: number;
+}
+
+/** Done jobs are kept this long after they finished (for the status API and operations), then purged. */
+export const DONE_JOB_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
 
 export interface ClaimOptions {
   kinds: readonly JobKind[];
@@ -200,6 +280,27 @@ export interface Store {
    * Returns an unsubscribe function.
    */
   onJobsEnqueued?(callback: (kinds: JobKind[]) => void): () => void;
+
+  /** The request holding a non-expired idempotency key (expiresAt > now), or undefined. */
+  getIdempotencyKey(accountId: string, key: string, now: number): Promise<IdempotencyHit | undefined>;
+
+  /**
+   * Housekeeping, safe to run on every node at once: delete idempotency keys that expired at `now` and done jobs
+   * that finished more than DONE_JOB_RETENTION_MS before `now`. Deletes in bounded batches (short transactions).
+   */
+  purgeExpired(now: number): Promise<PurgeCounts>;
+
+  /** The cache row of a remote-content URL, or undefined. */
+  getCachedUrl(url: string): Promise<CachedUrlRow | undefined>;
+
+  /** Insert or replace the cache row of `row.url`. */
+  putCachedUrl(row: CachedUrlRow): Promise<void>;
+
+  /** Record that `node` is alive at `now` (registered on first call; startedAt kept after that). */
+  heartbeat(node: NodeInfo, now: number): Promise<void>;
+
+  /** Nodes whose last heartbeat is at or after `aliveSince`, by id. */
+  listNodes(aliveSince: number): Promise<NodeRow[]>;
 
   /** Close connections. */
   close(): Promise<void>;

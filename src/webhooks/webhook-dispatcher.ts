@@ -7,7 +7,9 @@
  * Each delivery carries a stable id (`X-Mmsgate-Delivery-Id`, and `webhook-id` when signed) so customers can
  * deduplicate the at-least-once deliveries.
  */
-import { Agent, request } from 'undici';
+import { request, type Dispatcher } from 'undici';
+import { createGuardedDispatcher } from '../content/guarded-fetch.ts';
+import type { AddressPolicy } from '../content/address-guard.ts';
 import type { Logger } from 'pino';
 import { nextAttemptAt, type RetrySchedule } from '../core/retry-policy.ts';
 import type { Job } from '../store/store.ts';
@@ -29,6 +31,8 @@ export interface WebhookRequest {
 
 export interface WebhookPolicy {
   schedule: RetrySchedule;
+  /** Which addresses customer endpoints may resolve to (checked before connecting). */
+  addressPolicy: AddressPolicy;
   max4xxAttempts: number;
   timeoutMs: number;
 }
@@ -47,14 +51,14 @@ export function parseRetryAfter(value: string | string[] | undefined, now: numbe
 }
 
 export class WebhookDispatcher {
-  private readonly agent: Agent;
+  private readonly agent: Dispatcher;
 
   constructor(
     private readonly policy: WebhookPolicy,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
   ) {
-    this.agent = new Agent({ keepAliveTimeout: 30_000, connections: 64, connectTimeout: Math.min(policy.timeoutMs, 10_000) });
+    this.agent = createGuardedDispatcher(policy.addressPolicy, { timeoutMs: policy.timeoutMs, connections: 64 });
   }
 
   /** Make one attempt. Never throws. */

@@ -1,16 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { AdaptError, adaptForOperator, PART_OVERHEAD_BYTES, type AdaptPart } from '../../src/content/adapt.ts';
 import { OUTCOMES } from '../../src/core/outcomes.ts';
 import { PermanentError } from '../../src/core/retry-policy.ts';
 
 /** An RGB noise image: incompressible, so PNG stays about width*height*3 bytes. */
-function noise(width: number, height: number): sharp.Sharp {
+function noise(width: number, height: number): Sharp {
   return sharp(randomBytes(width * height * 3), { raw: { width, height, channels: 3 } });
 }
 
-const solid = (width: number, height: number, background: string): sharp.Sharp =>
+const solid = (width: number, height: number, background: string): Sharp =>
   sharp({ create: { width, height, channels: 3, background } });
 
 async function animatedGif(width: number, height: number, frames: number): Promise<Buffer> {
@@ -158,6 +158,13 @@ describe('adaptForOperator', () => {
     const input = [{ contentType: 'audio/amr', contentId: 'a', bytes: amr }];
     const { parts, changes } = await adaptForOperator(input, { maxMessageBytes: 300_000 });
     expect(parts[0]!.bytes.equals(amr)).toBe(true);
+    expect(changes).toEqual([]);
+  });
+
+  it('never renders SVG (it may reference external resources): passed through as sent', async () => {
+    const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>');
+    const { parts, changes } = await adaptForOperator([{ contentType: 'image/svg+xml', contentId: 's', bytes: svg }], { maxMessageBytes: 300_000 });
+    expect(parts[0]).toEqual({ contentType: 'image/svg+xml', contentId: 's', bytes: svg });
     expect(changes).toEqual([]);
   });
 

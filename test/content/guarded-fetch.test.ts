@@ -7,6 +7,7 @@ import {
   checkUrlAllowed,
   ContentFetchError,
   createFetcher,
+  createGuardedDispatcher,
   guardedLookup,
   type Fetcher,
   type FetcherOptions,
@@ -244,6 +245,32 @@ describe('guardedLookup (no sockets)', () => {
     expect(all).toEqual([{ address: '127.0.0.1', family: 4 }]);
     const one = await new Promise<unknown[]>((resolve) => lookup('ok.test', {}, (_e, addr, fam) => resolve([addr, fam])));
     expect(one).toEqual(['127.0.0.1', 4]);
+  });
+});
+
+describe('createGuardedDispatcher (for webhook delivery)', () => {
+  it('refuses IP-literal and named loopback hosts on direct use, without connecting', async () => {
+    const agent = createGuardedDispatcher({ allowPrivateAddresses: false });
+    try {
+      for (const origin of [`http://127.0.0.1:${a.port}`, `http://localhost:${a.port}`, `http://2130706433:${a.port}`]) {
+        const err = await agent.request({ origin, path: '/text', method: 'GET' }).catch((e: unknown) => e);
+        expect(err, origin).toBeInstanceOf(ContentFetchError);
+        expect((err as ContentFetchError).reason).toBe('address-refused');
+      }
+      expect(a.connections).toBe(0);
+    } finally {
+      await agent.close();
+    }
+  });
+
+  it('connects when the policy allows the address', async () => {
+    const agent = createGuardedDispatcher({ allowPrivateAddresses: ['127.0.0.1/32'] });
+    try {
+      const res = await agent.request({ origin: `http://127.0.0.1:${a.port}`, path: '/text', method: 'GET' });
+      expect(await res.body.text()).toBe('hello');
+    } finally {
+      await agent.close();
+    }
   });
 });
 

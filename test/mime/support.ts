@@ -9,9 +9,8 @@ import { DEFAULT_MULTIPART_LIMITS, type MultipartLimits, type MultipartOptions }
  * The OpenMarket "Things to Know" document, when this checkout has it beside the repository (../shared/seed);
  * undefined elsewhere. The fixtures below are checked against it when it is there.
  */
-export const SEED_PATH: string | undefined = [
-  fileURLToPath(new URL('../../../shared/seed/openmarket-http-mms-things-to-know.txt', import.meta.url)),
-].find((p) => existsSync(p));
+const seedCandidate = fileURLToPath(new URL('../../../shared/seed/openmarket-http-mms-things-to-know.txt', import.meta.url));
+export const SEED_PATH: string | undefined = existsSync(seedCandidate) ? seedCandidate : undefined;
 
 /** The MT and MO example bodies exactly as printed in the documentation (kept in test/mime/fixtures). */
 export function exampleBody(which: 'mt' | 'mo'): Buffer {

@@ -4,6 +4,7 @@
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/open-store.ts';
 import type { JobKind } from '../../src/store/store.ts';
@@ -115,6 +116,46 @@ describe('PostgreSQL with several nodes', () => {
       off();
     } finally {
       await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('makes a node wait for another node\'s uncommitted idempotency key, then answers with it', async () => {
+    const url = await freshPgDatabase();
+    const store = await openStore(url, { poolSize: 2 });
+    const other = new pg.Client({ connectionString: url });
+    await other.connect();
+    try {
+      const [m1, m2, m3] = [await store.reserveIds('mt', 1), await store.reserveIds('mt', 1), await store.reserveIds('mt', 1)];
+      const expires = Date.now() + 60_000;
+      const insertKey = (key: string, mtId: number) =>
+        other.query(
+          'INSERT INTO idempotency_keys (account_id, idem_key, request_hash, mt_id, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6)',
+          ['acme', key, 'h-other', mtId, expires, Date.now()],
+        );
+      const claim = (key: string, mtId: number) => ({ accountId: 'acme', key, requestHash: 'h-mine', mtId, expiresAt: expires });
+
+      // Another node holds the key in an open transaction: our write must wait for its outcome, not guess.
+      await other.query('BEGIN');
+      await insertKey('k-commit', m1);
+      let settled = false;
+      const pending = store.write([{ idempotency: claim('k-commit', m2), mts: [mtOf(m2, [])] }]).finally(() => (settled = true));
+      await new Promise((r) => setTimeout(r, 300));
+      expect(settled).toBe(false);
+      await other.query('COMMIT');
+      expect(await pending).toEqual([{ applied: false, existing: { mtId: m1, requestHash: 'h-other' } }]);
+      expect(await store.getMt(m2)).toBeUndefined();
+
+      // If the other node rolls back, the key is ours.
+      await other.query('BEGIN');
+      await insertKey('k-rollback', m1);
+      const ours = store.write([{ idempotency: claim('k-rollback', m3), mts: [mtOf(m3, [])] }]);
+      await new Promise((r) => setTimeout(r, 200));
+      await other.query('ROLLBACK');
+      expect(await ours).toEqual([{ applied: true }]);
+      expect(await store.getIdempotencyKey('acme', 'k-rollback', Date.now())).toEqual({ mtId: m3, requestHash: 'h-mine' });
+    } finally {
+      await other.end();
+      await store.close();
     }
   });
 });

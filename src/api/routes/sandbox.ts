@@ -13,6 +13,7 @@ import { isInternationalNumber, isShortCode } from '../../core/message.ts';
 import { boundaryOf, parseContentType } from '../../mime/content-type.ts';
 import { readAllParts } from '../../mime/multipart-reader.ts';
 import type { GatewayContext } from '../context.ts';
+import { headerAsUtf8, parseControlJson } from './send.ts';
 
 const MAX_LIST = 200;
 
@@ -26,19 +27,14 @@ export function registerSandboxRoutes(app: FastifyInstance, ctx: GatewayContext)
     scope.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
 
     scope.post('/sandbox/mo', async (req) => {
-      const ctHeader = req.headers['content-type'] ?? '';
+      const ctHeader = headerAsUtf8(req.headers['content-type']);
       if (parseContentType(ctHeader).type !== 'multipart/mixed') throw new ApiError('UNSUPPORTED_MEDIA_TYPE', { contentType: ctHeader || '(none)' });
       const boundary = boundaryOf(ctHeader);
       if (!boundary) throw new ApiError('MISSING_BOUNDARY');
       const parts = await readAllParts(req.body as AsyncIterable<Buffer>, { boundary, lenient: api.lenientMultipart, limits });
       const main = parts.find((p) => p.contentId.toLowerCase() === 'main') ?? parts[0];
       if (!main) throw new ApiError('MISSING_CONTROL_PART');
-      let j: Record<string, unknown>;
-      try {
-        j = JSON.parse(main.body.toString('utf8')) as Record<string, unknown>;
-      } catch (e) {
-        throw new ApiError('INVALID_JSON', { reason: (e as Error).message });
-      }
+      const j = parseControlJson(main.body, api.lenientMultipart) as Record<string, unknown>;
       if (typeof j !== 'object' || j === null) throw new ApiError('INVALID_JSON', { reason: 'not an object' });
       const source = String(j.source ?? '');
       if (!isInternationalNumber(source)) throw new ApiError('INVALID_SOURCE');

@@ -30,17 +30,13 @@ export function registerSendRoute(app: FastifyInstance, ctx: GatewayContext): vo
       const account = await ctx.auth.authenticate(req.headers.authorization);
       const parts = await readBody(req, ctx);
       const control = pickControlPart(parts);
-      let json: unknown;
-      try {
-        json = JSON.parse(control.body.toString('utf8'));
-      } catch (e) {
-        throw new ApiError('INVALID_JSON', { reason: (e as Error).message });
-      }
+      const json = parseControlJson(control.body, ctx.config.api.lenientMultipart);
       const valid = validateMtRequest(json, account, ctx.config.operators);
       const content = parts.filter((p) => p !== control);
       if (content.length === 0) throw new ApiError('NO_CONTENT');
 
       const { storedParts, blobs } = toStoredParts(content);
+      if (isDryRun(req.headers['x-dry-run'])) return dryRun(ctx, valid.operatorId, storedParts, blobs);
       const mtId = await ctx.mtIds.take();
       const now = Date.now();
       const mt: MtMessage = {
@@ -58,7 +54,6 @@ export function registerSendRoute(app: FastifyInstance, ctx: GatewayContext): vo
         updatedAt: now,
         parts: storedParts,
       };
-      const hasRemote = storedParts.some((p) => p.remoteUrl);
       const unit: WriteUnit = {
         blobs,
         mts: [mt],
@@ -71,7 +66,8 @@ export function registerSendRoute(app: FastifyInstance, ctx: GatewayContext): vo
             detail: { requestId: req.id, parts: storedParts.length, operatorId: valid.operatorId, bytes: sumSizes(storedParts) },
           },
         ],
-        jobs: [{ kind: hasRemote ? 'fetch' : 'submit', refId: mtId, orderKey: `mt:${mtId}` }],
+        // Remote content is fetched by the submit step (through the shared URL cache), so one job kind serves both.
+        jobs: [{ kind: 'submit', refId: mtId, orderKey: `mt:${mtId}` }],
       };
       await ctx.commit(unit);
       ctx.wake();
@@ -81,8 +77,28 @@ export function registerSendRoute(app: FastifyInstance, ctx: GatewayContext): vo
   });
 }
 
+/**
+ * Parse the JSON control part. Lenient mode also takes the documentation's examples as copied from the web page,
+ * whose JSON is indented with no-break spaces (U+00A0), which JSON.parse refuses outside strings.
+ */
+export function parseControlJson(body: Buffer, lenient: boolean): unknown {
+  let text = body.toString('utf8');
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // a byte-order mark
+  if (lenient) text = text.replace(/\u00a0/g, ' ');
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new ApiError('INVALID_JSON', { reason: (e as Error).message });
+  }
+}
+
+/** Header values arrive latin1-decoded; re-decode as UTF-8 so a stray non-ASCII character is seen as itself. */
+export function headerAsUtf8(v: string | undefined): string {
+  return v ? Buffer.from(v, 'latin1').toString('utf8') : '';
+}
+
 async function readBody(req: FastifyRequest, ctx: GatewayContext): Promise<ParsedPart[]> {
-  const ctHeader = req.headers['content-type'] ?? '';
+  const ctHeader = headerAsUtf8(req.headers['content-type']);
   const ct = parseContentType(ctHeader);
   if (ct.type !== 'multipart/mixed') {
     // multipart/related and form-data are near misses that clients produce by accident: same answer, clear message.
@@ -106,6 +122,40 @@ async function readBody(req: FastifyRequest, ctx: GatewayContext): Promise<Parse
       maxHeaderBytes: api.maxHeaderBytes,
     },
   });
+}
+
+function isDryRun(v: string | string[] | undefined): boolean {
+  return typeof v === 'string' && /^(true|1|yes)$/i.test(v.trim());
+}
+
+/**
+ * `X-Dry-Run: true`: validate, fetch, add SMIL and adapt exactly as the pipeline would, and answer with the final parts,
+ * their sizes, the chosen operator and what adaptation did - without storing or sending anything. A content problem
+ * answers 200 with `wouldFail: true` and the outcome the message would have ended with.
+ */
+async function dryRun(ctx: GatewayContext, operatorId: number, parts: Part[], blobs: NewBlob[]): Promise<Record<string, unknown>> {
+  const bytes = new Map(blobs.map((b) => [b.sha256, b.bytes]));
+  try {
+    const prepared = await ctx.prepareContent(parts, operatorId, async (sha) => bytes.get(sha));
+    return {
+      dryRun: true,
+      mobileOperatorId: operatorId,
+      parts: prepared.parts.map((p) => ({ contentType: p.part.contentType, contentId: p.part.contentId, size: p.bytes.length })),
+      totalBytes: prepared.parts.reduce((n, p) => n + p.bytes.length, 0),
+      fetched: prepared.fetched,
+      adaptation: prepared.changes,
+      smilGenerated: prepared.smilGenerated,
+    };
+  } catch (err) {
+    const outcome = (err as { outcome?: { id: number; status: string; description: string } }).outcome;
+    return {
+      dryRun: true,
+      mobileOperatorId: operatorId,
+      wouldFail: true,
+      error: err instanceof Error ? err.message : String(err),
+      ...(outcome ? { status: outcome.status, outcomeId: outcome.id, outcomeDescription: outcome.description } : {}),
+    };
+  }
 }
 
 /** The JSON control part: the one with Content-Id "main", else the first (OpenMarket HTTP MMS v2). */

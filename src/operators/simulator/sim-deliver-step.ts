@@ -8,6 +8,13 @@ import type { Job, Store, WriteUnit } from '../../store/store.ts';
 import type { Step, StepOutcome } from '../../pipeline/job-runner.ts';
 import { mergeUnits, outcomeUnit } from '../../pipeline/units.ts';
 import { simBehaviour } from './test-numbers.ts';
+import type { Part } from '../../core/message.ts';
+
+/** The parts the simulator accepted (recorded at submission), if the job carries them. */
+function submittedParts(job: Job): Part[] | undefined {
+  const parts = (job.payload as { parts?: Part[] }).parts;
+  return Array.isArray(parts) ? parts : undefined;
+}
 
 export interface SimDeliverDeps {
   store: Store;
@@ -32,7 +39,9 @@ export function createSimDeliverStep(deps: SimDeliverDeps): Step {
       const b = simBehaviour(mt.destination);
       const handset: WriteUnit = b.deliverToHandset
         ? {
-            handsetMessages: [{ number: mt.destination, mtId: mt.mtId, source: mt.source, subject: mt.subject, receivedAt: t, parts: mt.parts }],
+            handsetMessages: [
+              { number: mt.destination, mtId: mt.mtId, source: mt.source, subject: mt.subject, receivedAt: t, parts: submittedParts(job) ?? mt.parts },
+            ],
             events: [{ mtId: mt.mtId, at: t, type: 'handset-received', node: deps.nodeId, detail: { number: mt.destination } }],
           }
         : {};

@@ -53,7 +53,15 @@ export class SimulatorConnector implements Connector {
       operatorMessageId,
       detail: { simulator: true },
       effects: {
-        jobs: [{ kind: 'sim-deliver', refId: req.mt.mtId, runAt: this.now() + this.settings.deliveryDelay, payload: { operatorId: this.operatorId } }],
+        // The handset gets exactly what was submitted (after fetching and adaptation), not the original parts.
+        jobs: [
+          {
+            kind: 'sim-deliver',
+            refId: req.mt.mtId,
+            runAt: this.now() + this.settings.deliveryDelay,
+            payload: { operatorId: this.operatorId, parts: req.parts.map((p) => p.part) },
+          },
+        ],
       },
     };
   }

