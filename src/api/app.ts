@@ -35,7 +35,7 @@ export function buildApp(ctx: GatewayContext, opts: { logRequests?: boolean } = 
   });
 
   app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
-    const apiErr = toApiError(err);
+    const apiErr = toApiError(err, ctx.config.api.maxBodyBytes);
     if (apiErr.status >= 500 && apiErr.code === 'INTERNAL') req.log.error({ err }, 'request failed');
     else req.log.info({ code: apiErr.code }, apiErr.message);
     if (apiErr.code === 'AUTH_REQUIRED' || apiErr.code === 'AUTH_INVALID') {
@@ -70,12 +70,12 @@ export function buildApp(ctx: GatewayContext, opts: { logRequests?: boolean } = 
 }
 
 /** Map anything thrown in a request to a registry error. */
-function toApiError(err: unknown): ApiError {
+function toApiError(err: unknown, maxBodyBytes: number): ApiError {
   if (err instanceof ApiError) return err;
   const e = err as FastifyError;
   switch (e?.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new ApiError('BODY_TOO_LARGE', { limit: 0 });
+      return new ApiError('BODY_TOO_LARGE', { limit: maxBodyBytes });
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return new ApiError('UNSUPPORTED_MEDIA_TYPE', { contentType: '(unsupported)' });
     case 'FST_ERR_CTP_INVALID_JSON_BODY':

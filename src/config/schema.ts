@@ -142,9 +142,14 @@ export const configSchema = z
     /** PostgreSQL connection pool size per node. */
     storePoolSize: z.number().int().positive().default(10),
     node: z
-      .object({ id: z.string().min(1).max(64).optional(), dataCenter: z.string().default('dc1') })
+      .object({
+        id: z.string().min(1).max(64).optional(),
+        dataCenter: z.string().default('dc1'),
+        /** How often the node announces itself; a node silent for 3 intervals no longer counts as live. */
+        heartbeatInterval: duration.default(parseDuration('5s')),
+      })
       .strict()
-      .default({ dataCenter: 'dc1' }),
+      .prefault({}),
     log: z
       .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
       .strict()
@@ -159,6 +164,8 @@ export const configSchema = z
         maxHeaderBytes: z.number().int().positive().default(8 * 1024),
         /** How long a verified password stays cached (avoids a key derivation per request). */
         authCacheTtl: duration.default(parseDuration('5m')),
+        /** How long an Idempotency-Key is remembered per account. */
+        idempotencyTtl: duration.default(parseDuration('24h')),
       })
       .strict()
       .prefault({}),

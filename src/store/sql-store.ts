@@ -252,15 +252,21 @@ export class SqlStore implements Store {
   }
 
   async releaseLeases(owner: string): Promise<number> {
-    const r = await this.db
+    const rows = await this.db
       .updateTable('jobs')
       .set({ lease_owner: null, lease_expires_at: null, updated_at: Date.now() })
       .where('lease_owner', '=', owner)
       .where('state', '=', 'ready')
-      .executeTakeFirst();
-    const n = Number(r.numUpdatedRows);
-    if (n > 0) this.emitLocal([]);
-    return n;
+      .returning('kind')
+      .execute();
+    if (rows.length === 0) return 0;
+    // A draining node hands its jobs over: wake the other nodes now rather than at their next poll.
+    const kinds = [...new Set(rows.map((r) => r.kind))].sort();
+    if (this.dialect.notifyJobs) {
+      await this.dialect.notifyJobs(this.db, kinds).catch((err: Error) => this.log('job notification failed', { error: err.message }));
+    }
+    this.emitLocal(kinds as JobKind[]);
+    return rows.length;
   }
 
   async nextRunAt(kinds: readonly JobKind[]): Promise<number | null> {

@@ -2,7 +2,7 @@
  * POST /mms/v2/send end to end: the OpenMarket documentation's MT example as printed, requests written by other MIME
  * implementations (Python's email package, curl), and what the simulated handset finally received.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -198,6 +198,19 @@ function splitMessage(raw: Buffer): { contentType: string; body: Buffer } {
   return { contentType, body: raw.subarray(sep + 4) };
 }
 
+/** Run a program without blocking the event loop; collect its output. */
+function run(cmd: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+    p.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+    p.once('error', reject);
+    p.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
 const hasPython = spawnSync('python3', ['--version']).status === 0;
 const hasCurl = spawnSync('curl', ['--version']).status === 0;
 
@@ -242,7 +255,8 @@ describe('requests written by other MIME implementations', () => {
     ]);
     const file = path.join(gw.dir, 'curl-body.bin');
     writeFileSync(file, body);
-    const r = spawnSync(
+    // Asynchronously: the gateway runs in this process and must keep answering while curl waits.
+    const r = await run(
       'curl',
       [
         '-sS',
@@ -254,9 +268,8 @@ describe('requests written by other MIME implementations', () => {
         '--data-binary', `@${file}`,
         `${gw.url}/mms/v2/send`,
       ],
-      { encoding: 'utf8' },
     );
-    expect(r.status, r.stderr).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     const lines = r.stdout.trimEnd().split('\n');
     expect(lines.at(-1)).toBe('200');
     const mtId = JSON.parse(lines.slice(0, -1).join('\n')).mtId as number;

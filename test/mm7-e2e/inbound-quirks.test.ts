@@ -99,6 +99,13 @@ describe('quirky requests are accepted', () => {
       ['Retrieved', 1],
     ]);
     await waitForMt(gw, mtId, (d) => d.state === 'delivered', 'delivered');
+
+    // An MMSC that missed our answer sends the same report again (NOTES quirk 9): acknowledged, not forwarded twice.
+    const again = await sendDeliveryReport(inboundUrl(gw), { messageId, mmStatus: 'Retrieved', transactionId: 'tx-unqualified-2', namespace: null }, INBOUND);
+    expect(again.status, again.body).toBe(200);
+    expect(readSoapAnswer(again)).toMatchObject({ operation: 'DeliveryReportRsp', statusCode: 1000 });
+    await sleep(300);
+    expect(reportsFor(mtId)).toHaveLength(2);
   });
 
   it('DeliverReq: bare Content-IDs, BASE64 in capitals, capitalised parameters, no start parameter', async () => {
@@ -106,7 +113,7 @@ describe('quirky requests are accepted', () => {
     const res = await sendDeliver(
       inboundUrl(gw),
       {
-        sender: '+1 (555) 000-4444'.replace(/\D/g, ''),
+        sender: '15550004444',
         to: ['88600'],
         subject,
         transactionId: 'mo-quirks-1',

@@ -119,6 +119,25 @@ describe('PostgreSQL with several nodes', () => {
     }
   });
 
+  it('wakes the other nodes at once when a draining node releases its leases', async () => {
+    const url = await freshPgDatabase();
+    const [a, b] = await Promise.all([openStore(url, { poolSize: 2 }), openStore(url, { poolSize: 2 })]);
+    try {
+      await a.write([{ jobs: [{ kind: 'sim-deliver', refId: 1, runAt: T0 }] }]);
+      expect(await a.claimJobs({ kinds: ['sim-deliver'], owner: 'a/sim', leaseMs: 60_000, limit: 5, now: T0 })).toHaveLength(1);
+      const seen: JobKind[][] = [];
+      const off = b.onJobsEnqueued((k) => seen.push(k));
+      await expect.poll(() => seen.length).toBeGreaterThan(0);
+      seen.length = 0;
+      expect(await a.releaseLeases('a/sim')).toBe(1);
+      await expect.poll(() => seen.some((k) => k.includes('sim-deliver'))).toBe(true);
+      expect(await b.claimJobs({ kinds: ['sim-deliver'], owner: 'b/sim', leaseMs: 60_000, limit: 5, now: T0 })).toHaveLength(1);
+      off();
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
   it('makes a node wait for another node\'s uncommitted idempotency key, then answers with it', async () => {
     const url = await freshPgDatabase();
     const store = await openStore(url, { poolSize: 2 });

@@ -6,7 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
 import { credentialDigest, verifySecretSync } from '../../core/secrets.ts';
-import { handleMm7Request } from '../../operators/mm7/mm7-inbound.ts';
+import { handleMm7Request, mm7FaultResponse } from '../../operators/mm7/mm7-inbound.ts';
 import type { GatewayContext } from '../context.ts';
 
 export function registerMm7InboundRoute(app: FastifyInstance, ctx: GatewayContext): void {
@@ -17,8 +17,34 @@ export function registerMm7InboundRoute(app: FastifyInstance, ctx: GatewayContex
   const verified = new Map<string, boolean>();
 
   app.register(async (scope) => {
+    // Read the body here (bounded: one byte past the limit is enough to know) so that the MM7 handler answers
+    // every refusal itself, as a SOAP fault, and never Fastify's JSON error.
+    const maxBody = ctx.config.api.maxBodyBytes;
     scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: ctx.config.api.maxBodyBytes }, (_req, body, done) => done(null, body));
+    scope.addContentTypeParser('*', (_req, payload, done) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      payload.on('data', (c: Buffer) => {
+        if (size > maxBody) return;
+        size += c.length;
+        chunks.push(c);
+        if (size > maxBody) payload.resume(); // keep draining into nothing; the handler answers 413
+      });
+      payload.on('end', () => done(null, Buffer.concat(chunks)));
+      payload.on('error', (err) => done(err, undefined));
+    });
+    scope.setErrorHandler((err, req, reply) => {
+      const op = operators.get(Number((req.params as { operatorId?: string }).operatorId));
+      const status = (err as { statusCode?: number }).statusCode;
+      req.log.warn({ err }, 'MM7 request refused before the handler');
+      const res =
+        status === 413
+          ? mm7FaultResponse(2007, 'Message too large', 413, op?.mm7?.namespace)
+          : status && status < 500
+            ? mm7FaultResponse(2007, 'Message format corrupt', 500, op?.mm7?.namespace)
+            : mm7FaultResponse(3000, 'Server error', 500, op?.mm7?.namespace);
+      reply.status(res.status).headers(res.headers).send(res.body);
+    });
 
     scope.post<{ Params: { operatorId: string } }>('/mm7/:operatorId', async (req, reply) => {
       const op = operators.get(Number(req.params.operatorId));

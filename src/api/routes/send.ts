@@ -6,14 +6,14 @@
  * message + parts + first job in one group-committed transaction, and only then answer 200 `{"mtId"}`.
  */
 import { createHash } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
 import { normaliseContentId, REMOTE_CONTENT_TYPE, type MtMessage, type Part } from '../../core/message.ts';
 import { validateMtRequest } from '../../core/mt-request.ts';
 import { boundaryOf, parseContentType } from '../../mime/content-type.ts';
 import { readAllParts } from '../../mime/multipart-reader.ts';
 import type { ParsedPart } from '../../mime/types.ts';
-import type { NewBlob, WriteUnit } from '../../store/store.ts';
+import { MAX_IDEMPOTENCY_KEY_LENGTH, type NewBlob, type WriteUnit } from '../../store/store.ts';
 import type { GatewayContext } from '../context.ts';
 
 /** Longest remote-content URL we accept. */
@@ -28,6 +28,7 @@ export function registerSendRoute(app: FastifyInstance, ctx: GatewayContext): vo
 
     scope.post('/mms/v2/send', async (req, reply) => {
       const account = await ctx.auth.authenticate(req.headers.authorization);
+      const idemKey = idempotencyKeyOf(req.headers['idempotency-key']);
       const parts = await readBody(req, ctx);
       const control = pickControlPart(parts);
       const json = parseControlJson(control.body, ctx.config.api.lenientMultipart);
@@ -37,6 +38,11 @@ export function registerSendRoute(app: FastifyInstance, ctx: GatewayContext): vo
 
       const { storedParts, blobs } = toStoredParts(content);
       if (isDryRun(req.headers['x-dry-run'])) return dryRun(ctx, valid.operatorId, storedParts, blobs);
+      const requestHash = idemKey ? hashRequest(account.id, control.body, storedParts) : '';
+      if (idemKey) {
+        const hit = await ctx.store.getIdempotencyKey(account.id, idemKey, Date.now());
+        if (hit) return replay(reply, hit, requestHash);
+      }
       const mtId = await ctx.mtIds.take();
       const now = Date.now();
       const mt: MtMessage = {
@@ -68,8 +74,13 @@ export function registerSendRoute(app: FastifyInstance, ctx: GatewayContext): vo
         ],
         // Remote content is fetched by the submit step (through the shared URL cache), so one job kind serves both.
         jobs: [{ kind: 'submit', refId: mtId, orderKey: `mt:${mtId}` }],
+        ...(idemKey
+          ? { idempotency: { accountId: account.id, key: idemKey, requestHash, mtId, expiresAt: now + ctx.config.api.idempotencyTtl } }
+          : {}),
       };
-      await ctx.commit(unit);
+      const result = await ctx.commit(unit);
+      // A concurrent request with the same key won the race: this one stored nothing and answers with its mtId.
+      if (!result.applied && result.existing) return replay(reply, result.existing, requestHash);
       ctx.wake();
       reply.header('content-type', 'application/json');
       return { mtId };
@@ -122,6 +133,33 @@ async function readBody(req: FastifyRequest, ctx: GatewayContext): Promise<Parse
       maxHeaderBytes: api.maxHeaderBytes,
     },
   });
+}
+
+/**
+ * `Idempotency-Key` (no OpenMarket peer has it): a repeat of a request with the same key within
+ * `api.idempotencyTtl` answers the original mtId instead of sending again; the same key with a different request is
+ * IDEMPOTENCY_CONFLICT. Keys are per account.
+ */
+function idempotencyKeyOf(v: string | string[] | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  const key = Array.isArray(v) ? v[0] : v;
+  if (!key || key.length > MAX_IDEMPOTENCY_KEY_LENGTH || !/^[\x21-\x7e]+$/.test(key)) {
+    throw new ApiError('INVALID_FIELD', { field: 'Idempotency-Key', reason: `1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} visible ASCII characters` });
+  }
+  return key;
+}
+
+/** What makes two sends "the same request": the control JSON and every part (type, id, content hash or URL). */
+function hashRequest(accountId: string, control: Buffer, parts: Part[]): string {
+  const h = createHash('sha256').update(accountId).update('\0').update(control);
+  for (const p of parts) h.update('\0').update(p.contentType).update('\0').update(p.contentId).update('\0').update(p.sha256 ?? p.remoteUrl ?? '');
+  return h.digest('hex');
+}
+
+function replay(reply: FastifyReply, hit: { mtId: number; requestHash: string }, requestHash: string): { mtId: number } {
+  if (hit.requestHash !== requestHash) throw new ApiError('IDEMPOTENCY_CONFLICT');
+  reply.header('idempotent-replayed', 'true');
+  return { mtId: hit.mtId };
 }
 
 function isDryRun(v: string | string[] | undefined): boolean {

@@ -73,7 +73,7 @@ export class Mm7Connector implements Connector {
   private readonly expiry: string | undefined;
   private readonly auth: string | undefined;
   private readonly slots: Semaphore;
-  private readonly bucket: TokenBucket;
+  private readonly bucket: TokenBucket | null;
   private readonly logger: Mm7Logger;
   private readonly timeoutMs: number;
   private readonly maxMessageBytes: number;
@@ -93,7 +93,9 @@ export class Mm7Connector implements Connector {
       opts.username !== undefined ? 'Basic ' + Buffer.from(`${opts.username}:${opts.password ?? ''}`, 'utf8').toString('base64') : undefined;
     const maxConcurrent = opts.maxConcurrent ?? MM7_CONNECTOR_DEFAULTS.maxConcurrent;
     this.slots = new Semaphore(maxConcurrent);
-    this.bucket = new TokenBucket(opts.messagesPerSecond ?? MM7_CONNECTOR_DEFAULTS.messagesPerSecond);
+    // 0 means unlimited (the configuration's documented meaning): no bucket at all.
+    const rate = opts.messagesPerSecond ?? MM7_CONNECTOR_DEFAULTS.messagesPerSecond;
+    this.bucket = rate > 0 ? new TokenBucket(rate) : null;
     this.logger = opts.logger ?? silentLogger;
     this.timeoutMs = opts.timeoutMs ?? MM7_CONNECTOR_DEFAULTS.timeoutMs;
     this.maxMessageBytes = opts.maxMessageBytes ?? MM7_CONNECTOR_DEFAULTS.maxMessageBytes;
@@ -141,7 +143,7 @@ export class Mm7Connector implements Connector {
 
     let release: () => void;
     try {
-      await this.bucket.take();
+      await this.bucket?.take();
       release = await this.slots.acquire();
     } catch (err) {
       if (err instanceof ThrottleClosedError) throw new TemporaryError('MM7 connector closed');
@@ -197,7 +199,7 @@ export class Mm7Connector implements Connector {
 
   /** Reject waiting submissions and close the pool. */
   async close(): Promise<void> {
-    this.bucket.close();
+    this.bucket?.close();
     this.slots.close();
     await this.pool.close();
   }

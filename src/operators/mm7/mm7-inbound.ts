@@ -91,6 +91,26 @@ function ipAllowed(ctx: Mm7InboundContext, ip: string): boolean {
 }
 
 /** Handle one inbound MM7 request. Never throws; every failure becomes an HTTP answer. */
+/**
+ * A SOAP fault for a request that never reached the handler (refused by the HTTP layer before its body was read:
+ * unparseable Content-Type, transport errors), in the operator's default namespace.
+ */
+export function mm7FaultResponse(code: number, reason: string, httpStatus: number, defaultNamespace?: string): Mm7HttpResponse {
+  const ns = responseNamespace(null, defaultNamespace && mm7Namespace(defaultNamespace));
+  return {
+    status: httpStatus,
+    headers: { ...XML_HEADERS },
+    body: buildFault({
+      namespace: ns,
+      transactionId: newTransactionId(),
+      version: defaultVersionFor(ns),
+      statusCode: code,
+      statusText: statusText(code),
+      faultstring: reason,
+    }),
+  };
+}
+
 export async function handleMm7Request(req: Mm7HttpRequest, ctx: Mm7InboundContext): Promise<Mm7HttpResponse> {
   const logger = ctx.logger ?? silentLogger;
   const log = { operatorId: ctx.operatorId, remoteAddress: req.remoteAddress };

@@ -1,0 +1,67 @@
+/**
+ * Periodic housekeeping on every node: delete expired idempotency keys and old done jobs (Store.purgeExpired).
+ * Running it on all nodes at once is safe (each DELETE is a short statement over rows nobody else needs); the
+ * random start offset spreads the nodes' rounds over the interval.
+ */
+import type { PurgeCounts, Store } from '../store/store.ts';
+
+/** Default time between purges. */
+export const DEFAULT_PURGE_INTERVAL_MS = 10 * 60_000;
+
+/** Options for startHousekeeping. */
+export interface HousekeepingOptions {
+  /** Time between purges (ms, at least 1 s unless `minIntervalMs` lowers it for tests); default 10 min. */
+  intervalMs?: number;
+  log?: (msg: string, extra?: object) => void;
+  now?: () => number;
+  /** Lower bound of the interval (default 1000 ms). */
+  minIntervalMs?: number;
+}
+
+/** A running housekeeping timer. */
+export interface Housekeeping {
+  /** Purge now (also what the timer calls); failures are logged and resolve to undefined. */
+  runOnce(): Promise<PurgeCounts | undefined>;
+  /** Stop the timer and wait for a purge in flight. */
+  stop(): Promise<void>;
+}
+
+/** Purge every interval, first after a random fraction of it. */
+export function startHousekeeping(store: Pick<Store, 'purgeExpired'>, opts: HousekeepingOptions = {}): Housekeeping {
+  const interval = Math.max(opts.minIntervalMs ?? 1000, Math.floor(opts.intervalMs ?? DEFAULT_PURGE_INTERVAL_MS));
+  const log = opts.log ?? (() => {});
+  const now = opts.now ?? Date.now;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let inflight: Promise<PurgeCounts | undefined> = Promise.resolve(undefined);
+
+  const runOnce = (): Promise<PurgeCounts | undefined> => {
+    inflight = inflight.then(async () => {
+      try {
+        const counts = await store.purgeExpired(now());
+        if (counts.idempotencyKeys > 0 || counts.doneJobs > 0) log('purged expired rows', counts);
+        return counts;
+      } catch (err) {
+        log('purge failed', { error: (err as Error).message });
+        return undefined;
+      }
+    });
+    return inflight;
+  };
+
+  const schedule = (delay: number): void => {
+    if (stopped) return;
+    timer = setTimeout(() => void runOnce().finally(() => schedule(interval)), delay);
+    timer.unref();
+  };
+  schedule(Math.floor(Math.random() * interval));
+
+  return {
+    runOnce,
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await inflight;
+    },
+  };
+}

@@ -1,0 +1,287 @@
+/**
+ * Every refusal of POST /mms/v2/send carries its registry code and status (src/core/errors.ts), a JSON body
+ * `{code, description}` and an X-Request-Id — never a 500. Oversized uploads are refused without being read.
+ */
+import { connect, type Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ERRORS, type ErrorCode } from '../../src/core/errors.ts';
+import { buildMultipart } from '../../src/shared/multipart-writer.ts';
+import {
+  AUTH,
+  basic,
+  buildMultipartRequest,
+  http,
+  send,
+  simpleMt,
+  startTestGateway,
+  type BuiltRequest,
+  type HttpResult,
+  type TestGateway,
+} from '../support/gateway.ts';
+
+const MAX_BODY = 64 * 1024;
+const MAX_PARTS = 5;
+
+let gw: TestGateway;
+let port: number;
+beforeAll(async () => {
+  gw = await startTestGateway({ api: { maxBodyBytes: MAX_BODY, maxParts: MAX_PARTS } });
+  port = Number(new URL(gw.url).port);
+});
+afterAll(async () => {
+  await gw?.stop();
+});
+
+/** The answer is the registry's error: status, exact body shape, a request id. */
+function expectError(r: HttpResult, code: ErrorCode): void {
+  expect(r.status, `${code}: ${r.body.toString()}`).toBe(ERRORS[code].status);
+  expect(r.headers['content-type']).toMatch(/^application\/json/);
+  expect(r.json).toEqual({ code, description: expect.any(String) });
+  expect(r.json.description.length).toBeGreaterThan(0);
+  expect(r.headers['x-request-id']).toMatch(/^[\x21-\x7e]{1,30}$/);
+}
+
+const mt = (control: Record<string, unknown>): BuiltRequest => buildMultipartRequest(control);
+const good = { type: 'MT', source: '88600', destination: '15551230001' };
+
+describe('authentication', () => {
+  it('no Authorization: 401 AUTH_REQUIRED with a Basic challenge', async () => {
+    const r = await send(gw.url, simpleMt('15551230001'), null);
+    expectError(r, 'AUTH_REQUIRED');
+    expect(r.headers['www-authenticate']).toMatch(/^Basic realm="[^"]+"/);
+  });
+
+  it('wrong password: 401 AUTH_INVALID with a challenge', async () => {
+    const r = await send(gw.url, simpleMt('15551230001'), basic('acme', 'not-the-password'));
+    expectError(r, 'AUTH_INVALID');
+    expect(r.headers['www-authenticate']).toMatch(/^Basic /);
+  });
+
+  it('unknown account: 401 AUTH_INVALID, the same answer as a wrong password', async () => {
+    const r = await send(gw.url, simpleMt('15551230001'), basic('nobody', 'x'));
+    expectError(r, 'AUTH_INVALID');
+  });
+});
+
+describe('request framing', () => {
+  it('wrong content type: 415', async () => {
+    const { body } = simpleMt('15551230001');
+    for (const ct of ['application/json', 'multipart/form-data; boundary=x', 'text/plain']) {
+      expectError(await send(gw.url, { contentType: ct, body }), 'UNSUPPORTED_MEDIA_TYPE');
+    }
+    // No Content-Type at all.
+    const r = await http(`${gw.url}/mms/v2/send`, { method: 'POST', headers: { authorization: AUTH }, body });
+    expectError(r, 'UNSUPPORTED_MEDIA_TYPE');
+  });
+
+  it('multipart/mixed without a boundary: 400 MISSING_BOUNDARY', async () => {
+    expectError(await send(gw.url, { contentType: 'multipart/mixed', body: simpleMt('15551230001').body }), 'MISSING_BOUNDARY');
+  });
+
+  it('truncated body: 400 MALFORMED_MULTIPART', async () => {
+    const req = simpleMt('15551230001');
+    const cut = req.body.subarray(0, req.body.length - 30);
+    expectError(await send(gw.url, { contentType: req.contentType, body: cut }), 'MALFORMED_MULTIPART');
+  });
+
+  it('a body that never mentions the boundary: 400 MALFORMED_MULTIPART', async () => {
+    expectError(await send(gw.url, { contentType: 'multipart/mixed; boundary=abc', body: Buffer.from('just text\r\n') }), 'MALFORMED_MULTIPART');
+  });
+
+  it('too many parts: 413 TOO_MANY_PARTS', async () => {
+    const parts = Array.from({ length: MAX_PARTS + 3 }, (_, i) => ({
+      headers: { 'Content-Type': 'text/plain', 'Content-Id': `t${i}.txt` },
+      body: `part ${i}`,
+    }));
+    const r = await send(gw.url, buildMultipartRequest(good, parts));
+    expectError(r, 'TOO_MANY_PARTS');
+  });
+
+  it('wrong method on /mms/v2/send: 405', async () => {
+    for (const method of ['GET', 'PUT', 'DELETE']) {
+      const r = await http(`${gw.url}/mms/v2/send`, { method, headers: { authorization: AUTH } });
+      expectError(r, 'METHOD_NOT_ALLOWED');
+    }
+  });
+});
+
+describe('control part', () => {
+  it('no JSON part: 400 MISSING_CONTROL_PART', async () => {
+    const { contentType, body } = buildMultipart([
+      { headers: { 'Content-Type': 'text/plain', 'Content-Id': 'text.txt' }, body: 'hello' },
+      { headers: { 'Content-Type': 'image/gif', 'Content-Id': 'a.gif' }, body: Buffer.from('GIF89a') },
+    ]);
+    expectError(await send(gw.url, { contentType, body }), 'MISSING_CONTROL_PART');
+  });
+
+  it('invalid JSON: 400 INVALID_JSON', async () => {
+    const { contentType, body } = buildMultipart([
+      { headers: { 'Content-Type': 'application/json', 'Content-Id': 'main' }, body: '{"type": "MT", "source": "88600",' },
+      { headers: { 'Content-Type': 'text/plain' }, body: 'hello' },
+    ]);
+    expectError(await send(gw.url, { contentType, body }), 'INVALID_JSON');
+  });
+
+  it('a JSON array instead of an object: 400 INVALID_JSON', async () => {
+    const { contentType, body } = buildMultipart([
+      { headers: { 'Content-Type': 'application/json', 'Content-Id': 'main' }, body: '[1,2]' },
+      { headers: { 'Content-Type': 'text/plain' }, body: 'hello' },
+    ]);
+    expectError(await send(gw.url, { contentType, body }), 'INVALID_JSON');
+  });
+
+  it('missing destination: 400 MISSING_FIELD naming it', async () => {
+    const r = await send(gw.url, mt({ type: 'MT', source: '88600' }));
+    expectError(r, 'MISSING_FIELD');
+    expect(r.json.description).toContain('destination');
+  });
+
+  it('malformed destinations: 400 INVALID_DESTINATION', async () => {
+    for (const destination of ['+15551230001', '1555-123-0001', 'abc', '0155512300', '1234567890123456']) {
+      expectError(await send(gw.url, mt({ ...good, destination })), 'INVALID_DESTINATION');
+    }
+  });
+
+  it("another account's source: 403 FORBIDDEN_SOURCE", async () => {
+    const r = await send(gw.url, mt({ ...good, source: '88700' }));
+    expectError(r, 'FORBIDDEN_SOURCE');
+    expect(r.json.description).toContain('88700');
+  });
+
+  it('unknown mtConfig: 400 UNKNOWN_MT_CONFIG', async () => {
+    const r = await send(gw.url, mt({ ...good, mtConfig: 'config9' }));
+    expectError(r, 'UNKNOWN_MT_CONFIG');
+    expect(r.json.description).toContain('config9');
+  });
+
+  it('unknown mobileOperatorId: 400 UNKNOWN_OPERATOR', async () => {
+    expectError(await send(gw.url, mt({ ...good, mobileOperatorId: 999 })), 'UNKNOWN_OPERATOR');
+  });
+
+  it('no operator serves the destination: 400 NO_ROUTE', async () => {
+    const r = await send(gw.url, mt({ ...good, destination: '447700900123' }));
+    expectError(r, 'NO_ROUTE');
+    expect(r.json.description).toContain('447700900123');
+  });
+
+  it('a control part and no content: 400 NO_CONTENT', async () => {
+    const { contentType, body } = buildMultipart([{ headers: { 'Content-Type': 'application/json', 'Content-Id': 'main' }, body: JSON.stringify(good) }]);
+    expectError(await send(gw.url, { contentType, body }), 'NO_CONTENT');
+  });
+
+  it('a type other than MT: 400 INVALID_TYPE', async () => {
+    expectError(await send(gw.url, mt({ ...good, type: 'MO' })), 'INVALID_TYPE');
+  });
+});
+
+/** Raw HTTP/1.1 answer as read off a socket. */
+interface RawAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+  /** Body bytes the client had written when the answer's head arrived. */
+  sentWhenAnswered: number;
+}
+
+/**
+ * Write `head` and then body chunks from `next()` on a raw socket, pausing `gapMs` between chunks, until an answer
+ * arrives, the producer is exhausted, or the server closes. Resolves with the parsed answer.
+ */
+function rawRequest(head: string, next: () => Buffer | null, gapMs: number, timeoutMs = 10_000): Promise<RawAnswer> {
+  return new Promise((resolve, reject) => {
+    const sock: Socket = connect(port, '127.0.0.1');
+    let sent = 0;
+    let sentWhenAnswered = -1;
+    let got = Buffer.alloc(0);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = setTimeout(() => {
+      sock.destroy();
+      reject(new Error(`no complete answer within ${timeoutMs} ms; got: ${got.toString('latin1').slice(0, 300)}`));
+    }, timeoutMs);
+    const finish = () => {
+      const text = got.toString('latin1');
+      const end = text.indexOf('\r\n\r\n');
+      if (end < 0) return false;
+      const lines = text.slice(0, end).split('\r\n');
+      const headers: Record<string, string> = {};
+      for (const l of lines.slice(1)) {
+        const i = l.indexOf(':');
+        headers[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim();
+      }
+      const body = text.slice(end + 4);
+      const len = Number(headers['content-length'] ?? NaN);
+      if (Number.isFinite(len) && Buffer.byteLength(body, 'latin1') < len) return false;
+      clearTimeout(deadline);
+      clearTimeout(timer);
+      sock.destroy();
+      resolve({ status: Number(lines[0]!.split(' ')[1]), headers, body, sentWhenAnswered });
+      return true;
+    };
+    sock.on('data', (c: Buffer) => {
+      if (sentWhenAnswered < 0) sentWhenAnswered = sent;
+      got = Buffer.concat([got, c]);
+      finish();
+    });
+    sock.on('error', () => {
+      /* EPIPE / ECONNRESET once the server closed: the answer (if any) is already read */
+    });
+    sock.on('close', () => {
+      if (!finish()) {
+        clearTimeout(deadline);
+        clearTimeout(timer);
+        reject(new Error(`connection closed without a complete answer; got: ${got.toString('latin1').slice(0, 300)}`));
+      }
+    });
+    sock.write(head);
+    const pump = () => {
+      if (sock.destroyed || sentWhenAnswered >= 0) return;
+      const chunk = next();
+      if (!chunk) return;
+      sent += chunk.length;
+      sock.write(chunk);
+      timer = setTimeout(pump, gapMs);
+    };
+    pump();
+  });
+}
+
+describe('uploads over the body limit', () => {
+  const ct = 'multipart/mixed; boundary=big-boundary';
+  const start = Buffer.from('--big-boundary\r\nContent-Type: application/json\r\nContent-Id: main\r\n\r\n{"type":"MT"}\r\n--big-boundary\r\nContent-Type: image/jpeg\r\n\r\n');
+
+  it('announced by Content-Length: 413 BODY_TOO_LARGE arrives before the body is sent', async () => {
+    const declared = 50 * 1024 * 1024;
+    const head =
+      `POST /mms/v2/send HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${AUTH}\r\nContent-Type: ${ct}\r\n` +
+      `Content-Length: ${declared}\r\n\r\n`;
+    let i = 0;
+    // Only the first 4 KiB, then a trickle; the answer must not wait for the other 50 MB.
+    const a = await rawRequest(head, () => (i++ === 0 ? Buffer.concat([start, Buffer.alloc(4096 - start.length, 0x41)]) : i < 200 ? Buffer.alloc(100, 0x41) : null), 20);
+    expect(a.status).toBe(413);
+    expect(JSON.parse(a.body)).toEqual({ code: 'BODY_TOO_LARGE', description: expect.stringContaining(String(MAX_BODY)) });
+    expect(a.headers['x-request-id']).toMatch(/^[\x21-\x7e]{1,30}$/);
+    expect(a.headers['connection']).toBe('close');
+    // Answered while the client was still trickling its first 24 KiB (of 50 MB announced).
+    expect(a.sentWhenAnswered).toBeGreaterThanOrEqual(0);
+    expect(a.sentWhenAnswered).toBeLessThan(4096 + 199 * 100);
+  });
+
+  it('chunked, without Content-Length: 413 BODY_TOO_LARGE once the limit is passed', async () => {
+    const head = `POST /mms/v2/send HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${AUTH}\r\nContent-Type: ${ct}\r\nTransfer-Encoding: chunked\r\n\r\n`;
+    const piece = Buffer.alloc(8 * 1024, 0x42);
+    let i = 0;
+    const chunk = (b: Buffer) => Buffer.concat([Buffer.from(`${b.length.toString(16)}\r\n`), b, Buffer.from('\r\n')]);
+    // Up to 128 x 8 KiB = 16 x the limit; the answer must come long before the producer runs dry.
+    const a = await rawRequest(head, () => (i++ === 0 ? chunk(start) : i < 128 ? chunk(piece) : null), 10);
+    expect(a.status).toBe(413);
+    expect(JSON.parse(a.body)).toEqual({ code: 'BODY_TOO_LARGE', description: expect.any(String) });
+    expect(a.headers['x-request-id']).toMatch(/^[\x21-\x7e]{1,30}$/);
+    expect(a.sentWhenAnswered).toBeGreaterThanOrEqual(MAX_BODY);
+    expect(a.sentWhenAnswered).toBeLessThan(8 * MAX_BODY);
+  });
+
+  it('the gateway still accepts normal sends afterwards', async () => {
+    const r = await send(gw.url, simpleMt('15551230001'));
+    expect(r.status).toBe(200);
+  });
+});

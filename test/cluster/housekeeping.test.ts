@@ -1,0 +1,48 @@
+/**
+ * Periodic purge through a real store: expired idempotency keys disappear without anyone calling the store.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { startHousekeeping, type Housekeeping } from '../../src/cluster/housekeeping.ts';
+import { openStore } from '../../src/store/open-store.ts';
+import type { SqlStore } from '../../src/store/sql-store.ts';
+
+let store: SqlStore | undefined;
+let hk: Housekeeping | undefined;
+afterEach(async () => {
+  await hk?.stop();
+  await store?.close();
+  hk = store = undefined;
+});
+
+describe('startHousekeeping', () => {
+  it('purges expired idempotency keys on its timer and logs what it deleted', async () => {
+    store = await openStore('sqlite::memory:');
+    const mtId = await store.reserveIds('mt', 2);
+    const claim = (key: string, expiresAt: number, id: number) => ({ accountId: 'acme', key, requestHash: 'h', mtId: id, expiresAt });
+    await store.write([{ idempotency: claim('old', Date.now() - 1, mtId) }, { idempotency: claim('new', Date.now() + 60_000, mtId + 1) }]);
+    const logs: { msg: string; extra?: object }[] = [];
+    hk = startHousekeeping(store, { intervalMs: 50, minIntervalMs: 10, log: (msg, extra) => logs.push({ msg, extra }) });
+    await expect.poll(() => logs.find((l) => l.msg === 'purged expired rows')?.extra).toEqual({ idempotencyKeys: 1, doneJobs: 0 });
+    // The expired key is free again: a new unit with it is applied.
+    const [r] = await store.write([{ idempotency: claim('old', Date.now() + 60_000, mtId) }]);
+    expect(r).toEqual({ applied: true });
+    expect(await store.getIdempotencyKey('acme', 'new', Date.now())).toEqual({ mtId: mtId + 1, requestHash: 'h' });
+  });
+
+  it('logs a failing purge and keeps going', async () => {
+    let calls = 0;
+    const logs: string[] = [];
+    hk = startHousekeeping(
+      {
+        async purgeExpired() {
+          calls++;
+          throw new Error('database unavailable');
+        },
+      },
+      { intervalMs: 20, minIntervalMs: 10, log: (m) => logs.push(m) },
+    );
+    await expect.poll(() => calls).toBeGreaterThanOrEqual(2);
+    expect(logs).toContain('purge failed');
+    expect(await hk.runOnce()).toBeUndefined();
+  });
+});
