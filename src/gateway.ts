@@ -119,6 +119,7 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
     timeoutMs: rc.timeout,
     maxBytes: rc.maxBytes,
     maxRedirects: rc.maxRedirects,
+    allowedHosts: rc.allowedHosts,
     userAgent: 'mmsgate',
   });
   const contentCache = new RemoteContentCache({ port: new StoreUrlCachePort(store, commit), fetcher, defaultTtlMs: rc.defaultTtl, maxTtlMs: rc.maxTtl });

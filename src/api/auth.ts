@@ -1,11 +1,27 @@
 /**
  * HTTP Basic authentication (RFC 7617) against the configured accounts.
- * Passwords are held only as scrypt hashes; a verified credential is cached (keyed by an HMAC of the pair, never the
- * plain text) so a correct password costs one key derivation per cache lifetime, not one per request. Wrong
- * passwords are never cached, and every comparison is constant-time.
+ * Passwords are held only as scrypt hashes; a verified credential is cached so a correct password costs one key
+ * derivation per cache lifetime, not one per request. Wrong passwords are never cached.
+ *
+ * The cache and why it is safe:
+ * - Key: SHA-256 over (a random per-process salt, the Authorization header exactly as presented). The header holds the
+ *   password (base64 is an encoding, not a secret), so neither it nor any reversible form of it is kept; only this
+ *   salted digest is. A one-shot `crypto.hash` costs ~0.4 us against ~3 us for `createHmac` plus the Basic parse,
+ *   which mattered at 10k requests/s (profile in docs/benchmarks.md).
+ * - A hit needs a header whose digest equals a stored one, i.e. (SHA-256 second-preimage resistance) the very header
+ *   that was verified with scrypt. The salt, unknown outside the process, makes stored digests useless for an offline
+ *   dictionary unless the process memory is read, which would expose the same salt an HMAC key would.
+ * - Timing: the Map lookup compares digests, not passwords; an attacker controls the header but not the salt, so the
+ *   lookup time tells nothing about a stored credential. The miss path parses the header and runs scrypt, whose final
+ *   comparison is constant-time (core/secrets.ts).
+ * - A header that differs only in spelling (e.g. `basic` vs `Basic`) is a separate entry, verified once itself.
  */
-import { credentialDigest, verifySecret } from '../core/secrets.ts';
+import { hash, randomBytes } from 'node:crypto';
+import { verifySecret } from '../core/secrets.ts';
 import { ApiError } from '../core/errors.ts';
+
+/** Longest Authorization header considered (a bound on what we hash and parse). */
+const MAX_AUTH_HEADER = 4096;
 
 export interface AuthAccount {
   id: string;
@@ -30,9 +46,11 @@ export function parseBasicAuth(header: string | undefined): Credentials | undefi
 
 export class Authenticator<A extends AuthAccount> {
   private readonly accounts = new Map<string, A>();
-  /** digest (hex) -> expiry (ms) */
-  private readonly verified = new Map<string, number>();
+  /** salted digest of a verified Authorization header (base64) -> its account and expiry (ms) */
+  private readonly verified = new Map<string, { account: A; expiresAt: number }>();
   private readonly maxCacheEntries = 10_000;
+  /** Per-process salt of the cache keys (see the file comment). */
+  private readonly salt = randomBytes(32).toString('base64');
 
   constructor(
     accounts: readonly A[],
@@ -44,6 +62,14 @@ export class Authenticator<A extends AuthAccount> {
 
   /** The account for this Authorization header, or an ApiError (AUTH_REQUIRED / AUTH_INVALID). */
   async authenticate(header: string | undefined): Promise<A> {
+    if (header === undefined || header.length > MAX_AUTH_HEADER) throw new ApiError('AUTH_REQUIRED');
+    const key = hash('sha256', this.salt + header, 'base64');
+    const t = this.now();
+    const hit = this.verified.get(key);
+    if (hit !== undefined) {
+      if (hit.expiresAt > t) return hit.account;
+      this.verified.delete(key);
+    }
     const cred = parseBasicAuth(header);
     if (!cred) throw new ApiError('AUTH_REQUIRED');
     const account = this.accounts.get(cred.user); // account IDs are case-sensitive
@@ -52,13 +78,9 @@ export class Authenticator<A extends AuthAccount> {
       await verifySecret(cred.pass, DUMMY_HASH);
       throw new ApiError('AUTH_INVALID');
     }
-    const key = credentialDigest(cred.user, cred.pass).toString('hex');
-    const exp = this.verified.get(key);
-    const t = this.now();
-    if (exp !== undefined && exp > t) return account;
     if (!(await verifySecret(cred.pass, account.passwordHash))) throw new ApiError('AUTH_INVALID');
     if (this.verified.size >= this.maxCacheEntries) this.verified.clear();
-    this.verified.set(key, t + this.cacheTtlMs);
+    this.verified.set(key, { account, expiresAt: t + this.cacheTtlMs });
     return account;
   }
 }

@@ -2,6 +2,7 @@
  * `mmsgate serve`: load the config, start the gateway, stop gracefully on SIGTERM/SIGINT (stop accepting, finish
  * jobs in flight, release leases, close the store) so a restarted node resumes where it left off.
  */
+import { createServer } from 'node:net';
 import { parseArgs } from 'node:util';
 import { loadConfig, ConfigError, SANDBOX_ACCOUNT } from '../config/load.ts';
 import { startGateway } from '../gateway.ts';
@@ -32,6 +33,10 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
       io.stderr.write(`mmsgate serve: --port must be 0-65535, got ${values.port}\n`);
       return 2;
     }
+  }
+  if (port === 0 && !file) {
+    // The sandbox's report and MO URLs point at this very server, so they need the real port before start.
+    port = await freePort(values.host ?? '127.0.0.1');
   }
   let config;
   try {
@@ -67,4 +72,17 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   return -1;
+}
+
+/** A port that is free right now on `host` (the OS picks it). */
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, host, () => {
+      const addr = srv.address();
+      const p = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(p));
+    });
+  });
 }

@@ -198,6 +198,8 @@ export const configSchema = z
          * allows those ranges (development, self-hosting).
          */
         allowPrivateAddresses: z.union([z.boolean(), z.array(z.string())]).default(false),
+        /** Only fetch from these hosts (exact or `*.example.com`); any other host is refused before DNS. Default: any. */
+        allowedHosts: z.array(z.string().min(1)).optional(),
         timeout: duration.default(parseDuration('30s')),
         maxBytes: z.number().int().positive().default(5 * 1024 * 1024),
         maxRedirects: z.number().int().min(0).max(20).default(5),

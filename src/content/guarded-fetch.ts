@@ -61,6 +61,21 @@ export interface FetcherOptions {
   lookup?: HostLookup;
   /** Which media types (lower-case, no parameters) are accepted; default {@link isSupportedMediaType}. */
   isSupportedType?: (mediaType: string) => boolean;
+  /**
+   * When set, only these host names are fetched (exact, or `*.example.com` for subdomains); any other host is refused
+   * before its name is even resolved. For deployments that fetch from known CDNs only, and for test setups that must
+   * never leave the machine.
+   */
+  allowedHosts?: readonly string[];
+}
+
+/** True when `host` (lower-case, IPv6 without brackets) matches the allow-list. */
+export function hostAllowed(host: string, allowedHosts: readonly string[]): boolean {
+  const h = normaliseIp(host.toLowerCase());
+  return allowedHosts.some((entry) => {
+    const e = normaliseIp(entry.toLowerCase());
+    return e.startsWith('*.') ? h.endsWith(e.slice(1)) : h === e;
+  });
 }
 
 /** A successful fetch (2xx, or 304 to a conditional request: then `body` is empty). */
@@ -249,6 +264,9 @@ export function createFetcher(opts: FetcherOptions): Fetcher {
   const agent = createGuardedDispatcher(opts.policy, { lookup: opts.lookup, timeoutMs: opts.timeoutMs });
 
   async function fetchOnce(url: URL, headers: Record<string, string>, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
+    if (opts.allowedHosts && !hostAllowed(url.hostname, opts.allowedHosts)) {
+      throw new ContentFetchError('address-refused', `host ${url.hostname} is not in remoteContent.allowedHosts`);
+    }
     const ip = literalIp(url);
     if (ip && !isAddressAllowed(ip, opts.policy)) throw refused(url.hostname, ip);
     return agent.request({ origin: url.origin, path: `${url.pathname}${url.search}`, method: 'GET', headers, signal });

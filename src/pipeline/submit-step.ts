@@ -10,6 +10,7 @@ import { OperatorRejectedError, type Connector } from '../operators/connector.ts
 import type { RemoteContentCache } from '../content/url-cache.ts';
 import type { Outcome } from '../core/outcomes.ts';
 import type { Job, Store, WriteUnit } from '../store/store.ts';
+import { createMtLoader } from '../store/mt-loader.ts';
 import { prepareContent, type ContentLimits } from './prepare-content.ts';
 import type { Step, StepOutcome } from './job-runner.ts';
 import { mergeUnits, outcomeUnit } from './units.ts';
@@ -31,13 +32,15 @@ export interface SubmitStepDeps {
 
 export function createSubmitStep(deps: SubmitStepDeps): Step {
   const now = deps.now ?? Date.now;
+  // One getMts per claimed batch rather than two queries per message.
+  const loadMt = createMtLoader(deps.store);
   return {
     name: 'submit',
     kinds: ['submit'],
     concurrency: deps.concurrency,
     retrySchedule: deps.schedule,
     async run(job: Job): Promise<StepOutcome> {
-      const mt = await deps.store.getMt(job.refId);
+      const mt = await loadMt(job.refId);
       if (!mt) return { type: 'dead', error: `message ${job.refId} not found` };
       if (mt.state !== 'accepted') return { type: 'done' }; // already submitted (a re-run after a lost commit)
       const t = now();

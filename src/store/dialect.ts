@@ -4,6 +4,8 @@
  */
 import type { Dialect, Kysely } from 'kysely';
 import type { Database } from './schema.ts';
+import type { BatchOutcome } from './sqlite-writer.ts';
+import type { WriteUnit } from './store.ts';
 
 /** Column types and clauses the DDL needs, per backend. */
 export interface DdlTypes {
@@ -50,6 +52,12 @@ export interface StoreDialect {
   notifyJobs?(db: Kysely<Database>, kinds: readonly string[]): Promise<void>;
   /** Subscribe to other nodes' notifications; resolves to an unsubscribe function. */
   listenJobs?(listener: JobsEnqueuedListener): Promise<() => Promise<void>>;
+  /**
+   * A synchronous fast path for `write()` on the dialect's single connection (SQLite: prepared statements, see
+   * sqlite-writer.ts). The store runs it while holding kysely's connection, so it never interleaves with a kysely
+   * transaction. Absent: the store builds the statements with kysely.
+   */
+  writeBatch?(units: readonly WriteUnit[], now: number): BatchOutcome;
   /** Release what the dialect holds beyond kysely's own pool (listener connections). */
   close?(): Promise<void>;
 }

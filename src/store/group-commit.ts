@@ -1,9 +1,15 @@
 /**
  * Group commit: many concurrent callers, one transaction (and one fsync) per batch.
  *
- * While one write() is in flight, new units queue up; when it finishes, everything queued goes out in the next
- * write(). There is no timer: under light load a unit goes out on the next turn of the event loop, under heavy load
- * batches grow by themselves. Each caller's promise settles only when its own unit is committed (or failed).
+ * While the allowed number of write() calls is in flight, new units queue up; when one finishes, everything queued
+ * goes out in the next write(). There is no timer: under light load a unit goes out on the next turn of the event
+ * loop, under heavy load batches grow by themselves. Each caller's promise settles only when its own unit is
+ * committed (or failed).
+ *
+ * In flight: one by default. A store whose writes run off the event loop (the SQLite store thread) says
+ * `writeConcurrency: 2`, so the next batch is already queued where the writer runs while the previous one commits:
+ * the writer never waits for a message round trip (and for the event loop to get round to it) between commits.
+ * Batches still apply in submission order there (one connection, one queue).
  */
 import type { Store, WriteResult, WriteUnit } from './store.ts';
 
@@ -17,13 +23,16 @@ interface Pending {
 export interface GroupCommitOptions {
   /** Most units per transaction (default 500). */
   maxBatch?: number;
+  /** Most write() calls in flight (default: the store's `writeConcurrency`, else 1). */
+  maxInFlight?: number;
 }
 
 /** Merges units from concurrent callers into batched Store.write() calls. */
 export class GroupCommitter {
   private readonly maxBatch: number;
+  private readonly maxInFlight: number;
   private queue: Pending[] = [];
-  private running = false;
+  private inFlight = 0;
   private scheduled = false;
   private idleWaiters: (() => void)[] = [];
 
@@ -32,6 +41,7 @@ export class GroupCommitter {
     opts: GroupCommitOptions = {},
   ) {
     this.maxBatch = Math.max(1, Math.min(10_000, Math.floor(opts.maxBatch ?? 500)));
+    this.maxInFlight = Math.max(1, Math.min(8, Math.floor(opts.maxInFlight ?? store.writeConcurrency ?? 1)));
   }
 
   /** Queue a unit; resolves once it is committed (applied or skipped for a lost lease), rejects if it failed. */
@@ -44,38 +54,36 @@ export class GroupCommitter {
 
   /** Resolves when every unit submitted so far has been written (or failed). */
   flush(): Promise<void> {
-    if (!this.running && !this.scheduled && this.queue.length === 0) return Promise.resolve();
+    if (this.inFlight === 0 && !this.scheduled && this.queue.length === 0) return Promise.resolve();
     return new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 
   private schedule(): void {
-    if (this.running || this.scheduled) return;
+    if (this.inFlight >= this.maxInFlight || this.scheduled || this.queue.length === 0) return;
     this.scheduled = true;
     // setImmediate rather than a microtask: requests whose bytes arrived in the same event-loop turn share a batch.
     setImmediate(() => {
       this.scheduled = false;
-      void this.drain();
+      this.drain();
     });
   }
 
-  private async drain(): Promise<void> {
-    if (this.running) return;
-    this.running = true;
-    try {
-      while (this.queue.length > 0) {
-        const batch = this.queue.splice(0, this.maxBatch);
-        await this.writeBatch(batch);
-      }
-    } finally {
-      this.running = false;
-      if (this.queue.length > 0) {
-        this.schedule();
-      } else {
-        const waiters = this.idleWaiters;
-        this.idleWaiters = [];
-        for (const w of waiters) w();
-      }
+  private drain(): void {
+    while (this.queue.length > 0 && this.inFlight < this.maxInFlight) {
+      const batch = this.queue.splice(0, this.maxBatch);
+      this.inFlight++;
+      void this.writeBatch(batch).finally(() => {
+        this.inFlight--;
+        if (this.queue.length > 0) this.schedule();
+        else if (this.inFlight === 0 && !this.scheduled) this.wakeIdle();
+      });
     }
+  }
+
+  private wakeIdle(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
   }
 
   private async writeBatch(batch: Pending[]): Promise<void> {

@@ -8,13 +8,19 @@
  */
 import type { StoreDialect } from './dialect.ts';
 import { postgresDialect } from './postgres-dialect.ts';
-import { SqlStore } from './sql-store.ts';
+import { KyselyStore, type SqlStore } from './sql-store.ts';
 import { sqliteDialect } from './sqlite-dialect.ts';
+import { ThreadStore } from './thread-store.ts';
 
 /** Options for openStore. */
 export interface OpenStoreOptions {
   /** PostgreSQL pool size (default 10). */
   poolSize?: number;
+  /**
+   * SQLite only: run the connection on a worker thread (default true) so inserts and the COMMIT fsync do not block
+   * the event loop. `MMSGATE_SQLITE_THREAD=0` in the environment turns it off too (for comparison in benchmarks).
+   */
+  sqliteThread?: boolean;
   log?: (msg: string, extra?: object) => void;
 }
 
@@ -34,7 +40,15 @@ export function dialectForUrl(url: string, opts: OpenStoreOptions = {}): StoreDi
 
 /** Open the store at `url` and run its migrations. Returns a SqlStore (the Store port plus onJobsEnqueued). */
 export async function openStore(url: string, opts: OpenStoreOptions = {}): Promise<SqlStore> {
-  const store = new SqlStore(dialectForUrl(url, opts), { log: opts.log });
+  const threaded = opts.sqliteThread ?? process.env.MMSGATE_SQLITE_THREAD !== '0';
+  let store: SqlStore;
+  if (threaded && url.startsWith('sqlite:')) {
+    const path = url.slice('sqlite:'.length);
+    if (path === '') throw new TypeError('store URL sqlite: needs a path, e.g. sqlite:./data/mmsgate.db');
+    store = new ThreadStore({ path, log: opts.log });
+  } else {
+    store = new KyselyStore(dialectForUrl(url, opts), { log: opts.log });
+  }
   try {
     await store.migrate();
   } catch (err) {

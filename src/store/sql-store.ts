@@ -66,8 +66,11 @@ function chunks<T>(xs: readonly T[], size: number): T[][] {
   return out;
 }
 
-/** A Store over one SQL database. Create with `openStore()` (open-store.ts). */
-export class SqlStore implements Store {
+/** What `openStore()` returns: the Store port with job notifications (in-thread or on the SQLite store thread). */
+export type SqlStore = Store & Required<Pick<Store, 'onJobsEnqueued'>>;
+
+/** A Store over one SQL database through kysely. Create with `openStore()` (open-store.ts). */
+export class KyselyStore implements SqlStore {
   readonly backend: string;
   private readonly db: Kysely<Database>;
   private readonly localListeners = new Set<JobsEnqueuedCallback>();
@@ -88,8 +91,9 @@ export class SqlStore implements Store {
   async write(units: readonly WriteUnit[]): Promise<WriteResult[]> {
     if (units.length === 0) return [];
     const now = Date.now();
+    const fast = this.dialect.writeBatch;
     const { applied, hits, kinds } = await this.db.connection().execute((conn) =>
-      inTransaction(conn, this.dialect.beginWrite, async () => {
+      fast ? Promise.resolve(fast(units, now)) : inTransaction(conn, this.dialect.beginWrite, async () => {
         const { applied, retriedKinds } = await this.resolveJobs(conn, units, now);
         // After the job check: a unit skipped for its lease claims no key.
         const hits = await claimIdempotencyKeys(conn, units, applied, now);
@@ -319,6 +323,31 @@ export class SqlStore implements Store {
   async getMt(mtId: number): Promise<MtMessage | undefined> {
     const row = await this.db.selectFrom('mt_messages').selectAll().where('mt_id', '=', mtId).executeTakeFirst();
     return row ? mtFromRow(row, await this.parts('mt_parts', row.mt_id)) : undefined;
+  }
+
+  async getMts(mtIds: readonly number[]): Promise<Map<number, MtMessage>> {
+    const out = new Map<number, MtMessage>();
+    const ids = [...new Set(mtIds)];
+    for (const batch of chunks(ids, MAX_IN_LIST)) {
+      const rows = await this.db.selectFrom('mt_messages').selectAll().where('mt_id', 'in', batch).execute();
+      if (rows.length === 0) continue;
+      const parts = await this.db
+        .selectFrom('mt_parts')
+        .selectAll()
+        .where('msg_id', 'in', rows.map((r) => r.mt_id))
+        .orderBy('msg_id')
+        .orderBy('seq')
+        .execute();
+      const byMsg = new Map<number, Part[]>();
+      for (const p of parts) {
+        const id = Number(p.msg_id);
+        let list = byMsg.get(id);
+        if (!list) byMsg.set(id, (list = []));
+        list.push(partFromRow(p));
+      }
+      for (const r of rows) out.set(Number(r.mt_id), mtFromRow(r, byMsg.get(Number(r.mt_id)) ?? []));
+    }
+    return out;
   }
 
   async findMtByOperatorMessageId(operatorId: number, operatorMessageId: string): Promise<MtMessage | undefined> {

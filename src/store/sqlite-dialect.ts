@@ -10,6 +10,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { SqliteDialect as KyselySqliteDialect, type Kysely, type SqliteDatabase, type SqliteStatement } from 'kysely';
 import type { StoreDialect } from './dialect.ts';
 import type { Database } from './schema.ts';
+import { SqliteBatchWriter } from './sqlite-writer.ts';
 
 /** Prepared statements kept per connection; multi-row inserts repeat the same few shapes. */
 const STATEMENT_CACHE_SIZE = 256;
@@ -67,6 +68,7 @@ export function openSqliteDatabase(opts: SqliteOptions): BetterSqlite3.Database 
 /** Build the SQLite dialect over an opened database. */
 export function sqliteDialect(opts: SqliteOptions): StoreDialect {
   const raw = openSqliteDatabase(opts);
+  const writer = new SqliteBatchWriter(raw);
   return {
     name: 'sqlite',
     kysely: new KyselySqliteDialect({ database: cachingDatabase(raw) }),
@@ -85,5 +87,6 @@ export function sqliteDialect(opts: SqliteOptions): StoreDialect {
     // One connection per process and BEGIN IMMEDIATE per migration already serialise migrators.
     withMigrationLock: <T>(db: Kysely<Database>, fn: (db: Kysely<Database>) => Promise<T>) => fn(db),
     encodeJson: (value) => JSON.stringify(value),
+    writeBatch: (units, now) => writer.write(units, now),
   };
 }

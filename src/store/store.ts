@@ -219,6 +219,12 @@ export interface Store {
   /** Backend name for logs and health: "sqlite" or "postgres". */
   readonly backend: string;
 
+  /**
+   * How many write() calls may usefully be in flight at once (GroupCommitter's default): 2 for a store whose writes
+   * run off the event loop and apply in order; absent means 1.
+   */
+  readonly writeConcurrency?: number;
+
   /** Create or upgrade the schema. Safe when several nodes call it at once (PostgreSQL: advisory lock). */
   migrate(): Promise<void>;
 
@@ -255,6 +261,12 @@ export interface Store {
 
   /** An MT with its parts, or undefined. */
   getMt(mtId: number): Promise<MtMessage | undefined>;
+
+  /**
+   * Several MTs with their parts, by mtId (a missing id is absent from the map). Two queries per 1000 ids instead of
+   * two per message: for workers that handle a claimed batch of jobs.
+   */
+  getMts(mtIds: readonly number[]): Promise<Map<number, MtMessage>>;
 
   /** Find an MT by the operator's message ID (MM7 MessageID), scoped to the operator. */
   findMtByOperatorMessageId(operatorId: number, operatorMessageId: string): Promise<MtMessage | undefined>;

@@ -21,12 +21,12 @@ import {
 
 const MAX_BODY = 64 * 1024;
 const MAX_PARTS = 5;
+const MAX_PART = 16 * 1024;
+const MAX_HEADER = 1024;
 
 let gw: TestGateway;
-let port: number;
 beforeAll(async () => {
-  gw = await startTestGateway({ api: { maxBodyBytes: MAX_BODY, maxParts: MAX_PARTS } });
-  port = Number(new URL(gw.url).port);
+  gw = await startTestGateway({ api: { maxBodyBytes: MAX_BODY, maxParts: MAX_PARTS, maxPartBytes: MAX_PART, maxHeaderBytes: MAX_HEADER } });
 });
 afterAll(async () => {
   await gw?.stop();
@@ -95,6 +95,28 @@ describe('request framing', () => {
     }));
     const r = await send(gw.url, buildMultipartRequest(good, parts));
     expectError(r, 'TOO_MANY_PARTS');
+  });
+
+  it('one part over the part limit: 413 PART_TOO_LARGE', async () => {
+    const r = await send(gw.url, buildMultipartRequest(good, [{ headers: { 'Content-Type': 'image/jpeg' }, body: Buffer.alloc(MAX_PART + 1000, 0x61) }]));
+    expectError(r, 'PART_TOO_LARGE');
+  });
+
+  it('a part header block over the limit: 431 HEADER_TOO_LARGE', async () => {
+    const r = await send(gw.url, buildMultipartRequest(good, [{ headers: { 'Content-Type': 'text/plain', 'X-Padding': 'p'.repeat(MAX_HEADER + 100) }, body: 'hi' }]));
+    expectError(r, 'HEADER_TOO_LARGE');
+  });
+
+  it('an unknown Content-Transfer-Encoding: 400 UNSUPPORTED_TRANSFER_ENCODING', async () => {
+    const r = await send(gw.url, buildMultipartRequest(good, [{ headers: { 'Content-Type': 'text/plain', 'Content-Transfer-Encoding': 'x-uuencode' }, body: 'begin 644 x' }]));
+    expectError(r, 'UNSUPPORTED_TRANSFER_ENCODING');
+  });
+
+  it('a remote content part that is not an http(s) URL: 400 INVALID_REMOTE_CONTENT', async () => {
+    for (const url of ['ftp://example.com/a.jpg', 'not a url', 'https://user:pw@example.com/a.jpg', '']) {
+      const r = await send(gw.url, buildMultipartRequest(good, [{ headers: { 'Content-Type': 'application/vnd.openmarket.remoteContent' }, body: url }]));
+      expectError(r, 'INVALID_REMOTE_CONTENT');
+    }
   });
 
   it('wrong method on /mms/v2/send: 405', async () => {
@@ -187,7 +209,7 @@ interface RawAnswer {
  * Write `head` and then body chunks from `next()` on a raw socket, pausing `gapMs` between chunks, until an answer
  * arrives, the producer is exhausted, or the server closes. Resolves with the parsed answer.
  */
-function rawRequest(head: string, next: () => Buffer | null, gapMs: number, timeoutMs = 10_000): Promise<RawAnswer> {
+function rawRequest(port: number, head: string, next: () => Buffer | null, gapMs: number, timeoutMs = 10_000): Promise<RawAnswer> {
   return new Promise((resolve, reject) => {
     const sock: Socket = connect(port, '127.0.0.1');
     let sent = 0;
@@ -246,6 +268,16 @@ function rawRequest(head: string, next: () => Buffer | null, gapMs: number, time
 }
 
 describe('uploads over the body limit', () => {
+  // Only the body limit is small here, so that no other limit (part size, part count) trips first.
+  let big: TestGateway;
+  let port: number;
+  beforeAll(async () => {
+    big = await startTestGateway({ api: { maxBodyBytes: MAX_BODY } });
+    port = Number(new URL(big.url).port);
+  });
+  afterAll(async () => {
+    await big?.stop();
+  });
   const ct = 'multipart/mixed; boundary=big-boundary';
   const start = Buffer.from('--big-boundary\r\nContent-Type: application/json\r\nContent-Id: main\r\n\r\n{"type":"MT"}\r\n--big-boundary\r\nContent-Type: image/jpeg\r\n\r\n');
 
@@ -256,7 +288,7 @@ describe('uploads over the body limit', () => {
       `Content-Length: ${declared}\r\n\r\n`;
     let i = 0;
     // Only the first 4 KiB, then a trickle; the answer must not wait for the other 50 MB.
-    const a = await rawRequest(head, () => (i++ === 0 ? Buffer.concat([start, Buffer.alloc(4096 - start.length, 0x41)]) : i < 200 ? Buffer.alloc(100, 0x41) : null), 20);
+    const a = await rawRequest(port, head, () => (i++ === 0 ? Buffer.concat([start, Buffer.alloc(4096 - start.length, 0x41)]) : i < 200 ? Buffer.alloc(100, 0x41) : null), 20);
     expect(a.status).toBe(413);
     expect(JSON.parse(a.body)).toEqual({ code: 'BODY_TOO_LARGE', description: expect.stringContaining(String(MAX_BODY)) });
     expect(a.headers['x-request-id']).toMatch(/^[\x21-\x7e]{1,30}$/);
@@ -272,7 +304,7 @@ describe('uploads over the body limit', () => {
     let i = 0;
     const chunk = (b: Buffer) => Buffer.concat([Buffer.from(`${b.length.toString(16)}\r\n`), b, Buffer.from('\r\n')]);
     // Up to 128 x 8 KiB = 16 x the limit; the answer must come long before the producer runs dry.
-    const a = await rawRequest(head, () => (i++ === 0 ? chunk(start) : i < 128 ? chunk(piece) : null), 10);
+    const a = await rawRequest(port, head, () => (i++ === 0 ? chunk(start) : i < 128 ? chunk(piece) : null), 10);
     expect(a.status).toBe(413);
     expect(JSON.parse(a.body)).toEqual({ code: 'BODY_TOO_LARGE', description: expect.any(String) });
     expect(a.headers['x-request-id']).toMatch(/^[\x21-\x7e]{1,30}$/);
@@ -281,7 +313,7 @@ describe('uploads over the body limit', () => {
   });
 
   it('the gateway still accepts normal sends afterwards', async () => {
-    const r = await send(gw.url, simpleMt('15551230001'));
+    const r = await send(big.url, simpleMt('15551230001'));
     expect(r.status).toBe(200);
   });
 });

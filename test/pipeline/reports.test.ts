@@ -3,6 +3,8 @@
  * to the customer's reportUrl as the OpenMarket REPORT JSON (or, with the sandbox defaults, to the built-in inbox).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildMultipart } from '../../src/shared/multipart-writer.ts';
+import { generateWebhookSecret, verifyWebhook } from '../../src/shared/standard-webhooks.ts';
 import {
   basic,
   eventually,
@@ -14,6 +16,7 @@ import {
   startSink,
   startTestGateway,
   status,
+  testConfig,
   type Sink,
   type SinkRequest,
   type TestGateway,
@@ -33,7 +36,9 @@ afterAll(async () => {
   await sink?.close();
 });
 
-const reportsFor = (mtId: number) => (reqs: SinkRequest[]) => reqs.filter((r) => JSON.parse(r.body.toString()).mtId === mtId);
+/** Reports for one mtId posted to `path` (gateways in one file have separate stores, so mtIds repeat between them). */
+const reportsFor = (mtId: number, path = '/reports') => (reqs: SinkRequest[]) =>
+  reqs.filter((r) => r.method === 'POST' && r.url === path && JSON.parse(r.body.toString()).mtId === mtId);
 
 /** Send, then wait for the message's first report at the sink. */
 async function sendAndAwaitReport(destination: string): Promise<{ mtId: number; requestId: string; report: SinkRequest }> {
@@ -97,6 +102,80 @@ describe('reports to the customer reportUrl', () => {
   });
 });
 
+describe('remote content', () => {
+  // A valid 1x1 GIF (so that content adaptation has nothing to change).
+  const gif = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
+  const remoteMt = (destination: string, url: string) =>
+    buildMultipart([
+      { headers: { 'Content-Type': 'application/json', 'Content-Id': 'main' }, body: JSON.stringify({ source: '88600', destination }) },
+      { headers: { 'Content-Type': 'application/vnd.openmarket.remoteContent', 'Content-Id': 'pic.gif' }, body: url },
+    ]);
+  const fetchesOf = (path: string) => sink.requests.filter((x) => x.method === 'GET' && x.url === path);
+
+  it('a URL on a private address (loopback) is refused before connecting: Rejected/23 REPORT', async () => {
+    const r = await send(gw.url, remoteMt('15551230008', `${sink.url}/content/private.gif`));
+    expect(r.status).toBe(200);
+    const mtId = r.json.mtId as number;
+    const reports = await sink.waitFor((reqs) => reportsFor(mtId)(reqs).length > 0, 10_000).then(reportsFor(mtId));
+    expect(JSON.parse(reports[0]!.body.toString())).toMatchObject({ type: 'REPORT', mtId, status: 'Rejected', outcomeId: 23 });
+    expect(fetchesOf('/content/private.gif')).toHaveLength(0);
+    expect((await status(gw.url, mtId)).json.state).toBe('failed');
+  });
+
+  it('allowed by remoteContent.allowPrivateAddresses: fetched, and the handset gets the exact bytes', async () => {
+    const allowed = await startTestGateway({ remoteContent: { allowPrivateAddresses: ['127.0.0.1/32'] } }, { reportUrl: `${sink.url}/reports-allowed` });
+    sink.respondWith((x) => (x.method === 'GET' ? { status: 200, headers: { 'content-type': 'image/gif' }, body: gif } : 200));
+    try {
+      const r = await send(allowed.url, remoteMt('15551230009', `${sink.url}/content/pic.gif`));
+      expect(r.status).toBe(200);
+      const mtId = r.json.mtId as number;
+      const mine = reportsFor(mtId, '/reports-allowed');
+      const reports = await sink.waitFor((reqs) => mine(reqs).length > 0, 10_000).then(mine);
+      expect(JSON.parse(reports[0]!.body.toString())).toMatchObject({ status: 'Retrieved', outcomeId: 1 });
+      expect(fetchesOf('/content/pic.gif').length).toBeGreaterThan(0);
+      const msgs = (await http(`${allowed.url}/sandbox/handsets/15551230009/messages`)).json as any[];
+      const msg = msgs.find((m) => m.mtId === mtId);
+      expect(msg.parts).toHaveLength(1);
+      expect(msg.parts[0].contentType).toMatch(/^image\/gif/);
+      expect((await http(`${allowed.url}${msg.parts[0].url}`)).body.equals(gif)).toBe(true);
+    } finally {
+      sink.respondWith(200);
+      await allowed.stop();
+    }
+  });
+});
+
+describe('signed webhooks (Standard Webhooks)', () => {
+  it('with webhookSecrets on the account, reports and MO carry a signature the customer can verify', async () => {
+    const secret = generateWebhookSecret();
+    const accounts = testConfig({ dir: '.', reportUrl: `${sink.url}/signed-reports`, moUrl: `${sink.url}/signed-mo` }).accounts!.map((a, i) =>
+      i === 0 ? { ...a, webhookSecrets: [secret] } : a,
+    );
+    const signed = await startTestGateway({ accounts });
+    try {
+      const r = await send(signed.url, simpleMt('15551230001'));
+      expect(r.status).toBe(200);
+      const { contentType, body } = buildMultipart([
+        { headers: { 'Content-Type': 'application/json', 'Content-Id': 'main' }, body: JSON.stringify({ source: '14553011955', destinations: ['88600'] }) },
+        { headers: { 'Content-Type': 'text/plain' }, body: 'signed MO' },
+      ]);
+      expect((await http(`${signed.url}/sandbox/mo`, { method: 'POST', headers: { 'content-type': contentType }, body })).status).toBe(200);
+      const got = await sink.waitFor(
+        (reqs) => reqs.some((x) => x.url === '/signed-reports') && reqs.some((x) => x.url === '/signed-mo'),
+        10_000,
+      );
+      for (const req of got.filter((x) => x.url.startsWith('/signed-'))) {
+        expect(req.headers['webhook-id']).toBe(req.headers['x-mmsgate-delivery-id']);
+        expect(verifyWebhook([secret], req.headers, req.body)).toBe(true);
+        // A different secret does not verify: the signature really covers this body.
+        expect(() => verifyWebhook([generateWebhookSecret()], req.headers, req.body)).toThrow();
+      }
+    } finally {
+      await signed.stop();
+    }
+  });
+});
+
 describe('sandbox defaults', () => {
   let sandbox: TestGateway;
   beforeAll(async () => {
@@ -121,5 +200,23 @@ describe('sandbox defaults', () => {
     expect(entry.body).toMatchObject({ type: 'REPORT', mtId, status: 'Retrieved', outcomeId: 1 });
     expect(entry.body.date).toMatch(DATE_WITH_OFFSET);
     expect(entry.headers['x-request-id']).toBe(r.headers['x-request-id']);
+  });
+
+  it('an MO from a virtual handset to 88600 shows up in GET /sandbox/inbox', async () => {
+    const { contentType, body } = buildMultipart([
+      { headers: { 'Content-Type': 'application/json', 'Content-Id': 'main' }, body: JSON.stringify({ source: '14553011955', destinations: ['88600'], subject: 'Norwegian Blue' }) },
+      { headers: { 'Content-Type': 'text/plain', 'Content-Id': 'text.txt' }, body: 'Here is a picture of the bird in question' },
+    ]);
+    const r = await http(`${sandbox.url}/sandbox/mo`, { method: 'POST', headers: { 'content-type': contentType }, body });
+    expect(r.status, r.body.toString()).toBe(200);
+    const moId = r.json.moId as number;
+    const entry = await eventually(async () => {
+      const inbox = await http(`${sandbox.url}/sandbox/inbox?box=mo`);
+      return (inbox.json as any[]).find((e) => typeof e.body === 'string' && e.body.includes(`"moId":${moId}`));
+    }, 10_000, 'MO in the sandbox inbox');
+    expect(entry.contentType).toMatch(/^multipart\/mixed; boundary=/);
+    expect(entry.body).toContain('"type":"MO"');
+    // The content part travels base64-encoded.
+    expect(entry.body).toContain(Buffer.from('Here is a picture of the bird in question').toString('base64'));
   });
 });

@@ -53,6 +53,9 @@ export interface TestConfigOptions {
  * The raw configuration the tests start from: two accounts, one simulator operator (id 77, prefix "1", 50 ms
  * delivery delay), short retry schedules and a 50 ms queue poll.
  */
+/** Host names a test gateway may fetch remote content from. */
+export const LOOPBACK_HOSTS = ['127.0.0.1', 'localhost', '::1'];
+
 export function testConfig(opts: TestConfigOptions & { dir: string }): ConfigInput {
   const mtConfig = opts.reportUrl ? { reportUrl: opts.reportUrl } : {};
   return {
@@ -109,9 +112,17 @@ export async function startTestGateway(
   opts: TestConfigOptions & { raw?: ConfigInput; start?: StartOptions; keepDir?: boolean } = {},
 ): Promise<TestGateway> {
   const dir = opts.dir ?? mkdtempSync(path.join(tmpdir(), 'mmsgate-e2e-'));
-  const raw = opts.raw ?? { ...testConfig({ ...opts, dir }), ...overrides };
-  const config = loadConfig({ raw: raw as ConfigInput });
-  const gateway = await startGateway(config, { logger: pino({ level: 'silent' }), logRequests: false, ...opts.start });
+  const merged = (opts.raw ?? { ...testConfig({ ...opts, dir }), ...overrides }) as ConfigInput;
+  // Tests never leave the machine: remote content from any host but loopback is refused before DNS (the address
+  // guard still decides about loopback itself, so its tests keep their meaning).
+  const raw: ConfigInput = { ...merged, remoteContent: { allowedHosts: LOOPBACK_HOSTS, ...(merged.remoteContent ?? {}) } };
+  let gateway: Gateway;
+  try {
+    gateway = await startGateway(loadConfig({ raw: raw as ConfigInput }), { logger: pino({ level: 'silent' }), logRequests: false, ...opts.start });
+  } catch (err) {
+    if (!opts.dir) rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     url: gateway.url,
     gateway,
@@ -130,8 +141,13 @@ export async function startTestGateway(
 export async function startSandboxGateway(): Promise<TestGateway> {
   const dir = mkdtempSync(path.join(tmpdir(), 'mmsgate-sandbox-'));
   const port = await freePort();
-  const config = loadConfig({ port, host: '127.0.0.1', dataDir: dir });
-  const gateway = await startGateway(config, { logger: pino({ level: 'silent' }), logRequests: false });
+  let gateway: Gateway;
+  try {
+    gateway = await startGateway(loadConfig({ port, host: '127.0.0.1', dataDir: dir }), { logger: pino({ level: 'silent' }), logRequests: false });
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     url: gateway.url,
     gateway,
@@ -166,6 +182,13 @@ export interface SinkRequest {
   at: number;
 }
 
+/** A full answer of the sink. */
+export interface SinkAnswer {
+  status: number;
+  headers?: Record<string, string>;
+  body?: Buffer | string;
+}
+
 /** A recording HTTP endpoint standing in for a customer's reportUrl / moUrl. */
 export interface Sink {
   /** Base URL, e.g. http://127.0.0.1:40124 */
@@ -173,8 +196,8 @@ export interface Sink {
   port: number;
   /** Every request answered, in arrival order (refused connections are not requests). */
   requests: SinkRequest[];
-  /** Status to answer with (default 200); a function decides per request. */
-  respondWith(status: number | ((req: SinkRequest) => number)): void;
+  /** Status to answer with (default 200); a function decides per request, optionally with headers and a body. */
+  respondWith(status: number | ((req: SinkRequest) => number | SinkAnswer)): void;
   /** Stop listening (connections are refused) until `resume()`; open connections are destroyed. */
   refuse(): Promise<void>;
   /** Listen again on the same port. */
@@ -187,7 +210,7 @@ export interface Sink {
 /** Start a recording sink on 127.0.0.1 (ephemeral port unless given). */
 export async function startSink(port = 0): Promise<Sink> {
   const requests: SinkRequest[] = [];
-  let decide: (req: SinkRequest) => number = () => 200;
+  let decide: (req: SinkRequest) => number | SinkAnswer = () => 200;
   const sockets = new Set<Socket>();
   let server: Server;
   const listen = (p: number): Promise<number> => {
@@ -196,10 +219,12 @@ export async function startSink(port = 0): Promise<Sink> {
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         const rec: SinkRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks), answered: 0, at: Date.now() };
-        rec.answered = decide(rec);
+        const d = decide(rec);
+        const answer: SinkAnswer = typeof d === 'number' ? { status: d } : d;
+        rec.answered = answer.status;
         requests.push(rec);
-        res.writeHead(rec.answered, { 'content-type': 'text/plain' });
-        res.end(rec.answered < 300 ? 'ok' : 'no');
+        res.writeHead(answer.status, { 'content-type': 'text/plain', ...answer.headers });
+        res.end(answer.body ?? (answer.status < 300 ? 'ok' : 'no'));
       });
     });
     server.on('connection', (s) => {
@@ -337,8 +362,8 @@ export interface ChildGateway {
   output(): string;
   /** SIGKILL and wait for the exit. */
   kill9(): Promise<void>;
-  /** SIGTERM and wait for the exit. */
-  stop(): Promise<void>;
+  /** SIGTERM (graceful shutdown) and wait for the exit; resolves with the exit code (null if killed by a signal). */
+  stop(): Promise<number | null>;
 }
 
 /** Write a YAML config file for `mmsgate serve`. */
@@ -375,9 +400,19 @@ export async function spawnGateway(configFile: string, port: number, timeoutMs =
     }
     await sleep(100);
   }
-  const waitExit = async (sig: NodeJS.Signals) => {
+  const waitExit = async (sig: NodeJS.Signals): Promise<number | null> => {
     if (proc.exitCode === null && proc.signalCode === null) proc.kill(sig);
     await exited;
+    return proc.exitCode;
   };
-  return { url, port, proc, output: () => out, kill9: () => waitExit('SIGKILL'), stop: () => waitExit('SIGTERM') };
+  return {
+    url,
+    port,
+    proc,
+    output: () => out,
+    kill9: async () => {
+      await waitExit('SIGKILL');
+    },
+    stop: () => waitExit('SIGTERM'),
+  };
 }

@@ -1,0 +1,122 @@
+/**
+ * Remote content that cannot be used ends the message with a documented outcome (docs/outcomes.md): 22 when it
+ * cannot be fetched (404, larger than remoteContent.maxBytes), 24 when its type is not one an MMS carries. A
+ * temporary failure (503, RFC 9110 §15.6.4) is retried on the submit schedule instead.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  handsetMessages,
+  mtWith,
+  partBytes,
+  remotePart,
+  sendOk,
+  serveBytes,
+  smallPng,
+  startGatewayWithSink,
+  startOrigin,
+  statusOf,
+  textPart,
+  waitForHandset,
+  waitForReport,
+  type GatewayWithSink,
+  type Origin,
+} from './helpers.ts';
+import { sleep } from '../support/gateway.ts';
+
+const MAX_BYTES = 64 * 1024;
+
+let g: GatewayWithSink;
+let origin: Origin;
+
+beforeAll(async () => {
+  origin = await startOrigin();
+  g = await startGatewayWithSink({ remoteContent: { allowPrivateAddresses: true, maxBytes: MAX_BYTES } });
+});
+afterAll(async () => {
+  await g?.stop();
+  await origin?.close();
+});
+
+/** Send a remote part plus text; wait for the report; check it, the final state and the empty handset. */
+async function expectOutcome(path: string, destination: string, outcome: { outcomeId: number; outcomeDescription: string }): Promise<number> {
+  const mtId = await sendOk(g.gw.url, mtWith(destination, [remotePart(`${origin.url}${path}`, 'media'), textPart('hello', 'text.txt')]));
+  const report = await waitForReport(g.sink, mtId);
+  expect(report).toMatchObject({ type: 'REPORT', mtId, status: 'Rejected', ...outcome });
+  expect(report.userAgent).toBeUndefined();
+  const st = await statusOf(g.gw.url, mtId);
+  expect(st).toMatchObject({ state: 'failed', status: 'Rejected', outcomeId: outcome.outcomeId });
+  expect((await handsetMessages(g.gw.url, destination)).some((m) => m.mtId === mtId)).toBe(false);
+  // Exactly one report.
+  await sleep(300);
+  expect(g.sink.requests.filter((r) => JSON.parse(r.body.toString()).mtId === mtId)).toHaveLength(1);
+  return mtId;
+}
+
+describe('remote content failures', () => {
+  it('404: REPORT Rejected/22, message failed, fetched once (a permanent failure is not retried)', async () => {
+    await expectOutcome('/missing.png', '15553000001', { outcomeId: 22, outcomeDescription: 'Remote content could not be fetched.' });
+    expect(origin.hits('/missing.png')).toHaveLength(1);
+    expect(origin.hits('/missing.png')[0]!.answered).toBe(404);
+  });
+
+  it('a body over remoteContent.maxBytes: Rejected/22', async () => {
+    origin.route('/huge.png', serveBytes(Buffer.alloc(MAX_BYTES + 1, 7), { 'content-type': 'image/png' }));
+    await expectOutcome('/huge.png', '15553000002', { outcomeId: 22, outcomeDescription: 'Remote content could not be fetched.' });
+  });
+
+  it('a body over remoteContent.maxBytes sent chunked (no Content-Length): Rejected/22, the read is cut short', async () => {
+    const CHUNKS = 2048;
+    let written = 0;
+    let closedEarly = false;
+    origin.route('/endless.png', async (_req, res) => {
+      res.writeHead(200, { 'content-type': 'image/png' });
+      res.on('close', () => (closedEarly = !res.writableFinished));
+      // Up to 32 MiB (500 x the limit, far more than loopback socket buffers hold) in 16 KiB chunks; the gateway
+      // must stop reading long before the end.
+      const chunk = Buffer.alloc(16 * 1024, 1);
+      for (let i = 0; i < CHUNKS && !res.destroyed; i++) {
+        if (!res.write(chunk)) {
+          await new Promise<void>((resolve) => {
+            const done = () => {
+              res.off('drain', done).off('close', done);
+              resolve();
+            };
+            res.on('drain', done).on('close', done);
+          });
+        }
+        written += chunk.length;
+      }
+      if (!res.destroyed) res.end();
+    });
+    await expectOutcome('/endless.png', '15553000005', { outcomeId: 22, outcomeDescription: 'Remote content could not be fetched.' });
+    expect(closedEarly).toBe(true);
+    expect(written).toBeLessThan(CHUNKS * 16 * 1024);
+  });
+
+  it('an HTML page: Rejected/24 (not a type an MMS carries)', async () => {
+    origin.route('/page', serveBytes(Buffer.from('<!doctype html><title>x</title>'), { 'content-type': 'text/html; charset=utf-8' }));
+    await expectOutcome('/page', '15553000003', { outcomeId: 24, outcomeDescription: 'Remote content type is not supported.' });
+  });
+
+  it('503 once, then the content: retried and delivered', async () => {
+    const png = await smallPng();
+    let calls = 0;
+    origin.route('/flaky.png', (req, res) => {
+      if (++calls === 1) {
+        res.writeHead(503, { 'content-type': 'text/plain' });
+        res.end('busy');
+        return;
+      }
+      serveBytes(png, { 'content-type': 'image/png' })(req, res);
+    });
+    const destination = '15553000004';
+    const mtId = await sendOk(g.gw.url, mtWith(destination, [remotePart(`${origin.url}/flaky.png`, 'media'), textPart('hello', 'text.txt')]));
+    const report = await waitForReport(g.sink, mtId);
+    expect(report).toMatchObject({ type: 'REPORT', mtId, status: 'Retrieved', outcomeId: 1 });
+    const msg = await waitForHandset(g.gw.url, destination, mtId);
+    expect((await partBytes(g.gw.url, msg.parts.find((p) => p.contentId === 'media')!)).equals(png)).toBe(true);
+    expect(origin.hits('/flaky.png').map((h) => h.answered)).toEqual([503, 200]);
+    const st = await statusOf(g.gw.url, mtId);
+    expect(st.events.map((e: { type: string }) => e.type)).toContain('submit-retry');
+  });
+});
