@@ -108,3 +108,15 @@ describe('id allocation', () => {
     expect(calls).toBe(3);
   });
 });
+
+describe('remote content host allow-list', async () => {
+  const { hostAllowed } = await import('../../src/content/guarded-fetch.ts');
+  it('matches exact names, subdomain wildcards and IPv6 literals with or without brackets', () => {
+    expect(hostAllowed('cdn.example.com', ['cdn.example.com'])).toBe(true);
+    expect(hostAllowed('CDN.Example.com', ['cdn.example.com'])).toBe(true);
+    expect(hostAllowed('img.cdn.example.com', ['*.example.com'])).toBe(true);
+    expect(hostAllowed('example.com.evil.net', ['*.example.com'])).toBe(false);
+    expect(hostAllowed('www.openmarket.com', ['127.0.0.1', 'localhost', '::1'])).toBe(false);
+    expect(hostAllowed('[::1]', ['::1'])).toBe(true);
+  });
+});
