@@ -180,14 +180,19 @@ export class RemoteContentCache {
     const res = await this.fetcher.fetch(url, { headers: conditional });
     const now = this.now();
     if (res.status === 304 && entry && stored) {
-      // RFC 9111 §4.3.4: a 304 refreshes the stored response's freshness and validators.
-      const fresh = freshnessOf(res.headers, now, this.defaultTtlMs);
+      // RFC 9111 §4.3.4: a 304 refreshes the stored response's freshness and validators. Header fields the 304
+      // does not carry keep their stored values, so a 304 without Cache-Control/Expires keeps the stored lifetime
+      // (we keep the lifetime, not the headers) instead of falling back to the default TTL.
+      const statesFreshness = res.headers['cache-control'] !== undefined || res.headers['expires'] !== undefined;
+      const freshUntil = statesFreshness
+        ? freshnessOf(res.headers, now, this.defaultTtlMs).freshUntil
+        : now + Math.max(0, entry.freshUntil - entry.fetchedAt);
       const updated: CachedUrl = {
         ...entry,
         etag: res.headers['etag'] ?? entry.etag,
         lastModified: res.headers['last-modified'] ?? entry.lastModified,
         fetchedAt: now,
-        freshUntil: this.cap(fresh.freshUntil, now),
+        freshUntil: this.cap(freshUntil, now),
       };
       await this.port.put(updated);
       return { ...pick(updated), bytes: stored, source: 'revalidated' };

@@ -3,6 +3,7 @@
  * and answers with the result, without storing or sending anything. A content failure answers `wouldFail` with
  * the outcome the message would have ended with.
  */
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { send, sleep, status } from '../support/gateway.ts';
 import {
@@ -85,7 +86,6 @@ describe('dry run', () => {
     expect(real).toBe(before + 1);
     const msg = await waitForHandset(g.gw.url, destination, real);
     expect(msg.parts.map((p) => ({ contentType: p.contentType, contentId: p.contentId, size: p.size }))).toEqual(dry.parts);
-    const sharp = (await import('sharp')).default;
     const meta = await sharp(await partBytes(g.gw.url, msg.parts[0]!)).metadata();
     expect({ w: meta.width, h: meta.height }).toEqual({ w: 640, h: 480 });
     expect(await handsetMessages(g.gw.url, destination)).toHaveLength(1);

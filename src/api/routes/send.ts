@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
+import { TemporaryError } from '../../core/retry-policy.ts';
 import { normaliseContentId, REMOTE_CONTENT_TYPE, type MtMessage, type Part } from '../../core/message.ts';
 import { validateMtRequest } from '../../core/mt-request.ts';
 import { boundaryOf, parseContentType } from '../../mime/content-type.ts';
@@ -186,6 +187,10 @@ async function dryRun(ctx: GatewayContext, operatorId: number, parts: Part[], bl
     };
   } catch (err) {
     const outcome = (err as { outcome?: { id: number; status: string; description: string } }).outcome;
+    if (err instanceof TemporaryError) {
+      // A real send would retry this (e.g. the origin answered 503), and might still deliver.
+      return { dryRun: true, mobileOperatorId: operatorId, wouldRetry: true, error: err.message };
+    }
     return {
       dryRun: true,
       mobileOperatorId: operatorId,
