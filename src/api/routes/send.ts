@@ -44,7 +44,7 @@ export function registerSendRoute(app: FastifyInstance, ctx: GatewayContext): vo
         const hit = await ctx.store.getIdempotencyKey(account.id, idemKey, Date.now());
         if (hit) return replay(reply, hit, requestHash);
       }
-      const mtId = await ctx.mtIds.take();
+      const mtId = await storeCall(ctx, () => ctx.mtIds.take());
       const now = Date.now();
       const mt: MtMessage = {
         mtId,
@@ -79,7 +79,7 @@ export function registerSendRoute(app: FastifyInstance, ctx: GatewayContext): vo
           ? { idempotency: { accountId: account.id, key: idemKey, requestHash, mtId, expiresAt: now + ctx.config.api.idempotencyTtl } }
           : {}),
       };
-      const result = await ctx.commit(unit);
+      const result = await storeCall(ctx, () => ctx.commit(unit));
       // A concurrent request with the same key won the race: this one stored nothing and answers with its mtId.
       if (!result.applied && result.existing) return replay(reply, result.existing, requestHash);
       ctx.wake();
@@ -134,6 +134,20 @@ async function readBody(req: FastifyRequest, ctx: GatewayContext): Promise<Parse
       maxHeaderBytes: api.maxHeaderBytes,
     },
   });
+}
+
+/**
+ * A store failure while accepting is the store's, not the request's: answer 503 STORE_UNAVAILABLE (retryable, nothing
+ * was accepted) rather than a 500, so clients fail over to another node or retry.
+ */
+async function storeCall<T>(ctx: GatewayContext, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof ApiError) throw err;
+    ctx.log.error({ err }, 'store unavailable while accepting a message');
+    throw new ApiError('STORE_UNAVAILABLE');
+  }
 }
 
 /**
