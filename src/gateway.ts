@@ -21,6 +21,7 @@ import { createMoStep, createReportStep } from './pipeline/webhook-steps.ts';
 import { PipelineInboundSink } from './pipeline/inbound-sink.ts';
 import { WebhookDispatcher } from './webhooks/webhook-dispatcher.ts';
 import { openStore } from './store/open-store.ts';
+import { GatewayMetrics } from './observability/metrics.ts';
 import { startHeartbeat } from './cluster/node-registry.ts';
 import { startHousekeeping } from './cluster/housekeeping.ts';
 import { rateLimitedConnector, SharedRateLimiter } from './cluster/shared-rate-limit.ts';
@@ -77,7 +78,12 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
   const log = opts.logger ?? pino({ level: config.log.level });
   const store = await openStore(config.storeUrl, { poolSize: config.storePoolSize, log: (msg, extra) => log.info(extra ?? {}, msg) });
   const committer = new GroupCommitter(store);
-  const commit = (u: Parameters<GroupCommitter['submit']>[0]) => committer.submit(u);
+  const metrics = new GatewayMetrics(config.nodeId);
+  const commit = async (u: Parameters<GroupCommitter['submit']>[0]) => {
+    const r = await committer.submit(u);
+    if (r.applied) metrics.observeCommitted(u);
+    return r;
+  };
   const nodeId = config.nodeId;
 
   const accounts = config.accounts as unknown as ApiAccount[];
@@ -192,6 +198,7 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
     wake,
     sink,
     isDraining: () => draining,
+    metrics,
     prepareContent: (parts, operatorId, bytesOf) => prepareContent(parts, limitsFor(operatorId), { cache: contentCache, bytesOf }),
   };
   // Jobs enqueued by other nodes (PostgreSQL NOTIFY) wake this node's idle runners at once.

@@ -34,6 +34,18 @@ export function buildApp(ctx: GatewayContext, opts: { logRequests?: boolean } = 
     if (ctx.isDraining() && req.url.startsWith('/mms/')) throw new ApiError('SHUTTING_DOWN');
   });
 
+  app.addHook('onResponse', async (req, reply) => {
+    ctx.metrics.observeRequest(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+  });
+
+  if (ctx.config.metrics.enabled) {
+    app.get('/metrics', async (_req, reply) => {
+      const m = await ctx.metrics.render();
+      reply.header('content-type', m.contentType);
+      return m.body;
+    });
+  }
+
   app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
     const apiErr = toApiError(err, ctx.config.api.maxBodyBytes);
     if (apiErr.status >= 500 && apiErr.code === 'INTERNAL') req.log.error({ err }, 'request failed');

@@ -9,6 +9,7 @@ import type { InboundSink } from '../operators/connector.ts';
 import type { Store, WriteResult, WriteUnit } from '../store/store.ts';
 import type { Authenticator } from './auth.ts';
 import type { Part } from '../core/message.ts';
+import type { GatewayMetrics } from '../observability/metrics.ts';
 import type { PreparedContent } from '../pipeline/prepare-content.ts';
 
 /** An account as the API sees it: the configured one with its password hashed. */
@@ -29,6 +30,8 @@ export interface GatewayContext {
   readonly sink: InboundSink;
   /** True while this node stops accepting (graceful shutdown). */
   isDraining(): boolean;
+  /** Prometheus metrics of this node. */
+  readonly metrics: GatewayMetrics;
   /** Fetch, add SMIL and adapt as the submit step would (for the send API's dry run). */
   prepareContent(parts: readonly Part[], operatorId: number, bytesOf: (sha256: string) => Promise<Buffer | undefined>): Promise<PreparedContent>;
 }

@@ -169,6 +169,13 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    metrics: z
+      .object({
+        /** Serve Prometheus metrics at GET /metrics (no authentication: restrict it at the load balancer). */
+        enabled: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
     accounts: z.array(accountSchema).default([]),
     operators: z.array(operatorSchema).default([]),
     webhooks: z

@@ -48,10 +48,7 @@ export class GroupCommitter {
   submit(unit: WriteUnit): Promise<WriteResult> {
     return new Promise<WriteResult>((resolve, reject) => {
       this.queue.push({ unit, resolve, reject });
-      // With several writes allowed in flight the writer merges what waits for it, so a free slot is used at once:
-      // the writer starts its next transaction while this thread is still busy with the requests of this turn.
-      if (this.maxInFlight > 1 && this.inFlight < this.maxInFlight) this.drain();
-      else this.schedule();
+      this.schedule();
     });
   }
 
