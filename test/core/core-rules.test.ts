@@ -120,3 +120,15 @@ describe('remote content host allow-list', async () => {
     expect(hostAllowed('[::1]', ['::1'])).toBe(true);
   });
 });
+
+describe('control part JSON', async () => {
+  const { parseControlJson } = await import('../../src/api/routes/send.ts');
+  const nbspIndented = Buffer.from('{\n\u00a0\u00a0 "type": "MT",\n\u00a0\u00a0 "subject": "Example\u00a0MMS"\n}');
+  it('lenient mode takes JSON indented with no-break spaces, as copied from the documentation page', () => {
+    expect(parseControlJson(nbspIndented, true)).toEqual({ type: 'MT', subject: 'Example MMS' });
+    expect(codeOf(() => parseControlJson(nbspIndented, false))).toBe('INVALID_JSON');
+  });
+  it('keeps a no-break space inside a value when the JSON is valid as sent', () => {
+    expect(parseControlJson(Buffer.from('{"subject":"a\u00a0b"}'), true)).toEqual({ subject: 'a\u00a0b' });
+  });
+});

@@ -96,10 +96,17 @@ export function registerSendRoute(app: FastifyInstance, ctx: GatewayContext): vo
 export function parseControlJson(body: Buffer, lenient: boolean): unknown {
   let text = body.toString('utf8');
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // a byte-order mark
-  if (lenient) text = text.replace(/\u00a0/g, ' ');
   try {
     return JSON.parse(text);
   } catch (e) {
+    // Only when strict parsing fails, so a no-break space inside a string value (a subject) is kept as sent.
+    if (lenient && text.includes('\u00a0')) {
+      try {
+        return JSON.parse(text.replace(/\u00a0/g, ' '));
+      } catch {
+        /* report the original error */
+      }
+    }
     throw new ApiError('INVALID_JSON', { reason: (e as Error).message });
   }
 }
