@@ -7,7 +7,7 @@
  * committed (or failed).
  *
  * In flight: one by default. A store whose writes run off the event loop (the SQLite store thread) says
- * `writeConcurrency: 2`, so the next batch is already queued where the writer runs while the previous one commits:
+ * `writeConcurrency: 8`, so the next batches are already queued where the writer runs while the previous one commits:
  * the writer never waits for a message round trip (and for the event loop to get round to it) between commits.
  * Batches still apply in submission order there (one connection, one queue).
  */

@@ -17,8 +17,9 @@ export interface OpenStoreOptions {
   /** PostgreSQL pool size (default 10). */
   poolSize?: number;
   /**
-   * SQLite only: run the connection on a worker thread (default true) so inserts and the COMMIT fsync do not block
-   * the event loop. `MMSGATE_SQLITE_THREAD=0` in the environment turns it off too (for comparison in benchmarks).
+   * SQLite only: run the connection on a worker thread (thread-store.ts) so inserts and the COMMIT fsync do not
+   * block the event loop. Default off (or `MMSGATE_SQLITE_THREAD=1`): with 64 connections the accept path is bound by
+   * commit latency, and interleaved benchmark runs were no faster with the thread (docs/benchmarks.md).
    */
   sqliteThread?: boolean;
   log?: (msg: string, extra?: object) => void;
@@ -40,7 +41,7 @@ export function dialectForUrl(url: string, opts: OpenStoreOptions = {}): StoreDi
 
 /** Open the store at `url` and run its migrations. Returns a SqlStore (the Store port plus onJobsEnqueued). */
 export async function openStore(url: string, opts: OpenStoreOptions = {}): Promise<SqlStore> {
-  const threaded = opts.sqliteThread ?? process.env.MMSGATE_SQLITE_THREAD !== '0';
+  const threaded = opts.sqliteThread ?? process.env.MMSGATE_SQLITE_THREAD === '1';
   let store: SqlStore;
   if (threaded && url.startsWith('sqlite:')) {
     const path = url.slice('sqlite:'.length);

@@ -220,7 +220,7 @@ export interface Store {
   readonly backend: string;
 
   /**
-   * How many write() calls may usefully be in flight at once (GroupCommitter's default): 2 for a store whose writes
+   * How many write() calls may usefully be in flight at once (GroupCommitter default): more than 1 for a store whose writes
    * run off the event loop and apply in order; absent means 1.
    */
   readonly writeConcurrency?: number;
