@@ -52,8 +52,6 @@ async function startBaseline(): Promise<{ url: string; stop: () => Promise<void>
 async function main(): Promise<void> {
   const spec = JSON.parse(process.env.BENCH_SERVER_SPEC ?? '{"kind":"baseline"}') as ServerSpec;
   const sqlTiming: (() => SqlTiming) | undefined = process.env.BENCH_SQL_TIMING === '1' ? installSqlTiming() : undefined;
-  // The timing wrappers see this thread's statements only: keep SQLite on it (the store thread is off) when timing.
-  if (sqlTiming) process.env.MMSGATE_SQLITE_THREAD = '0';
   let stop: () => Promise<void>;
   let url: string;
   if (spec.kind === 'baseline') {

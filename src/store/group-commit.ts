@@ -1,15 +1,9 @@
 /**
  * Group commit: many concurrent callers, one transaction (and one fsync) per batch.
  *
- * While the allowed number of write() calls is in flight, new units queue up; when one finishes, everything queued
- * goes out in the next write(). There is no timer: under light load a unit goes out on the next turn of the event
- * loop, under heavy load batches grow by themselves. Each caller's promise settles only when its own unit is
- * committed (or failed).
- *
- * In flight: one by default. A store whose writes run off the event loop (the SQLite store thread) says
- * `writeConcurrency: 8`, so the next batches are already queued where the writer runs while the previous one commits:
- * the writer never waits for a message round trip (and for the event loop to get round to it) between commits.
- * Batches still apply in submission order there (one connection, one queue).
+ * While one write() is in flight, new units queue up; when it finishes, everything queued goes out in the next
+ * write(). There is no timer: under light load a unit goes out on the next turn of the event loop, under heavy load
+ * batches grow by themselves. Each caller's promise settles only when its own unit is committed (or failed).
  */
 import type { Store, WriteResult, WriteUnit } from './store.ts';
 
@@ -23,14 +17,11 @@ interface Pending {
 export interface GroupCommitOptions {
   /** Most units per transaction (default 500). */
   maxBatch?: number;
-  /** Most write() calls in flight (default: the store's `writeConcurrency`, else 1). */
-  maxInFlight?: number;
 }
 
 /** Merges units from concurrent callers into batched Store.write() calls. */
 export class GroupCommitter {
   private readonly maxBatch: number;
-  private readonly maxInFlight: number;
   private queue: Pending[] = [];
   private inFlight = 0;
   private scheduled = false;
@@ -41,7 +32,6 @@ export class GroupCommitter {
     opts: GroupCommitOptions = {},
   ) {
     this.maxBatch = Math.max(1, Math.min(10_000, Math.floor(opts.maxBatch ?? 500)));
-    this.maxInFlight = Math.max(1, Math.min(8, Math.floor(opts.maxInFlight ?? store.writeConcurrency ?? 1)));
   }
 
   /** Queue a unit; resolves once it is committed (applied or skipped for a lost lease), rejects if it failed. */
@@ -59,7 +49,7 @@ export class GroupCommitter {
   }
 
   private schedule(): void {
-    if (this.inFlight >= this.maxInFlight || this.scheduled || this.queue.length === 0) return;
+    if (this.inFlight > 0 || this.scheduled || this.queue.length === 0) return;
     this.scheduled = true;
     // setImmediate rather than a microtask: requests whose bytes arrived in the same event-loop turn share a batch.
     setImmediate(() => {
@@ -69,7 +59,7 @@ export class GroupCommitter {
   }
 
   private drain(): void {
-    while (this.queue.length > 0 && this.inFlight < this.maxInFlight) {
+    if (this.queue.length > 0 && this.inFlight === 0) {
       const batch = this.queue.splice(0, this.maxBatch);
       this.inFlight++;
       void this.writeBatch(batch).finally(() => {

@@ -10,18 +10,11 @@ import type { StoreDialect } from './dialect.ts';
 import { postgresDialect } from './postgres-dialect.ts';
 import { KyselyStore, type SqlStore } from './sql-store.ts';
 import { sqliteDialect } from './sqlite-dialect.ts';
-import { ThreadStore } from './thread-store.ts';
 
 /** Options for openStore. */
 export interface OpenStoreOptions {
   /** PostgreSQL pool size (default 10). */
   poolSize?: number;
-  /**
-   * SQLite only: run the connection on a worker thread (thread-store.ts) so inserts and the COMMIT fsync do not
-   * block the event loop. Default off (or `MMSGATE_SQLITE_THREAD=1`): with 64 connections the accept path is bound by
-   * commit latency, and interleaved benchmark runs were no faster with the thread (docs/benchmarks.md).
-   */
-  sqliteThread?: boolean;
   log?: (msg: string, extra?: object) => void;
 }
 
@@ -41,15 +34,7 @@ export function dialectForUrl(url: string, opts: OpenStoreOptions = {}): StoreDi
 
 /** Open the store at `url` and run its migrations. Returns a SqlStore (the Store port plus onJobsEnqueued). */
 export async function openStore(url: string, opts: OpenStoreOptions = {}): Promise<SqlStore> {
-  const threaded = opts.sqliteThread ?? process.env.MMSGATE_SQLITE_THREAD === '1';
-  let store: SqlStore;
-  if (threaded && url.startsWith('sqlite:')) {
-    const path = url.slice('sqlite:'.length);
-    if (path === '') throw new TypeError('store URL sqlite: needs a path, e.g. sqlite:./data/mmsgate.db');
-    store = new ThreadStore({ path, log: opts.log });
-  } else {
-    store = new KyselyStore(dialectForUrl(url, opts), { log: opts.log });
-  }
+  const store: SqlStore = new KyselyStore(dialectForUrl(url, opts), { log: opts.log });
   try {
     await store.migrate();
   } catch (err) {

@@ -219,12 +219,6 @@ export interface Store {
   /** Backend name for logs and health: "sqlite" or "postgres". */
   readonly backend: string;
 
-  /**
-   * How many write() calls may usefully be in flight at once (GroupCommitter default): more than 1 for a store whose writes
-   * run off the event loop and apply in order; absent means 1.
-   */
-  readonly writeConcurrency?: number;
-
   /** Create or upgrade the schema. Safe when several nodes call it at once (PostgreSQL: advisory lock). */
   migrate(): Promise<void>;
 

@@ -53,32 +53,6 @@ describe('SQLite file store', () => {
     }
   });
 
-  it('serves the same store from a worker thread: writes, reads, bytes, notifications, errors', async () => {
-    const store = await openStore(`sqlite:${join(tmp, 'threaded.db')}`, { sqliteThread: true });
-    try {
-      const woken: JobKind[][] = [];
-      store.onJobsEnqueued((k) => woken.push(k));
-      const id = await store.reserveIds('mt', 2);
-      const b = blobOf(BINARY);
-      const [r] = await store.write([
-        { blobs: [b], mts: [mtOf(id, [partOf(b, 'image/png', 'p')])], jobs: [{ kind: 'submit', refId: id, runAt: T0 }] },
-      ]);
-      expect(r).toEqual({ applied: true });
-      expect(woken).toEqual([['submit']]);
-      const blob = await store.getBlob(b.sha256);
-      expect(Buffer.isBuffer(blob) && blob.equals(BINARY)).toBe(true);
-      const found = await store.getMts([id, id + 1]);
-      expect([...found.keys()]).toEqual([id]);
-      expect(found.get(id)?.parts[0]?.sha256).toBe(b.sha256);
-      // A duplicate primary key fails the write with the error from the thread.
-      await expect(store.write([{ mts: [mtOf(id, [])] }])).rejects.toThrow(/UNIQUE/);
-      await expect(store.reserveIds('mt', 0)).rejects.toThrow(RangeError);
-    } finally {
-      await store.close();
-    }
-    await expect(store.getMt(1)).rejects.toThrow(/closed/);
-  });
-
   it('opens an in-memory database for tests', async () => {
     const store = await openStore('sqlite::memory:');
     try {
