@@ -112,7 +112,6 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
 
   const dispatcher = new WebhookDispatcher(
     {
-      schedule: scheduleOf(config.webhooks.reports),
       max4xxAttempts: config.webhooks.max4xxAttempts,
       timeoutMs: config.webhooks.timeout,
       addressPolicy: { allowPrivateAddresses: config.webhooks.allowPrivateAddresses },

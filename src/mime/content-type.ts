@@ -67,9 +67,9 @@ export function parseContentType(value: string): ParsedContentType {
  * The boundary parameter of a multipart Content-Type header, or undefined when the header is absent, is not a
  * `multipart/*` type, or has no (or an empty) boundary. RFC 2046 §5.1.1 requires the parameter for every multipart type.
  */
-export function boundaryOf(contentTypeHeader: string | undefined): string | undefined {
+export function boundaryOf(contentTypeHeader: string | ParsedContentType | undefined): string | undefined {
   if (contentTypeHeader === undefined) return undefined;
-  const parsed = parseContentType(contentTypeHeader);
+  const parsed = typeof contentTypeHeader === 'string' ? parseContentType(contentTypeHeader) : contentTypeHeader;
   if (!parsed.type.startsWith('multipart/')) return undefined;
   const b = parsed.params['boundary'];
   return b === undefined || b === '' ? undefined : b;

@@ -42,6 +42,7 @@ export function createReportStep(deps: WebhookStepDeps): Step {
           deliveryId: `report-${job.id}`,
           secrets: deps.secretsFor(p.accountId),
         },
+        deps.reportSchedule,
         logEvent,
       );
     },
@@ -74,6 +75,7 @@ export function createMoStep(deps: WebhookStepDeps): Step {
       return deps.dispatcher.deliver(
         job,
         { url: p.url, contentType, body, requestId: p.requestId, deliveryId: `mo-${mo.moId}`, secrets: deps.secretsFor(p.accountId) },
+        deps.moSchedule,
         logEvent,
       );
     },

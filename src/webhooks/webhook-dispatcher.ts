@@ -30,7 +30,6 @@ export interface WebhookRequest {
 }
 
 export interface WebhookPolicy {
-  schedule: RetrySchedule;
   /** Which addresses customer endpoints may resolve to (checked before connecting). */
   addressPolicy: AddressPolicy;
   max4xxAttempts: number;
@@ -103,6 +102,7 @@ export class WebhookDispatcher {
   async deliver(
     job: Job,
     req: WebhookRequest,
+    schedule: RetrySchedule,
     logEvent: (type: string, detail: Record<string, unknown>) => WriteUnit,
   ): Promise<StepOutcome> {
     const r = await this.attempt(req);
@@ -110,7 +110,7 @@ export class WebhookDispatcher {
     if (r.ok) return { type: 'done', effects: logEvent('webhook-delivered', { url: req.url, status: r.status, attempt: job.attempts, deliveryId: req.deliveryId }) };
     const detail = { url: req.url, error: r.error, attempt: job.attempts, deliveryId: req.deliveryId };
     const giveUp4xx = !r.retryable && job.attempts >= this.policy.max4xxAttempts;
-    const at = giveUp4xx ? null : nextAttemptAt(this.policy.schedule, job.attempts, job.firstAttemptAt ?? t, t, r.retryAfterMs);
+    const at = giveUp4xx ? null : nextAttemptAt(schedule, job.attempts, job.firstAttemptAt ?? t, t, r.retryAfterMs);
     if (at === null) {
       this.log.warn({ ...detail, jobId: job.id }, 'webhook delivery given up; kept as a dead job (replayable)');
       return { type: 'dead', error: r.error, effects: logEvent('webhook-gave-up', detail) };

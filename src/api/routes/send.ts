@@ -123,7 +123,7 @@ async function readBody(req: FastifyRequest, ctx: GatewayContext): Promise<Parse
     // multipart/related and form-data are near misses that clients produce by accident: same answer, clear message.
     throw new ApiError('UNSUPPORTED_MEDIA_TYPE', { contentType: ctHeader || '(none)' });
   }
-  const boundary = boundaryOf(ctHeader);
+  const boundary = boundaryOf(ct); // the parse above, not a second one: this is the accept hot path
   if (!boundary) throw new ApiError('MISSING_BOUNDARY');
   const api = ctx.config.api;
   const declared = Number(req.headers['content-length']);

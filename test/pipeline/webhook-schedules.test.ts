@@ -1,0 +1,58 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { schedule } from '../../src/core/retry-policy.ts';
+import { createMoStep, createReportStep } from '../../src/pipeline/webhook-steps.ts';
+import { openStore } from '../../src/store/open-store.ts';
+import type { Job, Store } from '../../src/store/store.ts';
+import { WebhookDispatcher } from '../../src/webhooks/webhook-dispatcher.ts';
+import { blobOf, moOf, partOf } from '../store/fixtures.ts';
+
+const HOUR = 3_600_000;
+
+/** A customer endpoint that is down (503) for the whole test. */
+let server: Server;
+let url: string;
+let store: Store;
+let dispatcher: WebhookDispatcher;
+
+beforeAll(async () => {
+  server = createServer((_req, res) => res.writeHead(503).end());
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+  store = await openStore('sqlite::memory:');
+  dispatcher = new WebhookDispatcher({ max4xxAttempts: 3, timeoutMs: 2000, addressPolicy: { allowPrivateAddresses: true } }, pino({ level: 'silent' }));
+});
+afterAll(async () => {
+  await dispatcher.close();
+  await store.close();
+  await new Promise((r) => server.close(r));
+});
+
+function jobOf(kind: 'report' | 'mo', refId: number, firstAttemptAt: number, payload: Record<string, unknown>): Job {
+  return { id: 1, kind, refId, orderKey: null, payload, state: 'ready', runAt: 0, attempts: 9, firstAttemptAt, leaseOwner: 'w', leaseExpiresAt: null, lastError: null, createdAt: 0, updatedAt: 0 };
+}
+
+describe('webhook retry horizons', () => {
+  it('keeps retrying an MO for 72 h but gives a report up after 24 h (each kind its own schedule)', async () => {
+    const deps = {
+      store,
+      dispatcher,
+      nodeId: 'n',
+      concurrency: 1,
+      reportSchedule: schedule(['1h'], '24h'),
+      moSchedule: schedule(['1h'], '72h'),
+      secretsFor: () => [],
+    };
+    const b = blobOf(Buffer.from('hi'));
+    await store.write([{ blobs: [b], mos: [moOf(500, [partOf(b, 'text/plain', 'text.txt')])] }]);
+    const thirtyHoursAgo = Date.now() - 30 * HOUR;
+
+    const mo = await createMoStep(deps).run(jobOf('mo', 500, thirtyHoursAgo, { url, requestId: 'r', accountId: 'a' }));
+    expect(mo.type).toBe('retry');
+
+    const report = await createReportStep(deps).run(jobOf('report', 7, thirtyHoursAgo, { url, requestId: 'r', accountId: 'a', body: { type: 'REPORT', mtId: 7 } }));
+    expect(report.type).toBe('dead');
+  });
+});
