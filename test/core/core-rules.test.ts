@@ -122,7 +122,7 @@ describe('remote content host allow-list', async () => {
 });
 
 describe('control part JSON', async () => {
-  const { parseControlJson } = await import('../../src/api/routes/send.ts');
+  const { parseControlJson } = await import('../../src/api/multipart-request.ts');
   const nbspIndented = Buffer.from('{\n\u00a0\u00a0 "type": "MT",\n\u00a0\u00a0 "subject": "Example\u00a0MMS"\n}');
   it('lenient mode takes JSON indented with no-break spaces, as copied from the documentation page', () => {
     expect(parseControlJson(nbspIndented, true)).toEqual({ type: 'MT', subject: 'Example MMS' });

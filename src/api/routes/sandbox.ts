@@ -10,30 +10,23 @@
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
 import { isInternationalNumber, isShortCode } from '../../core/message.ts';
-import { boundaryOf, parseContentType } from '../../mime/content-type.ts';
-import { readAllParts } from '../../mime/multipart-reader.ts';
+import { parseContentType } from '../../mime/content-type.ts';
 import type { GatewayContext } from '../context.ts';
-import { headerAsUtf8, parseControlJson } from './send.ts';
+import { parseControlJson, pickControlPart, readMultipartRequest } from '../multipart-request.ts';
 
 const MAX_LIST = 200;
 
 export function registerSandboxRoutes(app: FastifyInstance, ctx: GatewayContext): void {
   const simulators = ctx.config.operators.filter((o) => o.type === 'simulator');
   const api = ctx.config.api;
-  const limits = { maxBodyBytes: api.maxBodyBytes, maxParts: api.maxParts, maxPartBytes: api.maxPartBytes, maxHeaderBytes: api.maxHeaderBytes };
 
   app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
 
     scope.post('/sandbox/mo', async (req) => {
-      const ctHeader = headerAsUtf8(req.headers['content-type']);
-      if (parseContentType(ctHeader).type !== 'multipart/mixed') throw new ApiError('UNSUPPORTED_MEDIA_TYPE', { contentType: ctHeader || '(none)' });
-      const boundary = boundaryOf(ctHeader);
-      if (!boundary) throw new ApiError('MISSING_BOUNDARY');
-      const parts = await readAllParts(req.body as AsyncIterable<Buffer>, { boundary, lenient: api.lenientMultipart, limits });
-      const main = parts.find((p) => p.contentId.toLowerCase() === 'main') ?? parts[0];
-      if (!main) throw new ApiError('MISSING_CONTROL_PART');
+      const parts = await readMultipartRequest(req, api);
+      const main = pickControlPart(parts);
       const j = parseControlJson(main.body, api.lenientMultipart) as Record<string, unknown>;
       if (typeof j !== 'object' || j === null) throw new ApiError('INVALID_JSON', { reason: 'not an object' });
       const source = String(j.source ?? '');

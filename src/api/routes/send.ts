@@ -6,16 +6,16 @@
  * message + parts + first job in one group-committed transaction, and only then answer 200 `{"mtId"}`.
  */
 import { createHash } from 'node:crypto';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
 import { TemporaryError } from '../../core/retry-policy.ts';
 import { normaliseContentId, REMOTE_CONTENT_TYPE, type MtMessage, type Part } from '../../core/message.ts';
 import { validateMtRequest } from '../../core/mt-request.ts';
-import { boundaryOf, parseContentType } from '../../mime/content-type.ts';
-import { readAllParts } from '../../mime/multipart-reader.ts';
+import { parseContentType } from '../../mime/content-type.ts';
 import type { ParsedPart } from '../../mime/types.ts';
 import { MAX_IDEMPOTENCY_KEY_LENGTH, type NewBlob, type WriteUnit } from '../../store/store.ts';
 import type { GatewayContext } from '../context.ts';
+import { parseControlJson, pickControlPart, readMultipartRequest } from '../multipart-request.ts';
 
 /** Longest remote-content URL we accept. */
 const MAX_URL_LENGTH = 2048;
@@ -30,7 +30,7 @@ export function registerSendRoute(app: FastifyInstance, ctx: GatewayContext): vo
     scope.post('/mms/v2/send', async (req, reply) => {
       const account = await ctx.auth.authenticate(req.headers.authorization);
       const idemKey = idempotencyKeyOf(req.headers['idempotency-key']);
-      const parts = await readBody(req, ctx);
+      const parts = await readMultipartRequest(req, ctx.config.api);
       const control = pickControlPart(parts);
       const json = parseControlJson(control.body, ctx.config.api.lenientMultipart);
       const valid = validateMtRequest(json, account, ctx.config.operators);
@@ -86,60 +86,6 @@ export function registerSendRoute(app: FastifyInstance, ctx: GatewayContext): vo
       reply.header('content-type', 'application/json');
       return { mtId };
     });
-  });
-}
-
-/**
- * Parse the JSON control part. Lenient mode also takes the documentation's examples as copied from the web page,
- * whose JSON is indented with no-break spaces (U+00A0), which JSON.parse refuses outside strings.
- */
-export function parseControlJson(body: Buffer, lenient: boolean): unknown {
-  let text = body.toString('utf8');
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // a byte-order mark
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    // Only when strict parsing fails, so a no-break space inside a string value (a subject) is kept as sent.
-    if (lenient && text.includes('\u00a0')) {
-      try {
-        return JSON.parse(text.replace(/\u00a0/g, ' '));
-      } catch {
-        /* report the original error */
-      }
-    }
-    throw new ApiError('INVALID_JSON', { reason: (e as Error).message });
-  }
-}
-
-/** Header values arrive latin1-decoded; re-decode as UTF-8 so a stray non-ASCII character is seen as itself. */
-export function headerAsUtf8(v: string | undefined): string {
-  return v ? Buffer.from(v, 'latin1').toString('utf8') : '';
-}
-
-async function readBody(req: FastifyRequest, ctx: GatewayContext): Promise<ParsedPart[]> {
-  const ctHeader = headerAsUtf8(req.headers['content-type']);
-  const ct = parseContentType(ctHeader);
-  if (ct.type !== 'multipart/mixed') {
-    // multipart/related and form-data are near misses that clients produce by accident: same answer, clear message.
-    throw new ApiError('UNSUPPORTED_MEDIA_TYPE', { contentType: ctHeader || '(none)' });
-  }
-  const boundary = boundaryOf(ct); // the parse above, not a second one: this is the accept hot path
-  if (!boundary) throw new ApiError('MISSING_BOUNDARY');
-  const api = ctx.config.api;
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > api.maxBodyBytes) {
-    // Refuse before reading: the client learns at once, and we close the connection instead of draining it.
-    throw new ApiError('BODY_TOO_LARGE', { limit: api.maxBodyBytes });
-  }
-  return readAllParts(req.body as AsyncIterable<Buffer>, {
-    boundary,
-    lenient: api.lenientMultipart,
-    limits: {
-      maxBodyBytes: api.maxBodyBytes,
-      maxParts: api.maxParts,
-      maxPartBytes: api.maxPartBytes,
-      maxHeaderBytes: api.maxHeaderBytes,
-    },
   });
 }
 
@@ -220,17 +166,6 @@ async function dryRun(ctx: GatewayContext, operatorId: number, parts: Part[], bl
       ...(outcome ? { status: outcome.status, outcomeId: outcome.id, outcomeDescription: outcome.description } : {}),
     };
   }
-}
-
-/** The JSON control part: the one with Content-Id "main", else the first (OpenMarket HTTP MMS v2). */
-function pickControlPart(parts: ParsedPart[]): ParsedPart {
-  const main = parts.find((p) => p.contentId.toLowerCase() === 'main') ?? parts[0];
-  if (!main) throw new ApiError('MISSING_CONTROL_PART');
-  const type = parseContentType(main.contentType).type;
-  if (main.contentId.toLowerCase() !== 'main' && type !== 'application/json' && !type.endsWith('+json')) {
-    throw new ApiError('MISSING_CONTROL_PART');
-  }
-  return main;
 }
 
 /** Turn parsed content parts into stored parts + blobs; Content-Ids normalised and made unique. */

@@ -1,0 +1,87 @@
+/**
+ * Reading the customer's multipart requests (the send API and the sandbox's MO injection share it): Content-Type
+ * checks, the streaming reader with the configured limits, the JSON control part.
+ */
+import type { FastifyRequest } from 'fastify';
+import { ApiError } from '../core/errors.ts';
+import { boundaryOf, parseContentType } from '../mime/content-type.ts';
+import { readAllParts } from '../mime/multipart-reader.ts';
+import type { ParsedPart } from '../mime/types.ts';
+
+/** The api.* limits of the configuration. */
+export interface ApiLimits {
+  lenientMultipart: boolean;
+  maxBodyBytes: number;
+  maxParts: number;
+  maxPartBytes: number;
+  maxHeaderBytes: number;
+}
+
+/**
+ * Parse the JSON control part. Lenient mode also takes the documentation's examples as copied from the web page,
+ * whose JSON is indented with no-break spaces (U+00A0), which JSON.parse refuses outside strings.
+ */
+export function parseControlJson(body: Buffer, lenient: boolean): unknown {
+  let text = body.toString('utf8');
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // a byte-order mark
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    // Only when strict parsing fails, so a no-break space inside a string value (a subject) is kept as sent.
+    if (lenient && text.includes('\u00a0')) {
+      try {
+        return JSON.parse(text.replace(/\u00a0/g, ' '));
+      } catch {
+        /* report the original error */
+      }
+    }
+    throw new ApiError('INVALID_JSON', { reason: (e as Error).message });
+  }
+}
+
+/** Header values arrive latin1-decoded; re-decode as UTF-8 so a stray non-ASCII character is seen as itself. */
+export function headerAsUtf8(v: string | undefined): string {
+  return v ? Buffer.from(v, 'latin1').toString('utf8') : '';
+}
+
+/**
+ * Read a multipart/mixed request body with every limit enforced while it streams. Refuses a wrong Content-Type, a
+ * missing boundary, and an announced Content-Length over the limit before reading any of the body.
+ */
+export async function readMultipartRequest(req: FastifyRequest, api: ApiLimits): Promise<ParsedPart[]> {
+  const ctHeader = headerAsUtf8(req.headers['content-type']);
+  const ct = parseContentType(ctHeader);
+  if (ct.type !== 'multipart/mixed') {
+    // multipart/related and form-data are near misses that clients produce by accident: same answer, clear message.
+    throw new ApiError('UNSUPPORTED_MEDIA_TYPE', { contentType: ctHeader || '(none)' });
+  }
+  const boundary = boundaryOf(ct); // the parse above, not a second one: this is the accept hot path
+  if (!boundary) throw new ApiError('MISSING_BOUNDARY');
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > api.maxBodyBytes) {
+    // Refuse before reading: the client learns at once, and we close the connection instead of draining it.
+    throw new ApiError('BODY_TOO_LARGE', { limit: api.maxBodyBytes });
+  }
+  return readAllParts(req.body as AsyncIterable<Buffer>, {
+    boundary,
+    lenient: api.lenientMultipart,
+    limits: {
+      maxBodyBytes: api.maxBodyBytes,
+      maxParts: api.maxParts,
+      maxPartBytes: api.maxPartBytes,
+      maxHeaderBytes: api.maxHeaderBytes,
+    },
+  });
+}
+
+/** The JSON control part: the one with Content-Id "main", else the first (OpenMarket HTTP MMS v2). */
+export function pickControlPart(parts: ParsedPart[]): ParsedPart {
+  const main = parts.find((p) => p.contentId.toLowerCase() === 'main') ?? parts[0];
+  if (!main) throw new ApiError('MISSING_CONTROL_PART');
+  const type = parseContentType(main.contentType).type;
+  if (main.contentId.toLowerCase() !== 'main' && type !== 'application/json' && !type.endsWith('+json')) {
+    throw new ApiError('MISSING_CONTROL_PART');
+  }
+  return main;
+}
+
