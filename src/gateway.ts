@@ -30,7 +30,7 @@ import { RemoteContentCache } from './content/url-cache.ts';
 import { StoreUrlCachePort } from './content/store-url-cache-port.ts';
 import { prepareContent, type ContentLimits } from './pipeline/prepare-content.ts';
 import { GroupCommitter } from './store/group-commit.ts';
-import type { Store } from './store/store.ts';
+import type { JobKind, Store } from './store/store.ts';
 
 export interface Gateway {
   readonly app: FastifyInstance;
@@ -105,10 +105,13 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
     }),
   );
   const runners: JobRunner[] = [];
-  const wake = () => runners.forEach((r) => r.wake());
+  // The store tells us when jobs become due: after this node's own commits (in-process) and, on PostgreSQL, after
+  // other nodes' (NOTIFY). Wake only the runners those kinds concern (no kinds given: all of them).
+  const wakeKinds = (kinds: readonly JobKind[]) =>
+    runners.forEach((r) => (kinds.length === 0 || r.kinds.some((k) => kinds.includes(k))) && r.wake());
   const mtIds = new IdAllocator((n) => store.reserveIds('mt', n));
   const moIds = new IdAllocator((n) => store.reserveIds('mo', n), 100);
-  const sink = new PipelineInboundSink({ store, commit, wake, moIds, nodeId, ownerOf: (n) => owners.get(n), reportUrlFor });
+  const sink = new PipelineInboundSink({ store, commit, moIds, nodeId, ownerOf: (n) => owners.get(n), reportUrlFor });
 
   const dispatcher = new WebhookDispatcher(
     {
@@ -179,7 +182,6 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
           pollMs: config.queue.pollInterval,
           batchSize: config.queue.batchSize,
           log,
-          onJobsEnqueued: wake,
         }),
       );
     }
@@ -194,14 +196,12 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
     auth: new Authenticator<ApiAccount>(accounts, config.api.authCacheTtl),
     mtIds,
     commit,
-    wake,
     sink,
     isDraining: () => draining,
     metrics,
     prepareContent: (parts, operatorId, bytesOf) => prepareContent(parts, limitsFor(operatorId), { cache: contentCache, bytesOf }),
   };
-  // Jobs enqueued by other nodes (PostgreSQL NOTIFY) wake this node's idle runners at once.
-  const unsubscribe = store.onJobsEnqueued?.(() => wake()) ?? (() => undefined);
+  const unsubscribe = store.onJobsEnqueued?.((kinds) => wakeKinds(kinds)) ?? (() => undefined);
   const app = buildApp(ctx, { logRequests: opts.logRequests });
   const address = await app.listen({ host: config.listen.host, port: config.listen.port });
   for (const r of runners) r.start();

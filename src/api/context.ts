@@ -24,8 +24,6 @@ export interface GatewayContext {
   readonly mtIds: IdAllocator;
   /** Commit a unit of work durably (group commit); resolves once it is on disk. */
   commit(unit: WriteUnit): Promise<WriteResult>;
-  /** Tell this node's workers that new jobs are due. */
-  wake(): void;
   /** Where inbound operator traffic (MM7, simulator MO injection) goes. */
   readonly sink: InboundSink;
   /** True while this node stops accepting (graceful shutdown). */

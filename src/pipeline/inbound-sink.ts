@@ -18,7 +18,6 @@ export interface NumberOwner {
 export interface InboundSinkDeps {
   store: Store;
   commit(unit: WriteUnit): Promise<WriteResult>;
-  wake(): void;
   moIds: IdAllocator;
   nodeId: string;
   /** Who owns a number (short code, long code), or undefined. */
@@ -47,7 +46,6 @@ export class PipelineInboundSink implements InboundSink {
       },
     );
     await this.deps.commit(unit);
-    this.deps.wake();
     return 'ok';
   }
 
@@ -120,7 +118,6 @@ export class PipelineInboundSink implements InboundSink {
       unit.events!.push({ moId, at: t, type: 'mo-not-sent', node: this.deps.nodeId, detail: { reason: 'number has no moUrl' } });
     }
     await this.deps.commit(unit);
-    this.deps.wake();
     return { moId };
   }
 }

@@ -35,8 +35,6 @@ export interface RunnerOptions {
   pollMs: number;
   batchSize: number;
   log: Logger;
-  /** Called after a unit that enqueued jobs was committed (wakes this node's runners for them). */
-  onJobsEnqueued?: () => void;
   now?: () => number;
 }
 
@@ -44,6 +42,7 @@ export class JobRunner {
   private running = 0;
   private stopped = false;
   private wakeUp: (() => void) | null = null;
+  private woken = false;
   private loopDone: Promise<void> | null = null;
   private readonly inflight = new Set<Promise<void>>();
   private readonly now: () => number;
@@ -63,7 +62,14 @@ export class JobRunner {
   wake(): void {
     const w = this.wakeUp;
     this.wakeUp = null;
-    w?.();
+    // A wake-up while the loop is busy (claiming) must not be lost: the next sleep returns at once.
+    if (w) w();
+    else this.woken = true;
+  }
+
+  /** The job kinds this runner claims (to wake only the runners that new jobs concern). */
+  get kinds(): readonly JobKind[] {
+    return this.step.kinds;
   }
 
   /** Stop claiming; wait for jobs in flight to finish (their results are committed). */
@@ -106,6 +112,10 @@ export class JobRunner {
   }
 
   private sleep(ms: number): Promise<void> {
+    if (this.woken) {
+      this.woken = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       const t = setTimeout(() => {
         this.wakeUp = null;
@@ -151,7 +161,6 @@ export class JobRunner {
           : { jobId: job.id, owner, outcome: 'dead', error: outcome.error };
     try {
       const res = await this.opts.commit({ ...(outcome.effects ?? {}), job: resolution });
-      if (res.applied && outcome.effects?.jobs?.length) this.opts.onJobsEnqueued?.();
       if (!res.applied) log.warn({ jobId: job.id, step: this.step.name }, 'lease lost before commit; another worker owns the job');
     } catch (err) {
       // Not committed: the lease will expire and the job runs again (at-least-once).

@@ -36,6 +36,8 @@ export interface StoreDialect {
   readonly maxParameters: number;
   /** The claim subquery may add `FOR UPDATE SKIP LOCKED` so concurrent claimers pass over each other's rows. */
   readonly supportsSkipLocked: boolean;
+  /** Multi-row UPDATE ... FROM (VALUES ...) AS v(cols) for job resolutions and MT patches (batch-updates.ts). */
+  readonly batchUpdates?: boolean;
   /** Statement that opens a write transaction (SQLite: IMMEDIATE takes the write lock up front, avoiding upgrades). */
   readonly beginWrite: string;
   /**

@@ -1,8 +1,8 @@
 /**
  * Group commit: many concurrent callers, one transaction (and one fsync) per batch.
  *
- * While one write() is in flight, new units queue up; when it finishes, everything queued goes out in the next
- * write(). There is no timer: under light load a unit goes out on the next turn of the event loop, under heavy load
+ * While the allowed number of write()s are in flight (one on SQLite), new units queue up; when one finishes,
+ * everything queued goes out in the next write(). There is no timer: under light load a unit goes out on the next turn of the event loop, under heavy load
  * batches grow by themselves. Each caller's promise settles only when its own unit is committed (or failed).
  */
 import type { Store, WriteResult, WriteUnit } from './store.ts';
@@ -17,11 +17,25 @@ interface Pending {
 export interface GroupCommitOptions {
   /** Most units per transaction (default 500). */
   maxBatch?: number;
+  /**
+   * Transactions in flight at once (default: 1 on SQLite, whose single writer runs them one after another anyway;
+   * 4 on PostgreSQL). On PostgreSQL a transaction is several round trips plus a WAL flush; with one at a time the
+   * commits of a whole node queue behind it, while concurrent transactions overlap their round trips and share
+   * WAL flushes. Units of one batch still commit together; callers await their own unit, so no caller depends on
+   * the order of batches.
+   */
+  maxInFlight?: number;
+}
+
+/** Default transactions in flight per backend (see GroupCommitOptions.maxInFlight). */
+function defaultInFlight(store: Store): number {
+  return store.backend === 'postgres' ? 4 : 1;
 }
 
 /** Merges units from concurrent callers into batched Store.write() calls. */
 export class GroupCommitter {
   private readonly maxBatch: number;
+  private readonly maxInFlight: number;
   private queue: Pending[] = [];
   private inFlight = 0;
   private scheduled = false;
@@ -32,6 +46,7 @@ export class GroupCommitter {
     opts: GroupCommitOptions = {},
   ) {
     this.maxBatch = Math.max(1, Math.min(10_000, Math.floor(opts.maxBatch ?? 500)));
+    this.maxInFlight = Math.max(1, Math.min(64, Math.floor(opts.maxInFlight ?? defaultInFlight(store))));
   }
 
   /** Queue a unit; resolves once it is committed (applied or skipped for a lost lease), rejects if it failed. */
@@ -49,7 +64,7 @@ export class GroupCommitter {
   }
 
   private schedule(): void {
-    if (this.inFlight > 0 || this.scheduled || this.queue.length === 0) return;
+    if (this.inFlight >= this.maxInFlight || this.scheduled || this.queue.length === 0) return;
     this.scheduled = true;
     // setImmediate rather than a microtask: requests whose bytes arrived in the same event-loop turn share a batch.
     setImmediate(() => {
@@ -59,7 +74,7 @@ export class GroupCommitter {
   }
 
   private drain(): void {
-    if (this.queue.length > 0 && this.inFlight === 0) {
+    if (this.queue.length > 0 && this.inFlight < this.maxInFlight) {
       const batch = this.queue.splice(0, this.maxBatch);
       this.inFlight++;
       void this.writeBatch(batch).finally(() => {

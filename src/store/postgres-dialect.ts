@@ -4,6 +4,7 @@
  * int8 (BIGINT) values arrive from pg as strings by default; the store's ids and times are below 2^53, so they are
  * parsed into numbers here, at the edge, once.
  */
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { PostgresDialect as KyselyPostgresDialect, sql, type Kysely } from 'kysely';
 import type { JobsEnqueuedListener, StoreDialect } from './dialect.ts';
@@ -47,6 +48,8 @@ export function postgresDialect(opts: PostgresOptions): StoreDialect {
   pool.on('error', (err) => log('postgres pool client error', { error: err.message }));
 
   const listeners = new Set<JobsEnqueuedListener>();
+  /** Tags this store's notifications (payload "origin:kind,kind") so its own listener can skip them. */
+  const origin = randomBytes(6).toString('hex');
   let listenClient: pg.Client | undefined;
   let connecting: Promise<void> | undefined;
   let closed = false;
@@ -56,7 +59,12 @@ export function postgresDialect(opts: PostgresOptions): StoreDialect {
     const client = new pg.Client({ connectionString: opts.connectionString, types });
     client.on('notification', (msg) => {
       if (msg.channel !== JOBS_CHANNEL) return;
-      const kinds = (msg.payload ?? '').split(',').filter(Boolean);
+      const payload = msg.payload ?? '';
+      const sep = payload.indexOf(':');
+      // This store's own writes already woke its listeners in-process (sql-store.ts emitLocal); its echo would
+      // only send every runner of this node to claim again for nothing.
+      if (sep >= 0 && payload.slice(0, sep) === origin) return;
+      const kinds = payload.slice(sep + 1).split(',').filter(Boolean);
       for (const l of listeners) l(kinds);
     });
     client.on('error', (err) => {
@@ -105,6 +113,7 @@ export function postgresDialect(opts: PostgresOptions): StoreDialect {
     },
     maxParameters: 65535,
     supportsSkipLocked: true,
+    batchUpdates: true,
     beginWrite: 'BEGIN',
     async withMigrationLock<T>(db: Kysely<Database>, fn: (db: Kysely<Database>) => Promise<T>): Promise<T> {
       // Session-level lock on one pinned connection: nodes starting at the same instant on an empty database
@@ -119,7 +128,7 @@ export function postgresDialect(opts: PostgresOptions): StoreDialect {
     },
     encodeJson: (value) => JSON.stringify(value),
     async notifyJobs(db: Kysely<Database>, kinds: readonly string[]): Promise<void> {
-      await sql`SELECT pg_notify(${JOBS_CHANNEL}, ${kinds.join(',')})`.execute(db);
+      await sql`SELECT pg_notify(${JOBS_CHANNEL}, ${`${origin}:${kinds.join(',')}`})`.execute(db);
     },
     async listenJobs(listener: JobsEnqueuedListener): Promise<() => Promise<void>> {
       listeners.add(listener);

@@ -23,6 +23,8 @@ import type {
   WriteUnit,
 } from './store.ts';
 import type { JobsEnqueuedListener, StoreDialect } from './dialect.ts';
+import { BlobCache } from './blob-cache.ts';
+import { hasDuplicates, patchMtsBatch, resolveJobsBatch } from './batch-updates.ts';
 import { claimIdempotencyKeys } from './idempotency.ts';
 import { inTransaction, runMigrations } from './migrations.ts';
 import * as side from './side-tables.ts';
@@ -74,6 +76,7 @@ export class KyselyStore implements SqlStore {
   readonly backend: string;
   private readonly db: Kysely<Database>;
   private readonly localListeners = new Set<JobsEnqueuedCallback>();
+  private readonly blobCache = new BlobCache();
   private readonly log: (msg: string, extra?: object) => void;
 
   /** Wrap a dialect; call migrate() before use. */
@@ -128,6 +131,15 @@ export class KyselyStore implements SqlStore {
       .map((u, i) => ({ i, job: u.job }))
       .filter((x): x is { i: number; job: JobResolution } => x.job !== undefined)
       .sort((a, b) => a.job.jobId - b.job.jobId);
+    if (this.dialect.batchUpdates && order.length > 1 && !hasDuplicates(order.map((x) => x.job.jobId))) {
+      const changed = new Map((await resolveJobsBatch(conn, order.map((x) => x.job), now)).map((r) => [r.id, r.kind]));
+      for (const { i, job } of order) {
+        const kind = changed.get(job.jobId);
+        applied[i] = kind !== undefined;
+        if (kind !== undefined && job.outcome === 'retry') retriedKinds.push(kind);
+      }
+      return { applied, retriedKinds };
+    }
     for (const { i, job } of order) {
       const base = { lease_owner: null, lease_expires_at: null, updated_at: now };
       const set =
@@ -172,7 +184,10 @@ export class KyselyStore implements SqlStore {
 
   /** MT patches, forward-only with the guard in SQL (core/message.ts canTransition); then MO state changes. */
   private async applyPatches(conn: Conn, plan: WritePlan, now: number): Promise<void> {
-    for (const p of plan.mtPatches) {
+    const batched =
+      this.dialect.batchUpdates && plan.mtPatches.length > 1 && !hasDuplicates(plan.mtPatches.map((p) => p.mtId));
+    if (batched) await patchMtsBatch(conn, plan.mtPatches, now);
+    for (const p of batched ? [] : plan.mtPatches) {
       const rank = MT_STATE_RANK[p.state];
       if (rank === undefined) throw new TypeError(`unknown MT state ${String(p.state)}`);
       await conn
@@ -385,8 +400,13 @@ export class KyselyStore implements SqlStore {
   }
 
   async getBlob(sha256: string): Promise<Buffer | undefined> {
+    const cached = this.blobCache.get(sha256);
+    if (cached) return cached;
     const row = await this.db.selectFrom('blobs').select('bytes').where('sha256', '=', sha256).executeTakeFirst();
-    return row ? Buffer.from(row.bytes) : undefined;
+    if (!row) return undefined;
+    const bytes = Buffer.from(row.bytes);
+    this.blobCache.set(sha256, bytes);
+    return bytes;
   }
 
   async listHandsetMessages(number: string, limit: number): Promise<HandsetMessage[]> {

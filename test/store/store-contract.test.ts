@@ -139,6 +139,33 @@ describe.each(backends)('Store contract on %s', (backend, newUrl) => {
     expect(await store.findMtByOperatorMessageId(78, 'op-1')).toBeUndefined();
   });
 
+  it('resolves many jobs and patches many messages in one batch, each under its own conditions', async () => {
+    const id = await store.reserveIds('mt', 3);
+    await store.write([{ mts: [mtOf(id, []), mtOf(id + 1, [], { userAgent: 'UA/0' }), mtOf(id + 2, [])] }]);
+    await store.write([{ mtPatches: [{ mtId: id + 2, state: 'delivered', status: 'Retrieved', userAgent: 'UA/1' }] }]);
+    const jobs = await enqueue('submit', 4);
+    await store.claimJobs({ kinds: ['submit'], owner: 'W', leaseMs: 60_000, limit: 10, now: T0 });
+    const [j0, j1, j2, j3] = jobs.map((j) => j.id) as [number, number, number, number];
+    const results = await store.write([
+      { job: { jobId: j0, owner: 'W', outcome: 'done' }, mtPatches: [{ mtId: id, state: 'submitted', operatorMessageId: 'op-b' }] },
+      { job: { jobId: j1, owner: 'W', outcome: 'retry', runAt: T0 + 5000, error: 'busy' } },
+      { job: { jobId: j2, owner: 'W', outcome: 'dead', error: 'refused' }, mtPatches: [{ mtId: id + 2, state: 'submitted' }] },
+      { job: { jobId: j3, owner: 'someone-else', outcome: 'done' }, mtPatches: [{ mtId: id + 1, state: 'failed' }] },
+      { mtPatches: [{ mtId: id + 1, state: 'reported', status: 'Deferred', outcomeId: 2, userAgent: null }] },
+    ]);
+    expect(results).toEqual([{ applied: true }, { applied: true }, { applied: true }, { applied: false }, { applied: true }]);
+    const byId = new Map((await store.listJobs({ refId: jobs[0]!.refId })).map((j) => [j.id, j]));
+    expect(byId.get(j0)).toMatchObject({ state: 'done', leaseOwner: null, leaseExpiresAt: null });
+    expect(byId.get(j1)).toMatchObject({ state: 'ready', runAt: T0 + 5000, lastError: 'busy', leaseOwner: null });
+    expect(byId.get(j2)).toMatchObject({ state: 'dead', lastError: 'refused', leaseOwner: null });
+    expect(byId.get(j3)).toMatchObject({ state: 'ready', leaseOwner: 'W' });
+    expect(await store.getMt(id)).toMatchObject({ state: 'submitted', operatorMessageId: 'op-b', status: null });
+    // The skipped unit's patch is not applied; the later unit's is (null clears a field).
+    expect(await store.getMt(id + 1)).toMatchObject({ state: 'reported', status: 'Deferred', outcomeId: 2, userAgent: null });
+    // A backward patch is ignored even next to forward ones.
+    expect(await store.getMt(id + 2)).toMatchObject({ state: 'delivered', status: 'Retrieved', userAgent: 'UA/1' });
+  });
+
   it('stores MOs with parts and applies MO state changes', async () => {
     const moId = await store.reserveIds('mo', 1);
     expect(moId).toBeGreaterThanOrEqual(FIRST_ID);

@@ -82,7 +82,6 @@ export function registerSendRoute(app: FastifyInstance, ctx: GatewayContext): vo
       const result = await storeCall(ctx, () => ctx.commit(unit));
       // A concurrent request with the same key won the race: this one stored nothing and answers with its mtId.
       if (!result.applied && result.existing) return replay(reply, result.existing, requestHash);
-      ctx.wake();
       reply.header('content-type', 'application/json');
       return { mtId };
     });
