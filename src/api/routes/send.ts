@@ -74,7 +74,7 @@ export function registerSendRoute(app: FastifyInstance, ctx: GatewayContext): vo
           },
         ],
         // Remote content is fetched by the submit step (through the shared URL cache), so one job kind serves both.
-        jobs: [{ kind: 'submit', refId: mtId, orderKey: `mt:${mtId}` }],
+        jobs: [{ kind: 'submit', refId: mtId }],
         ...(idemKey
           ? { idempotency: { accountId: account.id, key: idemKey, requestHash, mtId, expiresAt: now + ctx.config.api.idempotencyTtl } }
           : {}),
