@@ -14,8 +14,7 @@ export type JobKind =
   | 'submit' // hand an MT to its operator
   | 'report' // POST a delivery report to the customer's reportUrl
   | 'mo' // POST an MO to the customer's moUrl
-  | 'sim-deliver' // the simulator delivers to its virtual handset and reports
-  | 'fetch'; // fetch remote content before submission
+  | 'sim-deliver'; // the simulator delivers to its virtual handset and reports (remote content is fetched by submit)
 
 export type JobState = 'ready' | 'done' | 'dead';
 

@@ -194,11 +194,11 @@ describe.each(backends)('Store contract on %s', (backend, newUrl) => {
   });
 
   it('lets another owner claim after the lease expires, then skips the old owner\'s resolution', async () => {
-    const [job] = await enqueue('fetch', 1);
-    const [a] = await store.claimJobs({ kinds: ['fetch'], owner: 'A', leaseMs: 1000, limit: 5, now: T0 });
+    const [job] = await enqueue('mo', 1);
+    const [a] = await store.claimJobs({ kinds: ['mo'], owner: 'A', leaseMs: 1000, limit: 5, now: T0 });
     expect(a).toMatchObject({ id: job!.id, leaseOwner: 'A', leaseExpiresAt: T0 + 1000, attempts: 1, firstAttemptAt: T0 });
-    expect(await store.claimJobs({ kinds: ['fetch'], owner: 'B', leaseMs: 1000, limit: 5, now: T0 + 500 })).toEqual([]);
-    const [b] = await store.claimJobs({ kinds: ['fetch'], owner: 'B', leaseMs: 1000, limit: 5, now: T0 + 1001 });
+    expect(await store.claimJobs({ kinds: ['mo'], owner: 'B', leaseMs: 1000, limit: 5, now: T0 + 500 })).toEqual([]);
+    const [b] = await store.claimJobs({ kinds: ['mo'], owner: 'B', leaseMs: 1000, limit: 5, now: T0 + 1001 });
     expect(b).toMatchObject({ id: job!.id, leaseOwner: 'B', attempts: 2, firstAttemptAt: T0 });
     expect(await store.extendLeases([job!.id], 'A', T0 + 9000)).toEqual([]);
     expect(await store.extendLeases([job!.id], 'B', T0 + 9000)).toEqual([job!.id]);
