@@ -45,6 +45,9 @@ export class JobRunner {
   private woken = false;
   private loopDone: Promise<void> | null = null;
   private readonly inflight = new Set<Promise<void>>();
+  /** Ids of the jobs running now, whose leases the keeper extends. */
+  private readonly runningIds = new Set<number>();
+  private leaseKeeper: NodeJS.Timeout | null = null;
   private readonly now: () => number;
 
   constructor(
@@ -56,6 +59,20 @@ export class JobRunner {
 
   start(): void {
     this.loopDone = this.loop();
+    // A job may run longer than its lease (a slow MMSC, a slow customer endpoint): renew the leases of running jobs
+    // every third of the lease time, in one statement, so no other node takes over a job that is still alive.
+    const every = Math.max(Math.floor(this.opts.leaseMs / 3), 50);
+    this.leaseKeeper = setInterval(() => void this.extendRunning(), every);
+    this.leaseKeeper.unref();
+  }
+
+  private async extendRunning(): Promise<void> {
+    if (this.runningIds.size === 0) return;
+    try {
+      await this.opts.store.extendLeases([...this.runningIds], this.opts.owner, this.now() + this.opts.leaseMs);
+    } catch (err) {
+      this.opts.log.warn({ err, step: this.step.name }, 'extending job leases failed; will retry');
+    }
   }
 
   /** New jobs may be due: stop sleeping. */
@@ -78,6 +95,7 @@ export class JobRunner {
     this.wake();
     await this.loopDone;
     await Promise.allSettled([...this.inflight]);
+    if (this.leaseKeeper) clearInterval(this.leaseKeeper); // only now: jobs still running keep their leases
   }
 
   private async loop(): Promise<void> {
@@ -130,8 +148,10 @@ export class JobRunner {
 
   private launch(job: Job): void {
     this.running++;
+    this.runningIds.add(job.id);
     const p = this.runOne(job).finally(() => {
       this.running--;
+      this.runningIds.delete(job.id);
       this.inflight.delete(p);
       this.wake();
     });
