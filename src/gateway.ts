@@ -53,8 +53,8 @@ function scheduleOf(s: { retrySchedule: readonly number[]; maxAge: number }): Re
   return makeSchedule(s.retrySchedule.map((ms) => `${ms}ms`), `${s.maxAge}ms`);
 }
 
-function buildConnector(op: OperatorConfig, log: Logger): Connector {
-  if (op.type === 'simulator') return new SimulatorConnector(op);
+function buildConnector(op: OperatorConfig, log: Logger, nodeId: string): Connector {
+  if (op.type === 'simulator') return new SimulatorConnector(op, nodeId);
   const m = op.mm7!;
   return new Mm7Connector({
     operatorId: op.id,
@@ -99,7 +99,7 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
   // Per-operator messages/s is a limit for the whole cluster: each live node takes its share (cluster/shared-rate-limit).
   const connectors = new Map<number, Connector>(
     config.operators.map((op) => {
-      const c = buildConnector(op, log);
+      const c = buildConnector(op, log, nodeId);
       const mps = op.limits.messagesPerSecond;
       return [op.id, mps > 0 ? rateLimitedConnector(c, new SharedRateLimiter({ limit: mps, liveNodes: () => heartbeat.liveNodes() })) : c];
     }),

@@ -34,6 +34,11 @@ export interface SubmitAccepted {
   effects?: WriteUnit;
   /** Free-form detail for the event log (e.g. MM7 status code and text). */
   detail?: Record<string, unknown>;
+  /**
+   * The operator's delivery report came with its acceptance (the simulator with deliveryDelay 0): the pipeline
+   * records it and queues the customer REPORT in the same unit as the submission.
+   */
+  immediateReport?: { outcome: Outcome; userAgent: string | null };
 }
 
 /** The operator refused the message for good; the customer gets a report with `outcome`. */

@@ -85,6 +85,13 @@ export function createSubmitStep(deps: SubmitStepDeps): Step {
               ],
             },
             accepted.effects,
+            accepted.immediateReport
+              ? outcomeUnit({ ...mt, state: 'submitted', operatorMessageId: accepted.operatorMessageId }, accepted.immediateReport.outcome, { ...ctx, now: done }, {
+                  userAgent: accepted.immediateReport.userAgent,
+                  eventType: 'report-received',
+                  detail: { operatorMessageId: accepted.operatorMessageId, immediate: true },
+                })
+              : undefined,
           ),
         };
       } catch (err) {

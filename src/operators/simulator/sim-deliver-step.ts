@@ -9,12 +9,38 @@ import type { Step, StepOutcome } from '../../pipeline/job-runner.ts';
 import { mergeUnits, outcomeUnit } from '../../pipeline/units.ts';
 import { createMtLoader } from '../../store/mt-loader.ts';
 import { simBehaviour } from './test-numbers.ts';
-import type { Part } from '../../core/message.ts';
+import type { MtMessage, Part } from '../../core/message.ts';
+import type { Outcome } from '../../core/outcomes.ts';
 
 /** The parts the simulator accepted (recorded at submission), if the job carries them. */
 function submittedParts(job: Job): Part[] | undefined {
   const parts = (job.payload as { parts?: Part[] }).parts;
   return Array.isArray(parts) ? parts : undefined;
+}
+
+/**
+ * What the virtual operator does with a message per the test numbers: the handset's copy (byte-exact parts) and the
+ * report it will give (null: it never reports). Used by the delayed `sim-deliver` job and, with deliveryDelay 0, at
+ * submission itself.
+ */
+export function simulatedDelivery(
+  mt: MtMessage,
+  parts: Part[],
+  at: number,
+  nodeId: string,
+  userAgent: string,
+): { unit: WriteUnit; report: { outcome: Outcome; userAgent: string | null } | null } {
+  const b = simBehaviour(mt.destination);
+  const unit: WriteUnit = b.deliverToHandset
+    ? {
+        handsetMessages: [{ number: mt.destination, mtId: mt.mtId, source: mt.source, subject: mt.subject, receivedAt: at, parts }],
+        events: [{ mtId: mt.mtId, at, type: 'handset-received', node: nodeId, detail: { number: mt.destination } }],
+      }
+    : {};
+  if (!b.report) {
+    return { unit: mergeUnits(unit, { events: [{ mtId: mt.mtId, at, type: 'operator-no-report', node: nodeId, detail: { simulator: true } }] }), report: null };
+  }
+  return { unit, report: { outcome: b.report, userAgent: b.report.status === 'Retrieved' ? userAgent : null } };
 }
 
 export interface SimDeliverDeps {
@@ -39,26 +65,15 @@ export function createSimDeliverStep(deps: SimDeliverDeps): Step {
       const mt = await loadMt(job.refId);
       if (!mt) return { type: 'dead', error: `message ${job.refId} not found` };
       const t = now();
-      const b = simBehaviour(mt.destination);
-      const handset: WriteUnit = b.deliverToHandset
-        ? {
-            handsetMessages: [
-              { number: mt.destination, mtId: mt.mtId, source: mt.source, subject: mt.subject, receivedAt: t, parts: submittedParts(job) ?? mt.parts },
-            ],
-            events: [{ mtId: mt.mtId, at: t, type: 'handset-received', node: deps.nodeId, detail: { number: mt.destination } }],
-          }
-        : {};
-      if (!b.report) {
-        return { type: 'done', effects: mergeUnits(handset, { events: [{ mtId: mt.mtId, at: t, type: 'operator-no-report', node: deps.nodeId, detail: { simulator: true } }] }) };
-      }
-      const userAgent = b.report.status === 'Retrieved' ? deps.userAgentOf(mt.operatorId) : null;
+      const d = simulatedDelivery(mt, submittedParts(job) ?? mt.parts, t, deps.nodeId, deps.userAgentOf(mt.operatorId));
+      if (!d.report) return { type: 'done', effects: d.unit };
       const report = outcomeUnit(
         mt,
-        b.report,
+        d.report.outcome,
         { nodeId: deps.nodeId, reportUrl: deps.reportUrlFor(mt.accountId, mt.mtConfig), now: t },
-        { userAgent, eventType: 'report-received', detail: { operatorMessageId: mt.operatorMessageId, simulator: true } },
+        { userAgent: d.report.userAgent, eventType: 'report-received', detail: { operatorMessageId: mt.operatorMessageId, simulator: true } },
       );
-      return { type: 'done', effects: mergeUnits(handset, report) };
+      return { type: 'done', effects: mergeUnits(d.unit, report) };
     },
   };
 }

@@ -7,6 +7,7 @@ import { OUTCOMES } from '../../core/outcomes.ts';
 import { TemporaryError } from '../../core/retry-policy.ts';
 import type { OperatorConfig } from '../../config/schema.ts';
 import { OperatorRejectedError, type Connector, type SubmitAccepted, type SubmitRequest } from '../connector.ts';
+import { simulatedDelivery } from './sim-deliver-step.ts';
 
 export interface SimulatorSettings {
   deliveryDelay: number;
@@ -26,6 +27,8 @@ export class SimulatorConnector implements Connector {
 
   constructor(
     op: Pick<OperatorConfig, 'id' | 'simulator' | 'maxMessageBytes'>,
+    /** Written into the event log of immediate deliveries. */
+    private readonly nodeId = 'simulator',
     private readonly random: () => number = Math.random,
     private readonly now: () => number = Date.now,
   ) {
@@ -49,6 +52,11 @@ export class SimulatorConnector implements Connector {
       throw new OperatorRejectedError(OUTCOMES.OPERATOR_REJECTED, 'simulated permanent rejection (chaos)');
     }
     const operatorMessageId = `sim-${req.mt.mtId}`;
+    if (this.settings.deliveryDelay === 0) {
+      // Delivered at once: the handset's copy and the report commit with the submission (one unit, no extra job).
+      const d = simulatedDelivery(req.mt, req.parts.map((p) => p.part), this.now(), this.nodeId, this.settings.userAgent);
+      return { operatorMessageId, detail: { simulator: true }, effects: d.unit, ...(d.report ? { immediateReport: d.report } : {}) };
+    }
     return {
       operatorMessageId,
       detail: { simulator: true },
