@@ -111,17 +111,28 @@ export async function claimIdempotencyKeys(
   now: number,
 ): Promise<(IdempotencyHit | undefined)[]> {
   const hits: (IdempotencyHit | undefined)[] = units.map(() => undefined);
-  for (const k of planClaims(units, applied)) {
-    const holder = await claimOne(conn, k.claim, now);
-    if (holder) {
-      applied[k.unit] = false;
-      hits[k.unit] = holder;
-    }
-    const answer = holder ?? { mtId: k.claim.mtId, requestHash: k.claim.requestHash };
-    for (const f of k.followers) {
-      applied[f] = false;
-      hits[f] = answer;
-    }
-  }
+  for (const k of planClaims(units, applied)) settleClaim(k, await claimOne(conn, k.claim, now), applied, hits);
   return hits;
+}
+
+/**
+ * Record the result of one planned claim: when another request holds the key (`holder`), the claiming unit is
+ * skipped; the later units of the batch with the same key are skipped in any case and answer with the holder (or
+ * with the claiming unit, which now holds the key). Shared by the Kysely path and SQLite's prepared statements.
+ */
+export function settleClaim(
+  k: KeyClaim,
+  holder: IdempotencyHit | undefined,
+  applied: boolean[],
+  hits: (IdempotencyHit | undefined)[],
+): void {
+  if (holder) {
+    applied[k.unit] = false;
+    hits[k.unit] = holder;
+  }
+  const answer = holder ?? { mtId: k.claim.mtId, requestHash: k.claim.requestHash };
+  for (const f of k.followers) {
+    applied[f] = false;
+    hits[f] = answer;
+  }
 }

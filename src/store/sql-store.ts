@@ -13,7 +13,6 @@ import type {
   Job,
   JobFilter,
   JobKind,
-  JobResolution,
   MtPatch,
   NodeInfo,
   NodeRow,
@@ -38,7 +37,7 @@ import {
   partFromRow,
 } from './rows.ts';
 import type { Database, JobsTable } from './schema.ts';
-import { chunkRows, planWrite, type WritePlan } from './write-plan.ts';
+import { chunkRows, planWrite, resolutionsInIdOrder, type WritePlan } from './write-plan.ts';
 
 /** Bounds on caller-supplied counts (a bug upstream must not turn into a giant query). */
 const MAX_LIST_LIMIT = 1000;
@@ -126,11 +125,7 @@ export class KyselyStore implements SqlStore {
   ): Promise<{ applied: boolean[]; retriedKinds: string[] }> {
     const applied = units.map(() => true);
     const retriedKinds: string[] = [];
-    // Job id order gives concurrent transactions one lock order.
-    const order = units
-      .map((u, i) => ({ i, job: u.job }))
-      .filter((x): x is { i: number; job: JobResolution } => x.job !== undefined)
-      .sort((a, b) => a.job.jobId - b.job.jobId);
+    const order = resolutionsInIdOrder(units);
     if (this.dialect.batchUpdates && order.length > 1 && !hasDuplicates(order.map((x) => x.job.jobId))) {
       const changed = new Map((await resolveJobsBatch(conn, order.map((x) => x.job), now)).map((r) => [r.id, r.kind]));
       for (const { i, job } of order) {

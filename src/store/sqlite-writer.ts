@@ -9,9 +9,9 @@
  */
 import type BetterSqlite3 from 'better-sqlite3';
 import { MT_STATE_RANK } from '../core/message.ts';
-import { planClaims } from './idempotency.ts';
-import type { IdempotencyClaim, IdempotencyHit, JobResolution, MtPatch, WriteUnit } from './store.ts';
-import { planWrite, type WritePlan } from './write-plan.ts';
+import { planClaims, settleClaim } from './idempotency.ts';
+import type { IdempotencyClaim, IdempotencyHit, MtPatch, WriteUnit } from './store.ts';
+import { planWrite, resolutionsInIdOrder, type WritePlan } from './write-plan.ts';
 
 /** What one batch did: per-unit applied flags, idempotency holders, and job kinds that became ready. */
 export interface BatchOutcome {
@@ -109,10 +109,7 @@ export class SqliteBatchWriter {
   private resolveJobs(units: readonly WriteUnit[], now: number): { applied: boolean[]; retriedKinds: string[] } {
     const applied = units.map(() => true);
     const retriedKinds: string[] = [];
-    const order = units
-      .map((u, i) => ({ i, job: u.job }))
-      .filter((x): x is { i: number; job: JobResolution } => x.job !== undefined)
-      .sort((a, b) => a.job.jobId - b.job.jobId);
+    const order = resolutionsInIdOrder(units);
     for (const { i, job } of order) {
       const params: Record<string, unknown> = { id: job.jobId, owner: job.owner, now };
       if (job.outcome === 'retry') {
@@ -131,18 +128,7 @@ export class SqliteBatchWriter {
   /** As idempotency.ts claimIdempotencyKeys, on prepared statements (the write lock serialises claims). */
   private claimKeys(units: readonly WriteUnit[], applied: boolean[], now: number): (IdempotencyHit | undefined)[] {
     const hits: (IdempotencyHit | undefined)[] = units.map(() => undefined);
-    for (const k of planClaims(units, applied)) {
-      const holder = this.claimOne(k.claim, now);
-      if (holder) {
-        applied[k.unit] = false;
-        hits[k.unit] = holder;
-      }
-      const answer = holder ?? { mtId: k.claim.mtId, requestHash: k.claim.requestHash };
-      for (const f of k.followers) {
-        applied[f] = false;
-        hits[f] = answer;
-      }
-    }
+    for (const k of planClaims(units, applied)) settleClaim(k, this.claimOne(k.claim, now), applied, hits);
     return hits;
   }
 

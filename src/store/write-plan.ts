@@ -3,7 +3,7 @@
  * one multi-row INSERT per table (chunked) instead of one statement per row.
  */
 import type { MoState } from '../core/message.ts';
-import type { MtPatch, WriteUnit } from './store.ts';
+import type { JobResolution, MtPatch, WriteUnit } from './store.ts';
 import { moRow, mtRow, partRows, type JsonEncoder } from './rows.ts';
 import type {
   BlobsTable,
@@ -136,4 +136,15 @@ export function chunkRows<T extends object>(rows: readonly T[], maxParameters: n
   const out: T[][] = [];
   for (let i = 0; i < rows.length; i += size) out.push(rows.slice(i, i + size));
   return out;
+}
+
+/**
+ * The job resolutions of a batch with their unit index, in job id order: concurrent transactions then lock the same
+ * rows in the same order (no deadlock between nodes).
+ */
+export function resolutionsInIdOrder(units: readonly WriteUnit[]): { i: number; job: JobResolution }[] {
+  return units
+    .map((u, i) => ({ i, job: u.job }))
+    .filter((x): x is { i: number; job: JobResolution } => x.job !== undefined)
+    .sort((a, b) => a.job.jobId - b.job.jobId);
 }
