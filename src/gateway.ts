@@ -22,6 +22,7 @@ import { PipelineInboundSink } from './pipeline/inbound-sink.ts';
 import { WebhookDispatcher } from './webhooks/webhook-dispatcher.ts';
 import { openStore } from './store/open-store.ts';
 import { GatewayMetrics } from './observability/metrics.ts';
+import { LiveEvents } from './ui/live-events.ts';
 import { startHeartbeat } from './cluster/node-registry.ts';
 import { startHousekeeping } from './cluster/housekeeping.ts';
 import { rateLimitedConnector, SharedRateLimiter } from './cluster/shared-rate-limit.ts';
@@ -79,9 +80,14 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
   const store = await openStore(config.storeUrl, { poolSize: config.storePoolSize, log: (msg, extra) => log.info(extra ?? {}, msg) });
   const committer = new GroupCommitter(store);
   const metrics = new GatewayMetrics(config.nodeId);
+  // Committed events, fanned out to the sandbox console's live view.
+  const live = new LiveEvents();
   const commit = async (u: Parameters<GroupCommitter['submit']>[0]) => {
     const r = await committer.submit(u);
-    if (r.applied) metrics.observeCommitted(u);
+    if (r.applied) {
+      metrics.observeCommitted(u);
+      live.publish(u);
+    }
     return r;
   };
   const nodeId = config.nodeId;
@@ -202,7 +208,7 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
     prepareContent: (parts, operatorId, bytesOf) => prepareContent(parts, limitsFor(operatorId), { cache: contentCache, bytesOf }),
   };
   const unsubscribe = store.onJobsEnqueued?.((kinds) => wakeKinds(kinds)) ?? (() => undefined);
-  const app = buildApp(ctx, { logRequests: opts.logRequests });
+  const app = buildApp(ctx, { logRequests: opts.logRequests, live });
   const address = await app.listen({ host: config.listen.host, port: config.listen.port });
   for (const r of runners) r.start();
   log.info({ address, node: nodeId, store: store.backend }, 'mmsgate listening');

@@ -10,12 +10,14 @@ import { registerSendRoute } from './routes/send.ts';
 import { registerStatusRoutes } from './routes/status.ts';
 import { registerSandboxRoutes } from './routes/sandbox.ts';
 import { registerMm7InboundRoute } from './routes/mm7-inbound.ts';
+import { registerSandboxConsole } from './routes/sandbox-console.ts';
+import { LiveEvents } from '../ui/live-events.ts';
 
 /** X-Request-Id values we take from the client: 1-30 safe characters; otherwise we make one. */
 const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,30}$/;
 
 
-export function buildApp(ctx: GatewayContext, opts: { logRequests?: boolean } = {}): FastifyInstance {
+export function buildApp(ctx: GatewayContext, opts: { logRequests?: boolean; live?: LiveEvents } = {}): FastifyInstance {
   const app = Fastify({
     loggerInstance: ctx.log as unknown as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: !(opts.logRequests ?? true), requestIdLogLabel: 'requestId' }),
@@ -66,7 +68,10 @@ export function buildApp(ctx: GatewayContext, opts: { logRequests?: boolean } = 
   registerSendRoute(app, ctx);
   registerStatusRoutes(app, ctx);
   registerMm7InboundRoute(app, ctx);
-  if (ctx.config.operators.some((o) => o.type === 'simulator')) registerSandboxRoutes(app, ctx);
+  if (ctx.config.operators.some((o) => o.type === 'simulator')) {
+    registerSandboxRoutes(app, ctx);
+    registerSandboxConsole(app, ctx, opts.live ?? new LiveEvents());
+  }
 
   // Wrong methods on the API paths get 405 from the registry rather than a bare 404.
   for (const url of ['/mms/v2/send']) {

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { Client } from 'undici';
 import { ApiError } from '../../src/core/errors.ts';
 import type { GatewayContext } from '../../src/api/context.ts';
 import { registerSandboxConsole } from '../../src/api/routes/sandbox-console.ts';
@@ -9,10 +10,19 @@ import { LiveEvents } from '../../src/ui/live-events.ts';
 const fakeCtx = (sandboxDefaults: boolean) => ({ config: { sandboxDefaults } }) as unknown as GatewayContext;
 
 let app: FastifyInstance | undefined;
+const clients: Client[] = [];
 afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.destroy()));
   await app?.close();
   app = undefined;
 });
+
+/** A dedicated connection, destroyed after the test (the global fetch pool may keep spare sockets open). */
+function client(base: string): Client {
+  const c = new Client(base);
+  clients.push(c);
+  return c;
+}
 
 async function start(live: LiveEvents, sandboxDefaults = true): Promise<string> {
   app = Fastify();
@@ -30,14 +40,11 @@ async function until(cond: () => boolean): Promise<void> {
 }
 
 /** Read SSE frames until one carries `data:`; returns its data. */
-async function firstDataFrame(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<{ frames: string[]; data: string }> {
-  const dec = new TextDecoder();
+async function firstDataFrame(body: AsyncIterable<Buffer>): Promise<{ frames: string[]; data: string }> {
   let buf = '';
   const frames: string[] = [];
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error('stream ended before a data frame');
-    buf += dec.decode(value, { stream: true });
+  for await (const chunk of body) {
+    buf += chunk.toString('utf8');
     let i: number;
     while ((i = buf.indexOf('\n\n')) >= 0) {
       const f = buf.slice(0, i);
@@ -47,6 +54,7 @@ async function firstDataFrame(reader: ReadableStreamDefaultReader<Uint8Array>): 
       if (data) return { frames, data: data.slice(6) };
     }
   }
+  throw new Error('stream ended before a data frame');
 }
 
 describe('GET /sandbox', () => {
@@ -84,45 +92,43 @@ describe('GET /sandbox/events', () => {
   it('streams an event committed after connecting, and unsubscribes when the client goes', async () => {
     const live = new LiveEvents();
     const base = await start(live);
-    const ac = new AbortController();
-    const res = await fetch(`${base}/sandbox/events`, { signal: ac.signal });
-    expect(res.status).toBe(200);
-    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const res = await client(base).request({ path: '/sandbox/events', method: 'GET' });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/event-stream/);
     await until(() => live.size === 1);
     live.publish({
       events: [{ mtId: 100000000000001, at: Date.UTC(2026, 0, 2), type: 'report-received', node: 'n1', detail: { status: 'Retrieved', outcomeId: 1 } }],
     });
-    const reader = res.body!.getReader();
-    const { frames, data } = await firstDataFrame(reader);
+    const { frames, data } = await firstDataFrame(res.body);
     expect(frames[0]).toContain('retry: ');
     expect(JSON.parse(data)).toMatchObject({ kind: 'event', mtId: 100000000000001, type: 'report-received', status: 'Retrieved', outcomeId: 1 });
-    ac.abort();
+    res.body.destroy();
     await until(() => live.size === 0);
   });
 
   it('refuses more streams than the subscriber bound with 429', async () => {
     const live = new LiveEvents({ maxSubscribers: 1 });
     const base = await start(live);
-    const ac = new AbortController();
-    const first = await fetch(`${base}/sandbox/events`, { signal: ac.signal });
-    expect(first.status).toBe(200);
-    const second = await fetch(`${base}/sandbox/events`);
-    expect(second.status).toBe(429);
-    expect((await second.json()).code).toBe('RATE_LIMITED');
-    ac.abort();
+    const first = await client(base).request({ path: '/sandbox/events', method: 'GET' });
+    expect(first.statusCode).toBe(200);
+    const second = await client(base).request({ path: '/sandbox/events', method: 'GET' });
+    expect(second.statusCode).toBe(429);
+    expect(((await second.body.json()) as { code: string }).code).toBe('RATE_LIMITED');
+    first.body.destroy();
     await until(() => live.size === 0);
   });
 
   it('does not keep the server from closing while a stream is open', async () => {
     const live = new LiveEvents();
     const base = await start(live);
-    const res = await fetch(`${base}/sandbox/events`);
+    const res = await client(base).request({ path: '/sandbox/events', method: 'GET' });
     await until(() => live.size === 1);
-    const reader = res.body!.getReader();
     await app!.close();
     app = undefined;
     // The stream ends (rather than hanging) and the subscription is gone.
-    for (;;) if ((await reader.read()).done) break;
+    let text = '';
+    for await (const c of res.body) text += String(c);
+    expect(text).toContain(': connected');
     expect(live.size).toBe(0);
   });
 });
