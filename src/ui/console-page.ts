@@ -34,7 +34,7 @@ header h1{font-size:18px;margin:0}#conn{font-size:12px;padding:2px 8px;border-ra
 section{background:#fff;border:1px solid #ccd;border-radius:6px;padding:10px 12px;min-width:0}
 h2{font-size:15px;margin:0 0 8px}label{display:block;margin:4px 0}label span{display:inline-block;width:96px}
 input[type=text],input[type=password],textarea{width:calc(100% - 110px);box-sizing:border-box}
-table{border-collapse:collapse;width:100%;font-size:12px}td,th{border-bottom:1px solid #eee;padding:2px 4px;text-align:left;vertical-align:top}
+table{border-collapse:collapse;width:100%;font-size:12px}td,th{border-bottom:1px solid #eee;padding:2px 4px;text-align:left;vertical-align:top;overflow-wrap:anywhere}
 .scroll{max-height:420px;overflow:auto}pre{white-space:pre-wrap;word-break:break-all;font-size:12px;background:#f8f8f8;margin:2px 0;padding:4px;max-height:160px;overflow:auto}
 .msg{border-top:1px solid #ddd;padding:6px 0}.msg img{max-width:100%;max-height:240px;display:block;margin:4px 0}
 .out{font-family:monospace;margin-left:8px}.err{color:#a00}.muted{color:#777;font-size:12px}
@@ -150,7 +150,8 @@ async function loadInbox() {
   } catch (e) { list.replaceChildren(el('p', 'inbox: ' + e, 'err')); }
 }
 
-let handsetNumber = '';
+// The viewer starts on the send form's destination, so a first send shows up without a click.
+let handsetNumber = $('handset-form').number.value.trim();
 async function loadHandset() {
   const list = $('handset-list'); if (!handsetNumber) return;
   try {
@@ -194,7 +195,7 @@ function connect() {
   };
   es.addEventListener('dropped', (m) => { let n = '?'; try { n = JSON.parse(m.data).dropped; } catch {} addEventRow({ kind: 'event', at: new Date().toISOString(), type: 'dropped', reason: n + ' events skipped (too slow)' }); refreshInbox(); });
 }
-loadInbox(); connect();
+loadInbox(); loadHandset(); connect();
 </script></body></html>
 `;
 }

@@ -39,6 +39,8 @@ export function registerSandboxConsole(app: FastifyInstance, ctx: GatewayContext
     done();
   });
 
+  // Browsers ask for it; an empty answer keeps the console's log free of 404s.
+  app.get('/favicon.ico', async (_req, reply) => reply.status(204).send());
   app.get('/sandbox', async (_req, reply) => {
     const nonce = randomBytes(16).toString('base64');
     reply
