@@ -5,7 +5,7 @@
 import type { FastifyRequest } from 'fastify';
 import { ApiError } from '../core/errors.ts';
 import { boundaryOf, parseContentType } from '../mime/content-type.ts';
-import { readAllParts } from '../mime/multipart-reader.ts';
+import { readAllPartsFromStream } from '../mime/multipart-reader.ts';
 import type { ParsedPart } from '../mime/types.ts';
 
 /** The api.* limits of the configuration. */
@@ -62,7 +62,7 @@ export async function readMultipartRequest(req: FastifyRequest, api: ApiLimits):
     // Refuse before reading: the client learns at once, and we close the connection instead of draining it.
     throw new ApiError('BODY_TOO_LARGE', { limit: api.maxBodyBytes });
   }
-  return readAllParts(req.body as AsyncIterable<Buffer>, {
+  return readAllPartsFromStream(req.body as NodeJS.ReadableStream, {
     boundary,
     lenient: api.lenientMultipart,
     limits: {

@@ -447,6 +447,57 @@ export async function readAllParts(
   return all;
 }
 
+/**
+ * As readAllParts, straight from a Node stream's 'data' events (cheaper per request than an async iterator on the
+ * accept hot path). On the first error the stream is paused and left: nothing more is read.
+ */
+export function readAllPartsFromStream(stream: NodeJS.ReadableStream, opts: MultipartOptions): Promise<ParsedPart[]> {
+  return new Promise((resolve, reject) => {
+    let parser: MultipartParser;
+    try {
+      parser = new MultipartParser(opts);
+    } catch (err) {
+      reject(err);
+      return;
+    }
+    const all: ParsedPart[] = [];
+    const cleanup = (): void => {
+      stream.removeListener('data', onData);
+      stream.removeListener('end', onEnd);
+      stream.removeListener('error', onError);
+      stream.removeListener('close', onClose);
+    };
+    const fail = (err: unknown): void => {
+      cleanup();
+      stream.pause();
+      reject(err);
+    };
+    const onData = (chunk: Buffer | string): void => {
+      try {
+        for (const part of parser.push(toBuffer(chunk as Buffer))) all.push(part);
+      } catch (err) {
+        fail(err);
+      }
+    };
+    const onEnd = (): void => {
+      cleanup();
+      try {
+        for (const part of parser.end()) all.push(part);
+        resolve(all);
+      } catch (err) {
+        reject(err);
+      }
+    };
+    const onError = (err: Error): void => fail(err);
+    // A client that goes away mid-upload may close the stream without 'end' or 'error': never wait forever.
+    const onClose = (): void => fail(malformed('the connection closed before the body ended'));
+    stream.on('data', onData);
+    stream.once('end', onEnd);
+    stream.once('error', onError);
+    stream.once('close', onClose);
+  });
+}
+
 /** Parses a body held in memory (convenience for small bodies such as MM7 responses and tests). */
 export function parseMultipartBuffer(body: Buffer, opts: MultipartOptions): ParsedPart[] {
   const parser = new MultipartParser(opts);

@@ -43,10 +43,19 @@ export class GatewayMetrics {
     });
   }
 
+  /** Label-bound children per (method, route, status): a map lookup per request instead of label hashing. */
+  private readonly requestChildren = new Map<string, { count: { inc(): void }; time: { observe(v: number): void } }>();
+
   /** Record an answered request. `route` is the route pattern (never the raw URL: bounded label values). */
   observeRequest(method: string, route: string, status: number, seconds: number): void {
-    this.httpRequests.inc({ method, route, status: String(status) });
-    this.httpDuration.observe({ route }, seconds);
+    const key = `${method} ${status} ${route}`;
+    let c = this.requestChildren.get(key);
+    if (!c) {
+      c = { count: this.httpRequests.labels({ method, route, status: String(status) }), time: this.httpDuration.labels({ route }) };
+      this.requestChildren.set(key, c);
+    }
+    c.count.inc();
+    c.time.observe(seconds);
   }
 
   /** Count a committed unit's events. */
