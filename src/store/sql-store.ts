@@ -404,11 +404,10 @@ export class KyselyStore implements SqlStore {
     return bytes;
   }
 
-  async listHandsetMessages(number: string, limit: number): Promise<HandsetMessage[]> {
-    const rows = await this.db
-      .selectFrom('handset_messages')
-      .selectAll()
-      .where('number', '=', number)
+  async listHandsetMessages(number: string, limit: number, mtId?: number): Promise<HandsetMessage[]> {
+    let q = this.db.selectFrom('handset_messages').selectAll().where('number', '=', number);
+    if (mtId !== undefined) q = q.where('mt_id', '=', mtId);
+    const rows = await q
       .orderBy('id', 'desc')
       .limit(clampLimit(limit, 50, MAX_LIST_LIMIT))
       .execute();

@@ -273,8 +273,8 @@ export interface Store {
   /** Bytes of a blob, or undefined. */
   getBlob(sha256: string): Promise<Buffer | undefined>;
 
-  /** Messages a virtual handset received, newest first. */
-  listHandsetMessages(number: string, limit: number): Promise<HandsetMessage[]>;
+  /** Messages a virtual handset received, newest first; with `mtId`, only that message's copies. */
+  listHandsetMessages(number: string, limit: number, mtId?: number): Promise<HandsetMessage[]>;
 
   /** Sandbox inbox entries, newest first; `box` filters. */
   listInbox(box: string | undefined, limit: number): Promise<InboxEntry[]>;

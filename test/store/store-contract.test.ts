@@ -298,6 +298,9 @@ describe.each(backends)('Store contract on %s', (backend, newUrl) => {
     expect(hs.map((h) => h.mtId)).toEqual([2, 1]);
     expect(hs[1]).toEqual({ number: '14255550100', mtId: 1, source: '12345', subject: 's1', receivedAt: T0, parts });
     expect(await store.listHandsetMessages('14255550100', 1)).toHaveLength(1);
+    // One message by its mtId, however old (the sandbox serves part bytes this way).
+    expect((await store.listHandsetMessages('14255550100', 1, 1)).map((h) => h.subject)).toEqual(['s1']);
+    expect(await store.listHandsetMessages('14255550100', 1, 3)).toEqual([]);
     const all = await store.listInbox(undefined, 10);
     expect(all.map((e) => e.box)).toEqual(['mo', 'reports']);
     expect(all[0]!.body.equals(BINARY)).toBe(true);

@@ -95,8 +95,9 @@ export function registerSandboxRoutes(app: FastifyInstance, ctx: GatewayContext)
   app.get<{ Params: { number: string; mtId: string; index: string } }>(
     '/sandbox/handsets/:number/messages/:mtId/parts/:index',
     async (req, reply) => {
-      const msgs = await ctx.store.listHandsetMessages(req.params.number, MAX_LIST);
-      const m = msgs.find((x) => String(x.mtId) === req.params.mtId);
+      const mtId = /^[0-9]{1,16}$/.test(req.params.mtId) ? Number(req.params.mtId) : NaN;
+      if (!Number.isSafeInteger(mtId)) throw new ApiError('NOT_FOUND');
+      const [m] = await ctx.store.listHandsetMessages(req.params.number, 1, mtId);
       const part = m?.parts[Number(req.params.index)];
       const bytes = part?.sha256 ? await ctx.store.getBlob(part.sha256) : undefined;
       if (!part || !bytes) throw new ApiError('NOT_FOUND');
