@@ -2,6 +2,11 @@
  * Builders for store tests: messages, blobs and units with realistic content.
  */
 import { createHash } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
+import { freshPgDatabase } from '../support/postgres.ts';
 import type { MoMessage, MtMessage, Part } from '../../src/core/message.ts';
 import type { NewBlob } from '../../src/store/store.ts';
 
@@ -60,4 +65,22 @@ export function moOf(moId: number, parts: Part[]): MoMessage {
 /** An inline part pointing at a blob. */
 export function partOf(blob: NewBlob, contentType: string, contentId: string): Part {
   return { contentType, contentId, sha256: blob.sha256, size: blob.bytes.length };
+}
+
+/**
+ * The backends every store suite runs on: a fresh SQLite file under a temp dir (removed after the file's tests) and a
+ * fresh PostgreSQL database. Call at the top level of a test file; use with `describe.each`.
+ */
+export function storeBackends(prefix: string): [string, () => Promise<string>][] {
+  let tmp = '';
+  beforeAll(async () => {
+    tmp = await mkdtemp(join(tmpdir(), `${prefix}-`));
+  });
+  afterAll(async () => {
+    await rm(tmp, { recursive: true, force: true });
+  });
+  return [
+    ['sqlite', async () => `sqlite:${join(tmp, `s-${Math.random().toString(36).slice(2)}`, 'store.db')}`],
+    ['postgres', () => freshPgDatabase()],
+  ];
 }

@@ -1,31 +1,16 @@
 /**
  * The Store contract, run against every backend: SQLite (temp file) and PostgreSQL (embedded server).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/open-store.ts';
 import type { SqlStore } from '../../src/store/sql-store.ts';
 import type { Job, JobKind, NewJob } from '../../src/store/store.ts';
-import { freshPgDatabase } from '../support/postgres.ts';
-import { BINARY, blobOf, moOf, mtOf, partOf } from './fixtures.ts';
+import { BINARY, blobOf, moOf, mtOf, partOf, storeBackends } from './fixtures.ts';
 
 const FIRST_ID = 100_000_000_000_000;
 const T0 = 1_800_000_000_000;
 
-let tmp: string;
-beforeAll(async () => {
-  tmp = await mkdtemp(join(tmpdir(), 'mmsgate-store-'));
-});
-afterAll(async () => {
-  await rm(tmp, { recursive: true, force: true });
-});
-
-const backends: [string, () => Promise<string>][] = [
-  ['sqlite', async () => `sqlite:${join(tmp, `s-${Math.random().toString(36).slice(2)}`, 'store.db')}`],
-  ['postgres', () => freshPgDatabase()],
-];
+const backends = storeBackends('mmsgate-store');
 
 describe.each(backends)('Store contract on %s', (backend, newUrl) => {
   let url: string;

@@ -2,30 +2,15 @@
  * Store contract, part two, on every backend: idempotency keys inside write(), housekeeping, the remote-content
  * URL cache and the node registry.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/open-store.ts';
 import type { SqlStore } from '../../src/store/sql-store.ts';
 import { DONE_JOB_RETENTION_MS, type CachedUrlRow, type IdempotencyClaim } from '../../src/store/store.ts';
-import { freshPgDatabase } from '../support/postgres.ts';
-import { BINARY, blobOf, mtOf } from './fixtures.ts';
+import { BINARY, blobOf, mtOf, storeBackends } from './fixtures.ts';
 
 const HOUR = 3_600_000;
 
-let tmp: string;
-beforeAll(async () => {
-  tmp = await mkdtemp(join(tmpdir(), 'mmsgate-store-ext-'));
-});
-afterAll(async () => {
-  await rm(tmp, { recursive: true, force: true });
-});
-
-const backends: [string, () => Promise<string>][] = [
-  ['sqlite', async () => `sqlite:${join(tmp, `s-${Math.random().toString(36).slice(2)}`, 'store.db')}`],
-  ['postgres', () => freshPgDatabase()],
-];
+const backends = storeBackends('mmsgate-store-ext');
 
 describe.each(backends)('Store extensions on %s', (backend, newUrl) => {
   let url: string;
