@@ -212,18 +212,25 @@ const baseline: Scenario = {
     }),
 };
 
-const acceptSqlite: Scenario = {
-  id: 'accept',
-  title: 'accept (SQLite, synchronous=FULL)',
-  run: (env) => {
-    const store = `sqlite:${join(env.settings.tmpDir, 'accept.db')}`;
-    const raw = gatewayConfig({ store, reportUrl: env.sink.reportUrl, nodeId: 'bench-1' });
-    return withServers([() => startServer({ kind: 'gateway', raw, workers: false }, { cpuProfileDir: profileDir(env, 'accept') })], async (servers) => {
-      const m = await measure(servers, loadSpec(env, servers.map((s) => s.url)));
-      return acceptTarget(throughputRow({ id: 'accept', title: acceptSqlite.title, unit: 'MT/s' }, env, m, { store: 'sqlite' }));
-    });
-  },
-};
+function acceptSqlite(nodes: number): Scenario {
+  const id = nodes === 1 ? 'accept' : `accept-${nodes}`;
+  const title = nodes === 1 ? 'accept (SQLite, synchronous=FULL)' : `accept (SQLite, ${nodes} processes)`;
+  return {
+    id,
+    title,
+    run: (env) => {
+      const store = `sqlite:${join(env.settings.tmpDir, `${id}.db`)}`;
+      const starts = Array.from({ length: nodes }, (_, i) => () => {
+        const raw = gatewayConfig({ store, reportUrl: env.sink.reportUrl, nodeId: `bench-${i + 1}` });
+        return startServer({ kind: 'gateway', raw, workers: false }, { cpuProfileDir: profileDir(env, id) });
+      });
+      return withServers(starts, async (servers) => {
+        const m = await measure(servers, loadSpec(env, servers.map((s) => s.url)));
+        return acceptTarget(throughputRow({ id, title, unit: 'MT/s' }, env, m, { store: 'sqlite', nodes }));
+      });
+    },
+  };
+}
 
 /** Accept-only on PostgreSQL with `nodes` gateway processes sharing one database; the load is split across them. */
 function acceptPostgres(nodes: number): Scenario {
@@ -360,7 +367,7 @@ function endToEnd(opts: { id: string; title: string; nodes: number; backend: 'sq
 /** Every scenario, in run order (baseline first: the others compare with it). */
 export const SCENARIOS: readonly Scenario[] = [
   baseline,
-  acceptSqlite,
+  acceptSqlite(1),
   endToEnd({ id: 'e2e', title: 'end-to-end (SQLite, workers on)', nodes: 1, backend: 'sqlite' }),
   acceptPostgres(1),
   acceptPostgres(2),
