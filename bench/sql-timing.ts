@@ -28,7 +28,7 @@ export function installSqlTiming(): () => SqlTiming {
         return original.apply(this, args);
       } finally {
         const ms = performance.now() - t;
-        const key = /^\s*(\w+(?:\s+\w+)?(?:\s+"?\w+"?)?)/.exec(this.source)?.[1]?.replace(/"/g, '').toLowerCase() ?? '?';
+        const key = statementKind(this.source);
         const e = (stats.statements[key] ??= { count: 0, ms: 0 });
         e.count++;
         e.ms += ms;
@@ -37,6 +37,14 @@ export function installSqlTiming(): () => SqlTiming {
     };
   }
   return () => structuredClone(stats);
+}
+
+/** First words of the statement; for an UPDATE also the first column it sets (claims and resolutions differ). */
+function statementKind(source: string): string {
+  const head = /^\s*(\w+(?:\s+\w+)?(?:\s+"?\w+"?)?)/.exec(source)?.[1]?.replace(/"/g, '').toLowerCase() ?? '?';
+  if (!head.startsWith('update')) return head;
+  const set = /\bset\s+"?(\w+)"?\s*=\s*(\S+)/i.exec(source);
+  return set ? `${head} ${set[1]} = ${set[2]!.slice(0, 12)}` : head;
 }
 
 /** Rows in a multi-row INSERT: one parenthesised tuple per row after VALUES. */

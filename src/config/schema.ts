@@ -106,11 +106,14 @@ const operatorSchema = z
       .object({
         /** Submissions per second to this operator (0 = unlimited). */
         messagesPerSecond: z.number().nonnegative().default(0),
-        /** Submissions in flight at once. */
-        concurrency: z.number().int().positive().default(32),
+        /**
+         * Submissions in flight at once. Default 32 for an mm7 operator (MMSCs limit connections per VASP), 128 for
+         * the simulator (in-process: enough jobs in flight to cover the store round trips at 3,000 messages/s).
+         */
+        concurrency: z.number().int().positive().optional(),
       })
       .strict()
-      .default({ messagesPerSecond: 0, concurrency: 32 }),
+      .default({ messagesPerSecond: 0 }),
     simulator: simulatorSchema.optional(),
     mm7: mm7Schema.optional(),
     /** Credentials and addresses the operator uses toward POST /mm7/{id}. */
@@ -127,7 +130,11 @@ const operatorSchema = z
   .strict()
   .superRefine((op, ctx) => {
     if (op.type === 'mm7' && !op.mm7) ctx.addIssue({ code: 'custom', path: ['mm7'], message: 'type mm7 needs an mm7 section' });
-  });
+  })
+  .transform((op) => ({
+    ...op,
+    limits: { ...op.limits, concurrency: op.limits.concurrency ?? (op.type === 'simulator' ? 128 : 32) },
+  }));
 
 export const configSchema = z
   .object({
@@ -186,8 +193,8 @@ export const configSchema = z
         timeout: duration.default(parseDuration('10s')),
         /** Other 4xx answers (not 408/429) give up after this many attempts. */
         max4xxAttempts: z.number().int().positive().default(3),
-        /** Concurrent webhook requests per node. */
-        concurrency: z.number().int().positive().default(64),
+        /** Concurrent webhook requests per node (each kind: reports, MO). */
+        concurrency: z.number().int().positive().default(128),
         /**
          * Address guard for customer endpoints (same rules as remoteContent). Webhook URLs come from this config
          * file, written by the gateway's operator, so private addresses are allowed by default; set false (or a CIDR

@@ -25,6 +25,14 @@ export interface DdlTypes {
 /** A callback for job-enqueued notifications; `kinds` are the job kinds that became ready. */
 export type JobsEnqueuedListener = (kinds: string[]) => void;
 
+/** See StoreDialect.offThreadWriter. */
+export interface OffThreadWriter {
+  /** Apply a batch in one transaction (the same contract as writeBatch). */
+  write(units: readonly WriteUnit[], now: number): Promise<BatchOutcome>;
+  /** Run one compiled statement; rows if it returns any. `flush: false`: a lease write (see withoutFlush). */
+  run(sql: string, params: readonly unknown[], flush: boolean): Promise<unknown[]>;
+}
+
 /** One SQL backend. */
 export interface StoreDialect {
   /** "sqlite" or "postgres". */
@@ -60,6 +68,19 @@ export interface StoreDialect {
    * transaction. Absent: the store builds the statements with kysely.
    */
   writeBatch?(units: readonly WriteUnit[], now: number): BatchOutcome;
+  /**
+   * A writer off the event loop (SQLite: a worker thread with its own connection, sqlite-writer-thread.ts). When
+   * present the store sends write batches and lease writes here instead of running them on its own connection;
+   * reads stay on the store's connection.
+   */
+  readonly offThreadWriter?: OffThreadWriter;
+  /**
+   * Run `fn` on one connection with the commit-time flush off, for writes whose loss in a crash is harmless: a job
+   * lease (claim, renewal) that is lost only makes the job claimable again at once. SQLite: `synchronous = NORMAL`
+   * for those statements; in WAL mode the database stays consistent and the next FULL commit syncs their frames
+   * too (https://www.sqlite.org/pragma.html#pragma_synchronous). Absent: writes are flushed as usual.
+   */
+  withoutFlush?<T>(db: Kysely<Database>, fn: (db: Kysely<Database>) => Promise<T>): Promise<T>;
   /** Release what the dialect holds beyond kysely's own pool (listener connections). */
   close?(): Promise<void>;
 }

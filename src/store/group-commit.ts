@@ -18,18 +18,14 @@ export interface GroupCommitOptions {
   /** Most units per transaction (default 500). */
   maxBatch?: number;
   /**
-   * Transactions in flight at once (default: 1 on SQLite, whose single writer runs them one after another anyway;
-   * 4 on PostgreSQL). On PostgreSQL a transaction is several round trips plus a WAL flush; with one at a time the
-   * commits of a whole node queue behind it, while concurrent transactions overlap their round trips and share
-   * WAL flushes. Units of one batch still commit together; callers await their own unit, so no caller depends on
-   * the order of batches.
+   * Transactions in flight at once (default: the store's writesInFlight, else 1). On PostgreSQL a transaction is
+   * several round trips plus a WAL flush; with one at a time the commits of a whole node queue behind it, while
+   * concurrent transactions overlap their round trips and share WAL flushes. SQLite's writer thread runs batches
+   * one after another, but a second batch waiting in its queue starts the moment the first commits instead of a
+   * thread round trip later. Units of one batch still commit together; callers await their own unit, so no caller
+   * depends on the order of batches.
    */
   maxInFlight?: number;
-}
-
-/** Default transactions in flight per backend (see GroupCommitOptions.maxInFlight). */
-function defaultInFlight(store: Store): number {
-  return store.backend === 'postgres' ? 4 : 1;
 }
 
 /** Merges units from concurrent callers into batched Store.write() calls. */
@@ -46,7 +42,7 @@ export class GroupCommitter {
     opts: GroupCommitOptions = {},
   ) {
     this.maxBatch = Math.max(1, Math.min(10_000, Math.floor(opts.maxBatch ?? 500)));
-    this.maxInFlight = Math.max(1, Math.min(64, Math.floor(opts.maxInFlight ?? defaultInFlight(store))));
+    this.maxInFlight = Math.max(1, Math.min(64, Math.floor(opts.maxInFlight ?? store.writesInFlight ?? 1)));
   }
 
   /** Queue a unit; resolves once it is committed (applied or skipped for a lost lease), rejects if it failed. */

@@ -3,6 +3,7 @@
  *
  *   sqlite:./data/mmsgate.db     (relative to the working directory; parent directories are created)
  *   sqlite:/var/lib/mmsgate.db
+ *   sqlite:./data/mmsgate.db?writerThread=false   (SQLite writes on the event loop; default: a writer thread)
  *   sqlite::memory:              (tests only: nothing survives close)
  *   postgres://user:pass@host:5432/db   or postgresql://...
  */
@@ -10,6 +11,7 @@ import type { StoreDialect } from './dialect.ts';
 import { postgresDialect } from './postgres-dialect.ts';
 import { KyselyStore, type SqlStore } from './sql-store.ts';
 import { sqliteDialect } from './sqlite-dialect.ts';
+import type { SqliteOptions } from './sqlite-open.ts';
 
 /** Options for openStore. */
 export interface OpenStoreOptions {
@@ -21,15 +23,33 @@ export interface OpenStoreOptions {
 /** Pick the dialect for a store URL. Throws on an unknown scheme (without echoing credentials). */
 export function dialectForUrl(url: string, opts: OpenStoreOptions = {}): StoreDialect {
   if (url.startsWith('sqlite:')) {
-    const path = url.slice('sqlite:'.length);
-    if (path === '') throw new TypeError('store URL sqlite: needs a path, e.g. sqlite:./data/mmsgate.db');
-    return sqliteDialect({ path });
+    return sqliteDialect(sqliteOptions(url.slice('sqlite:'.length)));
   }
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     return postgresDialect({ connectionString: url, poolSize: opts.poolSize, log: opts.log });
   }
   const scheme = /^[a-z][a-z0-9+.-]*:/i.exec(url)?.[0] ?? '(none)';
   throw new TypeError(`unsupported store URL scheme ${scheme}: use sqlite:<path> or postgres://...`);
+}
+
+/**
+ * `PATH` or `PATH?writerThread=false`: the one option a SQLite URL takes (writes on the event loop instead of a
+ * writer thread; see sqlite-writer-thread.ts). Anything else after `?` is refused rather than taken as part of the path.
+ */
+function sqliteOptions(rest: string): SqliteOptions {
+  const q = rest.indexOf('?');
+  const path = q < 0 ? rest : rest.slice(0, q);
+  if (path === '') throw new TypeError('store URL sqlite: needs a path, e.g. sqlite:./data/mmsgate.db');
+  if (q < 0) return { path };
+  const params = new URLSearchParams(rest.slice(q + 1));
+  const opts: SqliteOptions = { path };
+  for (const [k, v] of params) {
+    if (k !== 'writerThread' || (v !== 'true' && v !== 'false')) {
+      throw new TypeError(`unsupported SQLite store option ${k}=${v}: the only option is writerThread=true|false`);
+    }
+    opts.writerThread = v === 'true';
+  }
+  return opts;
 }
 
 /** Open the store at `url` and run its migrations. Returns a SqlStore (the Store port plus onJobsEnqueued). */

@@ -2,7 +2,7 @@
  * The Store port over kysely: one implementation for every SQL backend; what differs lives in a StoreDialect
  * (sqlite-dialect.ts, postgres-dialect.ts).
  */
-import { Kysely, sql, type Selectable } from 'kysely';
+import { Kysely, sql, type CompiledQuery, type Selectable } from 'kysely';
 import { MT_STATE_RANK, type MessageEvent, type MoMessage, type MtMessage, type Part } from '../core/message.ts';
 import type {
   CachedUrlRow,
@@ -79,6 +79,11 @@ export class KyselyStore implements SqlStore {
   private readonly log: (msg: string, extra?: object) => void;
 
   /** Wrap a dialect; call migrate() before use. */
+  /** PostgreSQL 4 (round trips and WAL flushes overlap), SQLite's writer thread 2 (the next batch is queued while one commits), else 1. */
+  get writesInFlight(): number {
+    return this.dialect.name === 'postgres' ? 4 : this.dialect.offThreadWriter ? 2 : 1;
+  }
+
   constructor(private readonly dialect: StoreDialect, opts: SqlStoreOptions = {}) {
     this.backend = dialect.name;
     this.db = new Kysely<Database>({ dialect: dialect.kysely });
@@ -94,7 +99,8 @@ export class KyselyStore implements SqlStore {
     if (units.length === 0) return [];
     const now = Date.now();
     const fast = this.dialect.writeBatch;
-    const { applied, hits, kinds } = await this.db.connection().execute((conn) =>
+    const thread = this.dialect.offThreadWriter;
+    const { applied, hits, kinds } = thread ? await thread.write(units, now) : await this.db.connection().execute((conn) =>
       fast ? Promise.resolve(fast(units, now)) : inTransaction(conn, this.dialect.beginWrite, async () => {
         const { applied, retriedKinds } = await this.resolveJobs(conn, units, now);
         // After the job check: a unit skipped for its lease claims no key.
@@ -226,7 +232,7 @@ export class KyselyStore implements SqlStore {
     // One conditional UPDATE over a subquery: atomic on SQLite (single writer) and, on PostgreSQL, SKIP LOCKED
     // makes concurrent claimers pass over rows another claimer is taking; FOR UPDATE re-checks the conditions on
     // the latest row version, so a job claimed and committed meanwhile is not claimed again.
-    const result = await sql<Selectable<JobsTable>>`
+    const claim = sql<Selectable<JobsTable>>`
       UPDATE jobs SET
         lease_owner = ${opts.owner},
         lease_expires_at = ${now + opts.leaseMs},
@@ -245,24 +251,42 @@ export class KyselyStore implements SqlStore {
         LIMIT ${limit}
         ${lock}
       )
-      RETURNING *`.execute(this.db);
-    return result.rows.map(jobFromRow).sort((a, b) => a.runAt - b.runAt || a.id - b.id);
+      RETURNING *`;
+    // A lease lost in a crash only makes its jobs claimable again, so the claim need not wait for a flush.
+    const rows = await this.leaseWrite(claim.compile(this.db), () =>
+      this.dialect.withoutFlush ? this.dialect.withoutFlush(this.db, (db) => claim.execute(db)) : claim.execute(this.db),
+    );
+    return rows.map(jobFromRow).sort((a, b) => a.runAt - b.runAt || a.id - b.id);
   }
 
   async extendLeases(jobIds: readonly number[], owner: string, leaseExpiresAt: number): Promise<number[]> {
     const held: number[] = [];
-    for (const ids of chunks(jobIds, MAX_IN_LIST)) {
-      const rows = await this.db
+    // As for claims: a renewal lost in a crash costs nothing (the lease was the dead node's anyway).
+    const renew = (db: Conn, ids: number[]) =>
+      db
         .updateTable('jobs')
         .set({ lease_expires_at: leaseExpiresAt })
         .where('id', 'in', ids)
         .where('lease_owner', '=', owner)
         .where('state', '=', 'ready')
-        .returning('id')
-        .execute();
+        .returning('id');
+    for (const ids of chunks(jobIds, MAX_IN_LIST)) {
+      const rows = await this.leaseWrite(renew(this.db, ids).compile(), async () => ({
+        rows: this.dialect.withoutFlush ? await this.dialect.withoutFlush(this.db, (db) => renew(db, ids).execute()) : await renew(this.db, ids).execute(),
+      }));
       held.push(...rows.map((r) => r.id));
     }
     return held.sort((a, b) => a - b);
+  }
+
+  /**
+   * A lease write (claim, renewal): on the off-thread writer when there is one, else `inline` on the store's
+   * connection. Either way without waiting for a flush where the dialect can (a lost lease is harmless).
+   */
+  private async leaseWrite<R>(compiled: CompiledQuery<R>, inline: () => Promise<{ rows: R[] }>): Promise<R[]> {
+    const thread = this.dialect.offThreadWriter;
+    if (thread) return (await thread.run(compiled.sql, compiled.parameters, false)) as R[];
+    return (await inline()).rows;
   }
 
   async releaseLeases(owner: string): Promise<number> {

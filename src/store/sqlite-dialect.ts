@@ -4,24 +4,17 @@
  * Durability: WAL with `synchronous = FULL` syncs the WAL on every commit, so a committed write survives power loss
  * (https://www.sqlite.org/pragma.html#pragma_synchronous); the API answers 200 only after such a commit.
  */
-import { mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import BetterSqlite3 from 'better-sqlite3';
+import { resolve } from 'node:path';
+import type BetterSqlite3 from 'better-sqlite3';
 import { SqliteDialect as KyselySqliteDialect, type Kysely, type SqliteDatabase, type SqliteStatement } from 'kysely';
 import type { StoreDialect } from './dialect.ts';
 import type { Database } from './schema.ts';
+import { openSqliteDatabase, type SqliteOptions } from './sqlite-open.ts';
 import { SqliteBatchWriter } from './sqlite-writer.ts';
+import { SqliteWriterThread } from './sqlite-writer-thread.ts';
 
 /** Prepared statements kept per connection; multi-row inserts repeat the same few shapes. */
 const STATEMENT_CACHE_SIZE = 256;
-
-/** Options for opening a SQLite database. */
-export interface SqliteOptions {
-  /** File path, or ":memory:" (tests only: nothing survives close). */
-  path: string;
-  /** How long a writer waits for another process's lock before failing (ms). */
-  busyTimeoutMs?: number;
-}
 
 /**
  * Wrap a better-sqlite3 connection so kysely reuses prepared statements: kysely prepares on every query, and
@@ -49,26 +42,12 @@ function cachingDatabase(db: BetterSqlite3.Database): SqliteDatabase {
   };
 }
 
-/** Open the file (creating parent directories) with the pragmas the store relies on. */
-export function openSqliteDatabase(opts: SqliteOptions): BetterSqlite3.Database {
-  const memory = opts.path === ':memory:';
-  const file = memory ? ':memory:' : resolve(opts.path);
-  if (!memory) mkdirSync(dirname(file), { recursive: true });
-  const db = new BetterSqlite3(file);
-  db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
-  if (!memory) db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
-  // 64 MiB page cache: index pages of the hot tables (jobs, events) stay in memory under a steady accept load.
-  db.pragma('cache_size = -65536');
-  // No foreign keys: rows are written by the store alone, in one transaction per unit, in dependency order.
-  db.pragma('foreign_keys = OFF');
-  return db;
-}
-
 /** Build the SQLite dialect over an opened database. */
 export function sqliteDialect(opts: SqliteOptions): StoreDialect {
   const raw = openSqliteDatabase(opts);
   const writer = new SqliteBatchWriter(raw);
+  const busyTimeoutMs = Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000));
+  const thread = opts.writerThread !== false && opts.path !== ':memory:' ? new SqliteWriterThread(resolve(opts.path), busyTimeoutMs) : undefined;
   return {
     name: 'sqlite',
     kysely: new KyselySqliteDialect({ database: cachingDatabase(raw) }),
@@ -88,5 +67,15 @@ export function sqliteDialect(opts: SqliteOptions): StoreDialect {
     withMigrationLock: <T>(db: Kysely<Database>, fn: (db: Kysely<Database>) => Promise<T>) => fn(db),
     encodeJson: (value) => JSON.stringify(value),
     writeBatch: (units, now) => writer.write(units, now),
+    ...(thread ? { offThreadWriter: thread, close: () => thread.close() } : {}),
+    withoutFlush: <T>(db: Kysely<Database>, fn: (db: Kysely<Database>) => Promise<T>) =>
+      db.connection().execute(async (conn) => {
+        raw.pragma('synchronous = NORMAL');
+        try {
+          return await fn(conn);
+        } finally {
+          raw.pragma('synchronous = FULL');
+        }
+      }),
   };
 }

@@ -217,6 +217,11 @@ export interface JobFilter {
 export interface Store {
   /** Backend name for logs and health: "sqlite" or "postgres". */
   readonly backend: string;
+  /**
+   * How many write batches are worth having in flight at once (GroupCommitter's default): 1 where one connection
+   * runs them back to back anyway, more where a batch's round trip can overlap the next one's.
+   */
+  readonly writesInFlight?: number;
 
   /** Create or upgrade the schema. Safe when several nodes call it at once (PostgreSQL: advisory lock). */
   migrate(): Promise<void>;

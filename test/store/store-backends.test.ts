@@ -6,7 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openStore } from '../../src/store/open-store.ts';
+import { Kysely, sql } from 'kysely';
+import { dialectForUrl, openStore } from '../../src/store/open-store.ts';
+import { SqliteWriterThread } from '../../src/store/sqlite-writer-thread.ts';
+import type { Database } from '../../src/store/schema.ts';
+import { sqliteDialect } from '../../src/store/sqlite-dialect.ts';
 import type { JobKind } from '../../src/store/store.ts';
 import { freshPgDatabase } from '../support/postgres.ts';
 import { BINARY, blobOf, mtOf, partOf } from './fixtures.ts';
@@ -51,6 +55,39 @@ describe('SQLite file store', () => {
     } finally {
       await store.close();
     }
+  });
+
+  it('runs lease writes without the commit flush and restores synchronous=FULL after them, even on error', async () => {
+    const dialect = sqliteDialect({ path: join(tmp, 'flush.db') });
+    const db = new Kysely<Database>({ dialect: dialect.kysely });
+    const level = async (c: Kysely<Database>) => (await sql<{ synchronous: number }>`PRAGMA synchronous`.execute(c)).rows[0]!.synchronous;
+    try {
+      expect(await level(db)).toBe(2); // FULL: what a 200 relies on
+      expect(await dialect.withoutFlush!(db, level)).toBe(1); // NORMAL inside
+      expect(await level(db)).toBe(2);
+      await expect(dialect.withoutFlush!(db, async () => { throw new Error('boom'); })).rejects.toThrow('boom');
+      expect(await level(db)).toBe(2);
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  it('takes writerThread=true|false after the path and refuses any other option', () => {
+    expect(() => dialectForUrl(`sqlite:${join(tmp, 'o.db')}?cache=shared`)).toThrow(/unsupported SQLite store option cache=shared/);
+    expect(() => dialectForUrl(`sqlite:${join(tmp, 'o.db')}?writerThread=maybe`)).toThrow(/writerThread=true\|false/);
+    expect(() => dialectForUrl('sqlite:?writerThread=false')).toThrow(/needs a path/);
+  });
+
+  it('fails every pending and later write, without hanging, once the writer thread is gone', async () => {
+    const thread = new SqliteWriterThread(join(tmp, 'gone.db'), 5000);
+    expect(await thread.run('SELECT 41 + 1 AS n', [], true)).toEqual([{ n: 42 }]);
+    const pending = thread.run('SELECT 1', [], true);
+    await (thread as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    await pending.then(
+      () => {},
+      (err: Error) => expect(err.message).toMatch(/writer thread exited/),
+    );
+    await expect(thread.write([], Date.now())).rejects.toThrow(/writer thread exited/);
   });
 
   it('opens an in-memory database for tests', async () => {

@@ -31,7 +31,7 @@ describe.each(backends)('Store contract on %s', (backend, newUrl) => {
   }
 
   it('reports its backend name', () => {
-    expect(store.backend).toBe(backend);
+    expect(store.backend).toBe(backend.split('-')[0]);
   });
 
   it('accepts an MT and reads it back with byte-exact blobs, deduplicating identical blobs', async () => {

@@ -1,0 +1,40 @@
+/**
+ * Opening a SQLite database file with the pragmas the store relies on; shared by the store's own connection
+ * (sqlite-dialect.ts) and the writer thread's (sqlite-writer-worker.ts).
+ *
+ * Durability: WAL with `synchronous = FULL` syncs the WAL on every commit, so a committed write survives power loss
+ * (https://www.sqlite.org/pragma.html#pragma_synchronous); the API answers 200 only after such a commit.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+
+/** Options for opening a SQLite database. */
+export interface SqliteOptions {
+  /** File path, or ":memory:" (tests only: nothing survives close). */
+  path: string;
+  /** How long a writer waits for another process's lock before failing (ms). */
+  busyTimeoutMs?: number;
+  /**
+   * Run write batches and lease writes on a worker thread with its own connection (default true for a file;
+   * always false for ":memory:", which a second connection cannot share). See sqlite-writer-thread.ts.
+   */
+  writerThread?: boolean;
+}
+
+/** Open the file (creating parent directories) with the pragmas the store relies on. */
+export function openSqliteDatabase(opts: SqliteOptions): BetterSqlite3.Database {
+  const memory = opts.path === ':memory:';
+  const file = memory ? ':memory:' : resolve(opts.path);
+  if (!memory) mkdirSync(dirname(file), { recursive: true });
+  const db = new BetterSqlite3(file);
+  db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
+  if (!memory) db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  // 64 MiB page cache: index pages of the hot tables (jobs, events) stay in memory under a steady accept load.
+  db.pragma('cache_size = -65536');
+  // No foreign keys: rows are written by the store alone, in one transaction per unit, in dependency order.
+  db.pragma('foreign_keys = OFF');
+  return db;
+}
+

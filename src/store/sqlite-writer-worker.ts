@@ -1,0 +1,82 @@
+/**
+ * The SQLite writer thread: its own better-sqlite3 connection to the database file, running the group-committed
+ * write batches (sqlite-writer.ts) and the lease writes (claims, renewals) that the main thread sends it. better-sqlite3
+ * is synchronous, so on the main thread every INSERT and every COMMIT fsync stalls HTTP parsing; here they run beside
+ * it. Reads stay on the main thread's connection (WAL: readers never wait for this writer).
+ *
+ * Protocol: see sqlite-writer-thread.ts (WriterRequest / WriterReply).
+ */
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import type BetterSqlite3 from 'better-sqlite3';
+import { openSqliteDatabase } from './sqlite-open.ts';
+import { SqliteBatchWriter } from './sqlite-writer.ts';
+import type { WriteUnit } from './store.ts';
+import type { WriterData, WriterReply, WriterRequest } from './sqlite-writer-thread.ts';
+
+if (!parentPort) throw new Error('sqlite-writer-worker.ts must run in a worker thread');
+const port: MessagePort = parentPort;
+const data = workerData as WriterData;
+
+const db = openSqliteDatabase({ path: data.path, busyTimeoutMs: data.busyTimeoutMs });
+const writer = new SqliteBatchWriter(db);
+const statements = new Map<string, BetterSqlite3.Statement>();
+const relaxed = db.prepare('PRAGMA synchronous = NORMAL');
+const full = db.prepare('PRAGMA synchronous = FULL');
+
+/** Bytes arrive as Uint8Array (structured clone drops the Buffer prototype); the writer binds Buffers. */
+function reviveBuffers(units: WriteUnit[]): WriteUnit[] {
+  for (const u of units) {
+    for (const b of u.blobs ?? []) b.bytes = asBuffer(b.bytes);
+    for (const e of u.inbox ?? []) e.body = asBuffer(e.body);
+  }
+  return units;
+}
+
+function asBuffer(v: Uint8Array): Buffer {
+  return Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+}
+
+function statement(sqlText: string): BetterSqlite3.Statement {
+  let s = statements.get(sqlText);
+  if (!s) {
+    s = db.prepare(sqlText);
+    // Lease writes come in a handful of shapes (IN lists vary in length); bound the cache all the same.
+    if (statements.size >= 256) statements.delete(statements.keys().next().value as string);
+    statements.set(sqlText, s);
+  }
+  return s;
+}
+
+function serve(req: WriterRequest): unknown {
+  switch (req.op) {
+    case 'write':
+      return writer.write(reviveBuffers(req.units), req.now);
+    case 'run': {
+      const stmt = statement(req.sql);
+      // A lease lost in a crash only makes its jobs claimable again, so these writes skip the commit flush; WAL
+      // stays consistent and the next FULL commit syncs their frames too (https://www.sqlite.org/pragma.html#pragma_synchronous).
+      if (!req.flush) relaxed.run();
+      try {
+        return stmt.reader ? stmt.all(...req.params) : (stmt.run(...req.params), []);
+      } finally {
+        if (!req.flush) full.run();
+      }
+    }
+    case 'close':
+      db.close();
+      return null;
+  }
+}
+
+port.on('message', (req: WriterRequest) => {
+  let reply: WriterReply;
+  try {
+    reply = { id: req.id, ok: true, value: serve(req) };
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    reply = { id: req.id, ok: false, error: { message: e.message, name: e.name, code: e.code } };
+  }
+  port.postMessage(reply);
+  if (req.op === 'close') port.close();
+});
+port.postMessage({ id: 0, ok: true, value: 'ready' } satisfies WriterReply);
