@@ -170,6 +170,20 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX jobs_done_updated ON jobs (updated_at, id) WHERE state = 'done'`,
     ],
   },
+  {
+    version: 3,
+    name: 'leaner-job-indexes',
+    // Every job is inserted, claimed and resolved once; each index whose columns change costs a B-tree update and a
+    // dirty page per commit (two for a key that moves). jobs_state (state, id) moved on every resolution and
+    // jobs_lease_owner on every claim and resolution, for queries that are rare: dead-letter listings get a
+    // partial index that normal traffic never touches; ready jobs are listed through jobs_claim (same predicate);
+    // releasing a node's leases at shutdown scans the ready jobs.
+    statements: () => [
+      `DROP INDEX jobs_state`,
+      `DROP INDEX jobs_lease_owner`,
+      `CREATE INDEX jobs_dead ON jobs (id) WHERE state = 'dead'`,
+    ],
+  },
 ];
 
 /** Apply pending migrations. Returns the versions applied by this call. */
