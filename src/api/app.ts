@@ -31,13 +31,16 @@ export function buildApp(ctx: GatewayContext, opts: { logRequests?: boolean; liv
     return503OnClosing: false,
   });
 
-  app.addHook('onRequest', async (req, reply) => {
+  // Callback-style hooks: they run on every request, and an async hook costs a promise and a microtask turn each.
+  app.addHook('onRequest', (req, reply, done) => {
     reply.header('x-request-id', req.id);
-    if (ctx.isDraining() && req.url.startsWith('/mms/')) throw new ApiError('SHUTTING_DOWN');
+    if (ctx.isDraining() && req.url.startsWith('/mms/')) done(new ApiError('SHUTTING_DOWN'));
+    else done();
   });
 
-  app.addHook('onResponse', async (req, reply) => {
+  app.addHook('onResponse', (req, reply, done) => {
     ctx.metrics.observeRequest(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+    done();
   });
 
   if (ctx.config.metrics.enabled) {
