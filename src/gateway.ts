@@ -69,7 +69,7 @@ function buildConnector(op: OperatorConfig, log: Logger, nodeId: string): Connec
     expiry: m.expiry,
     timeoutMs: m.timeout,
     maxConcurrent: op.limits.concurrency,
-    messagesPerSecond: 0, // enforced cluster-wide by the SharedRateLimiter around the connector
+    // Submissions per second are enforced cluster-wide by the SharedRateLimiter around the connector.
     maxMessageBytes: op.maxMessageBytes,
     logger: log.child({ operatorId: op.id }),
   });

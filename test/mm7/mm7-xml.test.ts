@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compileAllowList, parseBasicAuth } from '../../src/operators/mm7/mm7-access.ts';
 import { parseEnvelope } from '../../src/operators/mm7/mm7-envelope.ts';
-import { Semaphore, ThrottleClosedError, TokenBucket } from '../../src/operators/mm7/mm7-limits.ts';
+import { Semaphore, ThrottleClosedError } from '../../src/operators/mm7/mm7-limits.ts';
 import { normaliseAddress } from '../../src/operators/mm7/mm7-requests.ts';
 import { Mm7XmlError, childText, decodeXmlBytes, parseBool, parseXml } from '../../src/operators/mm7/mm7-xml.ts';
 
@@ -86,21 +86,5 @@ describe('throttles', () => {
     s.close();
     await expect(w3).rejects.toBeInstanceOf(ThrottleClosedError);
     r2();
-  });
-
-  it('TokenBucket lets a burst through, then makes callers wait for refills (fake clock)', async () => {
-    let t = 0;
-    const b = new TokenBucket(2, 2, () => t);
-    await b.take();
-    await b.take();
-    let third = false;
-    const p = b.take().then(() => (third = true));
-    await new Promise((r) => setTimeout(r, 20));
-    expect(third).toBe(false); // no time passed on the bucket's clock
-    t = 600; // 0.6 s -> 1.2 tokens
-    await p;
-    expect(third).toBe(true);
-    b.close();
-    await expect(b.take()).rejects.toBeInstanceOf(ThrottleClosedError);
   });
 });

@@ -10,7 +10,7 @@ import { OUTCOMES } from '../../core/outcomes.ts';
 import { TemporaryError } from '../../core/retry-policy.ts';
 import { OperatorRejectedError, type Connector, type SubmitAccepted, type SubmitRequest } from '../connector.ts';
 import { newTransactionId } from './mm7-envelope.ts';
-import { Semaphore, ThrottleClosedError, TokenBucket } from './mm7-limits.ts';
+import { Semaphore, ThrottleClosedError } from './mm7-limits.ts';
 import { judgeSubmitResponse, silentLogger, type Mm7Logger } from './mm7-responses.ts';
 import { defaultVersionFor, mm7Namespace } from './mm7-status.ts';
 import { buildSubmitHttp, formatExpiry, type SubmitContentPart } from './mm7-submit.ts';
@@ -44,8 +44,6 @@ export interface Mm7ConnectorOptions {
   timeoutMs?: number;
   /** Concurrent requests to the MMSC, also the pool size (default 4). */
   maxConcurrent?: number;
-  /** Submissions per second (token bucket; default 10). Callers wait for a token. */
-  messagesPerSecond?: number;
   /** Largest HTTP body we send, bytes (default 600 KiB, a common MMSC limit). Larger -> TOO_LARGE, permanent. */
   maxMessageBytes?: number;
   /** Largest response body read, bytes (default 256 KiB). */
@@ -57,7 +55,6 @@ export interface Mm7ConnectorOptions {
 export const MM7_CONNECTOR_DEFAULTS = Object.freeze({
   timeoutMs: 30_000,
   maxConcurrent: 4,
-  messagesPerSecond: 10,
   maxMessageBytes: 600 * 1024,
   maxResponseBytes: 256 * 1024,
 });
@@ -73,7 +70,6 @@ export class Mm7Connector implements Connector {
   private readonly expiry: string | undefined;
   private readonly auth: string | undefined;
   private readonly slots: Semaphore;
-  private readonly bucket: TokenBucket | null;
   private readonly logger: Mm7Logger;
   private readonly timeoutMs: number;
   private readonly maxMessageBytes: number;
@@ -93,9 +89,6 @@ export class Mm7Connector implements Connector {
       opts.username !== undefined ? 'Basic ' + Buffer.from(`${opts.username}:${opts.password ?? ''}`, 'utf8').toString('base64') : undefined;
     const maxConcurrent = opts.maxConcurrent ?? MM7_CONNECTOR_DEFAULTS.maxConcurrent;
     this.slots = new Semaphore(maxConcurrent);
-    // 0 means unlimited (the configuration's documented meaning): no bucket at all.
-    const rate = opts.messagesPerSecond ?? MM7_CONNECTOR_DEFAULTS.messagesPerSecond;
-    this.bucket = rate > 0 ? new TokenBucket(rate) : null;
     this.logger = opts.logger ?? silentLogger;
     this.timeoutMs = opts.timeoutMs ?? MM7_CONNECTOR_DEFAULTS.timeoutMs;
     this.maxMessageBytes = opts.maxMessageBytes ?? MM7_CONNECTOR_DEFAULTS.maxMessageBytes;
@@ -143,7 +136,6 @@ export class Mm7Connector implements Connector {
 
     let release: () => void;
     try {
-      await this.bucket?.take();
       release = await this.slots.acquire();
     } catch (err) {
       if (err instanceof ThrottleClosedError) throw new TemporaryError('MM7 connector closed');
@@ -199,7 +191,6 @@ export class Mm7Connector implements Connector {
 
   /** Reject waiting submissions and close the pool. */
   async close(): Promise<void> {
-    this.bucket?.close();
     this.slots.close();
     await this.pool.close();
   }
