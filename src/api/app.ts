@@ -3,8 +3,10 @@
  * can use it on an ephemeral port.
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import { createServer } from 'node:http';
 import { ApiError } from '../core/errors.ts';
-import { newRequestId } from '../core/ids.ts';
+import { createSendFastPath } from './send-fast-path.ts';
+import { errorReply, requestIdOf } from './replies.ts';
 import type { GatewayContext } from './context.ts';
 import { registerSendRoute } from './routes/send.ts';
 import { registerStatusRoutes } from './routes/status.ts';
@@ -13,21 +15,30 @@ import { registerMm7InboundRoute } from './routes/mm7-inbound.ts';
 import { registerSandboxConsole } from './routes/sandbox-console.ts';
 import { LiveEvents } from '../ui/live-events.ts';
 
-/** X-Request-Id values we take from the client: 1-30 safe characters; otherwise we make one. */
-const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,30}$/;
-
+/** Keep-alive longer than typical load balancer idle timeouts so they close first (no races on reuse). */
+const KEEP_ALIVE_TIMEOUT_MS = 72_000;
 
 export function buildApp(ctx: GatewayContext, opts: { logRequests?: boolean; live?: LiveEvents } = {}): FastifyInstance {
+  const logRequests = opts.logRequests ?? true;
+  const sendFastPath = createSendFastPath(ctx, { logRequests });
   const app = Fastify({
     loggerInstance: ctx.log as unknown as FastifyBaseLogger,
-    logController: new LogController({ disableRequestLogging: !(opts.logRequests ?? true), requestIdLogLabel: 'requestId' }),
-    genReqId: (req) => {
-      const given = req.headers['x-request-id'];
-      return typeof given === 'string' && CLIENT_REQUEST_ID.test(given) ? given : newRequestId();
+    logController: new LogController({ disableRequestLogging: !logRequests, requestIdLogLabel: 'requestId' }),
+    genReqId: (req) => requestIdOf(req.headers),
+    // The same node:http server Fastify would make (its timeouts below), with POST /mms/v2/send answered by
+    // api/send-fast-path.ts before Fastify's routing: the hot path of the gateway.
+    serverFactory: (handler) => {
+      const server = createServer((req, res) => {
+        if (!sendFastPath(req, res)) handler(req, res);
+      });
+      // What Fastify sets on a server it makes itself (its defaults for requestTimeout and connectionTimeout: 0).
+      server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+      server.requestTimeout = 0;
+      server.setTimeout(0);
+      return server;
     },
     bodyLimit: ctx.config.api.maxBodyBytes,
-    // Keep-alive longer than typical load balancer idle timeouts so they close first (no races on reuse).
-    keepAliveTimeout: 72_000,
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
     return503OnClosing: false,
   });
 
@@ -52,16 +63,8 @@ export function buildApp(ctx: GatewayContext, opts: { logRequests?: boolean; liv
   }
 
   app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
-    const apiErr = toApiError(err, ctx.config.api.maxBodyBytes);
-    if (apiErr.status >= 500 && apiErr.code === 'INTERNAL') req.log.error({ err }, 'request failed');
-    else req.log.info({ code: apiErr.code }, apiErr.message);
-    if (apiErr.code === 'AUTH_REQUIRED' || apiErr.code === 'AUTH_INVALID') {
-      reply.header('www-authenticate', 'Basic realm="mmsgate", charset="UTF-8"');
-    }
-    // A refused upload may still be streaming in: close instead of draining an unbounded body.
-    if (apiErr.status === 413 || apiErr.status === 431) reply.header('connection', 'close');
-    if (apiErr.code === 'RATE_LIMITED') reply.header('retry-after', String(apiErr.details.retryAfter ?? 1));
-    reply.status(apiErr.status).send(apiErr.toBody());
+    const e = errorReply(err, ctx.config.api.maxBodyBytes, req.log);
+    reply.headers(e.headers).status(e.status).send(e.body);
   });
 
   app.setNotFoundHandler((req, reply) => {
@@ -87,25 +90,4 @@ export function buildApp(ctx: GatewayContext, opts: { logRequests?: boolean; liv
     });
   }
   return app;
-}
-
-/** Map anything thrown in a request to a registry error. */
-function toApiError(err: unknown, maxBodyBytes: number): ApiError {
-  if (err instanceof ApiError) return err;
-  const e = err as FastifyError;
-  switch (e?.code) {
-    case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new ApiError('BODY_TOO_LARGE', { limit: maxBodyBytes });
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new ApiError('UNSUPPORTED_MEDIA_TYPE', { contentType: '(unsupported)' });
-    case 'FST_ERR_CTP_INVALID_JSON_BODY':
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return new ApiError('INVALID_JSON', { reason: e.message });
-    default:
-      if (typeof e?.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
-        if (e.statusCode === 404) return new ApiError('NOT_FOUND');
-        return new ApiError('MALFORMED_MULTIPART', { reason: e.message });
-      }
-      return new ApiError('INTERNAL');
-  }
 }

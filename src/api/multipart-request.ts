@@ -2,7 +2,7 @@
  * Reading the customer's multipart requests (the send API and the sandbox's MO injection share it): Content-Type
  * checks, the streaming reader with the configured limits, the JSON control part.
  */
-import type { FastifyRequest } from 'fastify';
+import type { IncomingHttpHeaders } from 'node:http';
 import { ApiError } from '../core/errors.ts';
 import { boundaryOf, parseContentType } from '../mime/content-type.ts';
 import { readAllPartsFromStream } from '../mime/multipart-reader.ts';
@@ -48,7 +48,7 @@ export function headerAsUtf8(v: string | undefined): string {
  * Read a multipart/mixed request body with every limit enforced while it streams. Refuses a wrong Content-Type, a
  * missing boundary, and an announced Content-Length over the limit before reading any of the body.
  */
-export async function readMultipartRequest(req: FastifyRequest, api: ApiLimits): Promise<ParsedPart[]> {
+export async function readMultipartRequest(req: { headers: IncomingHttpHeaders; body: unknown }, api: ApiLimits): Promise<ParsedPart[]> {
   const ctHeader = headerAsUtf8(req.headers['content-type']);
   const ct = parseContentType(ctHeader);
   if (ct.type !== 'multipart/mixed') {

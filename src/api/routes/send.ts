@@ -6,7 +6,9 @@
  * message + parts + first job in one group-committed transaction, and only then answer 200 `{"mtId"}`.
  */
 import { createHash } from 'node:crypto';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { FastifyInstance } from 'fastify';
+
 import { ApiError } from '../../core/errors.ts';
 import { TemporaryError } from '../../core/retry-policy.ts';
 import { normaliseContentId, REMOTE_CONTENT_TYPE, type MtMessage, type Part } from '../../core/message.ts';
@@ -23,81 +25,112 @@ const MAX_URL_LENGTH = 2048;
 export function registerSendRoute(app: FastifyInstance, ctx: GatewayContext): void {
   app.register(async (scope) => {
     // Take the body as a raw stream whatever its type; the handler checks the type itself so that every refusal
-    // uses the error registry, and parses multipart while it streams.
+    // uses the error registry, and parses multipart while it streams. (With the gateway's own server the route is
+    // served by api/send-fast-path.ts around Fastify; this registration serves everything else that builds the app.)
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
 
     scope.post('/mms/v2/send', async (req, reply) => {
-      const account = await ctx.auth.authenticate(req.headers.authorization);
-      const idemKey = idempotencyKeyOf(req.headers['idempotency-key']);
-      const parts = await readMultipartRequest(req, ctx.config.api);
-      const control = pickControlPart(parts);
-      const json = parseControlJson(control.body, ctx.config.api.lenientMultipart);
-      const valid = validateMtRequest(json, account, ctx.config.operators);
-      const content = parts.filter((p) => p !== control);
-      if (content.length === 0) throw new ApiError('NO_CONTENT');
-
-      const { storedParts, blobs } = toStoredParts(content);
-      if (isDryRun(req.headers['x-dry-run'])) return dryRun(ctx, valid.operatorId, storedParts, blobs);
-      const requestHash = idemKey ? hashRequest(account.id, control.body, storedParts) : '';
-      if (idemKey) {
-        const hit = await ctx.store.getIdempotencyKey(account.id, idemKey, Date.now());
-        if (hit) return replay(reply, hit, requestHash);
-      }
-      const mtId = await storeCall(ctx, () => ctx.mtIds.take());
-      const now = Date.now();
-      const mt: MtMessage = {
-        mtId,
-        accountId: account.id,
-        requestId: req.id,
-        ...valid,
-        state: 'accepted',
-        status: null,
-        outcomeId: null,
-        outcomeDescription: null,
-        userAgent: null,
-        operatorMessageId: null,
-        createdAt: now,
-        updatedAt: now,
-        parts: storedParts,
-      };
-      const unit: WriteUnit = {
-        blobs,
-        mts: [mt],
-        events: [
-          {
-            mtId,
-            at: now,
-            type: 'accepted',
-            node: ctx.nodeId,
-            detail: { requestId: req.id, parts: storedParts.length, operatorId: valid.operatorId, bytes: sumSizes(storedParts) },
-          },
-        ],
-        // Remote content is fetched by the submit step (through the shared URL cache), so one job kind serves both.
-        jobs: [{ kind: 'submit', refId: mtId }],
-        ...(idemKey
-          ? { idempotency: { accountId: account.id, key: idemKey, requestHash, mtId, expiresAt: now + ctx.config.api.idempotencyTtl } }
-          : {}),
-      };
-      const result = await storeCall(ctx, () => ctx.commit(unit));
-      // A concurrent request with the same key won the race: this one stored nothing and answers with its mtId.
-      if (!result.applied && result.existing) return replay(reply, result.existing, requestHash);
-      reply.header('content-type', 'application/json');
-      return { mtId };
+      const result = await acceptSend(ctx, { headers: req.headers, body: req.body, requestId: req.id, log: req.log });
+      for (const [k, v] of Object.entries(result.headers)) reply.header(k, v);
+      return result.body;
     });
   });
+}
+
+/** The one logging call a send makes itself (Fastify's request logger and pino both fit). */
+export interface RequestLog {
+  error(obj: object, msg: string): void;
+}
+
+/** One send request, independent of the HTTP framework. */
+export interface SendInput {
+  headers: IncomingHttpHeaders;
+  /** The request body as a stream. */
+  body: unknown;
+  requestId: string;
+  /** Logger of this request (carries its request id). */
+  log: RequestLog;
+}
+
+/** The 200 answer: JSON body and extra headers (content-type included). */
+export interface SendResult {
+  body: unknown;
+  headers: Record<string, string>;
+}
+
+const JSON_HEADERS: Readonly<Record<string, string>> = Object.freeze({ 'content-type': 'application/json' });
+
+/** Handle one send: authenticate, read, validate, commit; throws an ApiError for every refusal. */
+export async function acceptSend(ctx: GatewayContext, input: SendInput): Promise<SendResult> {
+  const { headers } = input;
+  const account = await ctx.auth.authenticate(headers.authorization);
+  const idemKey = idempotencyKeyOf(headers['idempotency-key']);
+  const parts = await readMultipartRequest(input, ctx.config.api);
+  const control = pickControlPart(parts);
+  const json = parseControlJson(control.body, ctx.config.api.lenientMultipart);
+  const valid = validateMtRequest(json, account, ctx.config.operators);
+  const content = parts.filter((p) => p !== control);
+  if (content.length === 0) throw new ApiError('NO_CONTENT');
+
+  const { storedParts, blobs } = toStoredParts(content);
+  if (isDryRun(headers['x-dry-run'])) return { body: await dryRun(ctx, valid.operatorId, storedParts, blobs), headers: JSON_HEADERS };
+  const requestHash = idemKey ? hashRequest(account.id, control.body, storedParts) : '';
+  if (idemKey) {
+    const hit = await ctx.store.getIdempotencyKey(account.id, idemKey, Date.now());
+    if (hit) return replay(hit, requestHash);
+  }
+  const mtId = await storeCall(ctx, input.log, () => ctx.mtIds.take());
+  const now = Date.now();
+  const mt: MtMessage = {
+    mtId,
+    accountId: account.id,
+    requestId: input.requestId,
+    ...valid,
+    state: 'accepted',
+    status: null,
+    outcomeId: null,
+    outcomeDescription: null,
+    userAgent: null,
+    operatorMessageId: null,
+    createdAt: now,
+    updatedAt: now,
+    parts: storedParts,
+  };
+  const unit: WriteUnit = {
+    blobs,
+    mts: [mt],
+    events: [
+      {
+        mtId,
+        at: now,
+        type: 'accepted',
+        node: ctx.nodeId,
+        detail: { requestId: input.requestId, parts: storedParts.length, operatorId: valid.operatorId, bytes: sumSizes(storedParts) },
+      },
+    ],
+    // Remote content is fetched by the submit step (through the shared URL cache), so one job kind serves both.
+    jobs: [{ kind: 'submit', refId: mtId }],
+    ...(idemKey
+      ? { idempotency: { accountId: account.id, key: idemKey, requestHash, mtId, expiresAt: now + ctx.config.api.idempotencyTtl } }
+      : {}),
+  };
+  const result = await storeCall(ctx, input.log, () => ctx.commit(unit));
+  // A concurrent request with the same key won the race: this one stored nothing and answers with its mtId.
+  if (!result.applied && result.existing) return replay(result.existing, requestHash);
+  return { body: { mtId }, headers: JSON_HEADERS };
 }
 
 /**
  * A store failure while accepting is the store's, not the request's: answer 503 STORE_UNAVAILABLE (retryable, nothing
  * was accepted) rather than a 500, so clients fail over to another node or retry.
  */
-async function storeCall<T>(ctx: GatewayContext, fn: () => Promise<T>): Promise<T> {
+async function storeCall<T>(_ctx: GatewayContext, log: RequestLog, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
     if (err instanceof ApiError) throw err;
-    ctx.log.error({ err }, 'store unavailable while accepting a message');
+    log.error({ err }, 'store unavailable while accepting a message');
     throw new ApiError('STORE_UNAVAILABLE');
   }
 }
@@ -123,10 +156,9 @@ function hashRequest(accountId: string, control: Buffer, parts: Part[]): string 
   return h.digest('hex');
 }
 
-function replay(reply: FastifyReply, hit: { mtId: number; requestHash: string }, requestHash: string): { mtId: number } {
+function replay(hit: { mtId: number; requestHash: string }, requestHash: string): SendResult {
   if (hit.requestHash !== requestHash) throw new ApiError('IDEMPOTENCY_CONFLICT');
-  reply.header('idempotent-replayed', 'true');
-  return { mtId: hit.mtId };
+  return { body: { mtId: hit.mtId }, headers: { ...JSON_HEADERS, 'idempotent-replayed': 'true' } };
 }
 
 function isDryRun(v: string | string[] | undefined): boolean {

@@ -1,0 +1,57 @@
+/**
+ * What every answer of the API shares, whichever path served it (Fastify's routes or api/send-fast-path.ts): the
+ * request id and the rendering of refusals from the error registry.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import type { FastifyError } from 'fastify';
+import { ApiError } from '../core/errors.ts';
+import { newRequestId } from '../core/ids.ts';
+
+/** X-Request-Id values we take from the client: 1-30 safe characters; otherwise we make one. */
+const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,30}$/;
+
+/** The request's id: the client's X-Request-Id when it is 1-30 safe characters, else a new one. */
+export function requestIdOf(headers: IncomingHttpHeaders): string {
+  const given = headers['x-request-id'];
+  return typeof given === 'string' && CLIENT_REQUEST_ID.test(given) ? given : newRequestId();
+}
+
+/** A refusal as the client gets it: status, extra headers and the registry body; logged on `log`. */
+export function errorReply(
+  err: unknown,
+  maxBodyBytes: number,
+  log: { error(o: object, m: string): void; info(o: object, m: string): void },
+): { status: number; headers: Record<string, string>; body: object } {
+  const apiErr = toApiError(err, maxBodyBytes);
+  if (apiErr.status >= 500 && apiErr.code === 'INTERNAL') log.error({ err }, 'request failed');
+  else log.info({ code: apiErr.code }, apiErr.message);
+  const headers: Record<string, string> = {};
+  if (apiErr.code === 'AUTH_REQUIRED' || apiErr.code === 'AUTH_INVALID') {
+    headers['www-authenticate'] = 'Basic realm="mmsgate", charset="UTF-8"';
+  }
+  // A refused upload may still be streaming in: close instead of draining an unbounded body.
+  if (apiErr.status === 413 || apiErr.status === 431) headers.connection = 'close';
+  if (apiErr.code === 'RATE_LIMITED') headers['retry-after'] = String(apiErr.details.retryAfter ?? 1);
+  return { status: apiErr.status, headers, body: apiErr.toBody() };
+}
+
+/** Map anything thrown in a request to a registry error. */
+function toApiError(err: unknown, maxBodyBytes: number): ApiError {
+  if (err instanceof ApiError) return err;
+  const e = err as FastifyError;
+  switch (e?.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new ApiError('BODY_TOO_LARGE', { limit: maxBodyBytes });
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new ApiError('UNSUPPORTED_MEDIA_TYPE', { contentType: '(unsupported)' });
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new ApiError('INVALID_JSON', { reason: e.message });
+    default:
+      if (typeof e?.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+        if (e.statusCode === 404) return new ApiError('NOT_FOUND');
+        return new ApiError('MALFORMED_MULTIPART', { reason: e.message });
+      }
+      return new ApiError('INTERNAL');
+  }
+}
