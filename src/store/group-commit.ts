@@ -20,9 +20,8 @@ export interface GroupCommitOptions {
   /**
    * Transactions in flight at once (default: the store's writesInFlight, else 1). On PostgreSQL a transaction is
    * several round trips plus a WAL flush; with one at a time the commits of a whole node queue behind it, while
-   * concurrent transactions overlap their round trips and share WAL flushes. SQLite's writer thread runs batches
-   * one after another, but a second batch waiting in its queue starts the moment the first commits instead of a
-   * thread round trip later. Units of one batch still commit together; callers await their own unit, so no caller
+   * concurrent transactions overlap their round trips and share WAL flushes. SQLite's writer thread merges the
+   * batches waiting in its queue into its next transaction, so a batch never waits for a thread round trip. Units of one batch still commit together; callers await their own unit, so no caller
    * depends on the order of batches.
    */
   maxInFlight?: number;

@@ -79,9 +79,12 @@ export class KyselyStore implements SqlStore {
   private readonly log: (msg: string, extra?: object) => void;
 
   /** Wrap a dialect; call migrate() before use. */
-  /** PostgreSQL 4 (round trips and WAL flushes overlap), SQLite's writer thread 2 (the next batch is queued while one commits), else 1. */
+  /**
+   * PostgreSQL 4 (round trips and WAL flushes overlap); SQLite's writer thread 4 (batches that wait in its queue while
+   * one commits are merged into the next transaction, so more in flight means less waiting, not more commits); else 1.
+   */
   get writesInFlight(): number {
-    return this.dialect.name === 'postgres' ? 4 : this.dialect.offThreadWriter ? 2 : 1;
+    return this.dialect.name === 'postgres' ? 4 : this.dialect.offThreadWriter ? 4 : 1;
   }
 
   constructor(private readonly dialect: StoreDialect, opts: SqlStoreOptions = {}) {

@@ -6,10 +6,10 @@
  *
  * Protocol: see sqlite-writer-thread.ts (WriterRequest / WriterReply).
  */
-import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import type BetterSqlite3 from 'better-sqlite3';
 import { openSqliteDatabase } from './sqlite-open.ts';
-import { SqliteBatchWriter } from './sqlite-writer.ts';
+import { SqliteBatchWriter, type BatchOutcome } from './sqlite-writer.ts';
 import type { WriteUnit } from './store.ts';
 import type { WriterData, WriterReply, WriterRequest } from './sqlite-writer-thread.ts';
 
@@ -68,15 +68,61 @@ function serve(req: WriterRequest): unknown {
   }
 }
 
-port.on('message', (req: WriterRequest) => {
+function failure(id: number, err: unknown): WriterReply {
+  const e = err as Error & { code?: string };
+  return { id, ok: false, error: { message: e.message, name: e.name, code: e.code } };
+}
+
+function replyOne(req: WriterRequest): void {
   let reply: WriterReply;
   try {
     reply = { id: req.id, ok: true, value: serve(req) };
   } catch (err) {
-    const e = err as Error & { code?: string };
-    reply = { id: req.id, ok: false, error: { message: e.message, name: e.name, code: e.code } };
+    reply = failure(req.id, err);
   }
   port.postMessage(reply);
   if (req.op === 'close') port.close();
+}
+
+/**
+ * Consecutive write requests share one transaction (group commit across the main thread's batches: those that
+ * arrived while the previous COMMIT ran go out in the next one). Each request gets its own slice of the outcome;
+ * if the transaction fails, each gets the error and the main thread retries its units one by one.
+ */
+function writeGroup(reqs: Extract<WriterRequest, { op: 'write' }>[]): void {
+  if (reqs.length === 1) return replyOne(reqs[0]!);
+  const units = reqs.flatMap((r) => reviveBuffers(r.units));
+  let outcome: BatchOutcome;
+  try {
+    outcome = writer.write(units, Math.max(...reqs.map((r) => r.now)));
+  } catch (err) {
+    for (const r of reqs) port.postMessage(failure(r.id, err));
+    return;
+  }
+  let at = 0;
+  for (const r of reqs) {
+    const n = r.units.length;
+    const value: BatchOutcome = { applied: outcome.applied.slice(at, at + n), hits: outcome.hits.slice(at, at + n), kinds: outcome.kinds };
+    at += n;
+    port.postMessage({ id: r.id, ok: true, value } satisfies WriterReply);
+  }
+}
+
+port.on('message', (first: WriterRequest) => {
+  // Take everything already queued behind this message now, so that writes waiting together commit together.
+  const reqs: WriterRequest[] = [first];
+  for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) reqs.push(m.message as WriterRequest);
+  for (let i = 0; i < reqs.length; ) {
+    const req = reqs[i]!;
+    if (req.op !== 'write') {
+      replyOne(req);
+      i++;
+      continue;
+    }
+    let j = i + 1;
+    while (j < reqs.length && reqs[j]!.op === 'write') j++;
+    writeGroup(reqs.slice(i, j) as Extract<WriterRequest, { op: 'write' }>[]);
+    i = j;
+  }
 });
 port.postMessage({ id: 0, ok: true, value: 'ready' } satisfies WriterReply);

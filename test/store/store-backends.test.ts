@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, sql } from 'kysely';
 import { dialectForUrl, openStore } from '../../src/store/open-store.ts';
 import { SqliteWriterThread } from '../../src/store/sqlite-writer-thread.ts';
@@ -88,6 +89,45 @@ describe('SQLite file store', () => {
       (err: Error) => expect(err.message).toMatch(/writer thread exited/),
     );
     await expect(thread.write([], Date.now())).rejects.toThrow(/writer thread exited/);
+  });
+
+  it('answers writes sent together each with its own outcome, and never reports stored what a failed transaction dropped', async () => {
+    const file = join(tmp, 'merge.db');
+    const store = await openStore(`sqlite:${file}`); // migrations, then the thread below writes to the same file
+    await store.close();
+    const thread = new SqliteWriterThread(file, 5000);
+    try {
+      const b = blobOf(BINARY);
+      const unit = (id: number, key?: string) => ({
+        blobs: [b],
+        mts: [mtOf(id, [partOf(b, 'image/png', 'p')])],
+        ...(key ? { idempotency: { accountId: 'a', key, requestHash: `h${id}`, mtId: id, expiresAt: T0 * 2 } } : {}),
+      });
+      // Sent in one turn: the thread may merge them into one transaction; each still gets its own slice.
+      const outcomes = await Promise.all([
+        thread.write([unit(1), unit(2)], T0),
+        thread.write([unit(3, 'k')], T0),
+        thread.write([unit(4, 'k'), unit(5)], T0),
+      ]);
+      expect(outcomes.map((o) => o.applied)).toEqual([[true, true], [true], [false, true]]);
+      expect(outcomes[2]!.hits[0]).toEqual({ mtId: 3, requestHash: 'h3' });
+
+      const bad = { blobs: [{ sha256: 'not-a-digest', bytes: BINARY }] };
+      const settled = await Promise.allSettled([thread.write([unit(6)], T0), thread.write([bad], T0), thread.write([unit(7)], T0)]);
+      expect(settled[1]!.status).toBe('rejected');
+      const db = new BetterSqlite3(file, { readonly: true });
+      try {
+        const stored = new Set((db.prepare('SELECT mt_id FROM mt_messages').all() as { mt_id: number }[]).map((r) => r.mt_id));
+        expect([1, 2, 3, 5].every((id) => stored.has(id))).toBe(true);
+        expect(stored.has(4)).toBe(false);
+        // Whether 6 and 7 shared the failed transaction depends on timing; either way "fulfilled" must mean stored.
+        for (const [i, id] of [[0, 6], [2, 7]] as const) expect(stored.has(id)).toBe(settled[i]!.status === 'fulfilled');
+      } finally {
+        db.close();
+      }
+    } finally {
+      await thread.close();
+    }
   });
 
   it('opens an in-memory database for tests', async () => {
