@@ -26,9 +26,16 @@ export function newRequestId(): string {
   return id;
 }
 
+/**
+ * Ids from blocks reserved in the store (unique across nodes and restarts). The next block is reserved in the
+ * background when a fifth of the current one is left, so takes do not wait for the store at a block boundary; ids
+ * of a block that was never used (a restart) are skipped, which is fine: ids are unique, not dense.
+ */
 export class IdAllocator {
   private next = 0;
   private end = 0;
+  /** First id of the block reserved ahead, if any. */
+  private spare: number | null = null;
   private pending: Promise<void> | null = null;
 
   constructor(
@@ -38,23 +45,37 @@ export class IdAllocator {
 
   /** The next id. */
   async take(): Promise<number> {
-    while (this.next >= this.end) {
-      if (!this.pending) {
-        this.pending = this.reserve(this.blockSize).then(
-          (first) => {
-            if (!Number.isSafeInteger(first) || first <= 0) throw new Error(`bad id block start ${first}`);
-            this.next = first;
-            this.end = first + this.blockSize;
-            this.pending = null;
-          },
-          (e) => {
-            this.pending = null;
-            throw e;
-          },
-        );
+    for (;;) {
+      if (this.next < this.end) {
+        const id = this.next++;
+        if (this.end - this.next <= this.blockSize / 5) void this.reserveAhead().catch(() => {}); // retried on demand
+        return id;
       }
-      await this.pending;
+      if (this.spare !== null) {
+        this.next = this.spare;
+        this.end = this.spare + this.blockSize;
+        this.spare = null;
+        continue;
+      }
+      await this.reserveAhead();
     }
-    return this.next++;
+  }
+
+  /** Reserve the next block unless one is reserved or on its way. */
+  private reserveAhead(): Promise<void> {
+    if (this.pending) return this.pending;
+    if (this.spare !== null) return Promise.resolve();
+    this.pending = this.reserve(this.blockSize).then(
+      (first) => {
+        this.pending = null;
+        if (!Number.isSafeInteger(first) || first <= 0) throw new Error(`bad id block start ${first}`);
+        this.spare = first;
+      },
+      (e) => {
+        this.pending = null;
+        throw e;
+      },
+    );
+    return this.pending;
   }
 }

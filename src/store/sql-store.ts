@@ -216,13 +216,17 @@ export class KyselyStore implements SqlStore {
       throw new RangeError(`reserveIds count must be 1..${MAX_RESERVE}, got ${count}`);
     }
     // One atomic UPDATE ... RETURNING: two nodes can never get overlapping blocks. The guard keeps every id < 2^53.
-    const row = await this.db
+    const query = this.db
       .updateTable('sequences')
       .set((eb) => ({ next: eb('next', '+', count) }))
       .where('name', '=', sequence)
       .where((eb) => eb(eb('next', '+', count), '<=', Number.MAX_SAFE_INTEGER))
-      .returning('next')
-      .executeTakeFirst();
+      .returning('next');
+    // On the writer thread where there is one (durable: a block handed out twice would repeat ids): on the store's
+    // own connection this write would wait for the thread's write lock and stall the event loop meanwhile.
+    const thread = this.dialect.offThreadWriter;
+    const c = query.compile();
+    const row = thread ? ((await thread.run(c.sql, c.parameters, true)) as { next: number }[])[0] : await query.executeTakeFirst();
     if (!row) throw new RangeError(`id sequence ${sequence} is exhausted (or missing)`);
     return Number(row.next) - count;
   }

@@ -107,6 +107,31 @@ describe('id allocation', () => {
     expect(new Set(ids).size).toBe(25);
     expect(calls).toBe(3);
   });
+
+  it('reserves the next block before the current one runs out, so a take at the boundary does not wait', async () => {
+    const blocks = [1000, 2000];
+    let calls = 0;
+    const alloc = new IdAllocator(async () => blocks[calls++]!, 10);
+    const first = [];
+    for (let i = 0; i < 8; i++) first.push(await alloc.take());
+    expect(first).toEqual([1000, 1001, 1002, 1003, 1004, 1005, 1006, 1007]);
+    expect(calls).toBe(2); // two left in the first block: the second is already reserved
+    const rest = [];
+    for (let i = 0; i < 4; i++) rest.push(await alloc.take());
+    expect(rest).toEqual([1008, 1009, 2000, 2001]);
+    expect(calls).toBe(2);
+  });
+
+  it('passes a failed reservation to the take that needs it, and tries again on the next', async () => {
+    let fail = true;
+    const alloc = new IdAllocator(async () => {
+      if (fail) throw new Error('store down');
+      return 500;
+    }, 10);
+    await expect(alloc.take()).rejects.toThrow('store down');
+    fail = false;
+    expect(await alloc.take()).toBe(500);
+  });
 });
 
 describe('remote content host allow-list', async () => {
