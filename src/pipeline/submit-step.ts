@@ -105,7 +105,10 @@ export function createSubmitStep(deps: SubmitStepDeps): Step {
           return { type: 'done', effects: outcomeUnit(mt, outcome, ctx, { eventType: 'submit-rejected', detail: { error: message } }) };
         }
         const retryAfter = err instanceof TemporaryError ? err.retryAfterMs : 0;
-        const at = nextAttemptAt(deps.schedule, job.attempts, job.firstAttemptAt ?? t, t, retryAfter);
+        // The backoff counts from the failure, not from the start of the attempt (content preparation and the
+        // operator's answer may have taken a while).
+        const failedAt = now();
+        const at = nextAttemptAt(deps.schedule, job.attempts, job.firstAttemptAt ?? t, failedAt, retryAfter);
         if (at === null) {
           return { type: 'done', effects: outcomeUnit(mt, OUTCOMES.EXPIRED_IN_QUEUE, ctx, { eventType: 'submit-gave-up', detail: { error: message, attempts: job.attempts } }) };
         }
@@ -115,7 +118,7 @@ export function createSubmitStep(deps: SubmitStepDeps): Step {
           error: message,
           effects: {
             events: [
-              { mtId: mt.mtId, at: t, type: 'submit-retry', node: deps.nodeId, detail: { error: message, attempt: job.attempts, nextAttemptAt: new Date(at).toISOString() } },
+              { mtId: mt.mtId, at: failedAt, type: 'submit-retry', node: deps.nodeId, detail: { error: message, attempt: job.attempts, nextAttemptAt: new Date(at).toISOString() } },
             ],
           },
         };
