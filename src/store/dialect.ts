@@ -25,12 +25,21 @@ export interface DdlTypes {
 /** A callback for job-enqueued notifications; `kinds` are the job kinds that became ready. */
 export type JobsEnqueuedListener = (kinds: string[]) => void;
 
-/** See StoreDialect.offThreadWriter. */
-export interface OffThreadWriter {
-  /** Apply a batch in one transaction (the same contract as writeBatch). */
-  write(units: readonly WriteUnit[], now: number): Promise<BatchOutcome>;
-  /** Run one compiled statement; rows if it returns any. `flush: false`: a lease write (see withoutFlush). */
-  run(sql: string, params: readonly unknown[], flush: boolean): Promise<unknown[]>;
+/**
+ * A backend's own writer (SQLite: prepared statements on one connection, sqlite-writer.ts, either on the event loop
+ * or on a worker thread, sqlite-writer-thread.ts). `db` is the store's kysely instance: the in-process writer runs
+ * while holding its connection, so it never interleaves with a kysely transaction.
+ */
+export interface SqlWriter {
+  /** True when it runs off the event loop (the store then keeps several batches in flight). */
+  readonly threaded: boolean;
+  /** Apply a batch in one transaction (job lease checks, idempotency keys, rows, forward-only patches). */
+  write(db: Kysely<Database>, units: readonly WriteUnit[], now: number): Promise<BatchOutcome>;
+  /**
+   * Run one compiled statement in its own transaction; rows if it returns any. `flush: false` for writes whose loss
+   * in a crash is harmless (job leases), which then need not wait for the commit flush.
+   */
+  run(db: Kysely<Database>, sql: string, params: readonly unknown[], flush: boolean): Promise<unknown[]>;
 }
 
 /** One SQL backend. */
@@ -63,24 +72,10 @@ export interface StoreDialect {
   /** Subscribe to other nodes' notifications; resolves to an unsubscribe function. */
   listenJobs?(listener: JobsEnqueuedListener): Promise<() => Promise<void>>;
   /**
-   * A synchronous fast path for `write()` on the dialect's single connection (SQLite: prepared statements, see
-   * sqlite-writer.ts). The store runs it while holding kysely's connection, so it never interleaves with a kysely
-   * transaction. Absent: the store builds the statements with kysely.
+   * The backend's own writer for write batches and hot single statements (claims, lease renewals, id blocks).
+   * Absent (PostgreSQL): the store builds the statements with kysely, with batched UPDATEs (batch-updates.ts).
    */
-  writeBatch?(units: readonly WriteUnit[], now: number): BatchOutcome;
-  /**
-   * A writer off the event loop (SQLite: a worker thread with its own connection, sqlite-writer-thread.ts). When
-   * present the store sends write batches and lease writes here instead of running them on its own connection;
-   * reads stay on the store's connection.
-   */
-  readonly offThreadWriter?: OffThreadWriter;
-  /**
-   * Run `fn` on one connection with the commit-time flush off, for writes whose loss in a crash is harmless: a job
-   * lease (claim, renewal) that is lost only makes the job claimable again at once. SQLite: `synchronous = NORMAL`
-   * for those statements; in WAL mode the database stays consistent and the next FULL commit syncs their frames
-   * too (https://www.sqlite.org/pragma.html#pragma_synchronous). Absent: writes are flushed as usual.
-   */
-  withoutFlush?<T>(db: Kysely<Database>, fn: (db: Kysely<Database>) => Promise<T>): Promise<T>;
+  readonly writer?: SqlWriter;
   /** Release what the dialect holds beyond kysely's own pool (listener connections). */
   close?(): Promise<void>;
 }

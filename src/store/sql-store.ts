@@ -84,7 +84,7 @@ export class KyselyStore implements SqlStore {
    * one commits are merged into the next transaction, so more in flight means less waiting, not more commits); else 1.
    */
   get writesInFlight(): number {
-    return this.dialect.name === 'postgres' ? 4 : this.dialect.offThreadWriter ? 4 : 1;
+    return this.dialect.name === 'postgres' ? 4 : this.dialect.writer?.threaded ? 4 : 1;
   }
 
   constructor(private readonly dialect: StoreDialect, opts: SqlStoreOptions = {}) {
@@ -101,10 +101,9 @@ export class KyselyStore implements SqlStore {
   async write(units: readonly WriteUnit[]): Promise<WriteResult[]> {
     if (units.length === 0) return [];
     const now = Date.now();
-    const fast = this.dialect.writeBatch;
-    const thread = this.dialect.offThreadWriter;
-    const { applied, hits, kinds } = thread ? await thread.write(units, now) : await this.db.connection().execute((conn) =>
-      fast ? Promise.resolve(fast(units, now)) : inTransaction(conn, this.dialect.beginWrite, async () => {
+    const writer = this.dialect.writer;
+    const { applied, hits, kinds } = writer ? await writer.write(this.db, units, now) : await this.db.connection().execute((conn) =>
+      inTransaction(conn, this.dialect.beginWrite, async () => {
         const { applied, retriedKinds } = await this.resolveJobs(conn, units, now);
         // After the job check: a unit skipped for its lease claims no key.
         const hits = await claimIdempotencyKeys(conn, units, applied, now);
@@ -222,11 +221,8 @@ export class KyselyStore implements SqlStore {
       .where('name', '=', sequence)
       .where((eb) => eb(eb('next', '+', count), '<=', Number.MAX_SAFE_INTEGER))
       .returning('next');
-    // On the writer thread where there is one (durable: a block handed out twice would repeat ids): on the store's
-    // own connection this write would wait for the thread's write lock and stall the event loop meanwhile.
-    const thread = this.dialect.offThreadWriter;
-    const c = query.compile();
-    const row = thread ? ((await thread.run(c.sql, c.parameters, true)) as { next: number }[])[0] : await query.executeTakeFirst();
+    // Flushed: a block handed out twice would repeat ids.
+    const [row] = await this.onWriter(query.compile(), true, () => query.execute().then((rows) => ({ rows })));
     if (!row) throw new RangeError(`id sequence ${sequence} is exhausted (or missing)`);
     return Number(row.next) - count;
   }
@@ -260,9 +256,7 @@ export class KyselyStore implements SqlStore {
       )
       RETURNING *`;
     // A lease lost in a crash only makes its jobs claimable again, so the claim need not wait for a flush.
-    const rows = await this.leaseWrite(claim.compile(this.db), () =>
-      this.dialect.withoutFlush ? this.dialect.withoutFlush(this.db, (db) => claim.execute(db)) : claim.execute(this.db),
-    );
+    const rows = await this.onWriter(claim.compile(this.db), false, () => claim.execute(this.db));
     return rows.map(jobFromRow).sort((a, b) => a.runAt - b.runAt || a.id - b.id);
   }
 
@@ -278,21 +272,22 @@ export class KyselyStore implements SqlStore {
         .where('state', '=', 'ready')
         .returning('id');
     for (const ids of chunks(jobIds, MAX_IN_LIST)) {
-      const rows = await this.leaseWrite(renew(this.db, ids).compile(), async () => ({
-        rows: this.dialect.withoutFlush ? await this.dialect.withoutFlush(this.db, (db) => renew(db, ids).execute()) : await renew(this.db, ids).execute(),
-      }));
+      const query = renew(this.db, ids);
+      const rows = await this.onWriter(query.compile(), false, async () => ({ rows: await query.execute() }));
       held.push(...rows.map((r) => r.id));
     }
     return held.sort((a, b) => a - b);
   }
 
   /**
-   * A lease write (claim, renewal): on the off-thread writer when there is one, else `inline` on the store's
-   * connection. Either way without waiting for a flush where the dialect can (a lost lease is harmless).
+   * A hot write outside the group commit (claims, lease renewals, id blocks): on the backend's own writer when it
+   * has one (SQLite: with a writer thread, on the store's own connection it would wait for the thread's lock and
+   * stall the event loop meanwhile), else `inline` through kysely. `flush: false` for lease writes: a lease lost in a
+   * crash only makes its job claimable again.
    */
-  private async leaseWrite<R>(compiled: CompiledQuery<R>, inline: () => Promise<{ rows: R[] }>): Promise<R[]> {
-    const thread = this.dialect.offThreadWriter;
-    if (thread) return (await thread.run(compiled.sql, compiled.parameters, false)) as R[];
+  private async onWriter<R>(compiled: CompiledQuery<R>, flush: boolean, inline: () => Promise<{ rows: R[] }>): Promise<R[]> {
+    const writer = this.dialect.writer;
+    if (writer) return (await writer.run(this.db, compiled.sql, compiled.parameters, flush)) as R[];
     return (await inline()).rows;
   }
 

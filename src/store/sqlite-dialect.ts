@@ -45,9 +45,9 @@ function cachingDatabase(db: BetterSqlite3.Database): SqliteDatabase {
 /** Build the SQLite dialect over an opened database. */
 export function sqliteDialect(opts: SqliteOptions): StoreDialect {
   const raw = openSqliteDatabase(opts);
-  const writer = new SqliteBatchWriter(raw);
   const busyTimeoutMs = Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000));
   const thread = opts.writerThread !== false && opts.path !== ':memory:' ? new SqliteWriterThread(resolve(opts.path), busyTimeoutMs) : undefined;
+  const inline = thread ? undefined : new SqliteBatchWriter(raw);
   return {
     name: 'sqlite',
     kysely: new KyselySqliteDialect({ database: cachingDatabase(raw) }),
@@ -66,16 +66,17 @@ export function sqliteDialect(opts: SqliteOptions): StoreDialect {
     // One connection per process and BEGIN IMMEDIATE per migration already serialise migrators.
     withMigrationLock: <T>(db: Kysely<Database>, fn: (db: Kysely<Database>) => Promise<T>) => fn(db),
     encodeJson: (value) => JSON.stringify(value),
-    writeBatch: (units, now) => writer.write(units, now),
-    ...(thread ? { offThreadWriter: thread, close: () => thread.close() } : {}),
-    withoutFlush: <T>(db: Kysely<Database>, fn: (db: Kysely<Database>) => Promise<T>) =>
-      db.connection().execute(async (conn) => {
-        raw.pragma('synchronous = NORMAL');
-        try {
-          return await fn(conn);
-        } finally {
-          raw.pragma('synchronous = FULL');
+    writer: inline
+      ? {
+          threaded: false,
+          write: (db, units, now) => db.connection().execute(async () => inline.write(units, now)),
+          run: (db, sql, params, flush) => db.connection().execute(async () => inline.runStatement(sql, params, flush)),
         }
-      }),
+      : {
+          threaded: true,
+          write: (_db, units, now) => thread!.write(units, now),
+          run: (_db, sql, params, flush) => thread!.run(sql, params, flush),
+        },
+    ...(thread ? { close: () => thread.close() } : {}),
   };
 }

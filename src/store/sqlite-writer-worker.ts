@@ -7,7 +7,6 @@
  * Protocol: see sqlite-writer-thread.ts (WriterRequest / WriterReply).
  */
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
-import type BetterSqlite3 from 'better-sqlite3';
 import { openSqliteDatabase } from './sqlite-open.ts';
 import { SqliteBatchWriter, type BatchOutcome } from './sqlite-writer.ts';
 import type { WriteUnit } from './store.ts';
@@ -19,10 +18,6 @@ const data = workerData as WriterData;
 
 const db = openSqliteDatabase({ path: data.path, busyTimeoutMs: data.busyTimeoutMs });
 const writer = new SqliteBatchWriter(db);
-const statements = new Map<string, BetterSqlite3.Statement>();
-const relaxed = db.prepare('PRAGMA synchronous = NORMAL');
-const full = db.prepare('PRAGMA synchronous = FULL');
-
 /** Bytes arrive as Uint8Array (structured clone drops the Buffer prototype); the writer binds Buffers. */
 function reviveBuffers(units: WriteUnit[]): WriteUnit[] {
   for (const u of units) {
@@ -36,32 +31,12 @@ function asBuffer(v: Uint8Array): Buffer {
   return Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
 }
 
-function statement(sqlText: string): BetterSqlite3.Statement {
-  let s = statements.get(sqlText);
-  if (!s) {
-    s = db.prepare(sqlText);
-    // Lease writes come in a handful of shapes (IN lists vary in length); bound the cache all the same.
-    if (statements.size >= 256) statements.delete(statements.keys().next().value as string);
-    statements.set(sqlText, s);
-  }
-  return s;
-}
-
 function serve(req: WriterRequest): unknown {
   switch (req.op) {
     case 'write':
       return writer.write(reviveBuffers(req.units), req.now);
-    case 'run': {
-      const stmt = statement(req.sql);
-      // A lease lost in a crash only makes its jobs claimable again, so these writes skip the commit flush; WAL
-      // stays consistent and the next FULL commit syncs their frames too (https://www.sqlite.org/pragma.html#pragma_synchronous).
-      if (!req.flush) relaxed.run();
-      try {
-        return stmt.reader ? stmt.all(...req.params) : (stmt.run(...req.params), []);
-      } finally {
-        if (!req.flush) full.run();
-      }
-    }
+    case 'run':
+      return writer.runStatement(req.sql, req.params, req.flush);
     case 'close':
       db.close();
       return null;

@@ -76,6 +76,7 @@ const PATCH_FIELDS: readonly (readonly [keyof MtPatch, string])[] = [
 /** Applies write batches on one SQLite connection; statements are prepared on first use and kept. */
 export class SqliteBatchWriter {
   private readonly stmts = new Map<string, Statement>();
+  private readonly single = new Map<string, Statement>();
 
   constructor(private readonly db: BetterSqlite3.Database) {}
 
@@ -84,6 +85,30 @@ export class SqliteBatchWriter {
     const run = this.db.transaction(() => this.apply(units, now));
     // BEGIN IMMEDIATE takes the write lock up front (no lock upgrade, so no SQLITE_BUSY mid-transaction).
     return run.immediate();
+  }
+
+  /**
+   * One statement outside a batch (lease writes, id blocks), in its own implicit transaction; rows if it returns any.
+   * `flush: false` runs it with synchronous=NORMAL: in WAL mode the database stays consistent and the next FULL
+   * commit syncs its frames too (https://www.sqlite.org/pragma.html#pragma_synchronous); for writes whose loss in a
+   * crash is harmless (a lost lease only makes a job claimable again).
+   */
+  runStatement(sqlText: string, params: readonly unknown[], flush: boolean): unknown[] {
+    let s = this.single.get(sqlText);
+    if (!s) {
+      s = this.db.prepare(sqlText);
+      // Their shapes vary (IN lists of any length up to the chunk size): a bounded cache.
+      if (this.single.size >= 256) this.single.delete(this.single.keys().next().value as string);
+      this.single.set(sqlText, s);
+    }
+    // db.pragma() prepares afresh each time on purpose: SQLite applies `PRAGMA synchronous = ...` while compiling
+    // the statement, so re-running a kept prepared one does not reliably change the level.
+    if (!flush) this.db.pragma('synchronous = NORMAL');
+    try {
+      return s.reader ? s.all(...params) : (s.run(...params), []);
+    } finally {
+      if (!flush) this.db.pragma('synchronous = FULL');
+    }
   }
 
   private stmt(sqlText: string): Statement {

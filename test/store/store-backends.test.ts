@@ -7,11 +7,10 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, sql } from 'kysely';
 import { dialectForUrl, openStore } from '../../src/store/open-store.ts';
 import { SqliteWriterThread } from '../../src/store/sqlite-writer-thread.ts';
-import type { Database } from '../../src/store/schema.ts';
-import { sqliteDialect } from '../../src/store/sqlite-dialect.ts';
+import { openSqliteDatabase } from '../../src/store/sqlite-open.ts';
+import { SqliteBatchWriter } from '../../src/store/sqlite-writer.ts';
 import type { JobKind } from '../../src/store/store.ts';
 import { freshPgDatabase } from '../support/postgres.ts';
 import { BINARY, blobOf, mtOf, partOf } from './fixtures.ts';
@@ -58,18 +57,32 @@ describe('SQLite file store', () => {
     }
   });
 
-  it('runs lease writes without the commit flush and restores synchronous=FULL after them, even on error', async () => {
-    const dialect = sqliteDialect({ path: join(tmp, 'flush.db') });
-    const db = new Kysely<Database>({ dialect: dialect.kysely });
-    const level = async (c: Kysely<Database>) => (await sql<{ synchronous: number }>`PRAGMA synchronous`.execute(c)).rows[0]!.synchronous;
+  it('runs lease writes without the commit flush and restores synchronous=FULL after them, even on error', () => {
+    const db = openSqliteDatabase({ path: join(tmp, 'flush.db') });
+    db.exec('CREATE TABLE leases (id INTEGER PRIMARY KEY, owner TEXT)');
+    const writer = new SqliteBatchWriter(db);
+    // The level as the connection has it now (a fresh statement: SQLite evaluates PRAGMA synchronous when compiling).
+    const level = () => db.pragma('synchronous', { simple: true });
+    const levels: unknown[] = [];
+    const pragma = db.pragma.bind(db);
+    db.pragma = ((src: string, o?: BetterSqlite3.PragmaOptions) => {
+      const r = pragma(src, o);
+      if (src.startsWith('synchronous =')) levels.push(level());
+      return r;
+    }) as typeof db.pragma;
     try {
-      expect(await level(db)).toBe(2); // FULL: what a 200 relies on
-      expect(await dialect.withoutFlush!(db, level)).toBe(1); // NORMAL inside
-      expect(await level(db)).toBe(2);
-      await expect(dialect.withoutFlush!(db, async () => { throw new Error('boom'); })).rejects.toThrow('boom');
-      expect(await level(db)).toBe(2);
+      expect(level()).toBe(2); // FULL: what a 200 relies on
+      expect(writer.runStatement('INSERT INTO leases (owner) VALUES (?) RETURNING id', ['w'], false)).toEqual([{ id: 1 }]);
+      expect(levels).toEqual([1, 2]); // NORMAL around the statement, FULL again after it
+      expect(level()).toBe(2);
+      writer.runStatement('UPDATE leases SET owner = ? WHERE id = ?', ['v', 1], true);
+      expect(levels).toEqual([1, 2]); // a flushed statement leaves the level alone
+      // Fails while running (not while compiling): the level is restored all the same.
+      expect(() => writer.runStatement('INSERT INTO leases (id, owner) VALUES (?, ?)', [1, 'x'], false)).toThrow(/UNIQUE/);
+      expect(levels).toEqual([1, 2, 1, 2]);
+      expect(level()).toBe(2);
     } finally {
-      await db.destroy();
+      db.close();
     }
   });
 
