@@ -40,6 +40,8 @@ export interface SqlWriter {
    * in a crash is harmless (job leases), which then need not wait for the commit flush.
    */
   run(db: Kysely<Database>, sql: string, params: readonly unknown[], flush: boolean): Promise<unknown[]>;
+  /** Settle the writes that have completed, now (a threaded writer's replies would otherwise wait for the event loop). */
+  poll?(): void;
 }
 
 /** One SQL backend. */

@@ -83,6 +83,10 @@ export class KyselyStore implements SqlStore {
    * PostgreSQL 4 (round trips and WAL flushes overlap); SQLite's writer thread 4 (batches that wait in its queue while
    * one commits are merged into the next transaction, so more in flight means less waiting, not more commits); else 1.
    */
+  pollWrites(): void {
+    this.dialect.writer?.poll?.();
+  }
+
   get writesInFlight(): number {
     return this.dialect.name === 'postgres' ? 4 : this.dialect.writer?.threaded ? 4 : 1;
   }

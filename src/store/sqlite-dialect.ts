@@ -76,6 +76,7 @@ export function sqliteDialect(opts: SqliteOptions): StoreDialect {
           threaded: true,
           write: (_db, units, now) => thread!.write(units, now),
           run: (_db, sql, params, flush) => thread!.run(sql, params, flush),
+          poll: () => thread!.poll(),
         },
     ...(thread ? { close: () => thread.close() } : {}),
   };

@@ -11,7 +11,7 @@
  * acknowledged that was not committed).
  */
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { buildSync } from 'esbuild';
 import type { BatchOutcome } from './sqlite-writer.ts';
 import type { WriteUnit } from './store.ts';
@@ -19,6 +19,8 @@ import type { WriteUnit } from './store.ts';
 /** workerData of the thread. */
 export interface WriterData {
   path: string;
+  /** Where the thread posts its replies. */
+  replies: MessagePort;
   busyTimeoutMs: number;
 }
 
@@ -44,20 +46,23 @@ interface Pending {
 /** The writer thread of one SQLite database file. */
 export class SqliteWriterThread {
   private readonly worker: Worker;
+  private readonly replies: MessagePort;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private failure: Error | undefined;
   private readonly ready: Promise<void>;
 
   constructor(path: string, busyTimeoutMs: number) {
-    const data: WriterData = { path, busyTimeoutMs };
-    this.worker = new Worker(workerSource(), { eval: true, workerData: data });
+    const channel = new MessageChannel();
+    this.replies = channel.port1;
+    const data: WriterData = { path, busyTimeoutMs, replies: channel.port2 };
+    this.worker = new Worker(workerSource(), { eval: true, workerData: data, transferList: [channel.port2] });
     this.ready = new Promise<void>((resolve, reject) => {
       this.pending.set(0, { resolve: () => resolve(), reject });
     });
     // Unhandled here means "not awaited yet": the first call awaits it and sees the failure.
     this.ready.catch(() => {});
-    this.worker.on('message', (reply: WriterReply) => this.settle(reply));
+    this.replies.on('message', (reply: WriterReply) => this.settle(reply));
     this.worker.on('error', (err) => this.fail(new Error(`SQLite writer thread failed: ${err.message}`)));
     this.worker.on('exit', (code) => this.fail(new Error(`SQLite writer thread exited (code ${code})`)));
   }
@@ -72,6 +77,15 @@ export class SqliteWriterThread {
     return (await this.call({ op: 'run', sql, params: params as unknown[], flush })) as unknown[];
   }
 
+  /**
+   * Settle the calls whose replies have arrived, now. A reply otherwise waits for the event loop's next turn to reach
+   * its 'message' event, which under load is up to a couple of milliseconds of HTTP work later (measured: ~1.7 ms
+   * of a ~4.4 ms commit round trip); the group committer calls this for every unit it takes.
+   */
+  poll(): void {
+    for (let m = receiveMessageOnPort(this.replies); m; m = receiveMessageOnPort(this.replies)) this.settle(m.message as WriterReply);
+  }
+
   /** Close the thread's connection and let the thread end. */
   async close(): Promise<void> {
     if (this.failure) return;
@@ -81,6 +95,7 @@ export class SqliteWriterThread {
       // Already gone: nothing left to close.
     }
     await this.worker.terminate();
+    this.replies.close();
   }
 
   private async call(req: DistributiveOmit<WriterRequest, 'id'>): Promise<unknown> {
@@ -102,6 +117,7 @@ export class SqliteWriterThread {
   }
 
   private fail(err: Error): void {
+    this.poll(); // replies the thread sent before it went away still count
     this.failure ??= err;
     for (const p of this.pending.values()) p.reject(this.failure);
     this.pending.clear();

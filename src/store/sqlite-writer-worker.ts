@@ -15,6 +15,8 @@ import type { WriterData, WriterReply, WriterRequest } from './sqlite-writer-thr
 if (!parentPort) throw new Error('sqlite-writer-worker.ts must run in a worker thread');
 const port: MessagePort = parentPort;
 const data = workerData as WriterData;
+/** Replies go to their own channel, which the main thread can also drain synchronously (SqliteWriterThread.poll). */
+const replies: MessagePort = data.replies;
 
 const db = openSqliteDatabase({ path: data.path, busyTimeoutMs: data.busyTimeoutMs });
 const writer = new SqliteBatchWriter(db);
@@ -55,8 +57,11 @@ function replyOne(req: WriterRequest): void {
   } catch (err) {
     reply = failure(req.id, err);
   }
-  port.postMessage(reply);
-  if (req.op === 'close') port.close();
+  replies.postMessage(reply);
+  if (req.op === 'close') {
+    replies.close();
+    port.close();
+  }
 }
 
 /**
@@ -71,7 +76,7 @@ function writeGroup(reqs: Extract<WriterRequest, { op: 'write' }>[]): void {
   try {
     outcome = writer.write(units, Math.max(...reqs.map((r) => r.now)));
   } catch (err) {
-    for (const r of reqs) port.postMessage(failure(r.id, err));
+    for (const r of reqs) replies.postMessage(failure(r.id, err));
     return;
   }
   let at = 0;
@@ -79,7 +84,7 @@ function writeGroup(reqs: Extract<WriterRequest, { op: 'write' }>[]): void {
     const n = r.units.length;
     const value: BatchOutcome = { applied: outcome.applied.slice(at, at + n), hits: outcome.hits.slice(at, at + n), kinds: outcome.kinds };
     at += n;
-    port.postMessage({ id: r.id, ok: true, value } satisfies WriterReply);
+    replies.postMessage({ id: r.id, ok: true, value } satisfies WriterReply);
   }
 }
 
@@ -100,4 +105,4 @@ port.on('message', (first: WriterRequest) => {
     i = j;
   }
 });
-port.postMessage({ id: 0, ok: true, value: 'ready' } satisfies WriterReply);
+replies.postMessage({ id: 0, ok: true, value: 'ready' } satisfies WriterReply);

@@ -222,6 +222,8 @@ export interface Store {
    * runs them back to back anyway, more where a batch's round trip can overlap the next one's.
    */
   readonly writesInFlight?: number;
+  /** Settle writes that have completed but whose answer has not been delivered yet (cheap; optional). */
+  pollWrites?(): void;
 
   /** Create or upgrade the schema. Safe when several nodes call it at once (PostgreSQL: advisory lock). */
   migrate(): Promise<void>;
