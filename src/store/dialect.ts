@@ -57,6 +57,12 @@ export interface StoreDialect {
   readonly supportsSkipLocked: boolean;
   /** Multi-row UPDATE ... FROM (VALUES ...) AS v(cols) for job resolutions and MT patches (batch-updates.ts). */
   readonly batchUpdates?: boolean;
+  /**
+   * Write batches worth having in flight at once (the group committer's default): PostgreSQL overlaps the round
+   * trips and WAL flushes of concurrent transactions; SQLite's writer thread merges the batches waiting in its queue
+   * into its next transaction; SQLite on the event loop runs one at a time anyway.
+   */
+  readonly writesInFlight: number;
   /** Statement that opens a write transaction (SQLite: IMMEDIATE takes the write lock up front, avoiding upgrades). */
   readonly beginWrite: string;
   /**

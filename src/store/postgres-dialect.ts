@@ -113,6 +113,7 @@ export function postgresDialect(opts: PostgresOptions): StoreDialect {
     },
     maxParameters: 65535,
     supportsSkipLocked: true,
+    writesInFlight: 4,
     batchUpdates: true,
     beginWrite: 'BEGIN',
     async withMigrationLock<T>(db: Kysely<Database>, fn: (db: Kysely<Database>) => Promise<T>): Promise<T> {

@@ -79,16 +79,9 @@ export class KyselyStore implements SqlStore {
   private readonly log: (msg: string, extra?: object) => void;
 
   /** Wrap a dialect; call migrate() before use. */
-  /**
-   * PostgreSQL 4 (round trips and WAL flushes overlap); SQLite's writer thread 4 (batches that wait in its queue while
-   * one commits are merged into the next transaction, so more in flight means less waiting, not more commits); else 1.
-   */
-  pollWrites(): void {
-    this.dialect.writer?.poll?.();
-  }
-
+  /** See StoreDialect.writesInFlight. */
   get writesInFlight(): number {
-    return this.dialect.name === 'postgres' ? 4 : this.dialect.writer?.threaded ? 4 : 1;
+    return this.dialect.writesInFlight;
   }
 
   constructor(private readonly dialect: StoreDialect, opts: SqlStoreOptions = {}) {

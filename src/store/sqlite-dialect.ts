@@ -7,7 +7,7 @@
 import { resolve } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { SqliteDialect as KyselySqliteDialect, type Kysely, type SqliteDatabase, type SqliteStatement } from 'kysely';
-import type { StoreDialect } from './dialect.ts';
+import type { SqlWriter, StoreDialect } from './dialect.ts';
 import type { Database } from './schema.ts';
 import { openSqliteDatabase, type SqliteOptions } from './sqlite-open.ts';
 import { SqliteBatchWriter } from './sqlite-writer.ts';
@@ -42,12 +42,31 @@ function cachingDatabase(db: BetterSqlite3.Database): SqliteDatabase {
   };
 }
 
+/** Writes on the event loop, on the store's own connection (held while they run: no interleaving with kysely). */
+function inlineWriter(w: SqliteBatchWriter): SqlWriter {
+  return {
+    threaded: false,
+    write: (db, units, now) => db.connection().execute(async () => w.write(units, now)),
+    run: (db, sql, params, flush) => db.connection().execute(async () => w.runStatement(sql, params, flush)),
+  };
+}
+
+/** Writes on the writer thread's connection. */
+function threadedWriter(t: SqliteWriterThread): SqlWriter {
+  return {
+    threaded: true,
+    write: (_db, units, now) => t.write(units, now),
+    run: (_db, sql, params, flush) => t.run(sql, params, flush),
+    poll: () => t.poll(),
+  };
+}
+
 /** Build the SQLite dialect over an opened database. */
 export function sqliteDialect(opts: SqliteOptions): StoreDialect {
   const raw = openSqliteDatabase(opts);
   const busyTimeoutMs = Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000));
   const thread = opts.writerThread !== false && opts.path !== ':memory:' ? new SqliteWriterThread(resolve(opts.path), busyTimeoutMs) : undefined;
-  const inline = thread ? undefined : new SqliteBatchWriter(raw);
+  const writer: SqlWriter = thread ? threadedWriter(thread) : inlineWriter(new SqliteBatchWriter(raw));
   return {
     name: 'sqlite',
     kysely: new KyselySqliteDialect({ database: cachingDatabase(raw) }),
@@ -66,18 +85,8 @@ export function sqliteDialect(opts: SqliteOptions): StoreDialect {
     // One connection per process and BEGIN IMMEDIATE per migration already serialise migrators.
     withMigrationLock: <T>(db: Kysely<Database>, fn: (db: Kysely<Database>) => Promise<T>) => fn(db),
     encodeJson: (value) => JSON.stringify(value),
-    writer: inline
-      ? {
-          threaded: false,
-          write: (db, units, now) => db.connection().execute(async () => inline.write(units, now)),
-          run: (db, sql, params, flush) => db.connection().execute(async () => inline.runStatement(sql, params, flush)),
-        }
-      : {
-          threaded: true,
-          write: (_db, units, now) => thread!.write(units, now),
-          run: (_db, sql, params, flush) => thread!.run(sql, params, flush),
-          poll: () => thread!.poll(),
-        },
+    writer,
+    writesInFlight: writer.threaded ? 4 : 1,
     ...(thread ? { close: () => thread.close() } : {}),
   };
 }

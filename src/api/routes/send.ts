@@ -80,7 +80,7 @@ export async function acceptSend(ctx: GatewayContext, input: SendInput): Promise
     const hit = await ctx.store.getIdempotencyKey(account.id, idemKey, Date.now());
     if (hit) return replay(hit, requestHash);
   }
-  const mtId = await storeCall(ctx, input.log, () => ctx.mtIds.take());
+  const mtId = await storeCall(input.log, () => ctx.mtIds.take());
   const now = Date.now();
   const mt: MtMessage = {
     mtId,
@@ -115,7 +115,7 @@ export async function acceptSend(ctx: GatewayContext, input: SendInput): Promise
       ? { idempotency: { accountId: account.id, key: idemKey, requestHash, mtId, expiresAt: now + ctx.config.api.idempotencyTtl } }
       : {}),
   };
-  const result = await storeCall(ctx, input.log, () => ctx.commit(unit));
+  const result = await storeCall(input.log, () => ctx.commit(unit));
   // A concurrent request with the same key won the race: this one stored nothing and answers with its mtId.
   if (!result.applied && result.existing) return replay(result.existing, requestHash);
   return { body: { mtId }, headers: JSON_HEADERS };
@@ -125,7 +125,7 @@ export async function acceptSend(ctx: GatewayContext, input: SendInput): Promise
  * A store failure while accepting is the store's, not the request's: answer 503 STORE_UNAVAILABLE (retryable, nothing
  * was accepted) rather than a 500, so clients fail over to another node or retry.
  */
-async function storeCall<T>(_ctx: GatewayContext, log: RequestLog, fn: () => Promise<T>): Promise<T> {
+async function storeCall<T>(log: RequestLog, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
