@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { request } from 'undici';
 import { stringify as toYaml } from 'yaml';
-import { loadConfig } from '../../src/config/load.ts';
+import { loadConfig, type LoadedConfig } from '../../src/config/load.ts';
 import type { ConfigInput } from '../../src/config/schema.ts';
 import { startGateway, type Gateway, type StartOptions } from '../../src/gateway.ts';
 import { buildMultipart, type MultipartPartInput } from '../../src/shared/multipart-writer.ts';
@@ -116,11 +116,20 @@ export async function startTestGateway(
   // Tests never leave the machine: remote content from any host but loopback is refused before DNS (the address
   // guard still decides about loopback itself, so its tests keep their meaning).
   const raw: ConfigInput = { ...merged, remoteContent: { allowedHosts: LOOPBACK_HOSTS, ...(merged.remoteContent ?? {}) } };
+  return launch(() => loadConfig({ raw: raw as ConfigInput }), dir, { removeOnFailure: !opts.dir, removeOnStop: !opts.keepDir && !opts.dir, start: opts.start });
+}
+
+/** Start a gateway in `dir` (quiet logs unless `start` says otherwise); the handle removes the folder as told. */
+async function launch(
+  config: () => LoadedConfig,
+  dir: string,
+  o: { removeOnFailure: boolean; removeOnStop: boolean; start?: StartOptions },
+): Promise<TestGateway> {
   let gateway: Gateway;
   try {
-    gateway = await startGateway(loadConfig({ raw: raw as ConfigInput }), { logger: pino({ level: 'silent' }), logRequests: false, ...opts.start });
+    gateway = await startGateway(config(), { logger: pino({ level: 'silent' }), logRequests: false, ...o.start });
   } catch (err) {
-    if (!opts.dir) rmSync(dir, { recursive: true, force: true });
+    if (o.removeOnFailure) rmSync(dir, { recursive: true, force: true });
     throw err;
   }
   return {
@@ -129,7 +138,7 @@ export async function startTestGateway(
     dir,
     async stop() {
       await gateway.stop();
-      if (!opts.keepDir && !opts.dir) rmSync(dir, { recursive: true, force: true });
+      if (o.removeOnStop) rmSync(dir, { recursive: true, force: true });
     },
   };
 }
@@ -141,22 +150,7 @@ export async function startTestGateway(
 export async function startSandboxGateway(): Promise<TestGateway> {
   const dir = mkdtempSync(path.join(tmpdir(), 'mmsgate-sandbox-'));
   const port = await freePort();
-  let gateway: Gateway;
-  try {
-    gateway = await startGateway(loadConfig({ port, host: '127.0.0.1', dataDir: dir }), { logger: pino({ level: 'silent' }), logRequests: false });
-  } catch (err) {
-    rmSync(dir, { recursive: true, force: true });
-    throw err;
-  }
-  return {
-    url: gateway.url,
-    gateway,
-    dir,
-    async stop() {
-      await gateway.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return launch(() => loadConfig({ port, host: '127.0.0.1', dataDir: dir }), dir, { removeOnFailure: true, removeOnStop: true });
 }
 
 /** A free TCP port on 127.0.0.1 (bound, read, released). */
