@@ -104,6 +104,7 @@ export interface ServerOptions {
 /** Fork bench/server-main.ts and wait until it listens. */
 export async function startServer(spec: ServerSpec, opts: ServerOptions = {}): Promise<ServerHandle> {
   const prof = opts.cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfileDir] : [];
+  prof.push(...(process.env.BENCH_SERVER_ARGS ?? '').split(' ').filter(Boolean)); // see bench/run.ts
   const { child, tail } = spawnChild('server-main.ts', { BENCH_SERVER_SPEC: JSON.stringify(spec) }, prof);
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => {

@@ -18,6 +18,8 @@
  *   BENCH_PROFILE          1: servers write V8 CPU profiles to bench/results/profiles/<scenario>/ (see profile-top.ts)
  *   BENCH_SQL_TIMING       1: servers time every SQLite statement (commits, batch sizes, blocked time in the JSON;
  *                          adds overhead, so not for headline numbers)
+ *   BENCH_SERVER_ARGS      extra node flags for the server processes (e.g. "--max-semi-space-size=32"), to try
+ *                          runtime settings without editing the code
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';

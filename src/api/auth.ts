@@ -60,16 +60,24 @@ export class Authenticator<A extends AuthAccount> {
     for (const a of accounts) this.accounts.set(a.id, a);
   }
 
+  /** The account for a header verified within the cache lifetime, without any key derivation; else undefined. */
+  cached(header: string | undefined): A | undefined {
+    if (header === undefined || header.length > MAX_AUTH_HEADER) return undefined;
+    const key = hash('sha256', this.salt + header, 'base64');
+    const hit = this.verified.get(key);
+    if (hit === undefined) return undefined;
+    if (hit.expiresAt > this.now()) return hit.account;
+    this.verified.delete(key);
+    return undefined;
+  }
+
   /** The account for this Authorization header, or an ApiError (AUTH_REQUIRED / AUTH_INVALID). */
   async authenticate(header: string | undefined): Promise<A> {
     if (header === undefined || header.length > MAX_AUTH_HEADER) throw new ApiError('AUTH_REQUIRED');
+    const hit = this.cached(header);
+    if (hit !== undefined) return hit;
     const key = hash('sha256', this.salt + header, 'base64');
     const t = this.now();
-    const hit = this.verified.get(key);
-    if (hit !== undefined) {
-      if (hit.expiresAt > t) return hit.account;
-      this.verified.delete(key);
-    }
     const cred = parseBasicAuth(header);
     if (!cred) throw new ApiError('AUTH_REQUIRED');
     const account = this.accounts.get(cred.user); // account IDs are case-sensitive

@@ -4,7 +4,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { ApiError } from '../core/errors.ts';
-import { boundaryOf, parseContentType } from '../mime/content-type.ts';
+import { boundaryOf, mediaTypeOf, parseContentType } from '../mime/content-type.ts';
 import { readAllPartsFromStream } from '../mime/multipart-reader.ts';
 import type { ParsedPart } from '../mime/types.ts';
 
@@ -78,7 +78,7 @@ export async function readMultipartRequest(req: { headers: IncomingHttpHeaders; 
 export function pickControlPart(parts: ParsedPart[]): ParsedPart {
   const main = parts.find((p) => p.contentId.toLowerCase() === 'main') ?? parts[0];
   if (!main) throw new ApiError('MISSING_CONTROL_PART');
-  const type = parseContentType(main.contentType).type;
+  const type = mediaTypeOf(main.contentType);
   if (main.contentId.toLowerCase() !== 'main' && type !== 'application/json' && !type.endsWith('+json')) {
     throw new ApiError('MISSING_CONTROL_PART');
   }

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { buildSync } from 'esbuild';
 import type { BatchOutcome } from './sqlite-writer.ts';
+import { encodeUnits, type EncodedUnit } from './sqlite-writer-codec.ts';
 import type { WriteUnit } from './store.ts';
 
 /** workerData of the thread. */
@@ -26,7 +27,8 @@ export interface WriterData {
 
 /** Main -> thread. `id` matches the reply. */
 export type WriterRequest =
-  | { id: number; op: 'write'; units: WriteUnit[]; now: number }
+  /** Units as sqlite-writer-codec.ts encodes them (flat rows: much cheaper to clone than the objects). */
+  | { id: number; op: 'write'; units: EncodedUnit[]; now: number }
   /** One statement; `flush: false` runs it with synchronous=NORMAL (lease writes). Returns rows of a reader. */
   | { id: number; op: 'run'; sql: string; params: unknown[]; flush: boolean }
   | { id: number; op: 'close' };
@@ -69,7 +71,7 @@ export class SqliteWriterThread {
 
   /** Run one write batch in one transaction on the thread. */
   async write(units: readonly WriteUnit[], now: number): Promise<BatchOutcome> {
-    return (await this.call({ op: 'write', units: units as WriteUnit[], now })) as BatchOutcome;
+    return (await this.call({ op: 'write', units: encodeUnits(units), now })) as BatchOutcome;
   }
 
   /** Run one statement on the thread's connection; rows for a statement that returns rows. */

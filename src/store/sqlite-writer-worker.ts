@@ -9,7 +9,7 @@
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { openSqliteDatabase } from './sqlite-open.ts';
 import { SqliteBatchWriter, type BatchOutcome } from './sqlite-writer.ts';
-import type { WriteUnit } from './store.ts';
+import { decodeUnits } from './sqlite-writer-codec.ts';
 import type { WriterData, WriterReply, WriterRequest } from './sqlite-writer-thread.ts';
 
 if (!parentPort) throw new Error('sqlite-writer-worker.ts must run in a worker thread');
@@ -20,23 +20,10 @@ const replies: MessagePort = data.replies;
 
 const db = openSqliteDatabase({ path: data.path, busyTimeoutMs: data.busyTimeoutMs });
 const writer = new SqliteBatchWriter(db);
-/** Bytes arrive as Uint8Array (structured clone drops the Buffer prototype); the writer binds Buffers. */
-function reviveBuffers(units: WriteUnit[]): WriteUnit[] {
-  for (const u of units) {
-    for (const b of u.blobs ?? []) b.bytes = asBuffer(b.bytes);
-    for (const e of u.inbox ?? []) e.body = asBuffer(e.body);
-  }
-  return units;
-}
-
-function asBuffer(v: Uint8Array): Buffer {
-  return Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-}
-
 function serve(req: WriterRequest): unknown {
   switch (req.op) {
     case 'write':
-      return writer.write(reviveBuffers(req.units), req.now);
+      return writer.write(decodeUnits(req.units), req.now);
     case 'run':
       return writer.runStatement(req.sql, req.params, req.flush);
     case 'close':
@@ -71,7 +58,7 @@ function replyOne(req: WriterRequest): void {
  */
 function writeGroup(reqs: Extract<WriterRequest, { op: 'write' }>[]): void {
   if (reqs.length === 1) return replyOne(reqs[0]!);
-  const units = reqs.flatMap((r) => reviveBuffers(r.units));
+  const units = reqs.flatMap((r) => decodeUnits(r.units));
   let outcome: BatchOutcome;
   try {
     outcome = writer.write(units, Math.max(...reqs.map((r) => r.now)));

@@ -31,6 +31,20 @@ describe('Basic authentication', () => {
     now = 5000; // expired: a wrong password is still refused after expiry
     await expect(auth.authenticate(basic('Aladdin', 'nope'))).rejects.toMatchObject({ code: 'AUTH_INVALID' });
   });
+  it('answers from the cache only for the very header verified, within its lifetime', async () => {
+    let now = 0;
+    const auth = new Authenticator([acc], 1000, () => now);
+    const good = basic('Aladdin', 'open sesame');
+    expect(auth.cached(good)).toBeUndefined(); // not verified yet
+    await expect(auth.authenticate(basic('Aladdin', 'wrong'))).rejects.toMatchObject({ code: 'AUTH_INVALID' });
+    expect(auth.cached(basic('Aladdin', 'wrong'))).toBeUndefined(); // a refused password is never cached
+    await auth.authenticate(good);
+    expect(auth.cached(good)).toBe(acc);
+    expect(auth.cached(good.replace('Basic', 'basic'))).toBeUndefined(); // another spelling is verified on its own
+    expect(auth.cached(undefined)).toBeUndefined();
+    now = 1000; // expired
+    expect(auth.cached(good)).toBeUndefined();
+  });
   it('parses user:pass with colons in the password', () => {
     expect(parseBasicAuth(basic('a', 'b:c'))).toEqual({ user: 'a', pass: 'b:c' });
   });

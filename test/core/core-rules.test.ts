@@ -122,6 +122,18 @@ describe('id allocation', () => {
     expect(calls).toBe(2);
   });
 
+  it('hands out ids synchronously while a reserved block has some, and nothing before the first block', async () => {
+    let calls = 0;
+    const alloc = new IdAllocator(async () => [1000, 2000][calls++]!, 10);
+    expect(alloc.takeNow()).toBeUndefined(); // nothing reserved yet: the caller must wait (take)
+    expect(await alloc.take()).toBe(1000);
+    const sync = Array.from({ length: 11 }, () => alloc.takeNow());
+    await Promise.resolve(); // let the block reserved ahead arrive
+    // 1001..1009, then the spare block without waiting; take() and takeNow() share one sequence.
+    expect([...sync.slice(0, 9), alloc.takeNow(), await alloc.take()]).toEqual([1001, 1002, 1003, 1004, 1005, 1006, 1007, 1008, 1009, 2000, 2001]);
+    expect(sync.slice(9)).toEqual([undefined, undefined]);
+  });
+
   it('passes a failed reservation to the take that needs it, and tries again on the next', async () => {
     let fail = true;
     const alloc = new IdAllocator(async () => {

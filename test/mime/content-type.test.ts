@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { boundaryOf, parseContentType } from '../../src/mime/content-type.ts';
+import { boundaryOf, mediaTypeOf, parseContentType } from '../../src/mime/content-type.ts';
 
 describe('parseContentType (RFC 2045 §5.1)', () => {
   it('lower-cases type/subtype and parameter names, keeps value case', () => {
@@ -48,5 +48,24 @@ describe('boundaryOf', () => {
     expect(boundaryOf('multipart/mixed; boundary=""')).toBeUndefined();
     expect(boundaryOf('text/plain; boundary=abc')).toBeUndefined();
     expect(boundaryOf(undefined)).toBeUndefined();
+  });
+});
+
+describe('mediaTypeOf', () => {
+  it('gives the type/subtype that parseContentType gives, from the cache or not, for short and long values', () => {
+    const values = [
+      'text/plain; charset=utf-8',
+      'TEXT/Plain',
+      'image/JPEG; name="a.jpg"',
+      'application/vnd.openmarket.remoteContent',
+      '',
+      `multipart/mixed; boundary="${'x'.repeat(300)}"`,
+    ];
+    for (let round = 0; round < 2; round++) {
+      for (const v of values) expect(mediaTypeOf(v)).toBe(parseContentType(v).type);
+    }
+    // Many distinct values (the cache is bounded and starts over): still right for each.
+    for (let i = 0; i < 600; i++) expect(mediaTypeOf(`image/x-${i}; a=b`)).toBe(`image/x-${i}`);
+    expect(mediaTypeOf('TEXT/Plain')).toBe('text/plain');
   });
 });
