@@ -3,7 +3,7 @@
  *
  *   sqlite:./data/mmsgate.db     (relative to the working directory; parent directories are created)
  *   sqlite:/var/lib/mmsgate.db
- *   sqlite:./data/mmsgate.db?writerThread=false   (SQLite writes on the event loop; default: a writer thread)
+ *   sqlite:./data/mmsgate.db?writerThread=true    (SQLite writes on a worker thread; default: on the event loop)
  *   sqlite::memory:              (tests only: nothing survives close)
  *   postgres://user:pass@host:5432/db   or postgresql://...
  */
@@ -12,18 +12,21 @@ import { postgresDialect } from './postgres-dialect.ts';
 import { KyselyStore, type SqlStore } from './sql-store.ts';
 import { sqliteDialect } from './sqlite-dialect.ts';
 import type { SqliteOptions } from './sqlite-open.ts';
+import type { SyncFn } from './sqlite-wal-sync.ts';
 
 /** Options for openStore. */
 export interface OpenStoreOptions {
   /** PostgreSQL pool size (default 10). */
   poolSize?: number;
   log?: (msg: string, extra?: object) => void;
+  /** Tests only: how a SQLite store syncs its WAL (see sqlite-wal-sync.ts). */
+  sqliteWalSync?: SyncFn;
 }
 
 /** Pick the dialect for a store URL. Throws on an unknown scheme (without echoing credentials). */
 export function dialectForUrl(url: string, opts: OpenStoreOptions = {}): StoreDialect {
   if (url.startsWith('sqlite:')) {
-    return sqliteDialect(sqliteOptions(url.slice('sqlite:'.length)));
+    return sqliteDialect({ ...sqliteOptions(url.slice('sqlite:'.length)), walSyncFn: opts.sqliteWalSync });
   }
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     return postgresDialect({ connectionString: url, poolSize: opts.poolSize, log: opts.log });
@@ -33,8 +36,8 @@ export function dialectForUrl(url: string, opts: OpenStoreOptions = {}): StoreDi
 }
 
 /**
- * `PATH` or `PATH?writerThread=false`: the one option a SQLite URL takes (writes on the event loop instead of a
- * writer thread; see sqlite-writer-thread.ts). Anything else after `?` is refused rather than taken as part of the path.
+ * `PATH` or `PATH?writerThread=true|false`: the one option a SQLite URL takes (writes on a worker thread instead of
+ * the event loop; see sqlite-writer-thread.ts). Anything else after `?` is refused rather than taken as part of the path.
  */
 function sqliteOptions(rest: string): SqliteOptions {
   const q = rest.indexOf('?');

@@ -84,6 +84,10 @@ export class KyselyStore implements SqlStore {
     return this.dialect.writesInFlight;
   }
 
+  fatalError(): Error | undefined {
+    return this.dialect.fatalError?.();
+  }
+
   constructor(private readonly dialect: StoreDialect, opts: SqlStoreOptions = {}) {
     this.backend = dialect.name;
     this.db = new Kysely<Database>({ dialect: dialect.kysely });

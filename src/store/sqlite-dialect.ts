@@ -1,8 +1,11 @@
 /**
  * SQLite backend (better-sqlite3): the embedded default for one node.
  *
- * Durability: WAL with `synchronous = FULL` syncs the WAL on every commit, so a committed write survives power loss
- * (https://www.sqlite.org/pragma.html#pragma_synchronous); the API answers 200 only after such a commit.
+ * Durability: nothing is acknowledged before the WAL holding it is synced to disk. Writes through kysely commit with
+ * `synchronous = FULL` (the COMMIT syncs the WAL, https://www.sqlite.org/pragma.html#pragma_synchronous). Write batches
+ * and the hot single statements (SqlWriter) run on the event loop with the sync taken out of the COMMIT and done by
+ * a WalSync on libuv's thread pool before their promise resolves (sqlite-wal-sync.ts), or, with
+ * `writerThread=true`, on a worker thread whose commits sync themselves (sqlite-writer-thread.ts).
  */
 import { resolve } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
@@ -10,6 +13,7 @@ import { SqliteDialect as KyselySqliteDialect, type Kysely, type SqliteDatabase,
 import type { SqlWriter, StoreDialect } from './dialect.ts';
 import type { Database } from './schema.ts';
 import { openSqliteDatabase, type SqliteOptions } from './sqlite-open.ts';
+import { WalSync } from './sqlite-wal-sync.ts';
 import { SqliteBatchWriter } from './sqlite-writer.ts';
 import { SqliteWriterThread } from './sqlite-writer-thread.ts';
 
@@ -42,12 +46,23 @@ function cachingDatabase(db: BetterSqlite3.Database): SqliteDatabase {
   };
 }
 
-/** Writes on the event loop, on the store's own connection (held while they run: no interleaving with kysely). */
-function inlineWriter(w: SqliteBatchWriter): SqlWriter {
+/**
+ * Writes on the event loop, on the store's own connection (held while they run: no interleaving with kysely). With a
+ * WalSync the statements commit without syncing and each call resolves only once a WAL sync covers its commit: for a
+ * write that is what a 200 relies on, and a claim must not hand a job to a runner before the rows that made the job
+ * are durable (so no handset gets a message whose acceptance a power cut could still undo).
+ */
+function inlineWriter(w: SqliteBatchWriter, wal?: WalSync): SqlWriter {
+  const durable = async <T>(result: T): Promise<T> => {
+    if (!wal) return result;
+    wal.noteCommit();
+    await wal.durable();
+    return result;
+  };
   return {
     threaded: false,
-    write: (db, units, now) => db.connection().execute(async () => w.write(units, now)),
-    run: (db, sql, params, flush) => db.connection().execute(async () => w.runStatement(sql, params, flush)),
+    write: async (db, units, now) => durable(await db.connection().execute(async () => w.write(units, now))),
+    run: async (db, sql, params, flush) => durable(await db.connection().execute(async () => w.runStatement(sql, params, flush))),
   };
 }
 
@@ -65,8 +80,11 @@ function threadedWriter(t: SqliteWriterThread): SqlWriter {
 export function sqliteDialect(opts: SqliteOptions): StoreDialect {
   const raw = openSqliteDatabase(opts);
   const busyTimeoutMs = Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000));
-  const thread = opts.writerThread !== false && opts.path !== ':memory:' ? new SqliteWriterThread(resolve(opts.path), busyTimeoutMs) : undefined;
-  const writer: SqlWriter = thread ? threadedWriter(thread) : inlineWriter(new SqliteBatchWriter(raw));
+  const file = opts.path !== ':memory:';
+  const thread = file && opts.writerThread === true ? new SqliteWriterThread(resolve(opts.path), busyTimeoutMs) : undefined;
+  // ":memory:" has no WAL and nothing to make durable.
+  const wal = file && !thread ? new WalSync(`${resolve(opts.path)}-wal`, opts.walSyncFn) : undefined;
+  const writer: SqlWriter = thread ? threadedWriter(thread) : inlineWriter(new SqliteBatchWriter(raw, wal ? 'caller' : 'commit'), wal);
   return {
     name: 'sqlite',
     kysely: new KyselySqliteDialect({ database: cachingDatabase(raw) }),
@@ -86,7 +104,9 @@ export function sqliteDialect(opts: SqliteOptions): StoreDialect {
     withMigrationLock: <T>(db: Kysely<Database>, fn: (db: Kysely<Database>) => Promise<T>) => fn(db),
     encodeJson: (value) => JSON.stringify(value),
     writer,
-    writesInFlight: writer.threaded ? 4 : 1,
-    ...(thread ? { close: () => thread.close() } : {}),
+    // Several batches in flight: while one waits for its WAL sync (or for the thread), the next one commits.
+    writesInFlight: thread || wal ? 4 : 1,
+    fatalError: () => wal?.failed,
+    ...(thread ? { close: () => thread.close() } : wal ? { close: () => wal.close() } : {}),
   };
 }

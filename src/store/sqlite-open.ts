@@ -3,11 +3,13 @@
  * (sqlite-dialect.ts) and the writer thread's (sqlite-writer-worker.ts).
  *
  * Durability: WAL with `synchronous = FULL` syncs the WAL on every commit, so a committed write survives power loss
- * (https://www.sqlite.org/pragma.html#pragma_synchronous); the API answers 200 only after such a commit.
+ * (https://www.sqlite.org/pragma.html#pragma_synchronous); the API answers 200 only after such a commit, or after a
+ * commit without the sync followed by a WAL sync of its own (sqlite-wal-sync.ts, sqlite-dialect.ts).
  */
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
+import type { SyncFn } from './sqlite-wal-sync.ts';
 
 /** Options for opening a SQLite database. */
 export interface SqliteOptions {
@@ -16,10 +18,13 @@ export interface SqliteOptions {
   /** How long a writer waits for another process's lock before failing (ms). */
   busyTimeoutMs?: number;
   /**
-   * Run write batches and lease writes on a worker thread with its own connection (default true for a file;
-   * always false for ":memory:", which a second connection cannot share). See sqlite-writer-thread.ts.
+   * Run write batches and lease writes on a worker thread with its own connection (default false: on the event
+   * loop, with the WAL synced off it; always false for ":memory:", which a second connection cannot share). See
+   * sqlite-writer-thread.ts and docs/benchmarks.md for the measurements behind the default.
    */
   writerThread?: boolean;
+  /** Tests only: how the WAL is synced (default fs.fdatasync; see sqlite-wal-sync.ts). */
+  walSyncFn?: SyncFn;
 }
 
 /** Open the file (creating parent directories) with the pragmas the store relies on. */

@@ -73,25 +73,37 @@ const PATCH_FIELDS: readonly (readonly [keyof MtPatch, string])[] = [
   ['operatorMessageId', 'operator_message_id'],
 ];
 
+/**
+ * Who makes a commit durable. `commit`: the connection's own `synchronous = FULL` (the COMMIT syncs the WAL).
+ * `caller`: this writer's statements commit with `synchronous = NORMAL` and the caller syncs the WAL before it
+ * acknowledges anything (sqlite-wal-sync.ts); the connection is back at FULL after each call, so other writes on it
+ * keep syncing themselves.
+ */
+export type CommitSync = 'commit' | 'caller';
+
 /** Applies write batches on one SQLite connection; statements are prepared on first use and kept. */
 export class SqliteBatchWriter {
   private readonly stmts = new Map<string, Statement>();
   private readonly single = new Map<string, Statement>();
 
-  constructor(private readonly db: BetterSqlite3.Database) {}
+  constructor(
+    private readonly db: BetterSqlite3.Database,
+    private readonly commitSync: CommitSync = 'commit',
+  ) {}
 
   /** Apply `units` in one transaction (all or nothing). Throws on any SQL error, after rolling back. */
   write(units: readonly WriteUnit[], now: number): BatchOutcome {
     const run = this.db.transaction(() => this.apply(units, now));
     // BEGIN IMMEDIATE takes the write lock up front (no lock upgrade, so no SQLITE_BUSY mid-transaction).
-    return run.immediate();
+    return this.commitSync === 'caller' ? this.withoutCommitSync(() => run.immediate()) : run.immediate();
   }
 
   /**
    * One statement outside a batch (lease writes, id blocks), in its own implicit transaction; rows if it returns any.
    * `flush: false` runs it with synchronous=NORMAL: in WAL mode the database stays consistent and the next FULL
    * commit syncs its frames too (https://www.sqlite.org/pragma.html#pragma_synchronous); for writes whose loss in a
-   * crash is harmless (a lost lease only makes a job claimable again).
+   * crash is harmless (a lost lease only makes a job claimable again). With commitSync 'caller' every statement runs
+   * so, and the caller syncs.
    */
   runStatement(sqlText: string, params: readonly unknown[], flush: boolean): unknown[] {
     let s = this.single.get(sqlText);
@@ -101,13 +113,20 @@ export class SqliteBatchWriter {
       if (this.single.size >= 256) this.single.delete(this.single.keys().next().value as string);
       this.single.set(sqlText, s);
     }
+    const stmt = s;
+    const exec = () => (stmt.reader ? stmt.all(...params) : (stmt.run(...params), []));
+    return flush && this.commitSync === 'commit' ? exec() : this.withoutCommitSync(exec);
+  }
+
+  /** Run `fn` with synchronous=NORMAL, then restore FULL (also when it throws). */
+  private withoutCommitSync<T>(fn: () => T): T {
     // db.pragma() prepares afresh each time on purpose: SQLite applies `PRAGMA synchronous = ...` while compiling
     // the statement, so re-running a kept prepared one does not reliably change the level.
-    if (!flush) this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('synchronous = NORMAL');
     try {
-      return s.reader ? s.all(...params) : (s.run(...params), []);
+      return fn();
     } finally {
-      if (!flush) this.db.pragma('synchronous = FULL');
+      this.db.pragma('synchronous = FULL');
     }
   }
 

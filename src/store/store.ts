@@ -224,6 +224,11 @@ export interface Store {
   readonly writesInFlight?: number;
   /** Settle writes that have completed but whose answer has not been delivered yet (cheap; optional). */
   pollWrites?(): void;
+  /**
+   * A failure after which every write fails until the node restarts (SQLite: a failed WAL sync), if one happened;
+   * the health check reports the node unavailable.
+   */
+  fatalError?(): Error | undefined;
 
   /** Create or upgrade the schema. Safe when several nodes call it at once (PostgreSQL: advisory lock). */
   migrate(): Promise<void>;

@@ -57,11 +57,9 @@ describe('SQLite file store', () => {
     }
   });
 
-  it('runs lease writes without the commit flush and restores synchronous=FULL after them, even on error', () => {
-    const db = openSqliteDatabase({ path: join(tmp, 'flush.db') });
-    db.exec('CREATE TABLE leases (id INTEGER PRIMARY KEY, owner TEXT)');
-    const writer = new SqliteBatchWriter(db);
-    // The level as the connection has it now (a fresh statement: SQLite evaluates PRAGMA synchronous when compiling).
+  /** Records the synchronous level in force whenever the writer changes it (a fresh statement: SQLite evaluates
+   *  PRAGMA synchronous when compiling). */
+  function watchLevels(db: BetterSqlite3.Database): { levels: unknown[]; level: () => unknown } {
     const level = () => db.pragma('synchronous', { simple: true });
     const levels: unknown[] = [];
     const pragma = db.pragma.bind(db);
@@ -70,6 +68,14 @@ describe('SQLite file store', () => {
       if (src.startsWith('synchronous =')) levels.push(level());
       return r;
     }) as typeof db.pragma;
+    return { levels, level };
+  }
+
+  it('runs lease writes without the commit flush and restores synchronous=FULL after them, even on error', () => {
+    const db = openSqliteDatabase({ path: join(tmp, 'flush.db') });
+    db.exec('CREATE TABLE leases (id INTEGER PRIMARY KEY, owner TEXT)');
+    const writer = new SqliteBatchWriter(db);
+    const { levels, level } = watchLevels(db);
     try {
       expect(level()).toBe(2); // FULL: what a 200 relies on
       expect(writer.runStatement('INSERT INTO leases (owner) VALUES (?) RETURNING id', ['w'], false)).toEqual([{ id: 1 }]);
@@ -83,6 +89,77 @@ describe('SQLite file store', () => {
       expect(level()).toBe(2);
     } finally {
       db.close();
+    }
+  });
+
+  it('leaves the sync to the caller for every batch and statement when told so, and restores FULL for other writes', async () => {
+    const file = join(tmp, 'caller-sync.db');
+    const store = await openStore(`sqlite:${file}`);
+    await store.close();
+    const db = openSqliteDatabase({ path: file });
+    const writer = new SqliteBatchWriter(db, 'caller');
+    const { levels, level } = watchLevels(db);
+    try {
+      const b = blobOf(BINARY);
+      writer.write([{ blobs: [b], mts: [mtOf(1, [partOf(b, 'image/png', 'p')])] }], T0);
+      expect(levels).toEqual([1, 2]);
+      writer.runStatement('UPDATE mt_messages SET updated_at = ? WHERE mt_id = ?', [T0 + 1, 1], true); // even "flush"
+      expect(levels).toEqual([1, 2, 1, 2]);
+      expect(() => writer.write([{ blobs: [{ sha256: 'bad', bytes: BINARY }] }], T0)).toThrow(/sha256/);
+      expect(levels).toEqual([1, 2, 1, 2, 1, 2]);
+      expect(level()).toBe(2);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('answers a write or a claim only after a WAL sync that started after its commit; after a failed sync, none', async () => {
+    const file = join(tmp, 'wal-sync.db');
+    const syncs: ((err: NodeJS.ErrnoException | null) => void)[] = [];
+    const store = await openStore(`sqlite:${file}`, { sqliteWalSync: (_fd, done) => syncs.push(done) });
+    const until = async (cond: () => boolean) => {
+      for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
+      expect(cond()).toBe(true);
+    };
+    const stored = (id: number) => {
+      const db = new BetterSqlite3(file, { readonly: true });
+      try {
+        return db.prepare('SELECT 1 FROM mt_messages WHERE mt_id = ?').get(id) !== undefined;
+      } finally {
+        db.close();
+      }
+    };
+    try {
+      const b = blobOf(BINARY);
+      let answered = false;
+      const write = store.write([{ blobs: [b], mts: [mtOf(1, [partOf(b, 'image/png', 'p')])], jobs: [{ kind: 'submit', refId: 1, runAt: T0 }] }]);
+      void write.then(() => (answered = true));
+      await until(() => syncs.length === 1);
+      expect(stored(1)).toBe(true); // committed, in the WAL ...
+      await new Promise((r) => setTimeout(r, 20));
+      expect(answered).toBe(false); // ... but not acknowledged before the sync
+      syncs.shift()!(null);
+      await write;
+
+      // A claim hands out the job only once the rows that made it are durable, even when the claim changed nothing else.
+      let claimed = false;
+      const claim = store.claimJobs({ kinds: ['submit'], owner: 'w', leaseMs: 1000, limit: 5, now: T0 });
+      void claim.then(() => (claimed = true));
+      await until(() => syncs.length === 1);
+      await new Promise((r) => setTimeout(r, 20));
+      expect(claimed).toBe(false);
+      syncs.shift()!(null);
+      expect((await claim).map((j) => j.refId)).toEqual([1]);
+
+      const failing = store.write([{ mts: [mtOf(2, [])] }]);
+      await until(() => syncs.length === 1);
+      syncs.shift()!(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+      await expect(failing).rejects.toThrow(/syncing the SQLite WAL failed: EIO/);
+      // Nothing after a failed sync can be trusted to reach the disk: every later write fails too.
+      await expect(store.write([{ mts: [mtOf(3, [])] }])).rejects.toThrow(/syncing the SQLite WAL failed/);
+      expect(store.fatalError?.()?.message).toMatch(/syncing the SQLite WAL failed: EIO/); // what /healthz reports
+    } finally {
+      await store.close();
     }
   });
 

@@ -50,6 +50,8 @@ export function registerStatusRoutes(app: FastifyInstance, ctx: GatewayContext):
 
   app.get('/healthz', async (_req, reply) => {
     try {
+      const fatal = ctx.store.fatalError?.();
+      if (fatal) throw fatal;
       await ctx.store.nextRunAt(['submit']);
     } catch (err) {
       ctx.log.warn({ err }, 'health check: store unavailable');
