@@ -31,31 +31,58 @@ export function createSendFastPath(ctx: GatewayContext, opts: { logRequests: boo
   };
 }
 
+/**
+ * The request's logger: a child logger carrying the request id, made only when something is logged (most accepted
+ * requests log nothing). One object per request rather than closures: this runs ~10,000 times a second.
+ */
+class RequestLogger {
+  private child: Logger | undefined;
+
+  constructor(
+    private readonly root: Logger,
+    private readonly requestId: string,
+  ) {}
+
+  get log(): Logger {
+    return (this.child ??= this.root.child({ requestId: this.requestId }));
+  }
+
+  error(o: object, m: string): void {
+    this.log.error(o, m);
+  }
+
+  info(o: object, m: string): void {
+    this.log.info(o, m);
+  }
+}
+
 async function serve(ctx: GatewayContext, logRequests: boolean, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const started = performance.now();
   const requestId = requestIdOf(req.headers);
-  // A child logger only when something is logged: most accepted requests log nothing.
-  let child: Logger | undefined;
-  const log = (): Logger => (child ??= ctx.log.child({ requestId }));
-  if (logRequests) log().info({ req: { method: req.method, url: req.url, host: req.headers.host, remoteAddress: req.socket.remoteAddress } }, 'incoming request');
+  const log = new RequestLogger(ctx.log, requestId);
+  if (logRequests) log.info({ req: { method: req.method, url: req.url, host: req.headers.host, remoteAddress: req.socket.remoteAddress } }, 'incoming request');
   let status: number;
   try {
     if (ctx.isDraining()) throw new ApiError('SHUTTING_DOWN');
-    const result = await acceptSend(ctx, { headers: req.headers, body: req, requestId, log: { error: (o, m) => log().error(o, m) } });
+    const result = await acceptSend(ctx, { headers: req.headers, body: req, requestId, log });
     status = 200;
-    send(res, 200, { ...result.headers, 'x-request-id': requestId }, JSON.stringify(result.body));
+    send(res, 200, result.headers, requestId, JSON.stringify(result.body));
   } catch (err) {
-    const e = errorReply(err, ctx.config.api.maxBodyBytes, { error: (o, m) => log().error(o, m), info: (o, m) => log().info(o, m) });
+    const e = errorReply(err, ctx.config.api.maxBodyBytes, log);
     status = e.status;
-    send(res, e.status, { ...e.headers, 'content-type': 'application/json; charset=utf-8', 'x-request-id': requestId }, JSON.stringify(e.body));
+    e.headers['content-type'] = 'application/json; charset=utf-8';
+    send(res, e.status, e.headers, requestId, JSON.stringify(e.body));
   }
   const seconds = (performance.now() - started) / 1000;
   ctx.metrics.observeRequest('POST', SEND_PATH, status, seconds);
-  if (logRequests) log().info({ res: { statusCode: status }, responseTime: seconds * 1000 }, 'request completed');
+  if (logRequests) log.info({ res: { statusCode: status }, responseTime: seconds * 1000 }, 'request completed');
 }
 
-function send(res: ServerResponse, status: number, headers: Record<string, string>, body: string): void {
+function send(res: ServerResponse, status: number, headers: Readonly<Record<string, string>>, requestId: string, body: string): void {
   if (res.headersSent || res.destroyed) return; // the client went away (or an answer already left)
-  res.writeHead(status, { ...headers, 'content-length': String(Buffer.byteLength(body)) });
+  // One plain object to writeHead (no setHeader calls): node:http then writes it without keeping a header map.
+  const all: Record<string, string | number> = { 'x-request-id': requestId, 'content-length': Buffer.byteLength(body) };
+  for (const name in headers) all[name] = headers[name]!;
+  res.writeHead(status, all);
   res.end(body);
 }

@@ -450,6 +450,10 @@ export async function readAllParts(
 /**
  * As readAllParts, straight from a Node stream's 'data' events (cheaper per request than an async iterator on the
  * accept hot path). On the first error the stream is paused and left: nothing more is read.
+ *
+ * After a success the listeners stay attached and ignore what comes after (`settled`) rather than being removed:
+ * fewer steps per request, and a late 'error' from the stream still has a listener. They are inline arrows on purpose:
+ * a named local function costs a `__name` call per request under tsx's keepNames.
  */
 export function readAllPartsFromStream(stream: NodeJS.ReadableStream, opts: MultipartOptions): Promise<ParsedPart[]> {
   return new Promise((resolve, reject) => {
@@ -461,41 +465,38 @@ export function readAllPartsFromStream(stream: NodeJS.ReadableStream, opts: Mult
       return;
     }
     const all: ParsedPart[] = [];
-    const cleanup = (): void => {
-      stream.removeListener('data', onData);
-      stream.removeListener('end', onEnd);
-      stream.removeListener('error', onError);
-      stream.removeListener('close', onClose);
-    };
-    const fail = (err: unknown): void => {
-      cleanup();
-      stream.pause();
-      reject(err);
-    };
-    const onData = (chunk: Buffer | string): void => {
+    const state = { settled: false };
+    stream.on('data', (chunk: Buffer | string) => {
+      if (state.settled) return;
       try {
         for (const part of parser.push(toBuffer(chunk as Buffer))) all.push(part);
       } catch (err) {
-        fail(err);
+        abandon(state, stream, reject, err);
       }
-    };
-    const onEnd = (): void => {
-      cleanup();
+    });
+    stream.once('end', () => {
+      if (state.settled) return;
+      state.settled = true;
       try {
         for (const part of parser.end()) all.push(part);
         resolve(all);
       } catch (err) {
         reject(err);
       }
-    };
-    const onError = (err: Error): void => fail(err);
+    });
+    stream.on('error', (err: Error) => abandon(state, stream, reject, err));
     // A client that goes away mid-upload may close the stream without 'end' or 'error': never wait forever.
-    const onClose = (): void => fail(malformed('the connection closed before the body ended'));
-    stream.on('data', onData);
-    stream.once('end', onEnd);
-    stream.once('error', onError);
-    stream.once('close', onClose);
+    stream.once('close', () => abandon(state, stream, reject, malformed('the connection closed before the body ended')));
   });
+}
+
+/** Fail the read once: stop reading the stream (the body is this reader's alone, so its 'data' listeners go) and reject. */
+function abandon(state: { settled: boolean }, stream: NodeJS.ReadableStream, reject: (err: unknown) => void, err: unknown): void {
+  if (state.settled) return;
+  state.settled = true;
+  stream.removeAllListeners('data');
+  stream.pause();
+  reject(err);
 }
 
 /** Parses a body held in memory (convenience for small bodies such as MM7 responses and tests). */

@@ -13,6 +13,7 @@ import { SqliteDialect as KyselySqliteDialect, type Kysely, type SqliteDatabase,
 import type { SqlWriter, StoreDialect } from './dialect.ts';
 import type { Database } from './schema.ts';
 import { openSqliteDatabase, type SqliteOptions } from './sqlite-open.ts';
+import { SqliteCheckpointer } from './sqlite-checkpointer.ts';
 import { WalSync } from './sqlite-wal-sync.ts';
 import { SqliteBatchWriter } from './sqlite-writer.ts';
 import { SqliteWriterThread } from './sqlite-writer-thread.ts';
@@ -84,6 +85,12 @@ export function sqliteDialect(opts: SqliteOptions): StoreDialect {
   const thread = file && opts.writerThread === true ? new SqliteWriterThread(resolve(opts.path), busyTimeoutMs) : undefined;
   // ":memory:" has no WAL and nothing to make durable.
   const wal = file && !thread ? new WalSync(`${resolve(opts.path)}-wal`, opts.walSyncFn) : undefined;
+  // With writes on the event loop, checkpoints run on their own thread instead of inside a COMMIT (sqlite-checkpointer.ts).
+  let checkpointer: SqliteCheckpointer | undefined;
+  if (wal) {
+    raw.pragma('wal_autocheckpoint = 0');
+    checkpointer = new SqliteCheckpointer(resolve(opts.path), () => raw.open && raw.pragma('wal_autocheckpoint = 1000'));
+  }
   const writer: SqlWriter = thread ? threadedWriter(thread) : inlineWriter(new SqliteBatchWriter(raw, wal ? 'caller' : 'commit'), wal);
   return {
     name: 'sqlite',
@@ -107,6 +114,14 @@ export function sqliteDialect(opts: SqliteOptions): StoreDialect {
     // Several batches in flight: while one waits for its WAL sync (or for the thread), the next one commits.
     writesInFlight: thread || wal ? 4 : 1,
     fatalError: () => wal?.failed,
-    ...(thread ? { close: () => thread.close() } : wal ? { close: () => wal.close() } : {}),
+    ...(thread ? { close: () => thread.close() } : {}),
+    ...(wal
+      ? {
+          close: async () => {
+            await checkpointer?.close();
+            await wal.close();
+          },
+        }
+      : {}),
   };
 }

@@ -163,6 +163,32 @@ describe('SQLite file store', () => {
     }
   });
 
+  it('checkpoints off the event loop: the WAL stays bounded though the store connection never checkpoints itself', async () => {
+    const file = join(tmp, 'checkpoints.db');
+    const store = await openStore(`sqlite:${file}`);
+    try {
+      // ~24 MB of distinct blobs in 2 MB batches: without any checkpoint the WAL would hold all of it.
+      for (let batch = 0; batch < 12; batch++) {
+        const blobs = Array.from({ length: 32 }, (_, i) => {
+          const bytes = Buffer.alloc(64 * 1024, i);
+          bytes.writeUInt32BE(batch * 32 + i); // distinct content, distinct blob
+          return blobOf(bytes);
+        });
+        await store.write([{ blobs }]);
+        await new Promise((r) => setTimeout(r, 30)); // a checkpoint interval or so between batches
+      }
+      const db = new BetterSqlite3(file, { readonly: true });
+      try {
+        expect((db.prepare('SELECT count(*) AS n FROM blobs').get() as { n: number }).n).toBe(12 * 32);
+      } finally {
+        db.close();
+      }
+      expect((await stat(`${file}-wal`)).size).toBeLessThan(12 * 1024 * 1024);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('takes writerThread=true|false after the path and refuses any other option', () => {
     expect(() => dialectForUrl(`sqlite:${join(tmp, 'o.db')}?cache=shared`)).toThrow(/unsupported SQLite store option cache=shared/);
     expect(() => dialectForUrl(`sqlite:${join(tmp, 'o.db')}?writerThread=maybe`)).toThrow(/writerThread=true\|false/);
