@@ -486,7 +486,10 @@ export function readAllPartsFromStream(stream: NodeJS.ReadableStream, opts: Mult
     });
     stream.on('error', (err: Error) => abandon(state, stream, reject, err));
     // A client that goes away mid-upload may close the stream without 'end' or 'error': never wait forever.
-    stream.once('close', () => abandon(state, stream, reject, malformed('the connection closed before the body ended')));
+    // (Every request's stream closes at the end: build the error only when it means something.)
+    stream.once('close', () => {
+      if (!state.settled) abandon(state, stream, reject, malformed('the connection closed before the body ended'));
+    });
   });
 }
 

@@ -63,7 +63,15 @@ function inlineWriter(w: SqliteBatchWriter, wal?: WalSync): SqlWriter {
   return {
     threaded: false,
     write: async (db, units, now) => durable(await db.connection().execute(async () => w.write(units, now))),
-    run: async (db, sql, params, flush) => durable(await db.connection().execute(async () => w.runStatement(sql, params, flush))),
+    run: async (db, sql, params, flush) => {
+      let changed = false;
+      const rows = await db.connection().execute(async () => {
+        const r = w.runStatement(sql, params, flush);
+        changed = w.lastChanged;
+        return r;
+      });
+      return changed ? durable(rows) : rows;
+    },
   };
 }
 

@@ -114,9 +114,24 @@ export class SqliteBatchWriter {
       this.single.set(sqlText, s);
     }
     const stmt = s;
-    const exec = () => (stmt.reader ? stmt.all(...params) : (stmt.run(...params), []));
+    const exec = (): unknown[] => {
+      if (stmt.reader) {
+        const rows = stmt.all(...params);
+        // A reader here is an UPDATE/INSERT ... RETURNING (claims, id blocks): a row back is a row written.
+        this.lastChanged = rows.length > 0;
+        return rows;
+      }
+      this.lastChanged = stmt.run(...params).changes > 0;
+      return [];
+    };
     return flush && this.commitSync === 'commit' ? exec() : this.withoutCommitSync(exec);
   }
+
+  /**
+   * Whether the last runStatement wrote anything. With commitSync 'caller' a statement that wrote nothing (a claim
+   * that found no job, a renewal of a lost lease) has nothing to sync and reveals nothing, so its caller need not wait.
+   */
+  lastChanged = false;
 
   /** Run `fn` with synchronous=NORMAL, then restore FULL (also when it throws). */
   private withoutCommitSync<T>(fn: () => T): T {

@@ -150,6 +150,9 @@ describe('SQLite file store', () => {
       expect(claimed).toBe(false);
       syncs.shift()!(null);
       expect((await claim).map((j) => j.refId)).toEqual([1]);
+      // A claim that finds nothing wrote nothing: it answers without a sync.
+      expect(await store.claimJobs({ kinds: ['report'], owner: 'w', leaseMs: 1000, limit: 5, now: T0 })).toEqual([]);
+      expect(syncs).toHaveLength(0);
 
       const failing = store.write([{ mts: [mtOf(2, [])] }]);
       await until(() => syncs.length === 1);
