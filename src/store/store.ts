@@ -29,6 +29,7 @@ export interface Job {
   /** Kind-specific JSON data (e.g. the REPORT body). */
   payload: Record<string, unknown>;
   state: JobState;
+  /** When the job is due; for a leased job, when its lease ends (it is claimable again then if not resolved). */
   runAt: number;
   /** Attempts started so far, including the current one once claimed. */
   attempts: number;
