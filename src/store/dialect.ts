@@ -59,9 +59,8 @@ export interface StoreDialect {
   readonly batchUpdates?: boolean;
   /**
    * Write batches worth having in flight at once (the group committer's default): PostgreSQL overlaps the round
-   * trips and WAL flushes of concurrent transactions; SQLite on the event loop commits the next batch while earlier
-   * ones wait for their WAL sync, and its writer thread merges the batches waiting in its queue; SQLite in memory
-   * runs one at a time anyway.
+   * trips and WAL flushes of concurrent transactions; SQLite's writer thread merges the batches waiting in its queue;
+   * SQLite on the event loop does best with one (requests arriving during its WAL sync make the next batch bigger).
    */
   readonly writesInFlight: number;
   /** A failure after which no write can be trusted any more (SQLite: a failed WAL sync), if one happened. */
