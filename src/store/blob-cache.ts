@@ -48,3 +48,25 @@ export class BlobCache {
     }
   }
 }
+
+/**
+ * Digests of blobs known to be stored (committed by this process, or read back). A write skips those blobs: the
+ * row is there for good (blobs are never deleted), so re-sending the bytes only cost an INSERT that finds the
+ * conflict after copying the whole blob into a record (a campaign sends one content to many numbers). Bounded:
+ * the oldest digests are forgotten first, which only means one more no-op insert.
+ */
+export class StoredDigests {
+  private readonly digests = new Set<string>();
+
+  constructor(private readonly max = 20_000) {}
+
+  has(sha256: string): boolean {
+    return this.digests.has(sha256);
+  }
+
+  add(sha256: string): void {
+    if (this.digests.has(sha256)) return;
+    if (this.digests.size >= this.max) this.digests.delete(this.digests.values().next().value as string);
+    this.digests.add(sha256);
+  }
+}

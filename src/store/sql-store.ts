@@ -22,7 +22,7 @@ import type {
   WriteUnit,
 } from './store.ts';
 import type { JobsEnqueuedListener, StoreDialect } from './dialect.ts';
-import { BlobCache } from './blob-cache.ts';
+import { BlobCache, StoredDigests } from './blob-cache.ts';
 import { hasDuplicates, patchMtsBatch, resolveJobsBatch } from './batch-updates.ts';
 import { claimIdempotencyKeys } from './idempotency.ts';
 import { inTransaction, runMigrations } from './migrations.ts';
@@ -76,6 +76,7 @@ export class KyselyStore implements SqlStore {
   private readonly db: Kysely<Database>;
   private readonly localListeners = new Set<JobsEnqueuedCallback>();
   private readonly blobCache = new BlobCache();
+  private readonly storedBlobs = new StoredDigests();
   private readonly log: (msg: string, extra?: object) => void;
 
   /** Wrap a dialect; call migrate() before use. */
@@ -99,8 +100,9 @@ export class KyselyStore implements SqlStore {
     if (applied.length > 0) this.log('store schema migrated', { backend: this.backend, versions: applied });
   }
 
-  async write(units: readonly WriteUnit[]): Promise<WriteResult[]> {
-    if (units.length === 0) return [];
+  async write(given: readonly WriteUnit[]): Promise<WriteResult[]> {
+    if (given.length === 0) return [];
+    const units = this.withoutStoredBlobs(given);
     const now = Date.now();
     const writer = this.dialect.writer;
     const { applied, hits, kinds } = writer ? await writer.write(this.db, units, now) : await this.db.connection().execute((conn) =>
@@ -117,6 +119,9 @@ export class KyselyStore implements SqlStore {
       }),
     );
     if (kinds.length > 0) this.emitLocal(kinds as JobKind[]);
+    for (let i = 0; i < units.length; i++) {
+      if (applied[i]) for (const b of units[i]!.blobs ?? []) this.storedBlobs.add(b.sha256);
+    }
     return applied.map((a, i) => {
       const existing = hits[i];
       return existing ? { applied: false, existing } : { applied: a };
@@ -433,7 +438,20 @@ export class KyselyStore implements SqlStore {
     if (!row) return undefined;
     const bytes = Buffer.from(row.bytes);
     this.blobCache.set(sha256, bytes);
+    this.storedBlobs.add(sha256);
     return bytes;
+  }
+
+  /** The units without the blobs known to be stored already (copies only of the units that change). */
+  private withoutStoredBlobs(units: readonly WriteUnit[]): readonly WriteUnit[] {
+    let out: WriteUnit[] | undefined;
+    for (let i = 0; i < units.length; i++) {
+      const blobs = units[i]!.blobs;
+      if (!blobs || !blobs.some((b) => this.storedBlobs.has(b.sha256))) continue;
+      out ??= units.slice();
+      out[i] = { ...units[i]!, blobs: blobs.filter((b) => !this.storedBlobs.has(b.sha256)) };
+    }
+    return out ?? units;
   }
 
   async listHandsetMessages(number: string, limit: number, mtId?: number): Promise<HandsetMessage[]> {

@@ -34,6 +34,19 @@ describe.each(backends)('Store contract on %s', (backend, newUrl) => {
     expect(store.backend).toBe(backend.split('-')[0]);
   });
 
+  it('stores a blob whose first write failed when a later write brings it again', async () => {
+    const mtId = await store.reserveIds('mt', 3);
+    const b = blobOf(Buffer.from(`content of ${mtId}`));
+    // A unit the store refuses as a whole: its blob must not count as stored afterwards.
+    await expect(store.write([{ blobs: [b], mts: [mtOf(mtId, [partOf(b, 'text/plain', 't')], { state: 'bogus' as never })] }])).rejects.toThrow();
+    expect(await store.getBlob(b.sha256)).toBeUndefined();
+    await store.write([{ blobs: [b], mts: [mtOf(mtId + 1, [partOf(b, 'text/plain', 't')])] }]);
+    expect((await store.getBlob(b.sha256))?.toString()).toBe(`content of ${mtId}`);
+    // Once stored, a unit may bring it again (or not at all): the part still reads back.
+    await store.write([{ blobs: [b], mts: [mtOf(mtId + 2, [partOf(b, 'text/plain', 't')])] }]);
+    expect((await store.getMt(mtId + 2))?.parts[0]?.sha256).toBe(b.sha256);
+  });
+
   it('accepts an MT and reads it back with byte-exact blobs, deduplicating identical blobs', async () => {
     const mtId = await store.reserveIds('mt', 2);
     expect(typeof mtId).toBe('number');
