@@ -41,8 +41,12 @@ export function parseControlJson(body: Buffer, lenient: boolean): unknown {
 
 /** Header values arrive latin1-decoded; re-decode as UTF-8 so a stray non-ASCII character is seen as itself. */
 export function headerAsUtf8(v: string | undefined): string {
-  return v ? Buffer.from(v, 'latin1').toString('utf8') : '';
+  if (!v) return '';
+  // ASCII (nearly every header) reads the same either way: no round trip through a Buffer.
+  return NON_ASCII.test(v) ? Buffer.from(v, 'latin1').toString('utf8') : v;
 }
+
+const NON_ASCII = /[^\x00-\x7f]/;
 
 /**
  * Read a multipart/mixed request body with every limit enforced while it streams. Refuses a wrong Content-Type, a

@@ -83,7 +83,8 @@ export function validateMtRequest(
   let subject: string | null = null;
   if (j.subject !== undefined && j.subject !== null) {
     if (typeof j.subject !== 'string') throw new ApiError('INVALID_FIELD', { field: 'subject', reason: 'must be a string' });
-    if ([...j.subject].length > MAX_SUBJECT_CHARS) {
+    // Characters, not UTF-16 units; a string no longer than the limit in units cannot have more characters.
+    if (j.subject.length > MAX_SUBJECT_CHARS && [...j.subject].length > MAX_SUBJECT_CHARS) {
       throw new ApiError('INVALID_FIELD', { field: 'subject', reason: `longer than ${MAX_SUBJECT_CHARS} characters` });
     }
     subject = j.subject;

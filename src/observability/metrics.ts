@@ -12,6 +12,8 @@ export class GatewayMetrics {
   private readonly httpRequests: Counter<'method' | 'route' | 'status'>;
   private readonly httpDuration: Histogram<'route'>;
   private readonly events: Counter<'type'>;
+  /** Per event type, the labelled counter (prom-client hashes a label object on every inc otherwise). */
+  private readonly eventChildren = new Map<string, { inc(): void }>();
   private readonly commitBatches: Counter;
 
   constructor(nodeId: string) {
@@ -62,7 +64,11 @@ export class GatewayMetrics {
   observeCommitted(unit: WriteUnit): void {
     this.commitBatches.inc();
     if (!unit.events) return;
-    for (const e of unit.events) this.events.inc({ type: e.type });
+    for (const e of unit.events) {
+      let c = this.eventChildren.get(e.type);
+      if (!c) this.eventChildren.set(e.type, (c = this.events.labels({ type: e.type })));
+      c.inc();
+    }
   }
 
   /** Prometheus text exposition. */
