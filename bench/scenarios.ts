@@ -216,7 +216,7 @@ const baseline: Scenario = {
 
 function acceptSqlite(nodes: number): Scenario {
   const id = nodes === 1 ? 'accept' : `accept-${nodes}`;
-  const title = nodes === 1 ? 'accept (SQLite, synchronous=FULL)' : `accept (SQLite, ${nodes} processes)`;
+  const title = nodes === 1 ? 'accept (SQLite, WAL synced per 200)' : `accept (SQLite, ${nodes} processes)`;
   return {
     id,
     title,
