@@ -100,16 +100,8 @@ export class JobRunner {
 
   private async loop(): Promise<void> {
     const { store, owner, leaseMs, batchSize, log } = this.opts;
-    // Under load, claim in batches: with most slots busy, wait until an eighth of them are free rather than running
-    // a claim statement for every finished job (at ~3,000 messages/s that was most of the claims' cost on SQLite);
-    // a runner with few jobs running claims at once, so a quiet gateway adds no delay.
-    const minClaim = Math.max(1, Math.floor(Math.min(this.step.concurrency, batchSize) / 8));
     while (!this.stopped) {
       const free = this.step.concurrency - this.running;
-      if (free > 0 && free < minClaim && this.running >= minClaim) {
-        await this.sleep(this.opts.pollMs); // a finishing job wakes us
-        continue;
-      }
       let claimed: Job[] = [];
       if (free > 0) {
         try {
