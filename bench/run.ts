@@ -18,6 +18,7 @@
  *   BENCH_PROFILE          1: servers write V8 CPU profiles to bench/results/profiles/<scenario>/ (see profile-top.ts)
  *   BENCH_SQL_TIMING       1: servers time every SQLite statement (commits, batch sizes, blocked time in the JSON;
  *                          adds overhead, so not for headline numbers)
+ *   BENCH_SQLITE_OPTIONS   options for the SQLite store URLs, e.g. "writerThread=true" (see src/store/open-store.ts)
  *   BENCH_SERVER_ARGS      extra node flags for the server processes (e.g. "--max-semi-space-size=32"), to try
  *                          runtime settings without editing the code
  */

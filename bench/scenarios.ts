@@ -65,6 +65,12 @@ export interface Scenario {
 
 const SEND_PATH = '/mms/v2/send';
 
+/** A SQLite store URL, with BENCH_SQLITE_OPTIONS (e.g. "writerThread=true") appended when set. */
+function sqliteUrl(path: string): string {
+  const options = process.env.BENCH_SQLITE_OPTIONS;
+  return options ? `sqlite:${path}?${options}` : `sqlite:${path}`;
+}
+
 /** The sandbox-like gateway config every scenario uses; `store` and `workers` vary. */
 export function gatewayConfig(opts: { store: string; reportUrl: string; nodeId: string }): ConfigInput {
   return {
@@ -221,7 +227,7 @@ function acceptSqlite(nodes: number): Scenario {
     id,
     title,
     run: (env) => {
-      const store = `sqlite:${join(env.settings.tmpDir, `${id}.db`)}`;
+      const store = sqliteUrl(join(env.settings.tmpDir, `${id}.db`));
       const starts = Array.from({ length: nodes }, (_, i) => () => {
         const raw = gatewayConfig({ store, reportUrl: env.sink.reportUrl, nodeId: `bench-${i + 1}` });
         return startServer({ kind: 'gateway', raw, workers: false }, { cpuProfileDir: profileDir(env, id) });
@@ -290,7 +296,7 @@ function endToEnd(opts: { id: string; title: string; nodes: number; backend: 'sq
     async run(env) {
       const s = env.settings;
       let store: string;
-      if (opts.backend === 'sqlite') store = `sqlite:${join(s.tmpDir, `${id}.db`)}`;
+      if (opts.backend === 'sqlite') store = sqliteUrl(join(s.tmpDir, `${id}.db`));
       else {
         let pg: BenchPostgres;
         try {

@@ -3,7 +3,7 @@
  *
  *   sqlite:./data/mmsgate.db     (relative to the working directory; parent directories are created)
  *   sqlite:/var/lib/mmsgate.db
- *   sqlite:./data/mmsgate.db?writerThread=true    (SQLite writes on a worker thread; default: on the event loop)
+ *   sqlite:./data/mmsgate.db?writerThread=false   (SQLite writes on the event loop; default: a writer thread)
  *   sqlite::memory:              (tests only: nothing survives close)
  *   postgres://user:pass@host:5432/db   or postgresql://...
  */

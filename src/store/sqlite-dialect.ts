@@ -3,9 +3,11 @@
  *
  * Durability: nothing is acknowledged before the WAL holding it is synced to disk. Writes through kysely commit with
  * `synchronous = FULL` (the COMMIT syncs the WAL, https://www.sqlite.org/pragma.html#pragma_synchronous). Write batches
- * and the hot single statements (SqlWriter) run on the event loop with the sync taken out of the COMMIT and done by
- * a WalSync on libuv's thread pool before their promise resolves (sqlite-wal-sync.ts), or, with
- * `writerThread=true`, on a worker thread whose commits sync themselves (sqlite-writer-thread.ts).
+ * and the hot single statements (SqlWriter) run on a worker thread whose commits sync themselves (the default,
+ * sqlite-writer-thread.ts), or, with `writerThread=false`, on the event loop with the sync taken out of the COMMIT and
+ * done by a WalSync on libuv's thread pool before their promise resolves (sqlite-wal-sync.ts). Measured trade-off
+ * (docs/benchmarks.md): the thread carries ~25% more messages end to end (SQLite work leaves the event loop, which
+ * the pipeline needs); the event loop accepts ~15% more MTs per second with lower latency (no thread hand-off).
  */
 import { resolve } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
@@ -90,7 +92,7 @@ export function sqliteDialect(opts: SqliteOptions): StoreDialect {
   const raw = openSqliteDatabase(opts);
   const busyTimeoutMs = Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000));
   const file = opts.path !== ':memory:';
-  const thread = file && opts.writerThread === true ? new SqliteWriterThread(resolve(opts.path), busyTimeoutMs) : undefined;
+  const thread = file && opts.writerThread !== false ? new SqliteWriterThread(resolve(opts.path), busyTimeoutMs) : undefined;
   // ":memory:" has no WAL and nothing to make durable.
   const wal = file && !thread ? new WalSync(`${resolve(opts.path)}-wal`, opts.walSyncFn) : undefined;
   // With writes on the event loop, checkpoints run on their own thread instead of inside a COMMIT (sqlite-checkpointer.ts).

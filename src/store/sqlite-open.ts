@@ -18,9 +18,9 @@ export interface SqliteOptions {
   /** How long a writer waits for another process's lock before failing (ms). */
   busyTimeoutMs?: number;
   /**
-   * Run write batches and lease writes on a worker thread with its own connection (default false: on the event
+   * Run write batches and lease writes on a worker thread with its own connection (default true; false: on the event
    * loop, with the WAL synced off it; always false for ":memory:", which a second connection cannot share). See
-   * sqlite-writer-thread.ts and docs/benchmarks.md for the measurements behind the default.
+   * sqlite-dialect.ts and docs/benchmarks.md for the measurements behind the default.
    */
   writerThread?: boolean;
   /** Tests only: how the WAL is synced (default fs.fdatasync; see sqlite-wal-sync.ts). */

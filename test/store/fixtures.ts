@@ -81,8 +81,8 @@ export function storeBackends(prefix: string): [string, () => Promise<string>][]
   });
   return [
     ['sqlite', async () => `sqlite:${join(tmp, `s-${Math.random().toString(36).slice(2)}`, 'store.db')}`],
-    // The same file store with its writes on a worker thread instead of the event loop.
-    ['sqlite-thread', async () => `sqlite:${join(tmp, `s-${Math.random().toString(36).slice(2)}`, 'store.db')}?writerThread=true`],
+    // The same file store with its writes on the event loop instead of the writer thread.
+    ['sqlite-inline', async () => `sqlite:${join(tmp, `s-${Math.random().toString(36).slice(2)}`, 'store.db')}?writerThread=false`],
     ['postgres', () => freshPgDatabase()],
   ];
 }

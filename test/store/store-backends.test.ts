@@ -94,7 +94,7 @@ describe('SQLite file store', () => {
 
   it('leaves the sync to the caller for every batch and statement when told so, and restores FULL for other writes', async () => {
     const file = join(tmp, 'caller-sync.db');
-    const store = await openStore(`sqlite:${file}`);
+    const store = await openStore(`sqlite:${file}?writerThread=false`);
     await store.close();
     const db = openSqliteDatabase({ path: file });
     const writer = new SqliteBatchWriter(db, 'caller');
@@ -113,10 +113,10 @@ describe('SQLite file store', () => {
     }
   });
 
-  it('answers a write or a claim only after a WAL sync that started after its commit; after a failed sync, none', async () => {
+  it('with writes on the event loop, answers a write or a claim only after a WAL sync that started after its commit; after a failed sync, none', async () => {
     const file = join(tmp, 'wal-sync.db');
     const syncs: ((err: NodeJS.ErrnoException | null) => void)[] = [];
-    const store = await openStore(`sqlite:${file}`, { sqliteWalSync: (_fd, done) => syncs.push(done) });
+    const store = await openStore(`sqlite:${file}?writerThread=false`, { sqliteWalSync: (_fd, done) => syncs.push(done) });
     const until = async (cond: () => boolean) => {
       for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
       expect(cond()).toBe(true);
@@ -166,9 +166,9 @@ describe('SQLite file store', () => {
     }
   });
 
-  it('checkpoints off the event loop: the WAL stays bounded though the store connection never checkpoints itself', async () => {
+  it('with writes on the event loop, checkpoints on their own thread: the WAL stays bounded though the store connection never checkpoints itself', async () => {
     const file = join(tmp, 'checkpoints.db');
-    const store = await openStore(`sqlite:${file}`);
+    const store = await openStore(`sqlite:${file}?writerThread=false`);
     try {
       // ~24 MB of distinct blobs in 2 MB batches: without any checkpoint the WAL would hold all of it.
       for (let batch = 0; batch < 12; batch++) {
