@@ -96,11 +96,16 @@ export function sqliteDialect(opts: SqliteOptions): StoreDialect {
   // ":memory:" has no WAL and nothing to make durable.
   const wal = file && !thread ? new WalSync(`${resolve(opts.path)}-wal`, opts.walSyncFn) : undefined;
   // With writes on the event loop, checkpoints run on their own thread instead of inside a COMMIT (sqlite-checkpointer.ts).
-  let checkpointer: SqliteCheckpointer | undefined;
-  if (wal) {
-    raw.pragma('wal_autocheckpoint = 0');
-    checkpointer = new SqliteCheckpointer(resolve(opts.path), () => raw.open && raw.pragma('wal_autocheckpoint = 1000'));
-  }
+  if (wal) raw.pragma('wal_autocheckpoint = 0');
+  const checkpointer = wal ? new SqliteCheckpointer(resolve(opts.path), () => raw.open && raw.pragma('wal_autocheckpoint = 1000')) : undefined;
+  const close = thread
+    ? () => thread.close()
+    : wal
+      ? async () => {
+          await checkpointer?.close();
+          await wal.close();
+        }
+      : undefined;
   const writer: SqlWriter = thread ? threadedWriter(thread) : inlineWriter(new SqliteBatchWriter(raw, wal ? 'caller' : 'commit'), wal);
   return {
     name: 'sqlite',
@@ -127,14 +132,6 @@ export function sqliteDialect(opts: SqliteOptions): StoreDialect {
     // `npm run bench` (accept): 1 in flight about 6% ahead of 2, 2 ahead of 4, 4 ahead of 8.
     writesInFlight: thread ? 4 : 1,
     fatalError: () => wal?.failed,
-    ...(thread ? { close: () => thread.close() } : {}),
-    ...(wal
-      ? {
-          close: async () => {
-            await checkpointer?.close();
-            await wal.close();
-          },
-        }
-      : {}),
+    ...(close ? { close } : {}),
   };
 }
