@@ -63,20 +63,15 @@ export class Authenticator<A extends AuthAccount> {
   /** The account for a header verified within the cache lifetime, without any key derivation; else undefined. */
   cached(header: string | undefined): A | undefined {
     if (header === undefined || header.length > MAX_AUTH_HEADER) return undefined;
-    const key = hash('sha256', this.salt + header, 'base64');
-    const hit = this.verified.get(key);
-    if (hit === undefined) return undefined;
-    if (hit.expiresAt > this.now()) return hit.account;
-    this.verified.delete(key);
-    return undefined;
+    return this.lookup(this.cacheKey(header));
   }
 
   /** The account for this Authorization header, or an ApiError (AUTH_REQUIRED / AUTH_INVALID). */
   async authenticate(header: string | undefined): Promise<A> {
     if (header === undefined || header.length > MAX_AUTH_HEADER) throw new ApiError('AUTH_REQUIRED');
-    const hit = this.cached(header);
+    const key = this.cacheKey(header);
+    const hit = this.lookup(key);
     if (hit !== undefined) return hit;
-    const key = hash('sha256', this.salt + header, 'base64');
     const t = this.now();
     const cred = parseBasicAuth(header);
     if (!cred) throw new ApiError('AUTH_REQUIRED');
@@ -90,6 +85,20 @@ export class Authenticator<A extends AuthAccount> {
     if (this.verified.size >= this.maxCacheEntries) this.verified.clear();
     this.verified.set(key, { account, expiresAt: t + this.cacheTtlMs });
     return account;
+  }
+
+  /** The salted digest a verified header is cached under (see the file comment). */
+  private cacheKey(header: string): string {
+    return hash('sha256', this.salt + header, 'base64');
+  }
+
+  /** The account cached under `key` if still fresh; an expired entry is dropped. */
+  private lookup(key: string): A | undefined {
+    const hit = this.verified.get(key);
+    if (hit === undefined) return undefined;
+    if (hit.expiresAt > this.now()) return hit.account;
+    this.verified.delete(key);
+    return undefined;
   }
 }
 

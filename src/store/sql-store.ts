@@ -79,7 +79,6 @@ export class KyselyStore implements SqlStore {
   private readonly storedBlobs = new StoredDigests();
   private readonly log: (msg: string, extra?: object) => void;
 
-  /** Wrap a dialect; call migrate() before use. */
   /** See StoreDialect.writesInFlight. */
   get writesInFlight(): number {
     return this.dialect.writesInFlight;
@@ -89,6 +88,7 @@ export class KyselyStore implements SqlStore {
     return this.dialect.fatalError?.();
   }
 
+  /** Wrap a dialect; call migrate() before use. */
   constructor(private readonly dialect: StoreDialect, opts: SqlStoreOptions = {}) {
     this.backend = dialect.name;
     this.db = new Kysely<Database>({ dialect: dialect.kysely });
@@ -265,7 +265,8 @@ export class KyselyStore implements SqlStore {
         ${lock}
       )
       RETURNING *`;
-    // A lease lost in a crash only makes its jobs claimable again, so the claim need not wait for a flush.
+    // A lease lost in a crash only makes its jobs claimable again, so the claim's own write needs no flush (the
+    // event-loop SQLite writer still answers only once the rows that made the jobs are synced: sqlite-dialect.ts).
     const rows = await this.onWriter(claim.compile(this.db), false, () => claim.execute(this.db));
     return rows.map(jobFromRow).sort((a, b) => a.runAt - b.runAt || a.id - b.id);
   }
