@@ -191,8 +191,10 @@ function throughputRow(
 
 /** Accept-only target from the issue: >= 10,000 MT/s and >= 0.4 of the bare node:http baseline. */
 export function acceptTarget(row: ScenarioResult): ScenarioResult {
-  const ratioOk = row.ratioToBaseline === undefined || row.ratioToBaseline >= 0.4;
-  return { ...row, target: { description: '>= 10,000 MT/s and >= 0.4 x baseline', met: row.throughput >= 10_000 && ratioOk } };
+  const fast = row.throughput >= 10_000;
+  // Without a baseline in the run (BENCH_ONLY=accept) only half the target can be judged: say so, not "met".
+  if (row.ratioToBaseline === undefined) return { ...row, target: { description: '>= 10,000 MT/s; the 0.4 x baseline half not judged: no baseline in this run', met: fast } };
+  return { ...row, target: { description: '>= 10,000 MT/s and >= 0.4 x baseline', met: fast && row.ratioToBaseline >= 0.4 } };
 }
 
 async function withServers<T>(starts: (() => Promise<ServerHandle>)[], body: (servers: ServerHandle[]) => Promise<T>): Promise<T> {

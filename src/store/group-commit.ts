@@ -20,9 +20,9 @@ export interface GroupCommitOptions {
   /**
    * Transactions in flight at once (default: the store's writesInFlight, else 1). On PostgreSQL a transaction is
    * several round trips plus a WAL flush; with one at a time the commits of a whole node queue behind it, while
-   * concurrent transactions overlap their round trips and share WAL flushes. SQLite's writer thread merges the
-   * batches waiting in its queue into its next transaction, so a batch never waits for a thread round trip. Units of one batch still commit together; callers await their own unit, so no caller
-   * depends on the order of batches.
+   * concurrent transactions overlap their round trips and share WAL flushes. On SQLite one is best (the writer
+   * thread would merge queued batches into one transaction anyway, and each batch costs a thread hand-off). Units
+   * of one batch still commit together; callers await their own unit, so no caller depends on the order of batches.
    */
   maxInFlight?: number;
 }

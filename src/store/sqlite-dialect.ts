@@ -126,11 +126,13 @@ export function sqliteDialect(opts: SqliteOptions): StoreDialect {
     withMigrationLock: <T>(db: Kysely<Database>, fn: (db: Kysely<Database>) => Promise<T>) => fn(db),
     encodeJson: (value) => JSON.stringify(value),
     writer,
-    // The writer thread merges the batches queued behind its transaction, so several may be in flight. On the event
-    // loop one batch at a time is best: while it waits for its WAL sync the loop goes on parsing requests, which then
-    // commit together in the next batch (fewer commits, WAL pages and syncs per message). Measured with
-    // `npm run bench` (accept): 1 in flight about 6% ahead of 2, 2 ahead of 4, 4 ahead of 8.
-    writesInFlight: thread ? 4 : 1,
+    // One batch in flight, with the writer thread as on the event loop: what arrives meanwhile goes out together in
+    // the next batch. Each batch crossing to the thread costs the event loop a postMessage (~60 us here, a fifth of it
+    // the clone, the rest waking the thread) and the thread a wake-up; four in flight meant three times the batches
+    // at a third of the size. Measured with `npm run bench` (accept, alternating runs): 1 ahead of 4 by 15-40% in
+    // every pair, 2 in between; end to end 4 was up to ~10% ahead, and both stay well above the 3,000 msg/s target
+    // (docs/benchmarks.md).
+    writesInFlight: 1,
     fatalError: () => wal?.failed,
     ...(close ? { close } : {}),
   };
