@@ -6,13 +6,14 @@
  *
  *   npx tsx bench/cpu-per-request.ts [rate=0] [seconds=8]
  *   BENCH_SERVER_ARGS="--max-semi-space-size=32" npx tsx bench/cpu-per-request.ts 0 8
+ *   BENCH_SQLITE_OPTIONS=writerThread=false npx tsx bench/cpu-per-request.ts 0 8
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runLoadChild, startServer } from './children.ts';
 import { basicAuth } from './request-body.ts';
-import { gatewayConfig } from './scenarios.ts';
+import { gatewayConfig, sqliteUrl } from './scenarios.ts';
 
 const rate = Number(process.argv[2] ?? 0);
 const seconds = Number(process.argv[3] ?? 8);
@@ -40,7 +41,7 @@ function threadCpu(pid: number): Map<string, number> {
 const dir = mkdtempSync(join(tmpdir(), 'mmsgate-cpu-'));
 const server = await startServer({
   kind: 'gateway',
-  raw: gatewayConfig({ store: `sqlite:${join(dir, 'bench.db')}`, reportUrl: 'http://127.0.0.1:9/reports', nodeId: 'cpu-1' }),
+  raw: gatewayConfig({ store: sqliteUrl(join(dir, 'bench.db')), reportUrl: 'http://127.0.0.1:9/reports', nodeId: 'cpu-1' }),
   workers: false,
 });
 try {

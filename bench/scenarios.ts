@@ -66,7 +66,7 @@ export interface Scenario {
 const SEND_PATH = '/mms/v2/send';
 
 /** A SQLite store URL, with BENCH_SQLITE_OPTIONS (e.g. "writerThread=true") appended when set. */
-function sqliteUrl(path: string): string {
+export function sqliteUrl(path: string): string {
   const options = process.env.BENCH_SQLITE_OPTIONS;
   return options ? `sqlite:${path}?${options}` : `sqlite:${path}`;
 }
