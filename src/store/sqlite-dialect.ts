@@ -127,11 +127,11 @@ export function sqliteDialect(opts: SqliteOptions): StoreDialect {
     encodeJson: (value) => JSON.stringify(value),
     writer,
     // One batch in flight, with the writer thread as on the event loop: what arrives meanwhile goes out together in
-    // the next batch. Each batch crossing to the thread costs the event loop a postMessage (~60 us here, a fifth of it
-    // the clone, the rest waking the thread) and the thread a wake-up; four in flight meant three times the batches
-    // at a third of the size. Measured with `npm run bench` (accept, alternating runs): 1 ahead of 4 by 15-40% in
-    // every pair, 2 in between; end to end 4 was up to ~10% ahead, and both stay well above the 3,000 msg/s target
-    // (docs/benchmarks.md).
+    // the next batch. Each batch crossing to the thread costs the event loop a postMessage (120-180 us under load:
+    // the structured clone, ~2 us a unit, and waking the thread) and the thread a wake-up; with four in flight there
+    // were twice the batches at half the size. Measured (docs/benchmarks.md, alternating runs): accept with 1 ahead
+    // of 4 by 15-40% in every pair, 2 in between; end to end 4 was up to ~10% ahead, both well above the 3,000 msg/s
+    // target. On the event loop 1 was already best (about 6% ahead of 2, 2 ahead of 4): fewer commits and syncs.
     writesInFlight: 1,
     fatalError: () => wal?.failed,
     ...(close ? { close } : {}),
