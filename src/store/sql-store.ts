@@ -88,6 +88,11 @@ export class KyselyStore implements SqlStore {
     return this.dialect.fatalError?.();
   }
 
+  /** See Store.pollWrites: the writer thread's replies settle now instead of at the event loop's next turn. */
+  pollWrites(): void {
+    this.dialect.writer?.poll?.();
+  }
+
   /** Wrap a dialect; call migrate() before use. */
   constructor(private readonly dialect: StoreDialect, opts: SqlStoreOptions = {}) {
     this.backend = dialect.name;

@@ -57,6 +57,30 @@ describe('SQLite file store', () => {
     }
   });
 
+  it('settles a write the writer thread has committed as soon as it is polled, without waiting for the event loop', async () => {
+    const store = await openStore(`sqlite:${join(tmp, 'poll.db')}`);
+    try {
+      const id = await store.reserveIds('mt', 1);
+      let settled = false;
+      const written = store.write([{ mts: [mtOf(id, [])] }]).then((r) => {
+        settled = true;
+        return r;
+      });
+      // Block this thread long enough for the writer thread to commit and reply; no event-loop turn can deliver
+      // the reply meanwhile, and only microtasks run below, so only pollWrites can settle the write.
+      const until = Date.now() + 2000;
+      while (!settled && Date.now() < until) {
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+        store.pollWrites?.();
+        for (let i = 0; i < 20; i++) await new Promise<void>((r) => queueMicrotask(r));
+      }
+      expect(settled).toBe(true);
+      expect(await written).toEqual([{ applied: true }]);
+    } finally {
+      await store.close();
+    }
+  });
+
   /** Records the synchronous level in force whenever the writer changes it (a fresh statement: SQLite evaluates
    *  PRAGMA synchronous when compiling). */
   function watchLevels(db: BetterSqlite3.Database): { levels: unknown[]; level: () => unknown } {
