@@ -31,8 +31,6 @@ export type JobsEnqueuedListener = (kinds: string[]) => void;
  * while holding its connection, so it never interleaves with a kysely transaction.
  */
 export interface SqlWriter {
-  /** True when it runs off the event loop (the store then keeps several batches in flight). */
-  readonly threaded: boolean;
   /** Apply a batch in one transaction (job lease checks, idempotency keys, rows, forward-only patches). */
   write(db: Kysely<Database>, units: readonly WriteUnit[], now: number): Promise<BatchOutcome>;
   /**

@@ -7,7 +7,7 @@
  * sqlite-writer-thread.ts), or, with `writerThread=false`, on the event loop with the sync taken out of the COMMIT and
  * done by a WalSync on libuv's thread pool before their promise resolves (sqlite-wal-sync.ts). Measured trade-off
  * (docs/benchmarks.md): the thread carries ~25% more messages end to end (SQLite work leaves the event loop, which
- * the pipeline needs); the event loop accepts ~15% more MTs per second with lower latency (no thread hand-off).
+ * the pipeline needs); with one batch in flight each, both accept about as many MTs per second.
  */
 import { resolve } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
@@ -63,7 +63,6 @@ function inlineWriter(w: SqliteBatchWriter, wal?: WalSync): SqlWriter {
     return result;
   };
   return {
-    threaded: false,
     write: async (db, units, now) => durable(await db.connection().execute(async () => w.write(units, now))),
     run: async (db, sql, params, flush) => {
       let changed = false;
@@ -80,7 +79,6 @@ function inlineWriter(w: SqliteBatchWriter, wal?: WalSync): SqlWriter {
 /** Writes on the writer thread's connection. */
 function threadedWriter(t: SqliteWriterThread): SqlWriter {
   return {
-    threaded: true,
     write: (_db, units, now) => t.write(units, now),
     run: (_db, sql, params, flush) => t.run(sql, params, flush),
     poll: () => t.poll(),
