@@ -57,8 +57,8 @@ export interface StoreDialect {
   readonly batchUpdates?: boolean;
   /**
    * Write batches worth having in flight at once (the group committer's default): PostgreSQL overlaps the round
-   * trips and WAL flushes of concurrent transactions; SQLite does best with one, on its writer thread or on the event
-   * loop (requests arriving during a commit make the next batch bigger; every batch costs a hand-off or a sync).
+   * trips and WAL flushes of concurrent transactions; SQLite's writer thread merges the batches waiting in its queue;
+   * SQLite on the event loop does best with one (requests arriving during its WAL sync make the next batch bigger).
    */
   readonly writesInFlight: number;
   /** A failure after which no write can be trusted any more (SQLite: a failed WAL sync), if one happened. */

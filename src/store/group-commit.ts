@@ -1,7 +1,7 @@
 /**
  * Group commit: many concurrent callers, one transaction (and one fsync) per batch.
  *
- * While the allowed number of write()s are in flight (one on SQLite), new units queue up; when one finishes,
+ * While the allowed number of write()s are in flight (see maxInFlight), new units queue up; when one finishes,
  * everything queued goes out in the next write(). There is no timer: under light load a unit goes out on the next turn of the event loop, under heavy load
  * batches grow by themselves. Each caller's promise settles only when its own unit is committed (or failed).
  */
@@ -20,9 +20,9 @@ export interface GroupCommitOptions {
   /**
    * Transactions in flight at once (default: the store's writesInFlight, else 1). On PostgreSQL a transaction is
    * several round trips plus a WAL flush; with one at a time the commits of a whole node queue behind it, while
-   * concurrent transactions overlap their round trips and share WAL flushes. On SQLite one is best (the writer
-   * thread would merge queued batches into one transaction anyway, and each batch costs a thread hand-off). Units
-   * of one batch still commit together; callers await their own unit, so no caller depends on the order of batches.
+   * concurrent transactions overlap their round trips and share WAL flushes. SQLite's writer thread merges the
+   * batches waiting in its queue into its next transaction; SQLite on the event loop takes one at a time. Units of
+   * one batch still commit together; callers await their own unit, so no caller depends on the order of batches.
    */
   maxInFlight?: number;
 }

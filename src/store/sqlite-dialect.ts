@@ -7,7 +7,7 @@
  * sqlite-writer-thread.ts), or, with `writerThread=false`, on the event loop with the sync taken out of the COMMIT and
  * done by a WalSync on libuv's thread pool before their promise resolves (sqlite-wal-sync.ts). Measured trade-off
  * (docs/benchmarks.md): the thread carries ~25% more messages end to end (SQLite work leaves the event loop, which
- * the pipeline needs); with one batch in flight each, both accept about as many MTs per second.
+ * the pipeline needs); both accept about as many MTs per second.
  */
 import { resolve } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
@@ -124,13 +124,15 @@ export function sqliteDialect(opts: SqliteOptions): StoreDialect {
     withMigrationLock: <T>(db: Kysely<Database>, fn: (db: Kysely<Database>) => Promise<T>) => fn(db),
     encodeJson: (value) => JSON.stringify(value),
     writer,
-    // One batch in flight, with the writer thread as on the event loop: what arrives meanwhile goes out together in
-    // the next batch. Each batch crossing to the thread costs the event loop a postMessage (120-180 us under load:
-    // the structured clone, ~2 us a unit, and waking the thread) and the thread a wake-up; with four in flight there
-    // were twice the batches at half the size. Measured (docs/benchmarks.md, alternating runs): accept with 1 ahead
-    // of 4 by 15-40% in every pair, 2 in between; end to end 4 was up to ~10% ahead, both well above the 3,000 msg/s
-    // target. On the event loop 1 was already best (about 6% ahead of 2, 2 ahead of 4): fewer commits and syncs.
-    writesInFlight: 1,
+    // The writer thread merges the batches queued behind its transaction, so several may be in flight; the group
+    // committer drains its replies on every unit it takes (Store.pollWrites), so an answer does not wait for the
+    // event loop's next turn. Measured (docs/benchmarks.md, alternating runs): accept with 4 in flight level with or
+    // ahead of 1 (median ratios 0.36 / 0.36 / 0.37 against 0.31 / 0.31 / 0.37), end to end 4 ahead (3,756 / 3,661
+    // against 3,529 / 3,191 msg/s). Without the replies drained, 1 had been 15-40% ahead: a batch's answer then
+    // waited for the event loop, and fewer, bigger batches paid that wait less often. On the event loop one batch at
+    // a time is best: while it waits for its WAL sync the loop goes on parsing requests, which then commit together
+    // in the next batch (about 6% ahead of 2, 2 ahead of 4, 4 ahead of 8).
+    writesInFlight: thread ? 4 : 1,
     fatalError: () => wal?.failed,
     ...(close ? { close } : {}),
   };

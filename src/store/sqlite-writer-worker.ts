@@ -52,9 +52,8 @@ function replyOne(req: WriterRequest): void {
 }
 
 /**
- * Consecutive write requests share one transaction (those that arrived while the previous COMMIT ran go out in the
- * next one). The gateway's group committer keeps one batch in flight, so this matters for concurrent Store.write()
- * callers outside it (the contract tests, tools). Each request gets its own slice of the outcome;
+ * Consecutive write requests share one transaction (group commit across the main thread's batches: those that
+ * arrived while the previous COMMIT ran go out in the next one). Each request gets its own slice of the outcome;
  * if the transaction fails, each gets the error and the main thread retries its units one by one.
  */
 function writeGroup(reqs: Extract<WriterRequest, { op: 'write' }>[]): void {
