@@ -29,7 +29,8 @@ function threadCpu(pid: number): Map<string, number> {
       const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       const ms = (Number(rest[11]) + Number(rest[12])) * TICK_MS;
       // Node names none of its threads: they are told apart by id (the writer thread is the busiest after main).
-      const name = tid === String(pid) ? 'main (event loop)' : `thread ${tid}`;
+      const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      const name = tid === String(pid) ? 'main (event loop)' : `thread ${tid} ${comm}`;
       out.set(name, (out.get(name) ?? 0) + ms);
     } catch {
       // The thread ended meanwhile.

@@ -17,7 +17,7 @@
  * - A header that differs only in spelling (e.g. `basic` vs `Basic`) is a separate entry, verified once itself.
  */
 import { hash, randomBytes } from 'node:crypto';
-import { verifySecret } from '../core/secrets.ts';
+import { verifySecret as verifySecretScrypt } from '../core/secrets.ts';
 import { ApiError } from '../core/errors.ts';
 
 /** Longest Authorization header considered (a bound on what we hash and parse). */
@@ -49,6 +49,11 @@ export class Authenticator<A extends AuthAccount> {
   /** salted digest of a verified Authorization header (base64) -> its account and expiry (ms) */
   private readonly verified = new Map<string, { account: A; expiresAt: number }>();
   private readonly maxCacheEntries = 10_000;
+  /**
+   * Verifications running now, by cache key, so that concurrent requests with the same header share one. Bounded by
+   * the requests in flight (each entry has at least one waiting), and a wrong password is never cached or reused after.
+   */
+  private readonly verifying = new Map<string, Promise<A>>();
   /** Per-process salt of the cache keys (see the file comment). */
   private readonly salt = randomBytes(32).toString('base64');
 
@@ -56,6 +61,8 @@ export class Authenticator<A extends AuthAccount> {
     accounts: readonly A[],
     private readonly cacheTtlMs: number,
     private readonly now: () => number = Date.now,
+    /** The key derivation and comparison (core/secrets.ts); a parameter so tests can count derivations. */
+    private readonly verifySecret: (plain: string, stored: string) => Promise<boolean> = verifySecretScrypt,
   ) {
     for (const a of accounts) this.accounts.set(a.id, a);
   }
@@ -72,16 +79,32 @@ export class Authenticator<A extends AuthAccount> {
     const key = this.cacheKey(header);
     const hit = this.lookup(key);
     if (hit !== undefined) return hit;
+    // Requests that arrive together with the same header (a client opening its connections after a restart, or when
+    // the cached entry expires under load) share one key derivation instead of each running its own: 64 connections
+    // once cost 64 scrypt runs (~3.5 s of CPU) before the first answer.
+    const pending = this.verifying.get(key);
+    if (pending !== undefined) return pending;
+    const verification = this.verify(header, key);
+    this.verifying.set(key, verification);
+    try {
+      return await verification;
+    } finally {
+      this.verifying.delete(key);
+    }
+  }
+
+  /** The key derivation behind a cache miss; caches the account when the password is right. */
+  private async verify(header: string, key: string): Promise<A> {
     const t = this.now();
     const cred = parseBasicAuth(header);
     if (!cred) throw new ApiError('AUTH_REQUIRED');
     const account = this.accounts.get(cred.user); // account IDs are case-sensitive
     if (!account) {
       // Spend the same work as for a real account so that timing does not reveal which account IDs exist.
-      await verifySecret(cred.pass, DUMMY_HASH);
+      await this.verifySecret(cred.pass, DUMMY_HASH);
       throw new ApiError('AUTH_INVALID');
     }
-    if (!(await verifySecret(cred.pass, account.passwordHash))) throw new ApiError('AUTH_INVALID');
+    if (!(await this.verifySecret(cred.pass, account.passwordHash))) throw new ApiError('AUTH_INVALID');
     if (this.verified.size >= this.maxCacheEntries) this.verified.clear();
     this.verified.set(key, { account, expiresAt: t + this.cacheTtlMs });
     return account;

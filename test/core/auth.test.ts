@@ -45,6 +45,25 @@ describe('Basic authentication', () => {
     now = 1000; // expired
     expect(auth.cached(good)).toBeUndefined();
   });
+  it('runs one key derivation for concurrent requests with the same header, right or wrong', async () => {
+    let derivations = 0;
+    const counting = async (plain: string, stored: string) => {
+      derivations++;
+      return verifySecret(plain, stored);
+    };
+    const auth = new Authenticator([acc], 60_000, Date.now, counting);
+    const good = basic('Aladdin', 'open sesame');
+    const accounts = await Promise.all(Array.from({ length: 32 }, () => auth.authenticate(good)));
+    expect(accounts.every((a) => a === acc)).toBe(true);
+    expect(derivations).toBe(1);
+    const bad = basic('Aladdin', 'wrong');
+    const refusals = await Promise.allSettled(Array.from({ length: 8 }, () => auth.authenticate(bad)));
+    expect(refusals.map((r) => r.status)).toEqual(Array(8).fill('rejected'));
+    expect(derivations).toBe(2);
+    // A refused header is not remembered: the next attempt derives again (and still fails).
+    await expect(auth.authenticate(bad)).rejects.toMatchObject({ code: 'AUTH_INVALID' });
+    expect(derivations).toBe(3);
+  });
   it('parses user:pass with colons in the password', () => {
     expect(parseBasicAuth(basic('a', 'b:c'))).toEqual({ user: 'a', pass: 'b:c' });
   });
