@@ -7,6 +7,7 @@
  *   npx tsx bench/cpu-per-request.ts [rate=0] [seconds=8]
  *   BENCH_SERVER_ARGS="--max-semi-space-size=32" npx tsx bench/cpu-per-request.ts 0 8
  *   BENCH_SQLITE_OPTIONS=writerThread=false npx tsx bench/cpu-per-request.ts 0 8
+ *   BENCH_CPU_SERVER=baseline npx tsx bench/cpu-per-request.ts 0 8    # the bare node:http server, for scale
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -40,11 +41,16 @@ function threadCpu(pid: number): Map<string, number> {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'mmsgate-cpu-'));
-const server = await startServer({
-  kind: 'gateway',
-  raw: gatewayConfig({ store: sqliteUrl(join(dir, 'bench.db')), reportUrl: 'http://127.0.0.1:9/reports', nodeId: 'cpu-1' }),
-  workers: false,
-});
+// BENCH_CPU_SERVER=baseline measures the bare node:http server of `npm run bench` the same way, for scale.
+const server = await startServer(
+  process.env.BENCH_CPU_SERVER === 'baseline'
+    ? { kind: 'baseline' }
+    : {
+        kind: 'gateway',
+        raw: gatewayConfig({ store: sqliteUrl(join(dir, 'bench.db')), reportUrl: 'http://127.0.0.1:9/reports', nodeId: 'cpu-1' }),
+        workers: false,
+      },
+);
 try {
   const warmupMs = 2000;
   const before = threadCpu(server.pid);
