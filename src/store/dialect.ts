@@ -20,6 +20,10 @@ export interface DdlTypes {
   readonly json: string;
   /** An auto-assigned 64-bit primary key that is never reused. */
   readonly autoId: string;
+  /** A JSON object expression from (literal key, SQL expression) pairs; for data migrations. */
+  jsonObject(pairs: readonly (readonly [key: string, expr: string])[]): string;
+  /** Aggregate: the JSON array of `element` over the group, in `orderBy` order, as a value for a `json` column. */
+  jsonArrayAgg(element: string, orderBy: string): string;
 }
 
 /** A callback for job-enqueued notifications; `kinds` are the job kinds that became ready. */

@@ -184,6 +184,30 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX jobs_dead ON jobs (id) WHERE state = 'dead'`,
     ],
   },
+  {
+    version: 4,
+    name: 'mt-parts-in-message-row',
+    // Every accepted MT wrote a message row and, in mt_parts, a part row: a second INSERT, B-tree and dirty page per
+    // commit on the hot path, and every load of an MT read both tables. MT parts are only ever written and read with
+    // their message, so they move into it as a JSON array (rows.ts mtPartsJson). MO parts keep their table.
+    statements: (t) => [
+      `ALTER TABLE mt_messages ADD COLUMN parts ${t.json} NOT NULL DEFAULT '[]'`,
+      `UPDATE mt_messages SET parts = (
+         SELECT ${t.jsonArrayAgg(
+           t.jsonObject([
+             ['contentType', 'p.content_type'],
+             ['contentId', 'p.content_id'],
+             ['sha256', 'p.sha256'],
+             ['size', 'p.size'],
+             ['remoteUrl', 'p.remote_url'],
+           ]),
+           'p.seq',
+         )}
+         FROM mt_parts p WHERE p.msg_id = mt_messages.mt_id)
+       WHERE EXISTS (SELECT 1 FROM mt_parts p WHERE p.msg_id = mt_messages.mt_id)`,
+      `DROP TABLE mt_parts`,
+    ],
+  },
 ];
 
 /** Apply pending migrations. Returns the versions applied by this call. */

@@ -32,9 +32,11 @@ export interface MtMessagesTable {
   operator_message_id: string | null;
   created_at: number;
   updated_at: number;
+  /** The parts, a JSON array of Part (rows.ts mtPartsJson); in the row since migration 4. */
+  parts: JsonColumn;
 }
 
-/** Parts of MT and MO messages share one shape; `seq` keeps the customer's order. */
+/** Parts of MO messages (MT parts are a column of mt_messages); `seq` keeps the customer's order. */
 export interface PartsTable {
   msg_id: number;
   seq: number;
@@ -156,7 +158,6 @@ export interface SchemaMigrationsTable {
 export interface Database {
   sequences: SequencesTable;
   mt_messages: MtMessagesTable;
-  mt_parts: PartsTable;
   blobs: BlobsTable;
   mo_messages: MoMessagesTable;
   mo_parts: PartsTable;

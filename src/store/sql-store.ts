@@ -187,7 +187,6 @@ export class KyselyStore implements SqlStore {
         .execute();
     }
     for (const rows of chunkRows(plan.mts, max)) await conn.insertInto('mt_messages').values(rows).execute();
-    for (const rows of chunkRows(plan.mtParts, max)) await conn.insertInto('mt_parts').values(rows).execute();
     for (const rows of chunkRows(plan.mos, max)) await conn.insertInto('mo_messages').values(rows).execute();
     for (const rows of chunkRows(plan.moParts, max)) await conn.insertInto('mo_parts').values(rows).execute();
     for (const rows of chunkRows(plan.events, max)) await conn.insertInto('events').values(rows).execute();
@@ -375,7 +374,7 @@ export class KyselyStore implements SqlStore {
 
   async getMt(mtId: number): Promise<MtMessage | undefined> {
     const row = await this.db.selectFrom('mt_messages').selectAll().where('mt_id', '=', mtId).executeTakeFirst();
-    return row ? mtFromRow(row, await this.parts('mt_parts', row.mt_id)) : undefined;
+    return row ? mtFromRow(row) : undefined;
   }
 
   async getMts(mtIds: readonly number[]): Promise<Map<number, MtMessage>> {
@@ -383,22 +382,7 @@ export class KyselyStore implements SqlStore {
     const ids = [...new Set(mtIds)];
     for (const batch of chunks(ids, MAX_IN_LIST)) {
       const rows = await this.db.selectFrom('mt_messages').selectAll().where('mt_id', 'in', batch).execute();
-      if (rows.length === 0) continue;
-      const parts = await this.db
-        .selectFrom('mt_parts')
-        .selectAll()
-        .where('msg_id', 'in', rows.map((r) => r.mt_id))
-        .orderBy('msg_id')
-        .orderBy('seq')
-        .execute();
-      const byMsg = new Map<number, Part[]>();
-      for (const p of parts) {
-        const id = Number(p.msg_id);
-        let list = byMsg.get(id);
-        if (!list) byMsg.set(id, (list = []));
-        list.push(partFromRow(p));
-      }
-      for (const r of rows) out.set(Number(r.mt_id), mtFromRow(r, byMsg.get(Number(r.mt_id)) ?? []));
+      for (const r of rows) out.set(Number(r.mt_id), mtFromRow(r));
     }
     return out;
   }
@@ -412,7 +396,7 @@ export class KyselyStore implements SqlStore {
       .orderBy('mt_id', 'desc')
       .limit(1)
       .executeTakeFirst();
-    return row ? mtFromRow(row, await this.parts('mt_parts', row.mt_id)) : undefined;
+    return row ? mtFromRow(row) : undefined;
   }
 
   async getMo(moId: number): Promise<MoMessage | undefined> {
@@ -420,7 +404,7 @@ export class KyselyStore implements SqlStore {
     return row ? moFromRow(row, await this.parts('mo_parts', row.mo_id)) : undefined;
   }
 
-  private async parts(table: 'mt_parts' | 'mo_parts', msgId: number): Promise<Part[]> {
+  private async parts(table: 'mo_parts', msgId: number): Promise<Part[]> {
     const rows = await this.db.selectFrom(table).selectAll().where('msg_id', '=', msgId).orderBy('seq').execute();
     return rows.map(partFromRow);
   }

@@ -115,6 +115,9 @@ export function sqliteDialect(opts: SqliteOptions): StoreDialect {
       blob: 'BLOB',
       json: 'TEXT',
       autoId: 'INTEGER PRIMARY KEY AUTOINCREMENT',
+      jsonObject: (pairs) => `json_object(${pairs.map(([k, e]) => `'${k}', ${e}`).join(', ')})`,
+      // Aggregate ORDER BY: SQLite 3.44 and later.
+      jsonArrayAgg: (element, orderBy) => `json_group_array(${element} ORDER BY ${orderBy})`,
     },
     // SQLITE_MAX_VARIABLE_NUMBER defaults to 32766 since SQLite 3.32.
     maxParameters: 32766,

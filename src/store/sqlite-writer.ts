@@ -13,6 +13,7 @@ import { planClaims, settleClaim } from './idempotency.ts';
 import type { Part } from '../core/message.ts';
 import type { IdempotencyClaim, IdempotencyHit, MtPatch, WriteUnit } from './store.ts';
 import { resolutionsInIdOrder } from './write-plan.ts';
+import { mtPartsJson } from './rows.ts';
 
 /** What one batch did: per-unit applied flags, idempotency holders, and job kinds that became ready. */
 export interface BatchOutcome {
@@ -51,9 +52,8 @@ const SHA256_HEX = /^[0-9a-f]{64}$/;
 const INSERT = {
   blob: 'INSERT INTO blobs (sha256, bytes, size) VALUES (?, ?, ?) ON CONFLICT (sha256) DO NOTHING',
   mt: `INSERT INTO mt_messages (mt_id, account_id, request_id, source, destination, mt_config, subject, operator_id, state,
-    state_rank, status, outcome_id, outcome_description, user_agent, operator_message_id, created_at, updated_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  mtPart: 'INSERT INTO mt_parts (msg_id, seq, content_type, content_id, sha256, size, remote_url) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    state_rank, status, outcome_id, outcome_description, user_agent, operator_message_id, created_at, updated_at, parts)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   mo: `INSERT INTO mo_messages (mo_id, operator_id, source, destinations, ccs, bccs, subject, user_agent, account_id, number,
     state, operator_message_id, received_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   moPart: 'INSERT INTO mo_parts (msg_id, seq, content_type, content_id, sha256, size, remote_url) VALUES (?, ?, ?, ?, ?, ?, ?)',
@@ -187,8 +187,8 @@ export class SqliteBatchWriter {
         const rank = MT_STATE_RANK[m.state];
         if (rank === undefined) throw new TypeError(`unknown MT state ${String(m.state)}`);
         ins.run(m.mtId, m.accountId, m.requestId, m.source, m.destination, m.mtConfig, m.subject, m.operatorId, m.state,
-          rank, m.status, m.outcomeId, m.outcomeDescription, m.userAgent, m.operatorMessageId, m.createdAt, m.updatedAt);
-        this.insertParts(INSERT.mtPart, m.mtId, m.parts);
+          rank, m.status, m.outcomeId, m.outcomeDescription, m.userAgent, m.operatorMessageId, m.createdAt, m.updatedAt,
+          mtPartsJson(m.parts));
       }
     }
     if (u.mos) {

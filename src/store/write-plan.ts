@@ -22,7 +22,6 @@ type Insert<T> = Omit<T, 'id'>;
 export interface WritePlan {
   blobs: BlobsTable[];
   mts: MtMessagesTable[];
-  mtParts: PartsTable[];
   mos: MoMessagesTable[];
   moParts: PartsTable[];
   events: Insert<EventsTable>[];
@@ -48,7 +47,6 @@ export function planWrite(
   const plan: WritePlan = {
     blobs: [],
     mts: [],
-    mtParts: [],
     mos: [],
     moParts: [],
     events: [],
@@ -69,8 +67,7 @@ export function planWrite(
       if (!blobs.has(b.sha256)) blobs.set(b.sha256, { sha256: b.sha256, bytes: b.bytes, size: b.bytes.length });
     }
     for (const m of u.mts ?? []) {
-      plan.mts.push(mtRow(m));
-      plan.mtParts.push(...partRows(m.mtId, m.parts));
+      plan.mts.push(mtRow(m, json));
     }
     for (const m of u.mos ?? []) {
       plan.mos.push(moRow(m, json));

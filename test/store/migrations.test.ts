@@ -1,0 +1,49 @@
+/**
+ * Upgrading a database written by an earlier release: the data it holds reads back the same after the migrations that
+ * change its shape, on every backend.
+ */
+import { Kysely, sql } from 'kysely';
+import { describe, expect, it } from 'vitest';
+import { MIGRATIONS, runMigrations } from '../../src/store/migrations.ts';
+import { dialectForUrl, openStore } from '../../src/store/open-store.ts';
+import type { Database } from '../../src/store/schema.ts';
+import { storeBackends } from './fixtures.ts';
+
+const T0 = 1_800_000_000_000;
+
+describe.each(storeBackends('mmsgate-migrations'))('migrations on %s', (_backend, newUrl) => {
+  it('moves the parts of existing MTs into their message rows (migration 4), in order, absent fields left absent', async () => {
+    const url = await newUrl();
+    // The schema as release 3 left it, with two MTs written the way it wrote them: one with parts, one without.
+    const dialect = dialectForUrl(url);
+    const db = new Kysely<Database>({ dialect: dialect.kysely });
+    try {
+      await runMigrations(db, dialect, MIGRATIONS.filter((m) => m.version <= 3));
+      for (const id of [1, 2]) {
+        await sql`INSERT INTO mt_messages (mt_id, account_id, request_id, source, destination, mt_config, subject,
+          operator_id, state, state_rank, created_at, updated_at)
+          VALUES (${id}, 'acme', ${`r${id}`}, '88600', '15551230001', 'default', NULL, 77, 'accepted', 0, ${T0}, ${T0})`.execute(db);
+      }
+      // Inserted out of order: seq, not insertion order, is the customer's order.
+      await sql`INSERT INTO mt_parts (msg_id, seq, content_type, content_id, sha256, size, remote_url) VALUES
+        (1, 1, 'application/vnd.openmarket.remoteContent', 'remote1', NULL, 0, 'https://example.com/a.jpg'),
+        (1, 0, 'text/plain; charset=utf-8', 'text1', ${'a'.repeat(64)}, 5, NULL)`.execute(db);
+    } finally {
+      await db.destroy();
+    }
+
+    const store = await openStore(url);
+    try {
+      expect((await store.getMt(1))?.parts).toEqual([
+        { contentType: 'text/plain; charset=utf-8', contentId: 'text1', sha256: 'a'.repeat(64), size: 5 },
+        { contentType: 'application/vnd.openmarket.remoteContent', contentId: 'remote1', size: 0, remoteUrl: 'https://example.com/a.jpg' },
+      ]);
+      const part = (await store.getMt(1))!.parts[1]!;
+      expect(Object.keys(part)).not.toContain('sha256');
+      expect((await store.getMt(2))?.parts).toEqual([]);
+      expect([...(await store.getMts([1, 2])).keys()].sort()).toEqual([1, 2]);
+    } finally {
+      await store.close();
+    }
+  });
+});
