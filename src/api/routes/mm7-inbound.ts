@@ -13,8 +13,9 @@ export function registerMm7InboundRoute(app: FastifyInstance, ctx: GatewayContex
   const operators = new Map(ctx.config.operators.filter((o) => o.type === 'mm7').map((o) => [o.id, o]));
   if (operators.size === 0) return;
   // Verified inbound credentials (keyed by an HMAC, never the plain text), so that an MMSC posting many reports
-  // costs one key derivation.
-  const verified = new Map<string, boolean>();
+  // costs one key derivation. One cache per operator: Basic auth is per operator (`operators[].inbound`), so a
+  // credential verified for one operator says nothing about another's account and must be checked against it.
+  const verifiedByOperator = new Map<number, Set<string>>([...operators.keys()].map((id) => [id, new Set<string>()]));
 
   app.register(async (scope) => {
     // Read the body here (bounded: one byte past the limit is enough to know) so that the MM7 handler answers
@@ -50,6 +51,7 @@ export function registerMm7InboundRoute(app: FastifyInstance, ctx: GatewayContex
       const op = operators.get(Number(req.params.operatorId));
       if (!op) throw new ApiError('NOT_FOUND');
       const inbound = op.inbound as { username: string; passwordHash?: string; allowIps: string[] } | undefined;
+      const verified = verifiedByOperator.get(op.id)!;
       const res = await handleMm7Request(
         { headers: req.headers, body: (req.body as Buffer | undefined) ?? Buffer.alloc(0), remoteAddress: req.ip },
         {
@@ -58,10 +60,9 @@ export function registerMm7InboundRoute(app: FastifyInstance, ctx: GatewayContex
             ? {
                 checkCredentials: (user: string, pass: string) => {
                   const key = credentialDigest(user, pass).toString('hex');
-                  const hit = verified.get(key);
-                  if (hit !== undefined) return hit;
+                  if (verified.has(key)) return true;
                   const ok = user === inbound.username && !!inbound.passwordHash && verifySecretSync(pass, inbound.passwordHash);
-                  if (ok) verified.set(key, true);
+                  if (ok) verified.add(key);
                   return ok;
                 },
               }
