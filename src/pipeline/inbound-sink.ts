@@ -5,7 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import { newRequestId, type IdAllocator } from '../core/ids.ts';
-import { normaliseContentId, type MoMessage, type Part } from '../core/message.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { normaliseContentId, type MoMessage, type MtMessage, type Part } from '../core/message.ts';
 import type { InboundMo, InboundReadReply, InboundReport, InboundSink } from '../operators/connector.ts';
 import type { NewBlob, Store, WriteResult, WriteUnit } from '../store/store.ts';
 import { outcomeUnit } from './units.ts';
@@ -24,7 +25,21 @@ export interface InboundSinkDeps {
   ownerOf(number: string): NumberOwner | undefined;
   reportUrlFor(accountId: string, mtConfig: string): string | undefined;
   now?: () => number;
+  /**
+   * How long to look again, in ms after each miss, for the MT of a report or read reply whose operator message ID is
+   * not known yet (default CORRELATION_RETRY_MS). An MMSC may send a report right after its SubmitRsp, before the
+   * submit step has committed the ID that SubmitRsp carried.
+   */
+  correlationRetryMs?: readonly number[];
 }
+
+/**
+ * Waits between lookups of an unknown operator message ID: ~2 s in all, enough for the submit step's commit of a
+ * SubmitRsp that the report overtook (milliseconds, or the group commit's latency under load), short enough that the
+ * operator's HTTP request is answered well within any timeout it has. An ID still unknown then is answered as
+ * unknown (MM7 2005).
+ */
+export const CORRELATION_RETRY_MS: readonly number[] = [20, 40, 80, 160, 320, 640, 740];
 
 export class PipelineInboundSink implements InboundSink {
   private readonly now: () => number;
@@ -33,7 +48,7 @@ export class PipelineInboundSink implements InboundSink {
   }
 
   async deliveryReport(ev: InboundReport): Promise<'ok' | 'unknown'> {
-    const mt = await this.deps.store.findMtByOperatorMessageId(ev.operatorId, ev.operatorMessageId);
+    const mt = await this.findMt(ev.operatorId, ev.operatorMessageId);
     if (!mt) return 'unknown';
     const unit = outcomeUnit(
       mt,
@@ -45,12 +60,39 @@ export class PipelineInboundSink implements InboundSink {
         detail: { operatorMessageId: ev.operatorMessageId, statusText: ev.statusText ?? null, reportedAt: ev.at ? new Date(ev.at).toISOString() : null },
       },
     );
-    await this.deps.commit(unit);
+    // The state change decides, inside the transaction, whether this report is forwarded: of two copies of one report
+    // handled at once (operators resend, NOTES quirk 9), or a Deferred racing a Retrieved, only a copy that moves the
+    // message forward queues a REPORT; the others are logged as ignored, as a report after the final one is.
+    for (const p of unit.mtPatches ?? []) p.required = true;
+    const result = await this.deps.commit(unit);
+    if (unit.mtPatches?.length && !result.applied) {
+      await this.deps.commit({
+        events: [
+          {
+            mtId: mt.mtId,
+            at: this.now(),
+            type: 'report-ignored',
+            node: this.deps.nodeId,
+            detail: { reason: 'message already at or past this state', outcomeId: ev.outcome.id, operatorMessageId: ev.operatorMessageId },
+          },
+        ],
+      });
+    }
     return 'ok';
   }
 
+  /** The MT an operator message ID belongs to, looking again for a while if it is not known yet (see correlationRetryMs). */
+  private async findMt(operatorId: number, operatorMessageId: string): Promise<MtMessage | undefined> {
+    const waits = this.deps.correlationRetryMs ?? CORRELATION_RETRY_MS;
+    for (let attempt = 0; ; attempt++) {
+      const mt = await this.deps.store.findMtByOperatorMessageId(operatorId, operatorMessageId);
+      if (mt || attempt >= waits.length) return mt;
+      await sleep(waits[attempt]!);
+    }
+  }
+
   async readReply(ev: InboundReadReply): Promise<'ok' | 'unknown'> {
-    const mt = await this.deps.store.findMtByOperatorMessageId(ev.operatorId, ev.operatorMessageId);
+    const mt = await this.findMt(ev.operatorId, ev.operatorMessageId);
     if (!mt) return 'unknown';
     await this.deps.commit({
       events: [{ mtId: mt.mtId, at: this.now(), type: 'read-reply', node: this.deps.nodeId, detail: { mmStatus: ev.mmStatus, at: ev.at ?? null } }],

@@ -37,7 +37,7 @@ import {
   partFromRow,
 } from './rows.ts';
 import type { Database, JobsTable } from './schema.ts';
-import { chunkRows, planWrite, resolutionsInIdOrder, type WritePlan } from './write-plan.ts';
+import { chunkRows, planWrite, requiredPatchesInIdOrder, resolutionsInIdOrder, type WritePlan } from './write-plan.ts';
 
 /** Bounds on caller-supplied counts (a bug upstream must not turn into a giant query). */
 const MAX_LIST_LIMIT = 1000;
@@ -113,7 +113,10 @@ export class KyselyStore implements SqlStore {
     const { applied, hits, kinds } = writer ? await writer.write(this.db, units, now) : await this.db.connection().execute((conn) =>
       inTransaction(conn, this.dialect.beginWrite, async () => {
         const { applied, retriedKinds } = await this.resolveJobs(conn, units, now);
-        // After the job check: a unit skipped for its lease claims no key.
+        for (const { i, patch } of requiredPatchesInIdOrder(units, applied)) {
+          if (!(await this.patchMt(conn, patch, now))) applied[i] = false;
+        }
+        // After the job and patch checks: a unit skipped claims no key.
         const hits = await claimIdempotencyKeys(conn, units, applied, now);
         const plan = planWrite(units, applied, this.dialect.encodeJson, now);
         await this.insertRows(conn, plan);
@@ -200,23 +203,25 @@ export class KyselyStore implements SqlStore {
     const batched =
       this.dialect.batchUpdates && plan.mtPatches.length > 1 && !hasDuplicates(plan.mtPatches.map((p) => p.mtId));
     if (batched) await patchMtsBatch(conn, plan.mtPatches, now);
-    for (const p of batched ? [] : plan.mtPatches) {
-      const rank = MT_STATE_RANK[p.state];
-      if (rank === undefined) throw new TypeError(`unknown MT state ${String(p.state)}`);
-      await conn
-        .updateTable('mt_messages')
-        .set(patchColumns(p, rank, now))
-        .where('mt_id', '=', p.mtId)
-        .where((eb) =>
-          p.state === 'reported'
-            ? eb.or([eb('state_rank', '<', rank), eb('state', '=', 'reported')])
-            : eb('state_rank', '<', rank),
-        )
-        .execute();
-    }
+    for (const p of batched ? [] : plan.mtPatches) await this.patchMt(conn, p, now);
     for (const m of plan.moStates) {
       await conn.updateTable('mo_messages').set({ state: m.state, updated_at: now }).where('mo_id', '=', m.moId).execute();
     }
+  }
+
+  /** One forward-only MT patch; true when it changed the message. */
+  private async patchMt(conn: Conn, p: MtPatch, now: number): Promise<boolean> {
+    const rank = MT_STATE_RANK[p.state];
+    if (rank === undefined) throw new TypeError(`unknown MT state ${String(p.state)}`);
+    const r = await conn
+      .updateTable('mt_messages')
+      .set(patchColumns(p, rank, now))
+      .where('mt_id', '=', p.mtId)
+      .where((eb) =>
+        p.state === 'reported' ? eb.or([eb('state_rank', '<', rank), eb('state', '=', 'reported')]) : eb('state_rank', '<', rank),
+      )
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
   }
 
   async reserveIds(sequence: 'mt' | 'mo', count: number): Promise<number> {

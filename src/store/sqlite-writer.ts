@@ -12,7 +12,7 @@ import { MT_STATE_RANK } from '../core/message.ts';
 import { planClaims, settleClaim } from './idempotency.ts';
 import type { Part } from '../core/message.ts';
 import type { IdempotencyClaim, IdempotencyHit, MtPatch, WriteUnit } from './store.ts';
-import { resolutionsInIdOrder } from './write-plan.ts';
+import { requiredPatchesInIdOrder, resolutionsInIdOrder } from './write-plan.ts';
 import { mtPartsJson } from './rows.ts';
 
 /** What one batch did: per-unit applied flags, idempotency holders, and job kinds that became ready. */
@@ -156,6 +156,7 @@ export class SqliteBatchWriter {
 
   private apply(units: readonly WriteUnit[], now: number): BatchOutcome {
     const { applied, retriedKinds } = this.resolveJobs(units, now);
+    for (const { i, patch } of requiredPatchesInIdOrder(units, applied)) if (!this.patchMt(patch, now)) applied[i] = false;
     // After the job check: a unit skipped for its lease claims no key.
     const hits = this.claimKeys(units, applied, now);
     const kinds = new Set<string>(retriedKinds);
@@ -282,7 +283,7 @@ export class SqliteBatchWriter {
   private applyPatches(units: readonly WriteUnit[], applied: readonly boolean[], now: number): void {
     for (let i = 0; i < units.length; i++) {
       if (!applied[i]) continue;
-      for (const p of units[i]!.mtPatches ?? []) this.patchMt(p, now);
+      for (const p of units[i]!.mtPatches ?? []) if (!p.required) this.patchMt(p, now);
     }
     for (let i = 0; i < units.length; i++) {
       if (!applied[i] || !units[i]!.moStates) continue;
@@ -291,7 +292,8 @@ export class SqliteBatchWriter {
     }
   }
 
-  private patchMt(p: MtPatch, now: number): void {
+  /** One forward-only patch; true when it changed the message. */
+  private patchMt(p: MtPatch, now: number): boolean {
     const rank = MT_STATE_RANK[p.state];
     if (rank === undefined) throw new TypeError(`unknown MT state ${String(p.state)}`);
     const params: Record<string, unknown> = { mtId: p.mtId, state: p.state, rank, now };
@@ -303,7 +305,7 @@ export class SqliteBatchWriter {
       params[field] = v;
     }
     const guard = p.state === 'reported' ? `(state_rank < @rank OR state = 'reported')` : 'state_rank < @rank';
-    this.stmt(`UPDATE mt_messages SET ${set} WHERE mt_id = @mtId AND ${guard}`).run(params);
+    return this.stmt(`UPDATE mt_messages SET ${set} WHERE mt_id = @mtId AND ${guard}`).run(params).changes > 0;
   }
 }
 

@@ -67,6 +67,13 @@ export interface MtPatch {
   outcomeDescription?: string | null;
   userAgent?: string | null;
   operatorMessageId?: string | null;
+  /**
+   * The whole unit applies only if this patch moves the message forward, judged inside the transaction (a unit may
+   * hold one such patch). For effects that must follow a state change exactly once: two copies of one delivery report
+   * handled at the same moment both read the message before either committed, and only the copy whose patch lands
+   * may queue a customer REPORT. A unit skipped this way answers `applied: false`.
+   */
+  required?: boolean;
 }
 
 /** What happened to the job that produced this unit. The job must still be leased by `owner`. */

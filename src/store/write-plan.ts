@@ -114,7 +114,8 @@ export function planWrite(
         body: e.body,
       });
     }
-    plan.mtPatches.push(...(u.mtPatches ?? []));
+    // Required patches ran before the rows (requiredPatchesInIdOrder): they decided whether the unit applies.
+    for (const p of u.mtPatches ?? []) if (!p.required) plan.mtPatches.push(p);
     plan.moStates.push(...(u.moStates ?? []));
   });
   // Sorted keys give every transaction the same lock order on shared rows (PostgreSQL: no deadlock between nodes
@@ -133,6 +134,23 @@ export function chunkRows<T extends object>(rows: readonly T[], maxParameters: n
   const out: T[][] = [];
   for (let i = 0; i < rows.length; i += size) out.push(rows.slice(i, i + size));
   return out;
+}
+
+/**
+ * The required MT patch (MtPatch.required) of each unit still applied, with its unit index, in mtId order (the same
+ * lock order as every other patch). The store runs them before anything else of their units and skips a unit whose
+ * patch changed nothing.
+ */
+export function requiredPatchesInIdOrder(units: readonly WriteUnit[], applied: readonly boolean[]): { i: number; patch: MtPatch }[] {
+  const out: { i: number; patch: MtPatch }[] = [];
+  units.forEach((u, i) => {
+    if (!applied[i] || !u.mtPatches) return;
+    const required = u.mtPatches.filter((p) => p.required);
+    // One per unit: a second that failed after the first had landed would leave the unit half applied.
+    if (required.length > 1) throw new TypeError('a unit may hold at most one required MT patch');
+    if (required[0]) out.push({ i, patch: required[0] });
+  });
+  return out.sort((a, b) => a.patch.mtId - b.patch.mtId);
 }
 
 /**

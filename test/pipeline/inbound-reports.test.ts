@@ -1,0 +1,103 @@
+/**
+ * Operator delivery reports as they really arrive: copies of one report at the same moment, a late interim report
+ * racing the final one, a report that overtakes the commit of our own submission. On every store backend, because
+ * the decision is taken inside the store's transaction.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IdAllocator } from '../../src/core/ids.ts';
+import { outcomeFromMmStatus } from '../../src/core/outcomes.ts';
+import { PipelineInboundSink } from '../../src/pipeline/inbound-sink.ts';
+import { GroupCommitter } from '../../src/store/group-commit.ts';
+import { openStore } from '../../src/store/open-store.ts';
+import type { SqlStore } from '../../src/store/sql-store.ts';
+import { mtOf, storeBackends } from '../store/fixtures.ts';
+
+const OPERATOR = 77;
+
+describe.each(storeBackends('mmsgate-inbound-reports'))('delivery reports from an operator on %s', (_backend, newUrl) => {
+  let store: SqlStore;
+  let sink: PipelineInboundSink;
+  let committer: GroupCommitter;
+  beforeAll(async () => {
+    store = await openStore(await newUrl());
+    committer = new GroupCommitter(store);
+    sink = new PipelineInboundSink({
+      store,
+      commit: (u) => committer.submit(u),
+      moIds: new IdAllocator((n) => store.reserveIds('mo', n)),
+      nodeId: 'n1',
+      ownerOf: () => undefined,
+      reportUrlFor: () => 'http://127.0.0.1:9/reports',
+      correlationRetryMs: [20, 40, 80, 160, 320],
+    });
+  });
+  afterAll(async () => {
+    await store?.close();
+  });
+
+  /** A submitted MT carrying `operatorMessageId`. */
+  async function submittedMt(operatorMessageId: string): Promise<number> {
+    const mtId = await store.reserveIds('mt', 1);
+    await store.write([{ mts: [mtOf(mtId, [], { operatorId: OPERATOR, state: 'submitted', operatorMessageId })] }]);
+    return mtId;
+  }
+
+  const report = (operatorMessageId: string, mmStatus: string) =>
+    sink.deliveryReport({ operatorId: OPERATOR, operatorMessageId, outcome: outcomeFromMmStatus(mmStatus) });
+
+  const reportJobs = (mtId: number) => store.listJobs({ refId: mtId, kind: 'report' });
+  const eventTypes = async (mtId: number) => (await store.getEvents({ mtId })).map((e) => e.type);
+
+  it('forwards one REPORT for copies of one report handled at the same moment', async () => {
+    const mtId = await submittedMt(`dup-${Date.now()}`);
+    const id = (await store.getMt(mtId))!.operatorMessageId!;
+    const answers = await Promise.all(Array.from({ length: 12 }, () => report(id, 'Retrieved')));
+    expect(answers.every((a) => a === 'ok')).toBe(true); // the operator may forget every copy
+    expect(await reportJobs(mtId)).toHaveLength(1);
+    const types = await eventTypes(mtId);
+    expect(types.filter((t) => t === 'report-received')).toHaveLength(1);
+    expect(types.filter((t) => t === 'report-ignored')).toHaveLength(11);
+    expect((await store.getMt(mtId))?.state).toBe('delivered');
+  });
+
+  it('does not forward an interim report that arrives with or after the final one', async () => {
+    const mtId = await submittedMt(`race-${Date.now()}`);
+    const id = (await store.getMt(mtId))!.operatorMessageId!;
+    await Promise.all([report(id, 'Retrieved'), report(id, 'Deferred')]);
+    await report(id, 'Deferred');
+    const jobs = await reportJobs(mtId);
+    // Either the Deferred landed first and was forwarded before the Retrieved, or it lost and was ignored; never after.
+    const statuses = jobs.reverse().map((j) => (j.payload.body as { status: string }).status);
+    expect(statuses.at(-1)).toBe('Retrieved');
+    expect(statuses.filter((s) => s === 'Retrieved')).toHaveLength(1);
+    expect((await store.getMt(mtId))?.state).toBe('delivered');
+  });
+
+  it('still forwards repeated interim reports before the final one', async () => {
+    const mtId = await submittedMt(`interim-${Date.now()}`);
+    const id = (await store.getMt(mtId))!.operatorMessageId!;
+    await report(id, 'Deferred');
+    await report(id, 'Deferred');
+    expect(await reportJobs(mtId)).toHaveLength(2);
+    expect((await store.getMt(mtId))?.state).toBe('reported');
+  });
+
+  it('correlates a report that arrives before the submission carrying its message ID is committed', async () => {
+    const mtId = await store.reserveIds('mt', 1);
+    await store.write([{ mts: [mtOf(mtId, [], { operatorId: OPERATOR })] }]);
+    const id = `early-${mtId}`;
+    const answer = report(id, 'Retrieved');
+    // The submit step commits the operator's SubmitRsp a moment after the operator already sent the report.
+    await new Promise((r) => setTimeout(r, 60));
+    await store.write([{ mtPatches: [{ mtId, state: 'submitted', operatorMessageId: id }] }]);
+    expect(await answer).toBe('ok');
+    expect(await reportJobs(mtId)).toHaveLength(1);
+    expect((await store.getMt(mtId))?.state).toBe('delivered');
+  });
+
+  it('answers unknown for a message ID that never appears, after the wait', async () => {
+    const t0 = Date.now();
+    expect(await report(`never-${t0}`, 'Retrieved')).toBe('unknown');
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(550); // it looked again for the configured 620 ms
+  });
+});
