@@ -1,9 +1,12 @@
 /**
  * Basic authentication of POST /mm7/{id} is per operator (docs/api.md, `operators[].inbound`): a credential verified
- * for one operator, and cached for it, never opens another operator's endpoint.
+ * for one operator, and cached for it, never opens another operator's endpoint. A wrong username costs the same key
+ * derivation as a wrong password, so timing does not reveal the username.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sendDeliveryReport, type PeerAuth } from '../support/mm7-peer.ts';
+import { inboundCredentialCheck } from '../../src/api/routes/mm7-inbound.ts';
+import { hashSecret, verifySecret } from '../../src/core/secrets.ts';
+import { postRaw, type PeerAuth } from '../support/mm7-peer.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 
 const OP_A = 320;
@@ -32,20 +35,54 @@ afterAll(async () => {
   await gw?.stop();
 });
 
-/** POST a DeliveryReportReq (for a MessageID never issued) to /mm7/{op}; returns the HTTP status. */
+/**
+ * POST a body that is not XML to /mm7/{op}; returns the HTTP status: 401 when the credentials are refused, else the
+ * MM7 fault 2007 that follows authentication (HTTP 500, SOAP 1.1 §6.2), so nothing else is exercised.
+ */
 async function post(op: number, auth: PeerAuth): Promise<number> {
-  const res = await sendDeliveryReport(`${gw.url}/mm7/${op}`, { messageId: 'never-issued-auth', mmStatus: 'Retrieved' }, auth);
+  const res = await postRaw(`${gw.url}/mm7/${op}`, { headers: { 'content-type': 'text/xml; charset=utf-8' }, body: 'not xml' }, auth);
+  if (res.status !== 401) expect(res.body).toContain('2007');
   return res.status;
 }
 
 describe('inbound MM7 credentials are checked per operator', () => {
   it("operator A's credentials, verified and cached on /mm7/A, get 401 on /mm7/B (and the other way round)", async () => {
-    // Past authentication the unknown MessageID is a SOAP fault (HTTP 500, 2005): the credentials were accepted.
     expect(await post(OP_A, AUTH_A)).toBe(500);
     expect(await post(OP_A, AUTH_A)).toBe(500); // now from the cache
     expect(await post(OP_B, AUTH_A)).toBe(401);
     expect(await post(OP_B, AUTH_B)).toBe(500);
     expect(await post(OP_A, AUTH_B)).toBe(401);
     expect(await post(OP_B, AUTH_A)).toBe(401);
+  });
+});
+
+describe('inboundCredentialCheck', () => {
+  const passwordHash = hashSecret(AUTH_A.password);
+  /** A check whose key derivations are recorded (with the hash each ran against). */
+  function counted() {
+    const derivations: string[] = [];
+    const check = inboundCredentialCheck({ username: AUTH_A.username, passwordHash }, (plain, stored) => {
+      derivations.push(stored);
+      return verifySecret(plain, stored);
+    });
+    return { check, derivations };
+  }
+
+  it("runs the key derivation against the operator's hash for a wrong username too", async () => {
+    const { check, derivations } = counted();
+    expect(await check('someone-else', AUTH_A.password)).toBe(false);
+    expect(await check('someone-else', 'wrong')).toBe(false);
+    expect(await check(AUTH_A.username, 'wrong')).toBe(false);
+    expect(derivations).toEqual([passwordHash, passwordHash, passwordHash]);
+  });
+
+  it('caches only a verified credential: the right one costs one derivation, wrong ones one each time', async () => {
+    const { check, derivations } = counted();
+    expect(await check(AUTH_A.username, AUTH_A.password)).toBe(true);
+    expect(await check(AUTH_A.username, AUTH_A.password)).toBe(true);
+    expect(derivations).toHaveLength(1);
+    expect(await check('someone-else', AUTH_A.password)).toBe(false);
+    expect(await check('someone-else', AUTH_A.password)).toBe(false);
+    expect(derivations).toHaveLength(3);
   });
 });

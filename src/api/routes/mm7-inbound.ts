@@ -3,19 +3,19 @@
  * The body is taken raw (bounded) and handed to the MM7 adapter, which answers with the matching SOAP response or
  * fault; this route only finds the operator and checks its credentials.
  */
+import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
-import { credentialDigest, verifySecretSync } from '../../core/secrets.ts';
+import { credentialDigest, hashSecret, safeEqual, verifySecret } from '../../core/secrets.ts';
 import { handleMm7Request, mm7FaultResponse } from '../../operators/mm7/mm7-inbound.ts';
 import type { GatewayContext } from '../context.ts';
 
 export function registerMm7InboundRoute(app: FastifyInstance, ctx: GatewayContext): void {
   const operators = new Map(ctx.config.operators.filter((o) => o.type === 'mm7').map((o) => [o.id, o]));
   if (operators.size === 0) return;
-  // Verified inbound credentials (keyed by an HMAC, never the plain text), so that an MMSC posting many reports
-  // costs one key derivation. One cache per operator: Basic auth is per operator (`operators[].inbound`), so a
-  // credential verified for one operator says nothing about another's account and must be checked against it.
-  const verifiedByOperator = new Map<number, Set<string>>([...operators.keys()].map((id) => [id, new Set<string>()]));
+  // One checker, with its own cache, per operator: Basic auth is per operator (`operators[].inbound`).
+  const checkers = new Map<number, CredentialCheck>();
+  for (const op of operators.values()) if (op.inbound) checkers.set(op.id, inboundCredentialCheck(op.inbound));
 
   app.register(async (scope) => {
     // Read the body here (bounded: one byte past the limit is enough to know) so that the MM7 handler answers
@@ -50,23 +50,13 @@ export function registerMm7InboundRoute(app: FastifyInstance, ctx: GatewayContex
     scope.post<{ Params: { operatorId: string } }>('/mm7/:operatorId', async (req, reply) => {
       const op = operators.get(Number(req.params.operatorId));
       if (!op) throw new ApiError('NOT_FOUND');
-      const inbound = op.inbound as { username: string; passwordHash?: string; allowIps: string[] } | undefined;
-      const verified = verifiedByOperator.get(op.id)!;
+      const inbound = op.inbound;
+      const checkCredentials = checkers.get(op.id);
       const res = await handleMm7Request(
         { headers: req.headers, body: (req.body as Buffer | undefined) ?? Buffer.alloc(0), remoteAddress: req.ip },
         {
           operatorId: op.id,
-          auth: inbound
-            ? {
-                checkCredentials: (user: string, pass: string) => {
-                  const key = credentialDigest(user, pass).toString('hex');
-                  if (verified.has(key)) return true;
-                  const ok = user === inbound.username && !!inbound.passwordHash && verifySecretSync(pass, inbound.passwordHash);
-                  if (ok) verified.add(key);
-                  return ok;
-                },
-              }
-            : undefined,
+          auth: checkCredentials ? { checkCredentials } : undefined,
           allowIps: inbound?.allowIps?.length ? inbound.allowIps : undefined,
           sink: ctx.sink,
           logger: req.log,
@@ -78,4 +68,39 @@ export function registerMm7InboundRoute(app: FastifyInstance, ctx: GatewayContex
       return res.body;
     });
   });
+}
+
+/** Checks a username and password presented to one operator's endpoint. */
+export type CredentialCheck = (user: string, pass: string) => Promise<boolean>;
+
+/**
+ * The credential check of one operator's inbound account, with its own cache of verified credentials (keyed by an
+ * HMAC, never the plain text) so that an MMSC posting many reports costs one key derivation. The cache is this
+ * operator's alone: a credential verified for another operator says nothing about this one's account.
+ *
+ * Timing: a wrong username costs the same as a wrong password. The username is compared in constant time and the
+ * password is always run through the key derivation against this operator's hash, whatever the username; answering a
+ * wrong username at once (about 0.5 ms against about 40 ms for scrypt) let a caller find the operator's username
+ * before guessing its password. The derivation runs on libuv's pool (verifySecret), not on the event loop. Only a credential verified here is cached,
+ * so a cache hit is fast only for someone who already holds the right password.
+ *
+ * `verify` is the key derivation and comparison (core/secrets.ts); a parameter so tests can count derivations.
+ */
+export function inboundCredentialCheck(
+  inbound: { username: string; passwordHash?: string },
+  verify: (plain: string, stored: string) => Promise<boolean> = verifySecret,
+): CredentialCheck {
+  const verified = new Set<string>();
+  // loadConfig always sets passwordHash; should one ever be missing, nothing passes, at the same cost as a real check
+  // (a hash of a random secret, made with the same parameters as the others).
+  const stored = inbound.passwordHash ?? hashSecret(randomBytes(32).toString('base64'));
+  return async (user, pass) => {
+    const key = credentialDigest(user, pass).toString('hex');
+    if (verified.has(key)) return true;
+    const userOk = safeEqual(user, inbound.username);
+    const passOk = await verify(pass, stored);
+    const ok = userOk && passOk && inbound.passwordHash !== undefined;
+    if (ok) verified.add(key);
+    return ok;
+  };
 }
