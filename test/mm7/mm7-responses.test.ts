@@ -38,6 +38,10 @@ const FAULT_PREFIXED = `<?xml version="1.0" encoding="utf-8"?><env:Envelope xmln
 <RSErrorRsp xmlns="http://www.3gpp.org/ftp/Specs/archive/23_series/23.140/schema/REL-5-MM7-1-3"><MM7Version>5.3.0</MM7Version>
 <Status><StatusCode>2002</StatusCode><StatusText>Address Error</StatusText></Status></RSErrorRsp></env:detail></env:Fault></env:Body></env:Envelope>`;
 
+/** A Fault with this faultcode and no MM7 status in its detail. */
+const faultWithoutStatus = (faultcode: string) => `<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>
+<soap:Fault><faultcode>${faultcode}</faultcode><faultstring>refused</faultstring></soap:Fault></soap:Body></soap:Envelope>`;
+
 const recLogger = () => {
   const warnings: { obj: object; msg?: string }[] = [];
   const logger: Mm7Logger = { debug() {}, info() {}, error() {}, warn: (obj, msg) => warnings.push({ obj, msg }) };
@@ -93,6 +97,21 @@ describe('judgeSubmitResponse', () => {
       expect(e).toBeInstanceOf(OperatorRejectedError);
       expect((e as OperatorRejectedError).outcome).toBe(OUTCOMES.OPERATOR_ADDRESS_ERROR);
     }
+  });
+
+  // SOAP 1.1 §4.4.1: a dot extends a faultcode ("Client.Authentication" is a Client fault), and Client faults must not
+  // be resent unchanged, while Server faults may succeed later.
+  it.each(['Client', 'soap:Client', 'Client.Authentication', 'soap:Client.Authentication', 'soap:Client.Auth.BadPassword'])(
+    'gives up on a %s fault without MM7 status: operator rejected (26)',
+    (faultcode) => {
+      const e = thrown(() => judgeSubmitResponse(res(500, faultWithoutStatus(faultcode)), 'tx'));
+      expect(e).toBeInstanceOf(OperatorRejectedError);
+      expect((e as OperatorRejectedError).outcome).toBe(OUTCOMES.OPERATOR_REJECTED);
+    },
+  );
+
+  it.each(['Server', 'soap:Server', 'Server.Busy', 'soap:Server.Database.Down'])('retries a %s fault without MM7 status', (faultcode) => {
+    expect(thrown(() => judgeSubmitResponse(res(500, faultWithoutStatus(faultcode)), 'tx'))).toBeInstanceOf(TemporaryError);
   });
 
   it('retries HTTP 5xx / 429 without MM7 status and honours Retry-After', () => {

@@ -3,8 +3,9 @@
  * the submit worker does with it: accept, retry (TemporaryError) or give up (OperatorRejectedError).
  *
  * Precedence: an MM7 StatusCode in the body wins (SubmitRsp Status, or RSErrorRsp in a Fault's detail), whatever the
- * HTTP status: SOAP 1.1 sends faults with HTTP 500, some peers with 200 (NOTES quirk 2). Without a readable status
- * the HTTP status decides: 5xx, 429 and 408 are temporary (Retry-After honoured), other 4xx permanent.
+ * HTTP status: SOAP 1.1 sends faults with HTTP 500, some peers with 200 (NOTES quirk 2). Without a readable status a
+ * Fault's faultcode decides (Client and Client.* permanent, any other temporary); without a Fault the HTTP status
+ * decides: 5xx, 429 and 408 are temporary (Retry-After honoured), other 4xx permanent.
  */
 import { OUTCOMES } from '../../core/outcomes.ts';
 import { TemporaryError } from '../../core/retry-policy.ts';
@@ -142,11 +143,14 @@ export function judgeSubmitResponse(
   }
 
   if (parsed?.fault) {
-    // A fault without an MM7 status: SOAP 1.1 §4.4.1 says Client means "do not resend unchanged".
-    if (parsed.fault.faultcode === 'Client') {
-      throw new OperatorRejectedError(OUTCOMES.OPERATOR_REJECTED, `SOAP fault Client: ${parsed.fault.faultstring}`, detail);
+    // A fault without an MM7 status: SOAP 1.1 §4.4.1 says a Client fault means "do not resend unchanged", and a dot
+    // extends a code with a more specific one (`Client.Authentication` is a Client fault). Server faults, extended
+    // or not, and any other code may succeed later: retried.
+    const code = parsed.fault.faultcode;
+    if (code === 'Client' || code.startsWith('Client.')) {
+      throw new OperatorRejectedError(OUTCOMES.OPERATOR_REJECTED, `SOAP fault ${code}: ${parsed.fault.faultstring}`, detail);
     }
-    throw new TemporaryError(`SOAP fault ${parsed.fault.faultcode}: ${parsed.fault.faultstring}`, retryAfter);
+    throw new TemporaryError(`SOAP fault ${code}: ${parsed.fault.faultstring}`, retryAfter);
   }
 
   if (res.status >= 500 || res.status === 429 || res.status === 408) {
