@@ -19,6 +19,8 @@ export type Resolver = (hostname: string) => Promise<ResolvedAddress[]>;
 export const MAX_DNS_TTL_MS = 60_000;
 /** Default cache time. */
 export const DEFAULT_DNS_TTL_MS = 30_000;
+/** Default longest wait for an answer when the caller sets no limit of its own. */
+export const DEFAULT_LOOKUP_TIMEOUT_MS = 10_000;
 
 /** Clamps a configured TTL into [0, 60 000] ms; undefined gives the default. */
 export function clampDnsTtl(ms: number | undefined): number {
@@ -35,25 +37,44 @@ export const systemResolver: Resolver = async (hostname) => {
 interface Entry {
   addresses: ResolvedAddress[];
   expires: number;
+  /** Which query produced it: a slow query that answers after a newer one must not overwrite the newer answer. */
+  seq: number;
 }
 
-/** Caches resolver answers per host for at most the TTL; concurrent look-ups of one host share one query. */
+/** An answer and the clock time at which it stops being fresh. */
+export interface CachedAnswer {
+  addresses: ResolvedAddress[];
+  /** In the cache's clock; Infinity for IP literals. */
+  expires: number;
+}
+
+/**
+ * Caches resolver answers per host for at most the TTL; concurrent look-ups of one host share one query. A query
+ * is shared for at most `lookupTimeoutMs`: a resolver that never answers would otherwise hold every later caller
+ * of that host forever, so after that time the next caller starts a fresh query.
+ */
 export class DnsCache {
   private readonly entries = new Map<string, Entry>();
-  private readonly pending = new Map<string, Promise<ResolvedAddress[]>>();
+  private readonly pending = new Map<string, Promise<CachedAnswer>>();
   private rr = 0;
+  private seq = 0;
+  /** How long one query is shared, and how long a caller without its own limit waits (ms). */
+  readonly lookupTimeoutMs: number;
 
   /**
    * @param resolver where answers come from.
    * @param ttlMs cache time, clamped by {@link clampDnsTtl}.
    * @param now clock in ms (tests move it).
+   * @param lookupTimeoutMs how long one query is shared, and the wait limit of callers that give no signal.
    */
   constructor(
     private readonly resolver: Resolver,
     readonly ttlMs: number,
     private readonly now: () => number = Date.now,
+    lookupTimeoutMs: number = DEFAULT_LOOKUP_TIMEOUT_MS,
   ) {
     this.ttlMs = clampDnsTtl(ttlMs);
+    this.lookupTimeoutMs = Number.isFinite(lookupTimeoutMs) ? Math.max(1, Math.floor(lookupTimeoutMs)) : DEFAULT_LOOKUP_TIMEOUT_MS;
   }
 
   /** True when `host` has an answer younger than the TTL (IP literals are always fresh). */
@@ -63,23 +84,44 @@ export class DnsCache {
     return e !== undefined && e.expires > this.now();
   }
 
-  /** The addresses of `host`, from the cache while fresh, else from the resolver. */
-  async resolve(host: string): Promise<ResolvedAddress[]> {
+  /**
+   * The addresses of `host`, from the cache while fresh, else from the resolver. Waits until `signal` aborts
+   * (default: `lookupTimeoutMs`), then rejects with an `ETIMEOUT` error.
+   */
+  async resolve(host: string, signal?: AbortSignal): Promise<ResolvedAddress[]> {
+    return (await this.answer(host, signal)).addresses;
+  }
+
+  /** Like {@link resolve}, with the time the answer stops being fresh. */
+  async answer(host: string, signal?: AbortSignal): Promise<CachedAnswer> {
     const family = isIP(host);
-    if (family) return [{ address: host, family: family === 6 ? 6 : 4 }];
+    if (family) return { addresses: [{ address: host, family: family === 6 ? 6 : 4 }], expires: Infinity };
     const e = this.entries.get(host);
-    if (e && e.expires > this.now()) return e.addresses;
-    let p = this.pending.get(host);
-    if (!p) {
-      p = this.resolver(host)
-        .then((addresses) => {
-          if (addresses.length === 0) throw Object.assign(new Error(`no address for ${host}`), { code: 'ENOTFOUND' });
-          this.entries.set(host, { addresses, expires: this.now() + this.ttlMs });
-          return addresses;
-        })
-        .finally(() => this.pending.delete(host));
-      this.pending.set(host, p);
-    }
+    if (e && e.expires > this.now()) return { addresses: e.addresses, expires: e.expires };
+    const p = this.pending.get(host) ?? this.query(host);
+    return waitFor(p, signal ?? AbortSignal.timeout(this.lookupTimeoutMs), host);
+  }
+
+  private query(host: string): Promise<CachedAnswer> {
+    const seq = ++this.seq;
+    const p = new Promise<ResolvedAddress[]>((resolve) => resolve(this.resolver(host))).then((addresses) => {
+      if (addresses.length === 0) throw Object.assign(new Error(`no address for ${host}`), { code: 'ENOTFOUND' });
+      const expires = this.now() + this.ttlMs;
+      const current = this.entries.get(host);
+      if (!current || current.seq < seq) this.entries.set(host, { addresses, expires, seq });
+      return { addresses, expires };
+    });
+    this.pending.set(host, p);
+    // Only this query's own entry is removed: once it was given up, a fresh query may be pending under the name.
+    const forget = () => {
+      if (this.pending.get(host) === p) this.pending.delete(host);
+    };
+    const timer = setTimeout(forget, this.lookupTimeoutMs);
+    timer.unref();
+    p.finally(() => {
+      clearTimeout(timer);
+      forget();
+    }).catch(() => undefined);
     return p;
   }
 
@@ -104,6 +146,23 @@ export class DnsCache {
       (err: NodeJS.ErrnoException) => callback(err, '', 4),
     );
   };
+}
+
+/** `p`, or an `ETIMEOUT` rejection when `signal` aborts first (the query itself goes on for other callers). */
+function waitFor<T>(p: Promise<T>, signal: AbortSignal, host: string): Promise<T> {
+  const abortError = () => {
+    const reason: unknown = signal.reason;
+    if (reason instanceof Error && reason.name === 'TimeoutError') {
+      return Object.assign(new Error(`DNS lookup of ${host} timed out`), { code: 'ETIMEOUT', cause: reason });
+    }
+    return reason instanceof Error ? reason : new Error(`DNS lookup of ${host} aborted`, { cause: reason });
+  };
+  if (signal.aborted) return Promise.reject(abortError());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(abortError());
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 /** A stable key for an answer, to notice when a name starts pointing elsewhere. */

@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Pool } from 'undici';
+import { errors, Pool } from 'undici';
 import { addressKey, clampDnsTtl, DnsCache, systemResolver, type Resolver } from './dns-cache.ts';
 import { MmsApiError, MmsNetworkError, type AttemptFailure } from './errors.ts';
 import { buildSendBody, type SendRequest } from './request-body.ts';
@@ -20,7 +20,7 @@ export interface MmsClientOptions {
   endpoints: string[];
   accountId: string;
   password: string;
-  /** Per-attempt time limit in ms, connect + answer (default 30 000). */
+  /** Per-attempt time limit in ms: DNS lookup, connect and answer together (default 30 000). */
   timeoutMs?: number;
   /** Parallel keep-alive connections per endpoint (default 8). */
   connections?: number;
@@ -154,7 +154,9 @@ export class MmsClient {
     this.cooldownMs = opts.endpointCooldownMs ?? 5_000;
     this.now = opts.now ?? Date.now;
     this.dnsTtlMs = clampDnsTtl(opts.dnsTtlMs);
-    this.dns = new DnsCache(opts.lookup ?? systemResolver, this.dnsTtlMs, this.now);
+    // A query is shared no longer than one attempt may last: later attempts then ask again instead of waiting on
+    // a query that may never answer.
+    this.dns = new DnsCache(opts.lookup ?? systemResolver, this.dnsTtlMs, this.now, this.timeoutMs);
   }
 
   /**
@@ -274,7 +276,10 @@ export class MmsClient {
     headers: Record<string, string>,
     body: Buffer | undefined,
   ): Promise<RawAnswer> {
-    const pool = await this.poolFor(ep);
+    // One limit for the whole attempt, DNS lookup included: a resolver that never answers must end the attempt
+    // (and let the next endpoint be tried) just like a server that never answers.
+    const signal = AbortSignal.timeout(this.timeoutMs);
+    const pool = await this.poolFor(ep, signal);
     const res = await pool.request({
       method,
       path: ep.prefix + path,
@@ -282,7 +287,7 @@ export class MmsClient {
       body,
       headersTimeout: this.timeoutMs,
       bodyTimeout: this.timeoutMs,
-      signal: AbortSignal.timeout(this.timeoutMs),
+      signal,
     });
     const chunks: Buffer[] = [];
     let size = 0;
@@ -302,13 +307,23 @@ export class MmsClient {
    * the name now points elsewhere the pool is replaced (the old one finishes its requests and closes). Without this,
    * keep-alive connections would stay on the old address indefinitely, however short the DNS cache.
    */
-  private async poolFor(ep: Endpoint): Promise<Pool> {
+  private async poolFor(ep: Endpoint, signal: AbortSignal): Promise<Pool> {
     if (isIP(ep.hostname)) {
       ep.pool ??= this.newPool(ep);
       return ep.pool;
     }
     if (ep.pool && this.dns.isFresh(ep.hostname)) return ep.pool;
-    const key = addressKey(await this.dns.resolve(ep.hostname));
+    let addresses;
+    try {
+      addresses = await this.dns.resolve(ep.hostname, signal);
+    } catch (e) {
+      if (!signal.aborted) throw e;
+      // Reported like a connect timeout: no request was sent, so the next endpoint may take it (same key).
+      const err = new errors.ConnectTimeoutError(`DNS lookup of ${ep.hostname} did not answer within ${this.timeoutMs} ms`);
+      err.cause = e;
+      throw err;
+    }
+    const key = addressKey(addresses);
     if (!ep.pool || key !== ep.addresses) {
       const old = ep.pool;
       ep.pool = this.newPool(ep);

@@ -42,6 +42,41 @@ describe('DnsCache', () => {
     expect(r.calls()).toBe(2);
   });
 
+  it('does not let a query that never answers hold later callers: each waits to its own limit, then a fresh query', async () => {
+    const never = new Promise<ResolvedAddress[]>(() => undefined);
+    let late!: (a: ResolvedAddress[]) => void;
+    const answers: Promise<ResolvedAddress[]>[] = [never, Promise.resolve(both), new Promise((r) => (late = r))];
+    let calls = 0;
+    const c = new DnsCache(() => answers[calls++]!, 60_000, Date.now, 200);
+    const t0 = Date.now();
+    await expect(c.resolve('a.test', AbortSignal.timeout(50))).rejects.toMatchObject({ code: 'ETIMEOUT' });
+    expect(Date.now() - t0).toBeLessThan(180);
+    // A caller that joins while the query is shared gives up at its own limit, not the first caller's.
+    const t1 = Date.now();
+    await expect(c.resolve('a.test', AbortSignal.timeout(30))).rejects.toMatchObject({ code: 'ETIMEOUT' });
+    expect(Date.now() - t1).toBeLessThan(150);
+    expect(calls).toBe(1);
+    // Without a signal the cache's own limit applies (the net.connect lookup path).
+    await expect(c.resolve('a.test')).rejects.toMatchObject({ code: 'ETIMEOUT' });
+    // The shared query is given up after 200 ms: the next caller asks the resolver again and gets an answer.
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await c.resolve('a.test', AbortSignal.timeout(1000))).toEqual(both);
+    expect(calls).toBe(2);
+    expect(c.isFresh('a.test')).toBe(true);
+
+    // A query given up earlier that answers after a newer one does not overwrite the newer answer.
+    const d = new DnsCache(() => answers[calls++]!, 60_000, Date.now, 20);
+    calls = 2;
+    const slow = d.resolve('b.test'); // the third answer, settled by hand below
+    await expect(slow).rejects.toMatchObject({ code: 'ETIMEOUT' });
+    await new Promise((r) => setTimeout(r, 30));
+    answers.push(Promise.resolve([{ address: '127.0.0.7', family: 4 }]));
+    expect(await d.resolve('b.test')).toEqual([{ address: '127.0.0.7', family: 4 }]);
+    late([{ address: '127.0.0.6', family: 4 }]);
+    await new Promise((r) => setImmediate(r));
+    expect(await d.resolve('b.test')).toEqual([{ address: '127.0.0.7', family: 4 }]);
+  }, 5_000);
+
   it('answers net.connect lookups: all addresses, one in turn, or by family', async () => {
     const c = new DnsCache(async () => both, 1000);
     const call = (options: object) =>

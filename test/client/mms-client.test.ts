@@ -276,6 +276,34 @@ describe('MmsClient: DNS caching', () => {
     expect(b.received).toHaveLength(1);
   });
 
+  it('counts a DNS lookup that never answers against the attempt limit, fails over, and asks again later', async () => {
+    const g = await gateway(accept(4));
+    const primary = `http://primary.gateway.test:${g.port}`;
+    let calls = 0;
+    const lookup = (): Promise<ResolvedAddress[]> =>
+      ++calls === 1 ? new Promise(() => undefined) : Promise.resolve([{ address: '127.0.0.1', family: 4 }]);
+    const c = client({ endpoints: [primary, g.url], lookup, timeoutMs: 300, endpointCooldownMs: 0 });
+    const t0 = Date.now();
+    const res = await c.send({ ...simple, idempotencyKey: 'key-dns' });
+    expect(res.endpoint).toBe(g.url);
+    expect(Date.now() - t0).toBeLessThan(2_000);
+    expect(g.received).toHaveLength(1);
+    expect(g.received[0]!.headers['idempotency-key']).toBe('key-dns');
+    // The query that never answered is not shared with later calls: the next one asks the resolver again.
+    expect((await c.send(simple)).endpoint).toBe(primary);
+    expect(calls).toBe(2);
+    expect(g.received[1]!.headers.host).toBe(`primary.gateway.test:${g.port}`);
+
+    // With nowhere to fail over to, the attempt ends as a connect timeout within the limit.
+    const only = client({ endpoints: [primary], lookup: () => new Promise(() => undefined), timeoutMs: 300, retries: 0 });
+    const t1 = Date.now();
+    const err = await only.status(1).catch((e: unknown) => e);
+    expect(Date.now() - t1).toBeLessThan(2_000);
+    expect(err).toBeInstanceOf(MmsNetworkError);
+    expect((err as MmsNetworkError).attempts[0]!.error).toMatchObject({ code: 'UND_ERR_CONNECT_TIMEOUT' });
+    expect((err as MmsNetworkError).message).toMatch(/DNS lookup of primary\.gateway\.test/);
+  }, 5_000);
+
   it('treats a failing resolver like a dead endpoint and fails over', async () => {
     const g = await gateway(accept(3));
     const lookup = async (): Promise<ResolvedAddress[]> => {
