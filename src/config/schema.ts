@@ -30,6 +30,12 @@ const scheduleSchema = z
   })
   .strict();
 
+/**
+ * MO webhooks: the same schedule, given up after 72 h instead of 24 h. The default lives in the schema itself, not in
+ * a prefault of the `mo` key, so that it still applies when `mo` is given with only some of its keys.
+ */
+const moScheduleSchema = scheduleSchema.extend({ maxAge: duration.default(parseDuration('72h')) });
+
 const mtConfigSchema = z
   .object({
     /** Where delivery reports for messages sent with this mtConfig are POSTed. None: reports are kept, not sent. */
@@ -188,7 +194,7 @@ export const configSchema = z
     webhooks: z
       .object({
         reports: scheduleSchema.prefault({}),
-        mo: scheduleSchema.prefault({ maxAge: "72h" }),
+        mo: moScheduleSchema.prefault({}),
         /** Per-request timeout. */
         timeout: duration.default(parseDuration('10s')),
         /** Other 4xx answers (not 408/429) give up after this many attempts. */

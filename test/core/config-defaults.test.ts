@@ -1,9 +1,11 @@
 /**
  * Defaults that depend on the operator type: an MM7 operator gets 32 submissions in flight (MMSCs limit connections
- * per VASP), the in-process simulator 128; an explicit value wins either way. Webhooks default to 128 per kind.
+ * per VASP), the in-process simulator 128; an explicit value wins either way. Webhooks default to 128 per kind. MO
+ * webhooks are retried for 72 h by default, reports for 24 h, whichever keys of theirs are given.
  */
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.ts';
+import { parseDuration } from '../../src/core/retry-policy.ts';
 
 const mm7 = { url: 'http://127.0.0.1:9/mm7', username: 'u', password: 'p', vaspId: 'v' };
 
@@ -27,5 +29,21 @@ describe('configuration defaults', () => {
     ]);
     expect(config.operators.every((o) => o.limits.messagesPerSecond === 0)).toBe(true);
     expect(config.webhooks.concurrency).toBe(128);
+  });
+
+  it('keeps the 72 h MO maxAge when only webhooks.mo.retrySchedule is given; reports keep 24 h', () => {
+    const hours = (n: number) => n * 3600_000;
+    const config = loadConfig({ raw: { webhooks: { mo: { retrySchedule: ['1s', '1m'] } } } });
+    expect(config.webhooks.mo.retrySchedule).toEqual([1000, 60_000]);
+    expect(config.webhooks.mo.maxAge).toBe(hours(72));
+    expect(config.webhooks.reports.maxAge).toBe(hours(24));
+
+    const defaultSchedule = ['1s', '5s', '30s', '2m', '10m', '1h'].map(parseDuration);
+    for (const webhooks of [{}, { mo: {} }, { reports: { retrySchedule: ['1s'] } }, { reports: { maxAge: '1h' } }]) {
+      const c = loadConfig({ raw: { webhooks } });
+      expect(c.webhooks.mo, JSON.stringify(webhooks)).toEqual({ retrySchedule: defaultSchedule, maxAge: hours(72) });
+    }
+    expect(loadConfig({ raw: { webhooks: { mo: { retrySchedule: ['1s'] } } } }).webhooks.reports).toEqual({ retrySchedule: defaultSchedule, maxAge: hours(24) });
+    expect(loadConfig({ raw: { webhooks: { mo: { maxAge: '5h' } } } }).webhooks.mo.maxAge).toBe(hours(5));
   });
 });
