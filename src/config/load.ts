@@ -79,8 +79,8 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
 
   const accounts = cfg.accounts.map((a) => ({ ...a, passwordHash: a.passwordHash ?? hashSecret(a.password!), password: undefined }));
   const operators = cfg.operators.map((o) =>
-    o.inbound
-      ? { ...o, inbound: { ...o.inbound, passwordHash: o.inbound.passwordHash ?? hashSecret(o.inbound.password ?? ''), password: undefined } }
+    o.inbound?.password !== undefined
+      ? { ...o, inbound: { ...o.inbound, passwordHash: o.inbound.passwordHash ?? hashSecret(o.inbound.password), password: undefined } }
       : o,
   );
   const storeUrl = cfg.store ?? `sqlite:${path.join(cfg.dataDir, 'mmsgate.db')}`;

@@ -122,15 +122,31 @@ const operatorSchema = z
       .default({ messagesPerSecond: 0 }),
     simulator: simulatorSchema.optional(),
     mm7: mm7Schema.optional(),
-    /** Credentials and addresses the operator uses toward POST /mm7/{id}. */
+    /**
+     * Credentials and addresses the operator's MMSC uses toward POST /mm7/{id}: Basic auth, an address allow-list, or
+     * both. Without this section the endpoint refuses the operator's requests (an open endpoint would let anyone
+     * report deliveries or inject MOs).
+     */
     inbound: z
       .object({
-        username: z.string().min(1),
+        username: z.string().min(1).optional(),
         password: z.string().min(1).optional(),
         passwordHash: z.string().startsWith('scrypt$').optional(),
         allowIps: z.array(z.string()).default([]),
       })
       .strict()
+      .superRefine((inb, ctx) => {
+        const secret = inb.password !== undefined || inb.passwordHash !== undefined;
+        if (inb.username !== undefined && !secret) {
+          ctx.addIssue({ code: 'custom', path: ['password'], message: 'a username needs a password or passwordHash' });
+        }
+        if (inb.username === undefined && secret) {
+          ctx.addIssue({ code: 'custom', path: ['username'], message: 'a password needs a username' });
+        }
+        if (inb.username === undefined && inb.allowIps.length === 0) {
+          ctx.addIssue({ code: 'custom', path: [], message: 'inbound needs a username and password, a non-empty allowIps, or both' });
+        }
+      })
       .optional(),
   })
   .strict()

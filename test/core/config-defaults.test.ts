@@ -46,4 +46,20 @@ describe('configuration defaults', () => {
     expect(loadConfig({ raw: { webhooks: { mo: { retrySchedule: ['1s'] } } } }).webhooks.reports).toEqual({ retrySchedule: defaultSchedule, maxAge: hours(24) });
     expect(loadConfig({ raw: { webhooks: { mo: { maxAge: '5h' } } } }).webhooks.mo.maxAge).toBe(hours(5));
   });
+  it('refuses an inbound section that would let anyone in or has a username without a secret', () => {
+    // Shapes the schema refuses as well as ones it takes: typed as raw input only.
+    const op = (inbound: object) =>
+      ({
+        operators: [{ id: 5, name: 'M', type: 'mm7', prefixes: ['1'], mm7: { url: 'http://127.0.0.1:9/mm7', vaspId: 'v' }, inbound }],
+      }) as never;
+    expect(() => loadConfig({ raw: op({ username: 'mmsc' }) })).toThrow(/password/);
+    expect(() => loadConfig({ raw: op({ password: 'pw' }) })).toThrow(/username/);
+    expect(() => loadConfig({ raw: op({}) })).toThrow(/inbound/);
+    const byAddress = loadConfig({ raw: op({ allowIps: ['10.1.2.0/24'] }) }).operators[0]!.inbound!;
+    expect(byAddress).toMatchObject({ allowIps: ['10.1.2.0/24'] });
+    expect(byAddress.username).toBeUndefined();
+    const withPassword = loadConfig({ raw: op({ username: 'mmsc', password: 'pw' }) }).operators[0]!.inbound!;
+    expect(withPassword.passwordHash).toMatch(/^scrypt\$/);
+    expect(withPassword.password).toBeUndefined();
+  });
 });

@@ -11,6 +11,10 @@ import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 
 const OP_A = 320;
 const OP_B = 321;
+/** An mm7 operator with no inbound section. */
+const OP_CLOSED = 322;
+/** An mm7 operator whose MMSC is known by address only (allowIps, no credentials). */
+const OP_BY_ADDRESS = 323;
 const AUTH_A: PeerAuth = { username: 'mmsc-a', password: 'mmsc-a-secret' };
 const AUTH_B: PeerAuth = { username: 'mmsc-b', password: 'mmsc-b-secret' };
 
@@ -29,7 +33,9 @@ function mm7Operator(id: number, prefix: string, inbound: PeerAuth) {
 let gw: TestGateway;
 
 beforeAll(async () => {
-  gw = await startTestGateway({ operators: [mm7Operator(OP_A, '1555', AUTH_A), mm7Operator(OP_B, '1666', AUTH_B)] });
+  const { inbound: _none, ...closed } = mm7Operator(OP_CLOSED, '1777', AUTH_A);
+  const byAddress = { ...mm7Operator(OP_BY_ADDRESS, '1888', AUTH_A), inbound: { allowIps: ['127.0.0.0/8'] } };
+  gw = await startTestGateway({ operators: [mm7Operator(OP_A, '1555', AUTH_A), mm7Operator(OP_B, '1666', AUTH_B), closed, byAddress] });
 });
 afterAll(async () => {
   await gw?.stop();
@@ -53,6 +59,21 @@ describe('inbound MM7 credentials are checked per operator', () => {
     expect(await post(OP_B, AUTH_B)).toBe(500);
     expect(await post(OP_A, AUTH_B)).toBe(401);
     expect(await post(OP_B, AUTH_A)).toBe(401);
+  });
+});
+
+describe('an operator without inbound credentials', () => {
+  it('is refused outright when it has no inbound section: 403 with MM7 fault 4001, whatever the caller presents', async () => {
+    for (const auth of [AUTH_A, undefined]) {
+      const res = await postRaw(`${gw.url}/mm7/${OP_CLOSED}`, { headers: { 'content-type': 'text/xml; charset=utf-8' }, body: 'not xml' }, auth);
+      expect(res.status).toBe(403);
+      expect(res.body).toContain('4001');
+    }
+  });
+  it('is let in by address alone when its inbound section has only allowIps', async () => {
+    const res = await postRaw(`${gw.url}/mm7/${OP_BY_ADDRESS}`, { headers: { 'content-type': 'text/xml; charset=utf-8' }, body: 'not xml' });
+    expect(res.status).toBe(500); // past the door: the MM7 fault for a body that is not XML
+    expect(res.body).toContain('2007');
   });
 });
 

@@ -15,7 +15,10 @@ export function registerMm7InboundRoute(app: FastifyInstance, ctx: GatewayContex
   if (operators.size === 0) return;
   // One checker, with its own cache, per operator: Basic auth is per operator (`operators[].inbound`).
   const checkers = new Map<number, CredentialCheck>();
-  for (const op of operators.values()) if (op.inbound) checkers.set(op.id, inboundCredentialCheck(op.inbound));
+  for (const op of operators.values()) {
+    const inb = op.inbound;
+    if (inb?.username !== undefined) checkers.set(op.id, inboundCredentialCheck({ username: inb.username, passwordHash: inb.passwordHash }));
+  }
 
   app.register(async (scope) => {
     // Read the body here (bounded: one byte past the limit is enough to know) so that the MM7 handler answers
@@ -51,6 +54,13 @@ export function registerMm7InboundRoute(app: FastifyInstance, ctx: GatewayContex
       const op = operators.get(Number(req.params.operatorId));
       if (!op) throw new ApiError('NOT_FOUND');
       const inbound = op.inbound;
+      if (!inbound) {
+        // No inbound section: nobody may speak for this operator (see operators[].inbound in config/schema.ts).
+        req.log.warn({ operatorId: op.id }, 'MM7 request refused: the operator has no inbound section (credentials or allowIps)');
+        const res = mm7FaultResponse(4001, 'No inbound access is configured for this operator', 403, op.mm7?.namespace);
+        reply.status(res.status).headers(res.headers);
+        return res.body;
+      }
       const checkCredentials = checkers.get(op.id);
       const res = await handleMm7Request(
         { headers: req.headers, body: (req.body as Buffer | undefined) ?? Buffer.alloc(0), remoteAddress: req.ip },
