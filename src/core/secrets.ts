@@ -31,20 +31,6 @@ export function verifySecret(plain: string, stored: string): Promise<boolean> {
   });
 }
 
-/** Verify synchronously (used where a callback must answer at once, e.g. inbound MM7 auth with a warm cache). */
-export function verifySecretSync(plain: string, stored: string): boolean {
-  const m = /^scrypt\$(\d+)\$(\d+)\$(\d+)\$([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+)$/.exec(stored);
-  if (!m) return false;
-  const expected = Buffer.from(m[5]!, 'base64');
-  const got = scryptSync(plain, Buffer.from(m[4]!, 'base64'), expected.length, {
-    N: Number(m[1]),
-    r: Number(m[2]),
-    p: Number(m[3]),
-    maxmem: 256 * 1024 * 1024,
-  });
-  return timingSafeEqual(got, expected);
-}
-
 /** Constant-time equality of two strings (lengths may differ; compared through an HMAC so timing leaks nothing). */
 export function safeEqual(a: string, b: string): boolean {
   const key = PROCESS_KEY;
