@@ -80,7 +80,7 @@ export async function acceptSend(ctx: GatewayContext, input: SendInput): Promise
   if (isDryRun(headers['x-dry-run'])) return { body: await dryRun(ctx, valid.operatorId, storedParts, blobs), headers: JSON_HEADERS };
   const requestHash = idemKey ? hashRequest(account.id, control.body, storedParts) : '';
   if (idemKey) {
-    const hit = await ctx.store.getIdempotencyKey(account.id, idemKey, Date.now());
+    const hit = await storeCall(input.log, () => ctx.store.getIdempotencyKey(account.id, idemKey, Date.now()));
     if (hit) return replay(hit, requestHash);
   }
   const mtId = ctx.mtIds.takeNow() ?? (await storeCall(input.log, () => ctx.mtIds.take()));
