@@ -106,4 +106,11 @@ describe('inboundCredentialCheck', () => {
     expect(await check('someone-else', AUTH_A.password)).toBe(false);
     expect(derivations).toHaveLength(3);
   });
+
+  it('runs one derivation for the same credential presented on several connections at once', async () => {
+    const { check, derivations } = counted();
+    const answers = await Promise.all(Array.from({ length: 8 }, () => check(AUTH_A.username, AUTH_A.password)));
+    expect(answers.every(Boolean)).toBe(true);
+    expect(derivations).toHaveLength(1);
+  });
 });

@@ -101,16 +101,26 @@ export function inboundCredentialCheck(
   verify: (plain: string, stored: string) => Promise<boolean> = verifySecret,
 ): CredentialCheck {
   const verified = new Set<string>();
+  // Checks running now, by credential: an MMSC that opens several connections at once (after our restart) costs one
+  // key derivation, not one per connection.
+  const checking = new Map<string, Promise<boolean>>();
   // loadConfig always sets passwordHash; should one ever be missing, nothing passes, at the same cost as a real check
   // (a hash of a random secret, made with the same parameters as the others).
   const stored = inbound.passwordHash ?? hashSecret(randomBytes(32).toString('base64'));
   return async (user, pass) => {
     const key = credentialDigest(user, pass).toString('hex');
     if (verified.has(key)) return true;
-    const userOk = safeEqual(user, inbound.username);
-    const passOk = await verify(pass, stored);
-    const ok = userOk && passOk && inbound.passwordHash !== undefined;
-    if (ok) verified.add(key);
-    return ok;
+    let check = checking.get(key);
+    if (check === undefined) {
+      check = (async () => {
+        const userOk = safeEqual(user, inbound.username);
+        const passOk = await verify(pass, stored);
+        const ok = userOk && passOk && inbound.passwordHash !== undefined;
+        if (ok) verified.add(key);
+        return ok;
+      })().finally(() => checking.delete(key));
+      checking.set(key, check);
+    }
+    return check;
   };
 }
