@@ -7,7 +7,7 @@
  * so an attempt whose answer was lost can be repeated elsewhere without a double send.
  */
 import { randomUUID } from 'node:crypto';
-import { isIP } from 'node:net';
+import { isIP, type LookupFunction } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errors, Pool } from 'undici';
 import { addressKey, clampDnsTtl, DnsCache, systemResolver, type Resolver } from './dns-cache.ts';
@@ -93,6 +93,12 @@ interface Endpoint {
   hostname: string;
   pool: Pool | undefined;
   addresses: string;
+  /**
+   * When the DNS answer the pool was built from stops being fresh (the client's clock). Kept per pool because the
+   * pool's own connect lookups refresh the shared cache entry: that entry's freshness says nothing about the
+   * addresses this pool's keep-alive connections were opened to.
+   */
+  expires: number;
   downUntil: number;
 }
 
@@ -143,6 +149,7 @@ export class MmsClient {
         hostname: u.hostname.replace(/^\[|\]$/g, ''),
         pool: undefined,
         addresses: '',
+        expires: 0,
         downUntil: 0,
       };
     });
@@ -303,19 +310,20 @@ export class MmsClient {
   }
 
   /**
-   * The connection pool of an endpoint. Before each request the host's DNS answer is checked; when it expired and
-   * the name now points elsewhere the pool is replaced (the old one finishes its requests and closes). Without this,
-   * keep-alive connections would stay on the old address indefinitely, however short the DNS cache.
+   * The connection pool of an endpoint. Once the answer the pool was built from has expired, the next request
+   * re-resolves; when the name now points elsewhere the pool is replaced (the old one finishes its requests and
+   * closes). Without this, keep-alive connections would stay on the old address indefinitely, however short the
+   * DNS cache.
    */
   private async poolFor(ep: Endpoint, signal: AbortSignal): Promise<Pool> {
     if (isIP(ep.hostname)) {
       ep.pool ??= this.newPool(ep);
       return ep.pool;
     }
-    if (ep.pool && this.dns.isFresh(ep.hostname)) return ep.pool;
-    let addresses;
+    if (ep.pool && this.now() < ep.expires) return ep.pool;
+    let answer;
     try {
-      addresses = await this.dns.resolve(ep.hostname, signal);
+      answer = await this.dns.answer(ep.hostname, signal);
     } catch (e) {
       if (!signal.aborted) throw e;
       // Reported like a connect timeout: no request was sent, so the next endpoint may take it (same key).
@@ -323,22 +331,41 @@ export class MmsClient {
       err.cause = e;
       throw err;
     }
-    const key = addressKey(addresses);
+    // A concurrent request may already have installed a pool from a newer answer; an older one must not undo it.
+    if (ep.pool && answer.expires < ep.expires) return ep.pool;
+    const key = addressKey(answer.addresses);
     if (!ep.pool || key !== ep.addresses) {
       const old = ep.pool;
       ep.pool = this.newPool(ep);
       ep.addresses = key;
       old?.close().catch(() => undefined);
     }
+    ep.expires = answer.expires;
     return ep.pool;
   }
 
   private newPool(ep: Endpoint): Pool {
-    return new Pool(ep.origin, {
+    // A connection opened after the pool's answer expired re-resolves and may reach an address outside that
+    // answer. Such a pool is marked stale, so the next request replaces it even if the name has meanwhile gone
+    // back to the pool's first answer (the key would match, and the newer connection would outlive its answer).
+    const lookup: LookupFunction = (hostname, options, callback) =>
+      this.dns.lookup(hostname, options, (err, address, family) => {
+        if (!err && ep.pool === pool && !isIP(ep.hostname)) {
+          const own = new Set(ep.addresses.split(','));
+          const got: string[] = Array.isArray(address) ? address.map((a: { address: string }) => a.address) : [address];
+          if (got.some((a) => !own.has(a))) {
+            ep.addresses = '';
+            ep.expires = 0;
+          }
+        }
+        (callback as (e: NodeJS.ErrnoException | null, a: unknown, f?: number) => void)(err, address, family);
+      });
+    const pool: Pool = new Pool(ep.origin, {
       connections: this.connections,
       keepAliveTimeout: 30_000,
-      connect: { lookup: this.dns.lookup, timeout: Math.min(this.timeoutMs, 10_000) },
+      connect: { lookup, timeout: Math.min(this.timeoutMs, 10_000) },
     });
+    return pool;
   }
 }
 

@@ -1,5 +1,5 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -260,6 +260,69 @@ describe('MmsClient: DNS caching', () => {
     expect((await c.send(simple)).mtId).toBe(2);
     expect(b.received).toHaveLength(1);
     expect(calls).toHaveLength(2);
+  });
+
+  /**
+   * A 60 s TTL and two connections: at t=0 the name points to A (two keep-alive connections); it moves to B; at
+   * t=60.5 s, after the answer expired, a request queued since t=59 s makes the pool open a new connection, whose
+   * lookup re-resolves (to B) and refreshes the shared cache entry until t=120.5 s. The other connection to A
+   * stays open. So the pool holds connections to both A (resolved at t=0) and B (resolved at t=60.5 s).
+   */
+  async function poolWithOldAndNewConnection() {
+    let hold = true;
+    const held: ServerResponse[] = [];
+    const a = await gateway((r, res) => (hold ? held.push(res) : accept(1)(r, res)));
+    const b = await gateway(accept(2), '127.0.0.2', a.port);
+    const state = { answer: '127.0.0.1', clock: 0 };
+    const lookup = async (): Promise<ResolvedAddress[]> => [{ address: state.answer, family: 4 }];
+    const c = client({
+      endpoints: [`http://mms.gateway.test:${a.port}`],
+      lookup,
+      dnsTtlMs: 60_000,
+      connections: 2,
+      now: () => state.clock,
+    });
+    const until = async (cond: () => boolean) => {
+      for (let i = 0; i < 400 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
+      expect(cond()).toBe(true);
+    };
+    const release = (res: ServerResponse, headers: Record<string, string> = {}) => json(res, 200, { mtId: 1 }, headers);
+
+    // Two requests held at once need two connections.
+    const warm = [c.send(simple), c.send(simple)];
+    await until(() => held.length === 2);
+    held.splice(0).forEach((res) => release(res));
+    await Promise.all(warm);
+
+    state.answer = '127.0.0.2';
+    state.clock = 59_000; // still fresh: two sends on the connections to A, the third queued
+    const batch = [c.send(simple), c.send(simple), c.send(simple)];
+    await until(() => held.length === 2);
+    state.clock = 60_500;
+    release(held.shift()!, { connection: 'close' });
+    await until(() => b.received.length === 1);
+    release(held.shift()!); // keep-alive: this connection to A stays open
+    await Promise.all(batch);
+    hold = false;
+    const sendThree = async () => (await Promise.all([c.send(simple), c.send(simple), c.send(simple)])).map((r) => r.mtId);
+    return { a, b, state, sendThree };
+  }
+
+  it('retires a pool when the answer it was built from expires, even if a newer connection refreshed the cache', async () => {
+    const { a, state, sendThree } = await poolWithOldAndNewConnection();
+    const toA = a.received.length;
+    state.clock = 61_000; // past the pool's own answer (t=60 s), though the cache entry is fresh until t=120.5 s
+    expect(await sendThree()).toEqual([2, 2, 2]);
+    expect(a.received).toHaveLength(toA);
+  });
+
+  it('retires a pool whose connections went to another answer, even when the name points back to the first', async () => {
+    const { b, state, sendThree } = await poolWithOldAndNewConnection();
+    const toB = b.received.length;
+    state.answer = '127.0.0.1';
+    state.clock = 121_000; // B was resolved at t=60.5 s, more than the TTL ago; the new answer is A again
+    expect(await sendThree()).toEqual([1, 1, 1]);
+    expect(b.received).toHaveLength(toB);
   });
 
   it('clamps a TTL above 60 s to 60 s', async () => {
