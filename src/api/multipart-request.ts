@@ -78,14 +78,19 @@ export async function readMultipartRequest(req: { headers: IncomingHttpHeaders; 
   });
 }
 
-/** The JSON control part: the one with Content-Id "main", else the first (OpenMarket HTTP MMS v2). */
+/**
+ * The JSON control part (OpenMarket HTTP MMS v2): the one with Content-Id "main", whatever its type; else the first
+ * part, when its type can hold the JSON: application/json or any +json type, or text/plain, which also covers a part
+ * without Content-Type (the RFC 2045 §5.2 default; clients that write the JSON as a bare first part send it so). A
+ * first part of another type (an image, ...) is content, and the request has no control part.
+ */
 export function pickControlPart(parts: ParsedPart[]): ParsedPart {
-  const main = parts.find((p) => p.contentId.toLowerCase() === 'main') ?? parts[0];
-  if (!main) throw new ApiError('MISSING_CONTROL_PART');
-  const type = mediaTypeOf(main.contentType);
-  if (main.contentId.toLowerCase() !== 'main' && type !== 'application/json' && !type.endsWith('+json')) {
-    throw new ApiError('MISSING_CONTROL_PART');
-  }
-  return main;
+  const main = parts.find((p) => p.contentId.toLowerCase() === 'main');
+  if (main) return main;
+  const first = parts[0];
+  if (!first) throw new ApiError('MISSING_CONTROL_PART');
+  const type = mediaTypeOf(first.contentType); // the reader reports an absent Content-Type as text/plain
+  if (type !== 'application/json' && !type.endsWith('+json') && type !== 'text/plain') throw new ApiError('MISSING_CONTROL_PART');
+  return first;
 }
 

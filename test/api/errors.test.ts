@@ -128,12 +128,41 @@ describe('request framing', () => {
 });
 
 describe('control part', () => {
-  it('no JSON part: 400 MISSING_CONTROL_PART', async () => {
+  it('no part with Content-Id main and a first part that is not JSON or text: 400 MISSING_CONTROL_PART', async () => {
+    for (const first of ['image/gif', 'application/octet-stream', 'text/html']) {
+      const { contentType, body } = buildMultipart([
+        { headers: { 'Content-Type': first, 'Content-Id': 'a' }, body: JSON.stringify(good) },
+        { headers: { 'Content-Type': 'text/plain', 'Content-Id': 'text.txt' }, body: 'hello' },
+      ]);
+      expectError(await send(gw.url, { contentType, body }), 'MISSING_CONTROL_PART');
+    }
+  });
+
+  it('no part with Content-Id main: a first part typed JSON, text/plain or untyped (RFC 2045 §5.2) is the control part', async () => {
+    const firsts: Record<string, string>[] = [
+      {}, // no Content-Type: text/plain by default
+      { 'Content-Type': 'text/plain' },
+      { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Id': 'ctl' },
+      { 'Content-Type': 'application/json' },
+      { 'Content-Type': 'application/vnd.example+json' },
+    ];
+    for (const headers of firsts) {
+      const { contentType, body } = buildMultipart([
+        { headers, body: JSON.stringify(good) },
+        { headers: { 'Content-Type': 'text/plain' }, body: 'hello' },
+      ]);
+      const r = await send(gw.url, { contentType, body });
+      expect(r.status, `${JSON.stringify(headers)}: ${r.body.toString()}`).toBe(200);
+      expect(r.json.mtId).toEqual(expect.any(Number));
+    }
+  });
+
+  it('a first text/plain part that is not JSON is taken as the control part: 400 INVALID_JSON', async () => {
     const { contentType, body } = buildMultipart([
       { headers: { 'Content-Type': 'text/plain', 'Content-Id': 'text.txt' }, body: 'hello' },
       { headers: { 'Content-Type': 'image/gif', 'Content-Id': 'a.gif' }, body: Buffer.from('GIF89a') },
     ]);
-    expectError(await send(gw.url, { contentType, body }), 'MISSING_CONTROL_PART');
+    expectError(await send(gw.url, { contentType, body }), 'INVALID_JSON');
   });
 
   it('invalid JSON: 400 INVALID_JSON', async () => {
