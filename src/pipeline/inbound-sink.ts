@@ -41,6 +41,9 @@ export interface InboundSinkDeps {
  */
 export const CORRELATION_RETRY_MS: readonly number[] = [20, 40, 80, 160, 320, 640, 740];
 
+/** How long an MO with an operator message ID is remembered for recognising the operator's resends of it. */
+export const MO_RESEND_WINDOW_MS = 24 * 60 * 60 * 1000;
+
 export class PipelineInboundSink implements InboundSink {
   private readonly now: () => number;
   constructor(private readonly deps: InboundSinkDeps) {
@@ -101,8 +104,21 @@ export class PipelineInboundSink implements InboundSink {
   }
 
   async mo(ev: InboundMo): Promise<{ moId: number }> {
-    const moId = await this.deps.moIds.take();
     const t = this.now();
+    // An operator that did not get (or did not wait for) our answer sends the same MO again (MM7 peers resend a
+    // DeliverReq up to 5 times, NOTES quirk 9). With the operator's own message ID (MM7 LinkedID) we recognise it and
+    // answer as the first time, so the customer gets the MO once. Without one there is nothing reliable to match on
+    // (TransactionIDs are per request and may restart), and a resend is taken as a new MO.
+    if (ev.operatorMessageId) {
+      const seen = await this.deps.store.findMoIdByOperatorMessageId(ev.operatorId, ev.operatorMessageId, t - MO_RESEND_WINDOW_MS);
+      if (seen !== undefined) {
+        await this.deps.commit({
+          events: [{ moId: seen, at: t, type: 'resend-ignored', node: this.deps.nodeId, detail: { operatorMessageId: ev.operatorMessageId } }],
+        });
+        return { moId: seen };
+      }
+    }
+    const moId = await this.deps.moIds.take();
     // Route by the first destination a customer owns (then ccs, bccs): the number decides the account.
     const candidates = [...ev.destinations, ...(ev.ccs ?? []), ...(ev.bccs ?? [])];
     let number: string | null = null;

@@ -208,6 +208,16 @@ export const MIGRATIONS: readonly Migration[] = [
       `DROP TABLE mt_parts`,
     ],
   },
+  {
+    version: 5,
+    name: 'mo-operator-message-id-index',
+    // An operator's resend of an MO (its DeliverReq again, same LinkedID) is looked up by this pair before a new MO
+    // is created (pipeline/inbound-sink.ts).
+    statements: () => [
+      `CREATE INDEX mo_messages_operator_msg ON mo_messages (operator_id, operator_message_id)
+        WHERE operator_message_id IS NOT NULL`,
+    ],
+  },
 ];
 
 /** Apply pending migrations. Returns the versions applied by this call. */

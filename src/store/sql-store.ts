@@ -404,6 +404,19 @@ export class KyselyStore implements SqlStore {
     return row ? mtFromRow(row) : undefined;
   }
 
+  async findMoIdByOperatorMessageId(operatorId: number, operatorMessageId: string, since: number): Promise<number | undefined> {
+    const row = await this.db
+      .selectFrom('mo_messages')
+      .select('mo_id')
+      .where('operator_id', '=', operatorId)
+      .where('operator_message_id', '=', operatorMessageId)
+      .where('received_at', '>=', since)
+      .orderBy('mo_id', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return row ? Number(row.mo_id) : undefined;
+  }
+
   async getMo(moId: number): Promise<MoMessage | undefined> {
     const row = await this.db.selectFrom('mo_messages').selectAll().where('mo_id', '=', moId).executeTakeFirst();
     return row ? moFromRow(row, await this.parts('mo_parts', row.mo_id)) : undefined;

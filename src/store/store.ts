@@ -287,6 +287,12 @@ export interface Store {
   /** An MO with its parts, or undefined. */
   getMo(moId: number): Promise<MoMessage | undefined>;
 
+  /**
+   * The id of the newest MO that `operatorId` sent with this operator message ID (MM7 LinkedID) and that was
+   * received at or after `since` (ms), or undefined: how an operator's resend of an MO we already took is recognised.
+   */
+  findMoIdByOperatorMessageId(operatorId: number, operatorMessageId: string, since: number): Promise<number | undefined>;
+
   /** The event log of an MT or MO, oldest first. */
   getEvents(ref: { mtId: number } | { moId: number }): Promise<MessageEvent[]>;
 

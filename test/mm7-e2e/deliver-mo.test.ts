@@ -92,4 +92,22 @@ describe('DeliverReq to a number an account owns', () => {
     const ids = await Promise.all(subjects.map(async (s) => readMo(await waitForMo(sink, s)).json.moId));
     expect(ids[0]).not.toBe(ids[1]);
   });
+
+  it("an MMSC's resend of the same DeliverReq (same LinkedID) is answered DeliverRsp 1000 and posted to the customer once", async () => {
+    const subject = `MO resent ${randomBytes(3).toString('hex')}`;
+    const linkedId = `resend-${randomBytes(4).toString('hex')}`;
+    for (const transactionId of ['tx-first', 'tx-resend']) {
+      const res = await sendDeliver(
+        inboundUrl(gw),
+        { sender: '15559876543', to: ['88600'], subject, linkedId, transactionId, parts: [{ contentType: 'text/plain', contentId: 't', body: subject }] },
+        INBOUND,
+      );
+      expect(res.status, res.body).toBe(200);
+      expect(readSoapAnswer(res).statusCode).toBe(1000);
+    }
+    await waitForMo(sink, subject);
+    await new Promise((r) => setTimeout(r, 500)); // a second POST would have followed the first by now
+    const posts = sink.requests.filter((r) => r.url.startsWith('/mo') && r.body.includes(Buffer.from(JSON.stringify(subject))));
+    expect(posts).toHaveLength(1);
+  });
 });

@@ -167,6 +167,7 @@ describe('DeliverReq (MO)', () => {
         to: ['121399', '447700900750'],
         subject: 'Pic',
         transactionId: 'mo-tx-1',
+        linkedId: 'mo-linked-1',
         parts: [
           { contentType: 'application/smil', contentId: 'smil', body: smil },
           { contentType: 'image/gif', contentId: 'img1', body: gif, encoding: 'base64', location: 'a.gif' },

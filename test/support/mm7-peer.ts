@@ -214,7 +214,11 @@ export interface DeliverOptions {
   upperCaseParams?: boolean;
   /** Encode the SOAP part as UTF-16LE with a BOM and encoding="utf-16" (quirk 9). */
   utf16?: boolean;
+  /** The MO's LinkedID (its id at the MMSC); a new one per call unless given (a resend repeats it). */
+  linkedId?: string;
 }
+
+let linkedIds = 0;
 
 /**
  * POST a DeliverReq: outer multipart/related (SOAP part + content part), the content part itself multipart/related
@@ -229,7 +233,7 @@ export function sendDeliver(url: string, o: DeliverOptions, auth?: PeerAuth): Pr
     `<SOAP-ENV:Envelope xmlns:SOAP-ENV="${SOAP}"><SOAP-ENV:Header><mm7:TransactionID xmlns:mm7="${ns}" SOAP-ENV:mustUnderstand="1">` +
     `${escapeXml(o.transactionId ?? 'deliver-tx-1')}</mm7:TransactionID></SOAP-ENV:Header><SOAP-ENV:Body>` +
     `<mm7:DeliverReq xmlns:mm7="${ns}"><mm7:MM7Version>6.8.0</mm7:MM7Version><mm7:MMSRelayServerID>peer</mm7:MMSRelayServerID>` +
-    `<mm7:LinkedID>mo-linked-1</mm7:LinkedID><mm7:Sender>${addr(o.sender)}</mm7:Sender>` +
+    `<mm7:LinkedID>${escapeXml(o.linkedId ?? `mo-linked-${process.pid}-${++linkedIds}`)}</mm7:LinkedID><mm7:Sender>${addr(o.sender)}</mm7:Sender>` +
     `<mm7:Recipients><mm7:To>${o.to.map(addr).join('')}</mm7:To></mm7:Recipients>` +
     `<mm7:TimeStamp>2024-09-03T15:55:25.000+02:00</mm7:TimeStamp>` +
     (o.subject !== undefined ? `<mm7:Subject>${escapeXml(o.subject)}</mm7:Subject>` : '') +
