@@ -21,6 +21,7 @@ const KEEP_ALIVE_TIMEOUT_MS = 72_000;
 export function buildApp(ctx: GatewayContext, opts: { logRequests?: boolean; live?: LiveEvents } = {}): FastifyInstance {
   const logRequests = opts.logRequests ?? true;
   const sendFastPath = createSendFastPath(ctx, { logRequests });
+  const fastRequest = sendFastPath.request;
   const app = Fastify({
     loggerInstance: ctx.log as unknown as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: !logRequests, requestIdLogLabel: 'requestId' }),
@@ -29,7 +30,14 @@ export function buildApp(ctx: GatewayContext, opts: { logRequests?: boolean; liv
     // api/send-fast-path.ts before Fastify's routing: the hot path of the gateway.
     serverFactory: (handler) => {
       const server = createServer((req, res) => {
-        if (!sendFastPath(req, res)) handler(req, res);
+        if (!fastRequest(req, res)) handler(req, res);
+      });
+      // Expect: 100-continue. The send route decides itself when to send 100 Continue (only once the request passed
+      // its checks that need no body); every other route gets it at once, as node:http does without this listener.
+      server.on('checkContinue', (req, res) => {
+        if (sendFastPath.checkContinue(req, res)) return;
+        res.writeContinue();
+        handler(req, res);
       });
       // What Fastify sets on a server it makes itself (its defaults for requestTimeout and connectionTimeout: 0).
       server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
@@ -64,10 +72,13 @@ export function buildApp(ctx: GatewayContext, opts: { logRequests?: boolean; liv
 
   app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
     const e = errorReply(err, ctx.config.api.maxBodyBytes, req.log);
+    // Refused before its body was all read: close rather than let node:http read and discard the rest, unbounded.
+    if (!req.raw.complete) e.headers.connection = 'close';
     reply.headers(e.headers).status(e.status).send(e.body);
   });
 
   app.setNotFoundHandler((req, reply) => {
+    if (!req.raw.complete) reply.header('connection', 'close'); // as in the error handler
     reply.status(404).send(new ApiError('NOT_FOUND').toBody());
   });
 

@@ -50,9 +50,13 @@ const NON_ASCII = /[^\x00-\x7f]/;
 
 /**
  * Read a multipart/mixed request body with every limit enforced while it streams. Refuses a wrong Content-Type, a
- * missing boundary, and an announced Content-Length over the limit before reading any of the body.
+ * missing boundary, and an announced Content-Length over the limit before reading any of the body; `sendContinue`
+ * (an `Expect: 100-continue` request) is called once those checks passed, just before the body is wanted.
  */
-export async function readMultipartRequest(req: { headers: IncomingHttpHeaders; body: unknown }, api: ApiLimits): Promise<ParsedPart[]> {
+export async function readMultipartRequest(
+  req: { headers: IncomingHttpHeaders; body: unknown; sendContinue?: () => void },
+  api: ApiLimits,
+): Promise<ParsedPart[]> {
   const ctHeader = headerAsUtf8(req.headers['content-type']);
   const ct = parseContentType(ctHeader);
   if (ct.type !== 'multipart/mixed') {
@@ -66,6 +70,7 @@ export async function readMultipartRequest(req: { headers: IncomingHttpHeaders; 
     // Refuse before reading: the client learns at once, and we close the connection instead of draining it.
     throw new ApiError('BODY_TOO_LARGE', { limit: api.maxBodyBytes });
   }
+  if (req.sendContinue !== undefined) req.sendContinue();
   return readAllPartsFromStream(req.body as NodeJS.ReadableStream, {
     boundary,
     lenient: api.lenientMultipart,

@@ -20,14 +20,53 @@ import { acceptSend } from './routes/send.ts';
 
 const SEND_PATH = '/mms/v2/send';
 
-/** Returns a request listener part: true when it took the request (POST /mms/v2/send), false to pass it on. */
-export function createSendFastPath(ctx: GatewayContext, opts: { logRequests: boolean }): (req: IncomingMessage, res: ServerResponse) => boolean {
-  return (req, res) => {
-    if (req.method !== 'POST') return false;
-    const url = req.url ?? '';
-    if (url !== SEND_PATH && !url.startsWith(`${SEND_PATH}?`)) return false;
-    void serve(ctx, opts.logRequests, req, res);
-    return true;
+/**
+ * How long a refused request's connection stays open to take the rest of its body (see lingerThenClose), at most.
+ * Enough for the largest body the gateway reads (api.maxBodyBytes) at a few Mbit/s.
+ */
+const LINGER_MS = 10_000;
+
+/** The send route's parts of the server's listeners: each returns true when it took the request, false to pass it on. */
+export interface SendFastPath {
+  /** For the server's 'request' event. */
+  request(req: IncomingMessage, res: ServerResponse): boolean;
+  /**
+   * For the server's 'checkContinue' event (a request with `Expect: 100-continue`): the send's checks that need no
+   * body (draining, auth, Idempotency-Key, Content-Type, announced length) run first, and only a request that passes
+   * them gets `100 Continue`; a refused one gets its final status at once and never sends its body (RFC 9110 §10.1.1).
+   */
+  checkContinue(req: IncomingMessage, res: ServerResponse): boolean;
+}
+
+export function createSendFastPath(ctx: GatewayContext, opts: { logRequests: boolean }): SendFastPath {
+  return {
+    request: (req, res) => {
+      if (req.method !== 'POST') return false;
+      const url = req.url ?? '';
+      if (url !== SEND_PATH && !url.startsWith(`${SEND_PATH}?`)) return false;
+      void serve(ctx, opts.logRequests, req, res, undefined);
+      return true;
+    },
+    checkContinue: (req, res) => {
+      if (req.method !== 'POST') return false;
+      const url = req.url ?? '';
+      if (url !== SEND_PATH && !url.startsWith(`${SEND_PATH}?`)) return false;
+      void serve(ctx, opts.logRequests, req, res, new ContinueGate(res));
+      return true;
+    },
+  };
+}
+
+/** `100 Continue` for one `Expect: 100-continue` request, sent at most once, when the body is wanted. */
+class ContinueGate {
+  sent = false;
+
+  constructor(private readonly res: ServerResponse) {}
+
+  readonly open = (): void => {
+    if (this.sent) return;
+    this.sent = true;
+    this.res.writeContinue();
   };
 }
 
@@ -56,7 +95,13 @@ class RequestLogger {
   }
 }
 
-async function serve(ctx: GatewayContext, logRequests: boolean, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function serve(
+  ctx: GatewayContext,
+  logRequests: boolean,
+  req: IncomingMessage,
+  res: ServerResponse,
+  expectContinue: ContinueGate | undefined,
+): Promise<void> {
   const started = performance.now();
   const requestId = requestIdOf(req.headers);
   const log = new RequestLogger(ctx.log, requestId);
@@ -64,18 +109,85 @@ async function serve(ctx: GatewayContext, logRequests: boolean, req: IncomingMes
   let status: number;
   try {
     if (ctx.isDraining()) throw new ApiError('SHUTTING_DOWN');
-    const result = await acceptSend(ctx, { headers: req.headers, body: req, requestId, log });
+    const result = await acceptSend(
+      ctx,
+      expectContinue === undefined
+        ? { headers: req.headers, body: req, requestId, log }
+        : { headers: req.headers, body: req, requestId, log, sendContinue: expectContinue.open },
+    );
     status = 200;
     send(res, 200, result.headers, requestId, JSON.stringify(result.body));
   } catch (err) {
-    const e = errorReply(err, ctx.config.api.maxBodyBytes, log);
-    status = e.status;
-    e.headers['content-type'] = 'application/json; charset=utf-8';
-    send(res, e.status, e.headers, requestId, JSON.stringify(e.body));
+    status = refuse(ctx, req, res, requestId, log, err, expectContinue);
   }
   const seconds = (performance.now() - started) / 1000;
   ctx.metrics.observeRequest('POST', SEND_PATH, status, seconds);
   if (logRequests) log.info({ res: { statusCode: status }, responseTime: seconds * 1000 }, 'request completed');
+}
+
+/**
+ * Answer a refusal; returns its status. When the request's body is not all read yet, the answer closes the
+ * connection (RFC 9112 §9.6 "Connection: close"): keeping it open would make node:http read and discard the rest of
+ * the body, however large, before the next request. An upload too large to take (413, 431, an announced length over
+ * api.maxBodyBytes) or one whose client still holds its body back (Expect: 100-continue, no 100 sent) is closed right
+ * after the answer; any other refusal lets the rest of the body arrive first, bounded (lingerThenClose).
+ */
+function refuse(
+  ctx: GatewayContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  requestId: string,
+  log: RequestLogger,
+  err: unknown,
+  expectContinue: ContinueGate | undefined,
+): number {
+  const maxBodyBytes = ctx.config.api.maxBodyBytes;
+  const e = errorReply(err, maxBodyBytes, log);
+  e.headers['content-type'] = 'application/json; charset=utf-8';
+  const body = JSON.stringify(e.body);
+  if (req.complete) {
+    send(res, e.status, e.headers, requestId, body);
+    return e.status;
+  }
+  e.headers.connection = 'close';
+  const declared = Number(req.headers['content-length']);
+  const lingers =
+    e.status !== 413 &&
+    e.status !== 431 &&
+    !(declared > maxBodyBytes) &&
+    (expectContinue === undefined || expectContinue.sent);
+  if (!lingers) {
+    send(res, e.status, e.headers, requestId, body); // node:http ends the socket once the answer is out
+    return e.status;
+  }
+  if (res.headersSent || res.destroyed) return e.status;
+  res.writeHead(e.status, { 'x-request-id': requestId, 'content-length': Buffer.byteLength(body), ...e.headers });
+  res.write(body);
+  lingerThenClose(req, res, maxBodyBytes);
+  return e.status;
+}
+
+/**
+ * With the refusal already written (complete, by its Content-Length) but the response not ended: read and discard the
+ * rest of the body, at most `limit` bytes and LINGER_MS, then end the response, which closes the connection. This is
+ * the staged close of RFC 9112 §9.6: closing with the client's data still arriving resets the connection (RFC 9293
+ * §3.6.1), and a client that writes its whole request before it reads (most blocking HTTP clients) would lose the
+ * answer with it. A client that reads early sees the answer at once either way. Past either bound the socket is
+ * destroyed.
+ */
+function lingerThenClose(req: IncomingMessage, res: ServerResponse, limit: number): void {
+  const socket = req.socket;
+  let left = limit;
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+  timer.unref();
+  // The multipart reader removed its 'data' listener when it gave up; this one only counts.
+  req.on('data', (chunk: Buffer) => {
+    left -= chunk.length;
+    if (left < 0) socket.destroy();
+  });
+  req.once('end', () => res.end());
+  req.once('close', () => clearTimeout(timer));
+  req.resume();
 }
 
 function send(res: ServerResponse, status: number, headers: Readonly<Record<string, string>>, requestId: string, body: string): void {

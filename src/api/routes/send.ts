@@ -1,7 +1,7 @@
 /**
  * `POST /mms/v2/send` — OpenMarket HTTP MMS v2 MT submission.
  *
- * Order matters for the guarantees: authenticate before reading the body (401 costs no upload), refuse an
+ * Order matters for the guarantees: authenticate before reading the body (401 parses none of the upload), refuse an
  * announced oversize body before reading it (413), stream-parse with every limit enforced, validate, then commit
  * message + parts + first job in one group-committed transaction, and only then answer 200 `{"mtId"}`.
  */
@@ -53,6 +53,11 @@ export interface SendInput {
   requestId: string;
   /** Logger of this request (carries its request id). */
   log: RequestLog;
+  /**
+   * Only for an `Expect: 100-continue` request: sends `100 Continue`. Called once the request passed the checks that
+   * need no body (auth, Idempotency-Key, Content-Type, announced length), so a refused request never sends its body.
+   */
+  sendContinue?: () => void;
 }
 
 /** The 200 answer: JSON body and extra headers (content-type included). */
