@@ -16,12 +16,37 @@ export function requestIdOf(headers: IncomingHttpHeaders): string {
   return typeof given === 'string' && CLIENT_REQUEST_ID.test(given) ? given : newRequestId();
 }
 
-/** A refusal as the client gets it: status, extra headers and the registry body; logged on `log`. */
+/**
+ * The status recorded (request metric, "request completed" log line) for a request whose client closed the connection
+ * before it could be answered: nothing is sent. No HTTP status means this; 499 is nginx's "client closed request".
+ */
+export const CLIENT_CLOSED_REQUEST = 499;
+
+/** The log line of such a request (info level: a client going away is not a failure of the gateway). */
+export const CLIENT_CLOSED_MESSAGE = 'the client closed the connection before the answer';
+
+/**
+ * True for what a request's body stream fails with when its client disconnects mid-upload: node:http destroys the
+ * request with ECONNRESET "aborted"; stream helpers report ERR_STREAM_PREMATURE_CLOSE.
+ */
+export function isClientAbort(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null | undefined)?.code;
+  return code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE';
+}
+
+/**
+ * A refusal as the client gets it: status, extra headers and the registry body; logged on `log`. A client abort
+ * (isClientAbort) gets CLIENT_CLOSED_REQUEST and an empty body, which cannot reach anyone anyway.
+ */
 export function errorReply(
   err: unknown,
   maxBodyBytes: number,
   log: { error(o: object, m: string): void; info(o: object, m: string): void },
 ): { status: number; headers: Record<string, string>; body: object } {
+  if (isClientAbort(err)) {
+    log.info({ code: (err as { code: string }).code }, CLIENT_CLOSED_MESSAGE);
+    return { status: CLIENT_CLOSED_REQUEST, headers: {}, body: {} };
+  }
   const apiErr = toApiError(err, maxBodyBytes);
   if (apiErr.status >= 500 && apiErr.code === 'INTERNAL') log.error({ err }, 'request failed');
   else log.info({ code: apiErr.code }, apiErr.message);

@@ -14,7 +14,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { ApiError } from '../core/errors.ts';
-import { errorReply, requestIdOf } from './replies.ts';
+import { CLIENT_CLOSED_MESSAGE, CLIENT_CLOSED_REQUEST, errorReply, isClientAbort, requestIdOf } from './replies.ts';
 import type { GatewayContext } from './context.ts';
 import { acceptSend } from './routes/send.ts';
 
@@ -141,6 +141,14 @@ function refuse(
   err: unknown,
   expectContinue: ContinueGate | undefined,
 ): number {
+  // The client closed the connection before its answer (mostly mid-upload, when the body stream fails with
+  // ECONNRESET "aborted"; or while a refusal was being decided): nobody to answer, and no failure of the gateway's.
+  // A failure of the gateway's own (not an ApiError) still goes to errorReply and is logged and counted as one.
+  if (isClientAbort(err) || (res.destroyed && err instanceof ApiError)) {
+    log.info({ code: (err as { code?: unknown }).code }, CLIENT_CLOSED_MESSAGE);
+    if (!res.destroyed) res.destroy(); // a body stream that failed leaves no usable connection
+    return CLIENT_CLOSED_REQUEST;
+  }
   const maxBodyBytes = ctx.config.api.maxBodyBytes;
   const e = errorReply(err, maxBodyBytes, log);
   e.headers['content-type'] = 'application/json; charset=utf-8';
