@@ -15,6 +15,7 @@
  * and body, a header on the delimiter line itself, and a final plain delimiter (`--b`, no trailing `--`) followed by
  * end of input. A part cut off by end of input is refused in both modes: a truncated upload is never accepted.
  */
+import type { Readable } from 'node:stream';
 import { ApiError } from '../core/errors.ts';
 import { decodeTransferEncoding, isSupportedTransferEncoding, normaliseTransferEncoding } from './transfer-encoding.ts';
 import type { MultipartOptions, ParsedPart } from './types.ts';
@@ -457,6 +458,13 @@ export async function readAllParts(
  */
 export function readAllPartsFromStream(stream: NodeJS.ReadableStream, opts: MultipartOptions): Promise<ParsedPart[]> {
   return new Promise((resolve, reject) => {
+    // A stream destroyed before the read starts (its client went away while the request was being authenticated)
+    // has emitted its 'error' and 'close' already: listeners added now would wait forever.
+    const readable = stream as Readable;
+    if (readable.destroyed) {
+      reject(readable.errored ?? malformed('the connection closed before the body ended'));
+      return;
+    }
     let parser: MultipartParser;
     try {
       parser = new MultipartParser(opts);

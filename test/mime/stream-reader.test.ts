@@ -24,6 +24,18 @@ describe('readAllPartsFromStream', () => {
     await expect(p).rejects.toMatchObject({ code: 'MALFORMED_MULTIPART' });
   });
 
+  it('rejects at once a stream destroyed before the read starts (its client left during authentication)', async () => {
+    const aborted = new PassThrough();
+    aborted.on('error', () => undefined);
+    aborted.destroy(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
+    await new Promise((r) => setImmediate(r)); // 'error' and 'close' are gone before the reader arrives
+    await expect(readAllPartsFromStream(aborted, opts)).rejects.toMatchObject({ code: 'ECONNRESET' });
+    const closed = new PassThrough();
+    closed.destroy();
+    await new Promise((r) => setImmediate(r));
+    await expect(readAllPartsFromStream(closed, opts)).rejects.toMatchObject({ code: 'MALFORMED_MULTIPART' });
+  });
+
   it('stops reading at the first limit it crosses', async () => {
     const s = new PassThrough();
     const p = readAllPartsFromStream(s, { ...opts, limits: { ...opts.limits, maxBodyBytes: 20 } });
