@@ -2,11 +2,13 @@
  * buildApp(): the Fastify application with every route. It never listens by itself (src/gateway.ts does), so tests
  * can use it on an ephemeral port.
  */
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
-import { createServer } from 'node:http';
+import Fastify, { LogController, type ConnectionError, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import { createServer, STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import { newRequestId } from '../core/ids.ts';
 import { ApiError } from '../core/errors.ts';
 import { createSendFastPath } from './send-fast-path.ts';
-import { errorReply, requestIdOf } from './replies.ts';
+import { ANSWERED_BY_PARSER, clientErrorOf, errorReply, requestIdOf } from './replies.ts';
 import type { GatewayContext } from './context.ts';
 import { registerSendRoute } from './routes/send.ts';
 import { registerStatusRoutes } from './routes/status.ts';
@@ -48,6 +50,7 @@ export function buildApp(ctx: GatewayContext, opts: { logRequests?: boolean; liv
     bodyLimit: ctx.config.api.maxBodyBytes,
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
     return503OnClosing: false,
+    clientErrorHandler: (err, socket) => answerClientError(ctx, err, socket),
   });
 
   // Callback-style hooks: they run on every request, and an async hook costs a promise and a microtask turn each.
@@ -101,4 +104,34 @@ export function buildApp(ctx: GatewayContext, opts: { logRequests?: boolean; liv
     });
   }
   return app;
+}
+
+/**
+ * What node:http's parser refused (the server's 'clientError' event) gets a registry error with an X-Request-Id,
+ * like every other refusal, instead of Fastify's own body; the connection closes after it (the parser cannot go on
+ * after an error). Mostly no request exists yet, so it is logged, not counted; a send whose body broke the framing
+ * counts itself with the status sent here (ANSWERED_BY_PARSER).
+ */
+function answerClientError(ctx: GatewayContext, err: ConnectionError, socket: Socket): void {
+  // Nobody to answer (the client reset the connection, or closed its side in the middle of a request: llhttp's
+  // HPE_INVALID_EOF_STATE; a route waiting for that body counts a client abort), or an answer already on the wire
+  // that another one would corrupt: just close.
+  const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (err.code === 'ECONNRESET' || err.code === 'HPE_INVALID_EOF_STATE' || !socket.writable || inFlight?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  const apiErr = clientErrorOf(err as ConnectionError & { reason?: string });
+  // A request in flight (its body failed to parse) keeps the id its client gave; otherwise there is none to keep.
+  const req = (inFlight as { req?: IncomingMessage } | undefined)?.req;
+  const requestId = req ? requestIdOf(req.headers) : newRequestId();
+  (socket as Socket & { [ANSWERED_BY_PARSER]?: number })[ANSWERED_BY_PARSER] = apiErr.status;
+  ctx.log.info({ requestId, code: apiErr.code, err: { code: err.code, message: err.message } }, apiErr.message);
+  const body = JSON.stringify(apiErr.toBody());
+  socket.end(
+    `HTTP/1.1 ${apiErr.status} ${STATUS_CODES[apiErr.status]}\r\n` +
+      `x-request-id: ${requestId}\r\ncontent-type: application/json; charset=utf-8\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    () => socket.destroy(),
+  );
 }

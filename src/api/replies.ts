@@ -2,7 +2,7 @@
  * What every answer of the API shares, whichever path served it (Fastify's routes or api/send-fast-path.ts): the
  * request id and the rendering of refusals from the error registry.
  */
-import type { IncomingHttpHeaders } from 'node:http';
+import { maxHeaderSize, type IncomingHttpHeaders } from 'node:http';
 import type { FastifyError } from 'fastify';
 import { ApiError } from '../core/errors.ts';
 import { newRequestId } from '../core/ids.ts';
@@ -24,6 +24,12 @@ export const CLIENT_CLOSED_REQUEST = 499;
 
 /** The log line of such a request (info level: a client going away is not a failure of the gateway). */
 export const CLIENT_CLOSED_MESSAGE = 'the client closed the connection before the answer';
+
+/**
+ * Set on a socket (to the status) once node:http's parser refused a request on it and the 'clientError' handler
+ * (app.ts) answered: a route still waiting for that request's body then records that status, not CLIENT_CLOSED_REQUEST.
+ */
+export const ANSWERED_BY_PARSER: unique symbol = Symbol('mmsgate.answeredByParser');
 
 /**
  * True for what a request's body stream fails with when its client disconnects mid-upload: node:http destroys the
@@ -58,6 +64,18 @@ export function errorReply(
   if (apiErr.status === 413 || apiErr.status === 431) headers.connection = 'close';
   if (apiErr.code === 'RATE_LIMITED') headers['retry-after'] = String(apiErr.details.retryAfter ?? 1);
   return { status: apiErr.status, headers, body: apiErr.toBody() };
+}
+
+/**
+ * The registry error for what node:http's parser refused before any route saw the request (the server's
+ * 'clientError' event): header block over the limit, malformed framing (e.g. Content-Length together with
+ * Transfer-Encoding, RFC 9112 §6.3), anything else llhttp rejects.
+ */
+export function clientErrorOf(err: { code?: string; reason?: string }): ApiError {
+  if (err.code === 'HPE_HEADER_OVERFLOW') return new ApiError('REQUEST_HEADERS_TOO_LARGE', { limit: maxHeaderSize });
+  // llhttp's reason is a fixed English phrase ("Invalid method", ...); keep it printable and short all the same.
+  const reason = String(err.reason ?? err.code ?? 'unparseable').replace(/[^\x20-\x7e]/g, '?').slice(0, 200);
+  return new ApiError('MALFORMED_REQUEST', { reason });
 }
 
 /** Map anything thrown in a request to a registry error. */

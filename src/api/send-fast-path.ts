@@ -14,7 +14,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { ApiError } from '../core/errors.ts';
-import { CLIENT_CLOSED_MESSAGE, CLIENT_CLOSED_REQUEST, errorReply, isClientAbort, requestIdOf } from './replies.ts';
+import { ANSWERED_BY_PARSER, CLIENT_CLOSED_MESSAGE, CLIENT_CLOSED_REQUEST, errorReply, isClientAbort, requestIdOf } from './replies.ts';
 import type { GatewayContext } from './context.ts';
 import { acceptSend } from './routes/send.ts';
 
@@ -145,6 +145,9 @@ function refuse(
   // ECONNRESET "aborted"; or while a refusal was being decided): nobody to answer, and no failure of the gateway's.
   // A failure of the gateway's own (not an ApiError) still goes to errorReply and is logged and counted as one.
   if (isClientAbort(err) || (res.destroyed && err instanceof ApiError)) {
+    // Unless node:http's parser refused the rest of the request and app.ts answered that (the status it sent).
+    const answered = (req.socket as { [ANSWERED_BY_PARSER]?: number } | null)?.[ANSWERED_BY_PARSER];
+    if (answered !== undefined) return answered;
     log.info({ code: (err as { code?: unknown }).code }, CLIENT_CLOSED_MESSAGE);
     if (!res.destroyed) res.destroy(); // a body stream that failed leaves no usable connection
     return CLIENT_CLOSED_REQUEST;

@@ -26,6 +26,9 @@ export const ERRORS = {
     retryable: false,
     description: 'The source {source} does not belong to this account.',
   },
+  // --- HTTP framing, refused by the HTTP parser before the request reaches a route
+  MALFORMED_REQUEST: { status: 400, retryable: false, description: 'The HTTP request is malformed: {reason}.' },
+  REQUEST_HEADERS_TOO_LARGE: { status: 431, retryable: false, description: 'The HTTP request headers exceed {limit} bytes.' },
   // --- request framing
   UNSUPPORTED_MEDIA_TYPE: {
     status: 415,
