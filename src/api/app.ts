@@ -20,6 +20,17 @@ import { LiveEvents } from '../ui/live-events.ts';
 /** Keep-alive longer than typical load balancer idle timeouts so they close first (no races on reuse). */
 const KEEP_ALIVE_TIMEOUT_MS = 72_000;
 
+/**
+ * How often node:http looks for requests past their deadline (its default: every 30 s): a quarter of the shorter
+ * deadline, between 100 ms and 5 s, so a deadline is overrun by at most a quarter of itself (5 s for the defaults).
+ * One timer per server, walking only the connections with a request arriving.
+ */
+function deadlineCheckInterval(headersTimeout: number, requestTimeout: number): number {
+  const deadlines = [headersTimeout, requestTimeout].filter((t) => t > 0);
+  if (deadlines.length === 0) return 30_000; // nothing to check; node:http's default
+  return Math.min(5_000, Math.max(100, Math.floor(Math.min(...deadlines) / 4)));
+}
+
 export function buildApp(ctx: GatewayContext, opts: { logRequests?: boolean; live?: LiveEvents } = {}): FastifyInstance {
   const logRequests = opts.logRequests ?? true;
   const sendFastPath = createSendFastPath(ctx, { logRequests });
@@ -31,7 +42,12 @@ export function buildApp(ctx: GatewayContext, opts: { logRequests?: boolean; liv
     // The same node:http server Fastify would make (its timeouts below), with POST /mms/v2/send answered by
     // api/send-fast-path.ts before Fastify's routing: the hot path of the gateway.
     serverFactory: (handler) => {
-      const server = createServer((req, res) => {
+      const { headersTimeout, requestTimeout } = ctx.config.api;
+      // Request deadlines (api.headersTimeout, api.requestTimeout) are node:http's own: they run from a request's
+      // first byte until it has all arrived (not while it is answered, not between keep-alive requests); an expired
+      // one ends in the 'clientError' handler below (408 REQUEST_TIMEOUT).
+      const options = { headersTimeout, requestTimeout, connectionsCheckingInterval: deadlineCheckInterval(headersTimeout, requestTimeout) };
+      const server = createServer(options, (req, res) => {
         if (!fastRequest(req, res)) handler(req, res);
       });
       // Expect: 100-continue. The send route decides itself when to send 100 Continue (only once the request passed
@@ -41,9 +57,9 @@ export function buildApp(ctx: GatewayContext, opts: { logRequests?: boolean; liv
         res.writeContinue();
         handler(req, res);
       });
-      // What Fastify sets on a server it makes itself (its defaults for requestTimeout and connectionTimeout: 0).
+      // What Fastify sets on a server it makes itself (its default connectionTimeout: 0, no idle-socket timeout; the
+      // deadlines above bound a request that stalls, keepAliveTimeout an idle connection).
       server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
-      server.requestTimeout = 0;
       server.setTimeout(0);
       return server;
     },

@@ -67,12 +67,13 @@ export function errorReply(
 }
 
 /**
- * The registry error for what node:http's parser refused before any route saw the request (the server's
- * 'clientError' event): header block over the limit, malformed framing (e.g. Content-Length together with
+ * The registry error for what node:http refused while a request arrived (the server's 'clientError' event): header
+ * block over the limit, a request past its deadline, malformed framing (e.g. Content-Length together with
  * Transfer-Encoding, RFC 9112 §6.3), anything else llhttp rejects.
  */
 export function clientErrorOf(err: { code?: string; reason?: string }): ApiError {
   if (err.code === 'HPE_HEADER_OVERFLOW') return new ApiError('REQUEST_HEADERS_TOO_LARGE', { limit: maxHeaderSize });
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') return new ApiError('REQUEST_TIMEOUT'); // api.headersTimeout / requestTimeout
   // llhttp's reason is a fixed English phrase ("Invalid method", ...); keep it printable and short all the same.
   const reason = String(err.reason ?? err.code ?? 'unparseable').replace(/[^\x20-\x7e]/g, '?').slice(0, 200);
   return new ApiError('MALFORMED_REQUEST', { reason });

@@ -195,8 +195,23 @@ export const configSchema = z
         authCacheTtl: duration.default(parseDuration('5m')),
         /** How long an Idempotency-Key is remembered per account. */
         idempotencyTtl: duration.default(parseDuration('24h')),
+        /**
+         * A request's line and headers must have arrived this long after its first byte, else 408 REQUEST_TIMEOUT
+         * and the connection closes (node:http's headersTimeout). 0: no limit. Not more than requestTimeout.
+         */
+        headersTimeout: duration.default(parseDuration('20s')),
+        /**
+         * The whole request, body included, must have arrived this long after its first byte, else 408
+         * REQUEST_TIMEOUT and the connection closes (node:http's requestTimeout): a client that stops sending in the
+         * middle of its body holds no connection or buffered body longer. Answering may take longer. 0: no limit.
+         */
+        requestTimeout: duration.default(parseDuration('60s')),
       })
       .strict()
+      .refine((api) => api.headersTimeout === 0 || api.requestTimeout === 0 || api.headersTimeout <= api.requestTimeout, {
+        path: ['headersTimeout'],
+        message: 'headersTimeout must not be longer than requestTimeout',
+      })
       .prefault({}),
     metrics: z
       .object({

@@ -29,6 +29,11 @@ export const ERRORS = {
   // --- HTTP framing, refused by the HTTP parser before the request reaches a route
   MALFORMED_REQUEST: { status: 400, retryable: false, description: 'The HTTP request is malformed: {reason}.' },
   REQUEST_HEADERS_TOO_LARGE: { status: 431, retryable: false, description: 'The HTTP request headers exceed {limit} bytes.' },
+  REQUEST_TIMEOUT: {
+    status: 408,
+    retryable: true,
+    description: 'The request did not arrive in time (headers or body stalled); nothing was stored.',
+  },
   // --- request framing
   UNSUPPORTED_MEDIA_TYPE: {
     status: 415,
