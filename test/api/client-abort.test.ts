@@ -2,23 +2,17 @@
  * A client that disconnects in the middle of its upload is not a failure of the gateway: logged at info, counted
  * under status 499 (docs/api.md, Metrics), never as a 500.
  */
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AUTH, basic, eventually, http, startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { captureLogs } from '../support/log-capture.ts';
 import { RawConnection, sendHead } from './raw-http.ts';
 
-const lines: Record<string, unknown>[] = [];
+const logs = captureLogs();
+const lines = logs.lines;
 let gw: TestGateway;
 let port: number;
 beforeAll(async () => {
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const l of chunk.toString().split('\n')) if (l.trim()) lines.push(JSON.parse(l) as Record<string, unknown>);
-      done();
-    },
-  });
-  gw = await startTestGateway({}, { start: { logger: pino({ level: 'info' }, sink), logRequests: true } });
+  gw = await startTestGateway({}, { start: { logger: logs.logger, logRequests: true } });
   port = Number(new URL(gw.url).port);
 });
 afterAll(async () => {

@@ -4,31 +4,16 @@
  * gets the answer instead of a stalled or reset connection. `Expect: 100-continue` requests refused on their headers
  * get the final answer without `100 Continue`.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ERRORS, type ErrorCode } from '../../src/core/errors.ts';
-import { AUTH, basic, simpleMt, startTestGateway, type TestGateway } from '../support/gateway.ts';
-import { RawConnection, sendHead, type RawResponse } from './raw-http.ts';
+import { AUTH, basic, simpleMt } from '../support/gateway.ts';
+import { RawConnection, rawGatewayFixture, sendHead, type RawResponse } from './raw-http.ts';
 
 const MAX_BODY = 16 * 1024 * 1024;
 const MiB = 1024 * 1024;
 
-let gw: TestGateway;
-let port: number;
-const open: RawConnection[] = [];
-beforeAll(async () => {
-  gw = await startTestGateway({ api: { maxBodyBytes: MAX_BODY, maxPartBytes: MAX_BODY } });
-  port = Number(new URL(gw.url).port);
-});
-afterAll(async () => {
-  for (const c of open) c.destroy();
-  await gw?.stop();
-});
-
-async function connection(): Promise<RawConnection> {
-  const c = await RawConnection.open(port);
-  open.push(c);
-  return c;
-}
+const fixture = rawGatewayFixture({ api: { maxBodyBytes: MAX_BODY, maxPartBytes: MAX_BODY } });
+const connection = (): Promise<RawConnection> => fixture.connection();
 
 function expectRefusal(r: RawResponse, code: ErrorCode): void {
   expect(r.status, r.body).toBe(ERRORS[code].status);

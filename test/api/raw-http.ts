@@ -3,6 +3,8 @@
  * to the upload, `Connection` handling, interim 1xx answers, and when the server closes.
  */
 import { connect, type Socket } from 'node:net';
+import { afterAll, beforeAll } from 'vitest';
+import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 
 /** One answer as read off the wire. */
 export interface RawResponse {
@@ -149,4 +151,28 @@ export function sendHead(opts: { auth?: string | null; contentType?: string; con
   if (opts.contentLength !== undefined) h += `Content-Length: ${opts.contentLength}\r\n`;
   for (const [k, v] of Object.entries(opts.extra ?? {})) h += `${k}: ${v}\r\n`;
   return `${h}\r\n`;
+}
+
+/**
+ * A gateway for a test file that talks raw HTTP to it: started before the file's tests with `config`, stopped after
+ * them together with every connection opened through `connection()`.
+ */
+export function rawGatewayFixture(config: Parameters<typeof startTestGateway>[0]): { gw(): TestGateway; connection(): Promise<RawConnection> } {
+  let gw: TestGateway | undefined;
+  const open: RawConnection[] = [];
+  beforeAll(async () => {
+    gw = await startTestGateway(config);
+  });
+  afterAll(async () => {
+    for (const c of open) c.destroy();
+    await gw?.stop();
+  });
+  return {
+    gw: () => gw!,
+    async connection() {
+      const c = await RawConnection.open(Number(new URL(gw!.url).port));
+      open.push(c);
+      return c;
+    },
+  };
 }

@@ -3,21 +3,15 @@
  * its id, on the send route (served in front of Fastify, src/api/send-fast-path.ts) as on Fastify's routes; the
  * refusal line names the registry code. Also: metrics count the send route like any other.
  */
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AUTH, basic, http, send, simpleMt, startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { captureLogs } from '../support/log-capture.ts';
 
-const lines: Record<string, unknown>[] = [];
+const logs = captureLogs();
+const lines = logs.lines;
 let gw: TestGateway;
 beforeAll(async () => {
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const l of chunk.toString().split('\n')) if (l.trim()) lines.push(JSON.parse(l) as Record<string, unknown>);
-      done();
-    },
-  });
-  gw = await startTestGateway({}, { start: { logger: pino({ level: 'info' }, sink), logRequests: true } });
+  gw = await startTestGateway({}, { start: { logger: logs.logger, logRequests: true } });
 });
 afterAll(async () => {
   await gw?.stop();

@@ -2,30 +2,15 @@
  * api.headersTimeout and api.requestTimeout: a request that stalls while it arrives is answered 408 REQUEST_TIMEOUT
  * and its connection closed; answering and idle keep-alive time do not count.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AUTH, eventually, http, simpleMt, sleep, startTestGateway, type TestGateway } from '../support/gateway.ts';
-import { RawConnection, sendHead, type RawResponse } from './raw-http.ts';
+import { describe, expect, it } from 'vitest';
+import { AUTH, eventually, http, simpleMt, sleep } from '../support/gateway.ts';
+import { RawConnection, rawGatewayFixture, sendHead, type RawResponse } from './raw-http.ts';
 
 const HEADERS_TIMEOUT = 400;
 const REQUEST_TIMEOUT = 800;
 
-let gw: TestGateway;
-let port: number;
-const open: RawConnection[] = [];
-beforeAll(async () => {
-  gw = await startTestGateway({ api: { headersTimeout: `${HEADERS_TIMEOUT}ms`, requestTimeout: `${REQUEST_TIMEOUT}ms` } });
-  port = Number(new URL(gw.url).port);
-});
-afterAll(async () => {
-  for (const c of open) c.destroy();
-  await gw?.stop();
-});
-
-async function connection(): Promise<RawConnection> {
-  const c = await RawConnection.open(port);
-  open.push(c);
-  return c;
-}
+const fixture = rawGatewayFixture({ api: { headersTimeout: `${HEADERS_TIMEOUT}ms`, requestTimeout: `${REQUEST_TIMEOUT}ms` } });
+const connection = (): Promise<RawConnection> => fixture.connection();
 
 function expectTimeout(r: RawResponse): void {
   expect(r.status, r.body).toBe(408);
@@ -51,7 +36,7 @@ describe('request deadlines', () => {
     expect(waited).toBeLessThan(REQUEST_TIMEOUT * 2 + 500);
     expect(await conn.closed(2_000)).toBe(true);
     await eventually(async () => {
-      const text = (await http(`${gw.url}/metrics`)).body.toString();
+      const text = (await http(`${fixture.gw().url}/metrics`)).body.toString();
       return /mmsgate_http_requests_total\{[^}]*route="\/mms\/v2\/send",status="408"[^}]*\} 1/.test(text) ? true : undefined;
     }, 5_000, 'the stalled send counted as 408');
   });
