@@ -2,7 +2,7 @@
  * What differs between the SQL backends, as capabilities rather than `if (backend === ...)` branches in the store
  * (the same split kysely uses for its own dialects). The store is written once against this interface.
  */
-import type { Dialect, Kysely } from 'kysely';
+import type { Dialect, Kysely, RawBuilder } from 'kysely';
 import type { Database } from './schema.ts';
 import type { BatchOutcome } from './sqlite-writer.ts';
 import type { WriteUnit } from './store.ts';
@@ -81,6 +81,17 @@ export interface StoreDialect {
    * Absent when the backend has no cross-process signal.
    */
   notifyJobs?(db: Kysely<Database>, kinds: readonly string[]): Promise<void>;
+  /**
+   * The notification of notifyJobs as an SQL expression, so that a write of one statement can carry it (see
+   * singleStatementInserts).
+   */
+  notifyJobsExpression?(kinds: readonly string[]): RawBuilder<unknown>;
+  /**
+   * A batch that only inserts rows (no job resolution, idempotency key or patch: every accepted MT, every MO) is
+   * written as one statement, its INSERTs as data-modifying CTEs (PostgreSQL): one round trip in an implicit
+   * transaction instead of BEGIN, an INSERT per table, the notification and COMMIT, each a round trip.
+   */
+  readonly singleStatementInserts?: boolean;
   /** Subscribe to other nodes' notifications; resolves to an unsubscribe function. */
   listenJobs?(listener: JobsEnqueuedListener): Promise<() => Promise<void>>;
   /**

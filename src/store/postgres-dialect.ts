@@ -100,6 +100,9 @@ export function postgresDialect(opts: PostgresOptions): StoreDialect {
     retryTimer.unref();
   }
 
+  /** The job-kinds notification; `origin` lets this node skip its own (it has already woken its runners). */
+  const notifyExpression = (kinds: readonly string[]) => sql`pg_notify(${JOBS_CHANNEL}, ${`${origin}:${kinds.join(',')}`})`;
+
   return {
     name: 'postgres',
     kysely: new KyselyPostgresDialect({ pool }),
@@ -131,8 +134,10 @@ export function postgresDialect(opts: PostgresOptions): StoreDialect {
     },
     encodeJson: (value) => JSON.stringify(value),
     async notifyJobs(db: Kysely<Database>, kinds: readonly string[]): Promise<void> {
-      await sql`SELECT pg_notify(${JOBS_CHANNEL}, ${`${origin}:${kinds.join(',')}`})`.execute(db);
+      await sql`SELECT ${notifyExpression(kinds)}`.execute(db);
     },
+    notifyJobsExpression: notifyExpression,
+    singleStatementInserts: true,
     async listenJobs(listener: JobsEnqueuedListener): Promise<() => Promise<void>> {
       listeners.add(listener);
       await ensureListener();

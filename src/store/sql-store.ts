@@ -2,7 +2,7 @@
  * The Store port over kysely: one implementation for every SQL backend; what differs lives in a StoreDialect
  * (sqlite-dialect.ts, postgres-dialect.ts).
  */
-import { Kysely, sql, type CompiledQuery, type Selectable } from 'kysely';
+import { Kysely, sql, type CompiledQuery, type QueryCreator, type Selectable } from 'kysely';
 import { MT_STATE_RANK, type MessageEvent, type MoMessage, type MtMessage, type Part } from '../core/message.ts';
 import type {
   CachedUrlRow,
@@ -22,6 +22,7 @@ import type {
   WriteUnit,
 } from './store.ts';
 import type { JobsEnqueuedListener, StoreDialect } from './dialect.ts';
+import type { BatchOutcome } from './sqlite-writer.ts';
 import { BlobCache, StoredDigests } from './blob-cache.ts';
 import { hasDuplicates, patchMtsBatch, resolveJobsBatch } from './batch-updates.ts';
 import { claimIdempotencyKeys } from './idempotency.ts';
@@ -110,7 +111,9 @@ export class KyselyStore implements SqlStore {
     const units = this.withoutStoredBlobs(given);
     const now = Date.now();
     const writer = this.dialect.writer;
-    const { applied, hits, kinds } = writer ? await writer.write(this.db, units, now) : await this.db.connection().execute((conn) =>
+    const { applied, hits, kinds } = writer
+      ? await writer.write(this.db, units, now)
+      : ((await this.writeInOneStatement(units, now)) ?? (await this.db.connection().execute((conn) =>
       inTransaction(conn, this.dialect.beginWrite, async () => {
         const { applied, retriedKinds } = await this.resolveJobs(conn, units, now);
         for (const { i, patch } of requiredPatchesInIdOrder(units, applied)) {
@@ -125,7 +128,7 @@ export class KyselyStore implements SqlStore {
         if (kinds.length > 0 && this.dialect.notifyJobs) await this.dialect.notifyJobs(conn, kinds);
         return { applied, hits, kinds };
       }),
-    );
+    )));
     if (kinds.length > 0) this.emitLocal(kinds as JobKind[]);
     for (let i = 0; i < units.length; i++) {
       if (applied[i]) for (const b of units[i]!.blobs ?? []) this.storedBlobs.add(b.sha256);
@@ -177,6 +180,45 @@ export class KyselyStore implements SqlStore {
       if (row && job.outcome === 'retry') retriedKinds.push(row.kind);
     }
     return { applied, retriedKinds };
+  }
+
+  /**
+   * A batch of units that only insert rows, as one statement (StoreDialect.singleStatementInserts): each table's
+   * multi-row INSERT a data-modifying CTE, the job notification its result, all in the statement's own transaction
+   * (PostgreSQL runs every data-modifying CTE to completion whether or not the query reads it). Undefined, with
+   * nothing written, when the dialect cannot, a unit does more than insert, or the rows exceed one statement's
+   * parameters: the caller then takes the general path.
+   */
+  private async writeInOneStatement(units: readonly WriteUnit[], now: number): Promise<BatchOutcome | undefined> {
+    if (!this.dialect.singleStatementInserts || !units.every(insertsOnly)) return undefined;
+    const applied = units.map(() => true);
+    const plan = planWrite(units, applied, this.dialect.encodeJson, now);
+    const tables = [
+      ['blobs', plan.blobs],
+      ['mt_messages', plan.mts],
+      ['mo_messages', plan.mos],
+      ['mo_parts', plan.moParts],
+      ['events', plan.events],
+      ['jobs', plan.jobs],
+      ['handset_messages', plan.handset],
+      ['inbox', plan.inbox],
+    ] as const;
+    let parameters = 2;
+    for (const [, rows] of tables) if (rows.length > 0) parameters += rows.length * Object.keys(rows[0]!).length;
+    if (parameters > this.dialect.maxParameters) return undefined;
+    let query: QueryCreator<Database> = this.db;
+    for (const [table, rows] of tables) {
+      if (rows.length === 0) continue;
+      query = query.with(`w_${table}`, (db) => {
+        const insert = db.insertInto(table).values(rows as never);
+        // Content addressing: a blob another transaction stored meanwhile is the same bytes.
+        return table === 'blobs' ? insert.onConflict((oc) => oc.column('sha256').doNothing()) : insert;
+      }) as unknown as QueryCreator<Database>;
+    }
+    const kinds = plan.jobKinds;
+    const notify = kinds.length > 0 ? this.dialect.notifyJobsExpression?.(kinds) : undefined;
+    await query.selectNoFrom((notify ?? sql`1`).as('done')).execute();
+    return { applied, hits: units.map(() => undefined), kinds };
   }
 
   /** One multi-row INSERT per table (chunked under the parameter limit), in dependency order. */
@@ -549,4 +591,9 @@ function patchColumns(p: MtPatch, rank: number, now: number): Record<string, str
   if (p.userAgent !== undefined) set.user_agent = p.userAgent;
   if (p.operatorMessageId !== undefined) set.operator_message_id = p.operatorMessageId;
   return set;
+}
+
+/** A unit that only adds rows: no job to resolve, no idempotency key to claim, nothing to patch. */
+function insertsOnly(u: WriteUnit): boolean {
+  return u.job === undefined && u.idempotency === undefined && !u.mtPatches?.length && !u.moStates?.length;
 }
