@@ -109,12 +109,14 @@ export function buildApp(ctx: GatewayContext, opts: { logRequests?: boolean; liv
     registerSandboxConsole(app, ctx, opts.live ?? new LiveEvents());
   }
 
-  // Wrong methods on the API paths get 405 from the registry rather than a bare 404.
+  // Wrong methods on the API paths get 405 from the registry rather than a bare 404, with the Allow header a 405
+  // must carry (RFC 9110 §15.5.6). HEAD comes through GET.
   for (const url of ['/mms/v2/send']) {
     app.route({
-      method: ['GET', 'PUT', 'DELETE', 'PATCH'],
+      method: ['GET', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'],
       url,
-      handler: async (req) => {
+      handler: async (req, reply) => {
+        reply.header('allow', 'POST');
         throw new ApiError('METHOD_NOT_ALLOWED', { method: req.method });
       },
     });

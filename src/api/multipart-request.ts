@@ -2,6 +2,7 @@
  * Reading the customer's multipart requests (the send API and the sandbox's MO injection share it): Content-Type
  * checks, the streaming reader with the configured limits, the JSON control part.
  */
+import { isUtf8 } from 'node:buffer';
 import type { IncomingHttpHeaders } from 'node:http';
 import { ApiError } from '../core/errors.ts';
 import { boundaryOf, mediaTypeOf, parseContentType } from '../mime/content-type.ts';
@@ -22,6 +23,9 @@ export interface ApiLimits {
  * whose JSON is indented with no-break spaces (U+00A0), which JSON.parse refuses outside strings.
  */
 export function parseControlJson(body: Buffer, lenient: boolean): unknown {
+  // RFC 8259 §8.1: JSON exchanged between systems is UTF-8. Decoding invalid bytes as U+FFFD would store a subject
+  // the customer never sent; refuse it instead (a validity scan, not a second decode).
+  if (!isUtf8(body)) throw new ApiError('INVALID_JSON', { reason: 'the control part is not valid UTF-8' });
   let text = body.toString('utf8');
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // a byte-order mark
   try {

@@ -119,10 +119,11 @@ describe('request framing', () => {
     }
   });
 
-  it('wrong method on /mms/v2/send: 405', async () => {
-    for (const method of ['GET', 'PUT', 'DELETE']) {
+  it('wrong method on /mms/v2/send: 405 with Allow: POST (RFC 9110 §15.5.6)', async () => {
+    for (const method of ['GET', 'PUT', 'DELETE', 'OPTIONS']) {
       const r = await http(`${gw.url}/mms/v2/send`, { method, headers: { authorization: AUTH } });
       expectError(r, 'METHOD_NOT_ALLOWED');
+      expect(r.headers.allow).toBe('POST');
     }
   });
 });
@@ -171,6 +172,17 @@ describe('control part', () => {
       { headers: { 'Content-Type': 'text/plain' }, body: 'hello' },
     ]);
     expectError(await send(gw.url, { contentType, body }), 'INVALID_JSON');
+  });
+
+  it('a control part that is not valid UTF-8 (RFC 8259 §8.1): 400 INVALID_JSON, not a subject full of U+FFFD', async () => {
+    const json = Buffer.concat([Buffer.from('{"type":"MT","source":"88600","destination":"15551230001","subject":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]);
+    const { contentType, body } = buildMultipart([
+      { headers: { 'Content-Type': 'application/json', 'Content-Id': 'main' }, body: json },
+      { headers: { 'Content-Type': 'text/plain' }, body: 'hello' },
+    ]);
+    const r = await send(gw.url, { contentType, body });
+    expectError(r, 'INVALID_JSON');
+    expect(r.json.description).toMatch(/UTF-8/);
   });
 
   it('a JSON array instead of an object: 400 INVALID_JSON', async () => {
