@@ -76,11 +76,6 @@ export const ERRORS = {
     retryable: false,
     description: 'A remote content part must hold one absolute http(s) URL: {reason}.',
   },
-  MESSAGE_TOO_LARGE: {
-    status: 413,
-    retryable: false,
-    description: 'The message content is {size} bytes, over the limit of {limit} bytes.',
-  },
   IDEMPOTENCY_CONFLICT: {
     status: 409,
     retryable: false,
