@@ -129,8 +129,11 @@ export async function listNodes(db: Db, aliveSince: number): Promise<NodeRow[]> 
 export async function purgeExpired(db: Db, now: number): Promise<PurgeCounts> {
   let idempotencyKeys = 0;
   for (let round = 0; round < MAX_PURGE_ROUNDS; round++) {
+    // The condition is repeated outside the subquery: on PostgreSQL the DELETE re-checks, after waiting for a row
+    // lock, only its own WHERE, so a key another node re-claimed meanwhile (a new expiry) would otherwise be deleted.
     const r = await db
       .deleteFrom('idempotency_keys')
+      .where('expires_at', '<=', now)
       .where((eb) =>
         eb(
           eb.refTuple('account_id', 'idem_key'),
@@ -153,6 +156,8 @@ export async function purgeExpired(db: Db, now: number): Promise<PurgeCounts> {
   for (let round = 0; round < MAX_PURGE_ROUNDS; round++) {
     const r = await db
       .deleteFrom('jobs')
+      .where('state', '=', 'done') // repeated outside the subquery, as above
+      .where('updated_at', '<', cutoff)
       .where('id', 'in', (eb) =>
         eb.selectFrom('jobs as d').select('d.id').where('d.state', '=', 'done').where('d.updated_at', '<', cutoff).limit(PURGE_BATCH),
       )

@@ -358,6 +358,37 @@ describe('PostgreSQL with several nodes', () => {
     }
   });
 
+  it('housekeeping never deletes an expired idempotency key that another node is claiming afresh', async () => {
+    const url = await freshPgDatabase();
+    const store = await openStore(url);
+    const other = new pg.Client({ connectionString: url });
+    await other.connect();
+    try {
+      const now = Date.now();
+      const id = await store.reserveIds('mt', 3);
+      await store.write([{ idempotency: { accountId: 'acme', key: 'k', requestHash: 'h1', mtId: id, expiresAt: now - 1000 } }]);
+      // Another node takes the expired key for a new request (idempotency.ts's claim), its transaction still open...
+      await other.query('BEGIN');
+      await other.query(
+        `INSERT INTO idempotency_keys (account_id, idem_key, request_hash, mt_id, expires_at, created_at) VALUES ('acme', 'k', 'h2', $1, $2, $3)
+         ON CONFLICT (account_id, idem_key) DO UPDATE SET request_hash = excluded.request_hash, mt_id = excluded.mt_id,
+           expires_at = excluded.expires_at, created_at = excluded.created_at
+         WHERE idempotency_keys.expires_at <= $3`,
+        [id + 1, now + 86_400_000, now],
+      );
+      // ...while housekeeping on a third node purges expired keys (it waits for that row).
+      const purge = store.purgeExpired(now);
+      await new Promise((r) => setTimeout(r, 300));
+      await other.query('COMMIT');
+      expect((await purge).idempotencyKeys).toBe(0);
+      // The new holder keeps its key: a retry of its request is recognised, not accepted as a new message.
+      expect(await store.getIdempotencyKey('acme', 'k', Date.now())).toEqual({ mtId: id + 1, requestHash: 'h2' });
+    } finally {
+      await other.end();
+      await store.close();
+    }
+  });
+
   it('makes a node wait for another node\'s uncommitted idempotency key, then answers with it', async () => {
     const url = await freshPgDatabase();
     const store = await openStore(url, { poolSize: 2 });
