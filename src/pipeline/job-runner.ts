@@ -68,8 +68,13 @@ export class JobRunner {
 
   private async extendRunning(): Promise<void> {
     if (this.runningIds.size === 0) return;
+    const ids = [...this.runningIds];
     try {
-      await this.opts.store.extendLeases([...this.runningIds], this.opts.owner, this.now() + this.opts.leaseMs);
+      const held = new Set(await this.opts.store.extendLeases(ids, this.opts.owner, this.now() + this.opts.leaseMs));
+      // A lease not renewed was taken over after it ran out (renewals failed for longer than the lease, e.g. the
+      // database was unreachable): the other node runs the job too, and only the holder's result will commit.
+      const lost = ids.filter((id) => !held.has(id) && this.runningIds.has(id));
+      if (lost.length > 0) this.opts.log.warn({ jobIds: lost, step: this.step.name }, 'lease lost while the job was running; its result will not commit');
     } catch (err) {
       this.opts.log.warn({ err, step: this.step.name }, 'extending job leases failed; will retry');
     }
@@ -112,7 +117,16 @@ export class JobRunner {
           continue;
         }
       }
-      for (const job of claimed) this.launch(job);
+      for (const job of claimed) {
+        // Our own lease on a job we are still running ran out (renewals failed meanwhile) and this claim took it
+        // again: the run in progress holds it now, renewed; a second copy here would run it twice (the owner is the
+        // same, so the lease check could not tell the two results apart).
+        if (this.runningIds.has(job.id)) {
+          log.warn({ jobId: job.id, step: this.step.name }, 'reclaimed a job still running here after its lease ran out; not started again');
+          continue;
+        }
+        this.launch(job);
+      }
       if (claimed.length > 0 && claimed.length === Math.min(free, batchSize)) continue; // more may be waiting
       if (this.stopped) break;
       // Sleep until a slot frees, a wake-up, the next due job or the poll interval.

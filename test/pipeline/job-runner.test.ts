@@ -50,4 +50,50 @@ describe('JobRunner leases', () => {
     const [job] = await store.listJobs({ kind: 'report' });
     expect(job?.state).toBe('done');
   });
+
+  it('never starts a second copy of a job it is still running when its own lapsed lease comes back to it', async () => {
+    const committer = new GroupCommitter(store);
+    await store.write([{ jobs: [{ kind: 'mo', refId: 2 }] }]);
+    let active = 0;
+    let maxActive = 0;
+    let runs = 0;
+    const step: Step = {
+      name: 'slow-mo',
+      kinds: ['mo'],
+      concurrency: 4,
+      retrySchedule: schedule(['1s'], '1h'),
+      async run() {
+        runs++;
+        maxActive = Math.max(maxActive, ++active);
+        await new Promise((r) => setTimeout(r, 1500)); // well past the lease while renewals fail
+        active--;
+        return { type: 'done' };
+      },
+    };
+    // The database refuses lease renewals for the first second (an outage), then answers again.
+    let failing = true;
+    setTimeout(() => (failing = false), 1000);
+    const flaky = new Proxy(store, {
+      get(target, prop) {
+        if (prop === 'extendLeases' && failing) return async () => Promise.reject(new Error('database unreachable'));
+        const v = Reflect.get(target, prop) as unknown;
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const runner = new JobRunner(step, {
+      store: flaky,
+      commit: (u) => committer.submit(u),
+      owner: 'A/slow-mo',
+      leaseMs: 300,
+      pollMs: 50,
+      batchSize: 10,
+      log: pino({ level: 'silent' }),
+    });
+    runner.start();
+    await new Promise((r) => setTimeout(r, 2000));
+    await runner.stop();
+    expect({ runs, maxActive }).toEqual({ runs: 1, maxActive: 1 });
+    const [job] = await store.listJobs({ kind: 'mo' });
+    expect(job?.state).toBe('done');
+  });
 });
