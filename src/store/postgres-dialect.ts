@@ -73,8 +73,13 @@ export function postgresDialect(opts: PostgresOptions): StoreDialect {
       client.end().catch(() => {});
       scheduleReconnect();
     });
-    await client.connect();
-    await client.query(`LISTEN ${JOBS_CHANNEL}`);
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${JOBS_CHANNEL}`);
+    } catch (err) {
+      client.end().catch(() => {});
+      throw err;
+    }
     listenClient = client;
     // Jobs may have been enqueued while the listener was down: wake everyone once.
     for (const l of listeners) l([]);
@@ -140,7 +145,15 @@ export function postgresDialect(opts: PostgresOptions): StoreDialect {
     singleStatementInserts: true,
     async listenJobs(listener: JobsEnqueuedListener): Promise<() => Promise<void>> {
       listeners.add(listener);
-      await ensureListener();
+      try {
+        await ensureListener();
+      } catch (err) {
+        // A first connection that fails is retried like a lost one (every second), so other nodes' wake-ups resume
+        // once the database is back instead of waiting for each runner's poll interval for good; meanwhile the
+        // runners poll. The listener stays registered, and the caller gets its unsubscribe function either way.
+        log('postgres listen failed; retrying', { error: (err as Error).message });
+        scheduleReconnect();
+      }
       return async () => {
         listeners.delete(listener);
         if (listeners.size === 0 && listenClient) {

@@ -2,6 +2,7 @@
  * Backend-specific behaviour: SQLite files surviving close, PostgreSQL with several nodes on one database.
  */
 import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -355,6 +356,45 @@ describe('PostgreSQL with several nodes', () => {
       off();
     } finally {
       await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('keeps trying to listen for other nodes\' wake-ups when its first LISTEN connection fails', async () => {
+    const url = await freshPgDatabase();
+    const target = new URL(url);
+    // A loopback proxy in front of the database that refuses new connections while `refusing` is set.
+    let refusing = false;
+    const proxy = createServer((client) => {
+      if (refusing) return client.destroy();
+      const upstream = connect(Number(target.port), target.hostname);
+      client.pipe(upstream).pipe(client);
+      const end = () => {
+        client.destroy();
+        upstream.destroy();
+      };
+      client.on('error', end).on('close', end);
+      upstream.on('error', end).on('close', end);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const viaProxy = new URL(url);
+    viaProxy.hostname = '127.0.0.1';
+    viaProxy.port = String((proxy.address() as AddressInfo).port);
+    const [a, b] = await Promise.all([openStore(url), openStore(viaProxy.toString(), { poolSize: 1 })]);
+    try {
+      await b.listJobs({ limit: 1 }); // its pool's one connection is open before the outage
+      refusing = true;
+      const seen: JobKind[][] = [];
+      const off = b.onJobsEnqueued((k) => seen.push(k));
+      await new Promise((r) => setTimeout(r, 300)); // the first LISTEN connection has failed by now
+      refusing = false;
+      await expect.poll(() => seen.length, { timeout: 5000 }).toBeGreaterThan(0); // connected: "check everything"
+      seen.length = 0;
+      await a.write([{ jobs: [{ kind: 'report', refId: 1 }] }]);
+      await expect.poll(() => seen.some((k) => k.includes('report')), { timeout: 5000 }).toBe(true);
+      off();
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+      proxy.close();
     }
   });
 
