@@ -108,7 +108,9 @@ export class PipelineInboundSink implements InboundSink {
     // An operator that did not get (or did not wait for) our answer sends the same MO again (MM7 peers resend a
     // DeliverReq up to 5 times, NOTES quirk 9). With the operator's own message ID (MM7 LinkedID) we recognise it and
     // answer as the first time, so the customer gets the MO once. Without one there is nothing reliable to match on
-    // (TransactionIDs are per request and may restart), and a resend is taken as a new MO.
+    // (TransactionIDs are per request and may restart), and a resend is taken as a new MO. The check reads committed
+    // MOs: a copy arriving while the first is still being stored (milliseconds; MMSCs resend after ~10 s) is not
+    // recognised.
     if (ev.operatorMessageId) {
       const seen = await this.deps.store.findMoIdByOperatorMessageId(ev.operatorId, ev.operatorMessageId, t - MO_RESEND_WINDOW_MS);
       if (seen !== undefined) {
