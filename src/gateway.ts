@@ -209,7 +209,32 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
   };
   const unsubscribe = store.onJobsEnqueued?.((kinds) => wakeKinds(kinds)) ?? (() => undefined);
   const app = buildApp(ctx, { logRequests: opts.logRequests, live });
-  const address = await app.listen({ host: config.listen.host, port: config.listen.port });
+  /** What the gateway holds open besides the HTTP server and the runners. */
+  const closeResources = async (): Promise<void> => {
+    unsubscribe();
+    await housekeeping.stop();
+    await heartbeat.stop();
+    await Promise.all([...connectors.values()].map((c) => c.close()));
+    await dispatcher.close();
+    await fetcher.close();
+    await store.close();
+  };
+  let address: string;
+  try {
+    address = await app.listen({ host: config.listen.host, port: config.listen.port });
+  } catch (err) {
+    // Nothing may keep the process alive after a failed start (the store, its writer thread, timers).
+    await app.close().catch(() => {});
+    await closeResources().catch(() => {});
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') {
+      throw new Error(`${config.listen.host}:${config.listen.port} is already in use: stop what holds it, or pick another port (--port or listen.port)`, { cause: err });
+    }
+    if (code === 'EACCES') {
+      throw new Error(`not allowed to listen on ${config.listen.host}:${config.listen.port}: use a port above 1023 (--port or listen.port)`, { cause: err });
+    }
+    throw err;
+  }
   for (const r of runners) r.start();
   log.info({ address, node: nodeId, store: store.backend }, 'mmsgate listening');
 
@@ -224,15 +249,9 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
         draining = true;
         await app.close(); // stop accepting; requests in flight finish (their commits included)
         await Promise.all(runners.map((r) => r.stop()));
-        unsubscribe();
         await committer.flush();
         await Promise.all(steps.map((st) => store.releaseLeases(`${nodeId}/${st.name}`).catch(() => 0)));
-        await housekeeping.stop();
-        await heartbeat.stop();
-        await Promise.all([...connectors.values()].map((c) => c.close()));
-        await dispatcher.close();
-        await fetcher.close();
-        await store.close();
+        await closeResources();
       })();
       return stopping;
     },
