@@ -6,7 +6,7 @@
  * node:http handler, the Express-style middleware and the Fastify recipe are thin wrappers around it.
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { verifyWebhook, WebhookVerificationError } from '../shared/standard-webhooks.ts';
+import { secretKey, verifyWebhook, WebhookVerificationError } from '../shared/standard-webhooks.ts';
 import { MimeParseError, parseContentType, parseMultipart } from './mime-parse.ts';
 
 /** A delivery report, as posted by the gateway. */
@@ -202,6 +202,25 @@ function firstHeader(headers: IncomingHttpHeaders, name: string): string {
   return Array.isArray(v) ? (v[0] ?? '') : (v ?? '');
 }
 
+/**
+ * Refuse a handler whose secrets cannot verify anything, when it is made rather than on every delivery: a secret read
+ * from an unset environment variable would otherwise answer each signed delivery with an empty 500 (retried for a
+ * day), and a malformed one with 401 (given up after a few tries), with nothing in the receiver's own log.
+ */
+function checkSecrets(secrets: readonly unknown[] | undefined): void {
+  if (secrets === undefined) return;
+  secrets.forEach((s, i) => {
+    if (typeof s !== 'string' || s === '') {
+      throw new TypeError(`webhook secrets[${i}] is ${s === '' ? 'empty' : String(s)}: set it (e.g. from MMS_WEBHOOK_SECRET) or leave secrets out`);
+    }
+    try {
+      secretKey(s);
+    } catch (e) {
+      throw new TypeError(`webhook secrets[${i}] is not a whsec_ secret: ${(e as Error).message}`);
+    }
+  });
+}
+
 function fail(status: number, code: string, error: Error): WebhookResult {
   return { status, body: JSON.stringify({ code, description: error.message }), error };
 }
@@ -291,6 +310,7 @@ function answer(res: ServerResponse, result: WebhookResult): void {
  * Answers 405 to anything but POST; otherwise as {@link processWebhook}.
  */
 export function createWebhookHandler(opts: WebhookHandlerOptions): (req: IncomingMessage, res: ServerResponse) => void {
+  checkSecrets(opts.secrets);
   const limit = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
   return (req, res) => {
     if (req.method !== 'POST') {
@@ -337,6 +357,7 @@ export type MiddlewareRequest = IncomingMessage & { body?: unknown; rawBody?: un
 export function webhookMiddleware(
   opts: WebhookHandlerOptions,
 ): (req: MiddlewareRequest, res: ServerResponse, next?: (err?: unknown) => void) => void {
+  checkSecrets(opts.secrets);
   const limit = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
   return (req, res, next) => {
     const done = (result: WebhookResult): void => {

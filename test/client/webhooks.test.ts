@@ -162,6 +162,15 @@ const REPORT = JSON.stringify({
 });
 
 describe('createWebhookHandler (node:http)', () => {
+  it('refuses, when made, secrets that could never verify a delivery (an unset environment variable, a malformed one)', () => {
+    const onReport = async () => {};
+    expect(() => createWebhookHandler({ onReport, secrets: [process.env.MMSGATE_TEST_UNSET_SECRET as string] })).toThrow(/secrets\[0\] is undefined.*leave secrets out/);
+    expect(() => webhookMiddleware({ onReport, secrets: [''] })).toThrow(/secrets\[0\] is empty/);
+    expect(() => createWebhookHandler({ onReport, secrets: [generateWebhookSecret(), 'not a secret!'] })).toThrow(/secrets\[1\] is not a whsec_ secret/);
+    expect(() => createWebhookHandler({ onReport, secrets: [generateWebhookSecret()] })).not.toThrow();
+    expect(() => createWebhookHandler({ onReport })).not.toThrow();
+  });
+
   it('answers 200 only after the callback has finished, and passes the request ids', async () => {
     const seen: [DeliveryReport, WebhookMeta][] = [];
     let finished = false;
