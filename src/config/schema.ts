@@ -156,6 +156,8 @@ const operatorSchema = z
   .transform((op) => ({
     ...op,
     limits: { ...op.limits, concurrency: op.limits.concurrency ?? (op.type === 'simulator' ? 128 : 32) },
+    // A simulator operator without a simulator section gets its documented defaults (userAgent on MO and reports).
+    simulator: op.type === 'simulator' ? (op.simulator ?? simulatorSchema.parse({})) : op.simulator,
   }));
 
 export const configSchema = z

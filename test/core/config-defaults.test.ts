@@ -62,4 +62,8 @@ describe('configuration defaults', () => {
     expect(withPassword.passwordHash).toMatch(/^scrypt\$/);
     expect(withPassword.password).toBeUndefined();
   });
+  it('gives a simulator operator without a simulator section the documented simulator defaults', () => {
+    const config = loadConfig({ raw: { operators: [{ id: 77, name: 'Sim', type: 'simulator', prefixes: ['1'] }] } });
+    expect(config.operators[0]!.simulator?.userAgent).toBe('SimPhone MMS/1.0');
+  });
 });
