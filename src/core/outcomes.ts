@@ -51,7 +51,7 @@ export const OUTCOMES = Object.freeze({
   UNROUTABLE: o(20, 'Rejected', 'No mobile operator serves the destination.', true, 'gateway'),
   TOO_LARGE: o(21, 'Rejected', 'Message too large for the mobile operator and could not be adapted.', true, 'gateway'),
   CONTENT_FETCH_FAILED: o(22, 'Rejected', 'Remote content could not be fetched.', true, 'gateway'),
-  CONTENT_ADDRESS_REFUSED: o(23, 'Rejected', 'Remote content address refused (private or reserved address).', true, 'gateway'),
+  CONTENT_ADDRESS_REFUSED: o(23, 'Rejected', 'Remote content address refused (a private or reserved address, or a host not in remoteContent.allowedHosts).', true, 'gateway'),
   CONTENT_UNSUPPORTED: o(24, 'Rejected', 'Remote content type is not supported.', true, 'gateway'),
   EXPIRED_IN_QUEUE: o(25, 'Expired', 'Message expired in the gateway before the mobile operator accepted it.', true, 'gateway'),
   OPERATOR_REJECTED: o(26, 'Rejected', 'The mobile operator rejected the message.', true, 'gateway'),

@@ -23,7 +23,7 @@ import {
   type Origin,
 } from './helpers.ts';
 
-const REFUSED = { type: 'REPORT', status: 'Rejected', outcomeId: 23, outcomeDescription: 'Remote content address refused (private or reserved address).' };
+const REFUSED = { type: 'REPORT', status: 'Rejected', outcomeId: 23, outcomeDescription: 'Remote content address refused (a private or reserved address, or a host not in remoteContent.allowedHosts).' };
 
 /** Default remoteContent policy: public addresses only. */
 let guarded: GatewayWithSink;
