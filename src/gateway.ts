@@ -208,6 +208,11 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
     prepareContent: (parts, operatorId, bytesOf) => prepareContent(parts, limitsFor(operatorId), { cache: contentCache, bytesOf }),
   };
   const unsubscribe = store.onJobsEnqueued?.((kinds) => wakeKinds(kinds)) ?? (() => undefined);
+  for (const a of config.accounts) {
+    for (const [name, mtc] of Object.entries(a.mtConfigs)) {
+      if (!mtc.reportUrl) log.warn({ account: a.id, mtConfig: name }, 'mtConfig has no reportUrl: delivery reports of its messages are not sent');
+    }
+  }
   const app = buildApp(ctx, { logRequests: opts.logRequests, live });
   /** What the gateway holds open besides the HTTP server and the runners. */
   const closeResources = async (): Promise<void> => {

@@ -48,6 +48,9 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
     }
     throw e;
   }
+  if (values['data-dir'] !== undefined && config.store !== undefined) {
+    io.stderr.write(`mmsgate serve: --data-dir sets dataDir, but the configuration names store ${redactStoreUrl(config.store)}: the store stays there\n`);
+  }
   const gw = await startGateway(config);
   if (config.sandboxDefaults) {
     io.stdout.write(
@@ -85,4 +88,9 @@ function freePort(host: string): Promise<number> {
       srv.close(() => resolve(p));
     });
   });
+}
+
+/** A store URL for a message: a PostgreSQL password is not shown. */
+function redactStoreUrl(url: string): string {
+  return url.replace(/^(postgres(?:ql)?:\/\/[^:/@]*):[^@]*@/, '$1:***@');
 }

@@ -3,7 +3,7 @@
  * `npm start`) says what to do and exits, instead of keeping the process alive with its store open.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -34,6 +34,29 @@ describe('mmsgate serve', () => {
     } finally {
       holder.close();
       await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('warns that --data-dir does not move a store the configuration names', async () => {
+    const holder = createServer(); // a taken port makes the start fail right after the configuration is read
+    await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r));
+    const port = (holder.address() as AddressInfo).port;
+    const dir = await mkdtemp(path.join(tmpdir(), 'mmsgate-serve-'));
+    try {
+      const config = path.join(dir, 'mmsgate.yaml');
+      await writeFile(config, `store: "sqlite:${path.join(dir, 'named.db')}"\n`);
+      const failure = await run(
+        process.execPath,
+        ['bin/mmsgate.js', 'serve', '--config', config, '--port', String(port), '--data-dir', path.join(dir, 'other')],
+        { cwd: REPO_ROOT, timeout: 60_000 },
+      ).then(
+        () => undefined,
+        (err: { stderr?: string }) => err,
+      );
+      expect(failure?.stderr).toContain(`--data-dir sets dataDir, but the configuration names store sqlite:${path.join(dir, 'named.db')}`);
+    } finally {
+      holder.close();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
