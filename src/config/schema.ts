@@ -210,9 +210,14 @@ export const configSchema = z
         requestTimeout: duration.default(parseDuration('60s')),
       })
       .strict()
-      .refine((api) => api.headersTimeout === 0 || api.requestTimeout === 0 || api.headersTimeout <= api.requestTimeout, {
-        path: ['headersTimeout'],
-        message: 'headersTimeout must not be longer than requestTimeout',
+      .superRefine((api, ctx) => {
+        if (api.headersTimeout === 0 || api.requestTimeout === 0 || api.headersTimeout <= api.requestTimeout) return;
+        // Either may be the one set by mistake (a bare number is milliseconds): name both values.
+        ctx.addIssue({
+          code: 'custom',
+          path: ['requestTimeout'],
+          message: `requestTimeout (${api.requestTimeout} ms) must not be shorter than headersTimeout (${api.headersTimeout} ms; default 20s); durations are written like 60s, a bare number is milliseconds`,
+        });
       })
       .prefault({}),
     metrics: z

@@ -22,5 +22,7 @@ describe('api request deadlines', () => {
   it('refuse a headers deadline longer than the request deadline (node:http would throw at start)', () => {
     expect(() => loadConfig({ raw: { api: { headersTimeout: '90s' } } })).toThrow(/headersTimeout/);
     expect(() => loadConfig({ raw: { api: { requestTimeout: '-1s' } } })).toThrow(/requestTimeout/);
+    // A bare number is milliseconds: `requestTimeout: 5` meant as seconds is named, with both values.
+    expect(() => loadConfig({ raw: { api: { requestTimeout: 5 } } })).toThrow(/api\.requestTimeout: requestTimeout \(5 ms\) must not be shorter than headersTimeout \(20000 ms/);
   });
 });
