@@ -70,7 +70,7 @@ export const ERRORS = {
   UNKNOWN_MT_CONFIG: { status: 400, retryable: false, description: 'The mtConfig {mtConfig} is not configured for this account.' },
   UNKNOWN_OPERATOR: { status: 400, retryable: false, description: 'The mobileOperatorId {operatorId} is not known.' },
   NO_ROUTE: { status: 400, retryable: false, description: 'No mobile operator serves the destination {destination}.' },
-  NO_CONTENT: { status: 400, retryable: false, description: 'The message has no content parts.' },
+  NO_CONTENT: { status: 400, retryable: false, description: 'The message has no content parts (or only empty ones).' },
   INVALID_REMOTE_CONTENT: {
     status: 400,
     retryable: false,

@@ -232,6 +232,14 @@ describe('control part', () => {
     expectError(await send(gw.url, { contentType, body }), 'NO_CONTENT');
   });
 
+  it('a control part and only an empty part (a stray delimiter): 400 NO_CONTENT, not an empty MMS', async () => {
+    const b = 'mimeboundary';
+    const body = Buffer.from(
+      `--${b}\r\nContent-Type: application/json\r\nContent-Id: main\r\n\r\n${JSON.stringify(good)}\r\n--${b}\r\n\r\n\r\n--${b}--\r\n`,
+    );
+    expectError(await send(gw.url, { contentType: `multipart/mixed; boundary=${b}`, body }), 'NO_CONTENT');
+  });
+
   it('a type other than MT: 400 INVALID_TYPE', async () => {
     expectError(await send(gw.url, mt({ ...good, type: 'MO' })), 'INVALID_TYPE');
   });

@@ -82,6 +82,8 @@ export async function acceptSend(ctx: GatewayContext, input: SendInput): Promise
   if (content.length === 0) throw new ApiError('NO_CONTENT');
 
   const { storedParts, blobs } = toStoredParts(content);
+  // Only empty inline parts (e.g. a stray delimiter right before the closing one) is no content either.
+  if (storedParts.every((p) => p.size === 0 && p.remoteUrl === undefined)) throw new ApiError('NO_CONTENT');
   if (isDryRun(headers['x-dry-run'])) return { body: await dryRun(ctx, valid.operatorId, storedParts, blobs), headers: JSON_HEADERS };
   const requestHash = idemKey ? hashRequest(account.id, control.body, storedParts) : '';
   if (idemKey) {
