@@ -7,10 +7,14 @@ const USAGE = `usage: mmsgate <command> [options]
 
 commands:
   serve [--config FILE] [--port N] [--host H] [--data-dir DIR]   run the gateway (default: sandbox on 127.0.0.1:8080)
-  send --to NUMBER --from NUMBER [--subject S] [--text T] [--file F] [--url U] [--endpoint URL] [--account ID] [--password PW]
-  status MTID [--endpoint URL] [--account ID] [--password PW]
-  listen [--port 9100] [--save-dir DIR]                          print incoming reports and MO (a webhook sink)
-  hash-password                                                  read a password on stdin, print its scrypt hash
+  send --to NUMBER --from NUMBER [--subject S] [--text T]... [--file F]... [--url U]... [--mt-config NAME]
+       [--operator ID] [--idempotency-key K]                     send one MMS; prints its mtId
+  status MTID [--json]                                           a message's state, outcome and events
+  listen [--port 9100] [--host H] [--save-dir DIR] [--secret whsec_...]   print incoming reports and MO (a webhook sink)
+  hash-password                                                  read a password on stdin (end with Ctrl-D), print its scrypt hash
+
+send and status also take [--endpoint URL]... [--account ID] [--password PW] [--timeout MS]
+(or MMSGATE_ENDPOINT, comma-separated, MMSGATE_ACCOUNT, MMSGATE_PASSWORD; default: the sandbox on 127.0.0.1:8080).
 `;
 
 async function main(argv: string[]): Promise<number> {

@@ -57,7 +57,8 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
       `\nmmsgate sandbox on ${gw.url}\n` +
         `  account: ${SANDBOX_ACCOUNT.id}   password: ${SANDBOX_ACCOUNT.password}   (Basic ${Buffer.from(`${SANDBOX_ACCOUNT.id}:${SANDBOX_ACCOUNT.password}`).toString('base64')})\n` +
         `  send:    POST ${gw.url}/mms/v2/send   (source 88600, any destination starting with 1)\n` +
-        `  inbox:   GET  ${gw.url}/sandbox/inbox   (delivery reports and MO land here)\n\n`,
+        `  inbox:   GET  ${gw.url}/sandbox/inbox   (delivery reports and MO land here)\n` +
+        `  console: ${gw.url}/sandbox   (in a browser: send, inject an MO, watch events live)\n\n`,
     );
   }
   let signals = 0;
