@@ -173,7 +173,9 @@ export class MmsClient {
   async send(req: SendRequest): Promise<SendResult> {
     const built = await buildSendBody(req);
     const key = req.idempotencyKey ?? randomUUID();
-    if (/[\r\n]/.test(key) || key.length > 255) throw new TypeError('invalid idempotencyKey');
+    // The gateway's rule (1 to 255 visible ASCII characters): a key it would refuse is a bug of the caller, told here
+    // rather than as a 400 after a network round trip.
+    if (!/^[\x21-\x7e]{1,255}$/.test(key)) throw new TypeError('idempotencyKey must be 1 to 255 visible ASCII characters (no spaces)');
     const { answer, endpoint } = await this.exchange('POST', '/mms/v2/send', {
       'content-type': built.contentType,
       'idempotency-key': key,

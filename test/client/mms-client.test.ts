@@ -101,6 +101,18 @@ describe('MmsClient.send: the request it builds', () => {
   });
 });
 
+describe('MmsClient.send: idempotency keys', () => {
+  it('refuses, before any request, a key the gateway would refuse (empty, spaces, control characters, over 255)', async () => {
+    const g = await gateway(accept(123456789012345, 'req-k'));
+    const c = client({ endpoints: [g.url] });
+    for (const idempotencyKey of ['', 'has space', 'tab\there', 'x'.repeat(256), 'ünï']) {
+      await expect(c.send({ ...simple, idempotencyKey })).rejects.toThrow(/1 to 255 visible ASCII/);
+    }
+    expect(g.received).toHaveLength(0);
+    await expect(c.send({ ...simple, idempotencyKey: 'order-42:retry' })).resolves.toMatchObject({ mtId: 123456789012345 });
+  });
+});
+
 describe('ContentIdAllocator and content types', () => {
   it('makes short alphanumeric ids, unique within a message', () => {
     const a = new ContentIdAllocator();
