@@ -226,7 +226,12 @@ function statusError(status: number, url: URL, headers: Record<string, string>):
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
-const CROSS_ORIGIN_DROPPED = ['authorization', 'cookie', 'proxy-authorization'];
+/**
+ * Request headers not sent past a redirect to another origin: credentials, and the validators of a conditional
+ * request (they came from the first origin's earlier answer; another origin's 304 to them would revive a cached body
+ * that origin never served).
+ */
+const CROSS_ORIGIN_DROPPED = ['authorization', 'cookie', 'proxy-authorization', 'if-none-match', 'if-modified-since'];
 
 /**
  * An undici Agent (keep-alive per origin) that only ever connects to addresses the policy allows: host names go
@@ -320,7 +325,7 @@ export function createFetcher(opts: FetcherOptions): Fetcher {
         continue;
       }
       // 304 answers a conditional request (RFC 9110 §15.4.5); to an unconditional one it is an origin error.
-      if (res.statusCode === 304 && (baseHeaders['if-none-match'] || baseHeaders['if-modified-since'])) {
+      if (res.statusCode === 304 && (headers['if-none-match'] || headers['if-modified-since'])) {
         await res.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
         return { status: 304, headers: resHeaders, body: Buffer.alloc(0), contentType: '', mediaType: '', finalUrl: url.href, redirects: hop };
       }

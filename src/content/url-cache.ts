@@ -200,6 +200,12 @@ export class RemoteContentCache {
     const sha256 = sha256Hex(res.body);
     const content: RemoteContent = { sha256, contentType: res.contentType, size: res.body.length, bytes: res.body, source: 'network' };
     const fresh = freshnessOf(res.headers, now, this.defaultTtlMs);
+    if (!fresh.storable && entry) {
+      // no-store (RFC 9111 §5.2.2.5): nothing of this answer is kept, and the older entry must not outlive it either -
+      // its validators would let a later 304 bring back a body the origin has since replaced. Stale and without
+      // validators, it only ever leads to a full fetch.
+      await this.port.put({ ...entry, etag: undefined, lastModified: undefined, fetchedAt: now, freshUntil: now });
+    }
     if (fresh.storable) {
       await this.port.putBlob(sha256, res.body);
       await this.port.put({

@@ -78,6 +78,8 @@ async function failure(p: Promise<unknown>): Promise<ContentFetchError> {
 
 beforeAll(async () => {
   b = await startServer('127.0.0.1', (req, res) => {
+    // Says 304 to any conditional request, whatever its validators.
+    if (req.url === '/always-304' && (req.headers['if-none-match'] || req.headers['if-modified-since'])) return void res.writeHead(304).end();
     res.setHeader('content-type', 'text/plain; charset=utf-8');
     res.end(req.url === '/echo-auth' ? (req.headers.authorization ?? 'none') : 'from b');
   });
@@ -96,6 +98,8 @@ beforeAll(async () => {
       res.end('<html></html>');
     } else if (url === '/to-b') {
       res.writeHead(302, { location: `http://127.0.0.1:${b.port}/final` }).end();
+    } else if (url === '/to-b-304') {
+      res.writeHead(302, { location: `http://127.0.0.1:${b.port}/always-304` }).end();
     } else if (url === '/to-b-auth') {
       res.writeHead(302, { location: `http://127.0.0.1:${b.port}/echo-auth` }).end();
     } else if (url === '/to-other-loopback') {
@@ -307,6 +311,12 @@ describe('redirects', () => {
     expect(err.reason).toBe('address-refused');
     expect(err.message).toContain('127.0.0.2');
     expect(b.connections).toBe(0);
+  });
+
+  it('sends no validators past a redirect to another origin, so its 304 cannot stand for a body it never served', async () => {
+    const r = await fetcher({ policy: LOOPBACK_ONLY }).fetch(`http://127.0.0.1:${a.port}/to-b-304`, { headers: { 'if-none-match': '"from-a"' } });
+    expect(r.status).toBe(200);
+    expect(r.body.toString()).toBe('from b');
   });
 
   it('refuses a redirect to a non-http scheme', async () => {

@@ -64,6 +64,7 @@ describe('RemoteContentCache over a real loopback server', () => {
   let fetcher: Fetcher;
   let requests: Array<{ url: string; headers: IncomingHttpHeaders }>;
   let body = Buffer.from('version one');
+  let flip: 'cacheable' | 'no-store' | 'always-304' = 'cacheable';
   // The origin's clock (Date header) follows the cache's injected clock, as two synchronised hosts would.
   let clock = { now: Date.now() };
 
@@ -73,6 +74,13 @@ describe('RemoteContentCache over a real loopback server', () => {
       requests.push({ url: req.url ?? '', headers: req.headers });
       const etag = `"${sha256Hex(body).slice(0, 16)}"`;
       if (req.url === '/gone') return void res.writeHead(404).end();
+      if (req.url === '/flip') {
+        // An origin whose answers change: cacheable, then no-store, then one that says 304 to any conditional request.
+        if (flip === 'cacheable') return void res.writeHead(200, { 'content-type': 'text/plain', etag: '"v1"', 'cache-control': 'max-age=60' }).end(body);
+        if (flip === 'no-store') return void res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'no-store' }).end(body);
+        if (req.headers['if-none-match'] || req.headers['if-modified-since']) return void res.writeHead(304, { 'cache-control': 'max-age=60' }).end();
+        return void res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'max-age=60' }).end(body);
+      }
       if (req.url === '/nostore') {
         res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'no-store' });
         return void res.end(body);
@@ -106,6 +114,21 @@ describe('RemoteContentCache over a real loopback server', () => {
   function cacheAt(port = new MemoryUrlCachePort()): RemoteContentCache {
     return new RemoteContentCache({ port, fetcher, defaultTtlMs: 5 * MIN, now: () => clock.now });
   }
+
+  it('a no-store answer retires the older entry: a later 304 cannot bring back a body the origin replaced', async () => {
+    const cache = cacheAt();
+    flip = 'cacheable';
+    expect((await cache.get(`${base}/flip`)).bytes.toString()).toBe('version one');
+    clock.now += 2 * MIN; // stale: the next get revalidates
+    flip = 'no-store';
+    body = Buffer.from('version two');
+    expect((await cache.get(`${base}/flip`)).bytes.toString()).toBe('version two');
+    flip = 'always-304';
+    body = Buffer.from('version three');
+    const third = await cache.get(`${base}/flip`);
+    expect(requests.at(-1)!.headers['if-none-match']).toBeUndefined(); // nothing left to revalidate
+    expect(third.bytes.toString()).toBe('version three');
+  });
 
   it('two gets fetch once; the second is served from the cache', async () => {
         const cache = cacheAt();
