@@ -14,6 +14,8 @@
  * - Uneven load: a node with little traffic does not lend its share to a busy one. With a load balancer spreading
  *   requests evenly and the job queue spreading work (any node claims any job), shares are used about evenly.
  *   An operator whose limit matters more than throughput can be given a lower configured limit.
+ * - A bucket holds at least one message (a node must be able to send at all), so after an idle period every node
+ *   may send one at once: a limit below the number of live nodes can be exceeded for that first second.
  */
 import type { Connector, SubmitAccepted, SubmitRequest } from '../operators/connector.ts';
 
