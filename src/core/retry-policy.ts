@@ -48,7 +48,8 @@ export function parseDuration(s: string | number): number {
 }
 
 /**
- * When to try again after `attempts` failed attempts, or null to give up.
+ * When to try again after `attempts` failed attempts, or null to give up. The last attempt is at most maxAge after
+ * the first.
  * `firstAttemptAt` anchors maxAge; `minDelayMs` (e.g. from Retry-After) raises the delay; `random` is injectable.
  */
 export function nextAttemptAt(
@@ -62,9 +63,14 @@ export function nextAttemptAt(
   if (policy.maxAttempts > 0 && attempts >= policy.maxAttempts) return null;
   const base = policy.delaysMs[Math.min(Math.max(attempts, 1), policy.delaysMs.length) - 1] ?? 1000;
   const jittered = base * (1 + policy.jitter * (2 * random() - 1));
+  const deadline = firstAttemptAt + policy.maxAgeMs;
+  if (now >= deadline) return null;
   const at = now + Math.max(jittered, minDelayMs);
-  if (at - firstAttemptAt > policy.maxAgeMs) return null;
-  return Math.round(at);
+  if (at <= deadline) return Math.round(at);
+  // The schedule's next step lies past maxAge: one last attempt at the deadline rather than giving up up to a whole
+  // step early (with a 1 h step, reports stopped after 23 h of a 24 h maxAge), unless the other side asked
+  // (Retry-After) to wait beyond it.
+  return now + minDelayMs > deadline ? null : Math.round(deadline);
 }
 
 /** A failure worth retrying (timeouts, connection errors, 5xx, 429, MM7 3xxx and 4006). */

@@ -60,11 +60,13 @@ describe('state machine', () => {
 
 describe('retry policy', () => {
   const p = schedule(['1s', '5s', '30s'], '1m', 0, 0);
-  it('follows the table, repeats its last entry, and gives up after maxAge', () => {
+  it('follows the table, repeats its last entry, makes a last attempt at maxAge, then gives up', () => {
     expect(nextAttemptAt(p, 1, 0, 0)).toBe(1000);
     expect(nextAttemptAt(p, 2, 0, 0)).toBe(5000);
     expect(nextAttemptAt(p, 9, 0, 10_000)).toBe(40_000);
-    expect(nextAttemptAt(p, 9, 0, 40_000)).toBeNull();
+    expect(nextAttemptAt(p, 9, 0, 40_000)).toBe(60_000); // the next step (70 s) is past maxAge: the deadline instead
+    expect(nextAttemptAt(p, 10, 0, 60_000)).toBeNull();
+    expect(nextAttemptAt(p, 9, 0, 40_000, 30_000)).toBeNull(); // Retry-After asks to wait past maxAge
   });
   it('honours a Retry-After floor and parses durations', () => {
     expect(nextAttemptAt(p, 1, 0, 0, 20_000)).toBe(20_000);
