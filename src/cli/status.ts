@@ -37,7 +37,11 @@ export function formatStatus(s: MtStatus): string {
     .join('');
   if (Array.isArray(s.parts)) {
     out += `parts (${s.parts.length})\n`;
-    for (const p of s.parts) out += `  ${show(p.contentId).padEnd(20)} ${show(p.contentType)}  ${show(p.size)} bytes\n`;
+    for (const p of s.parts) {
+      // A link's content is fetched when the message is submitted; the part itself holds only the URL.
+      const what = typeof p.remoteUrl === 'string' ? `link ${p.remoteUrl}` : `${show(p.size)} bytes`;
+      out += `  ${show(p.contentId).padEnd(20)} ${show(p.contentType)}  ${what}\n`;
+    }
   }
   const events = Array.isArray(s.events) ? s.events : [];
   out += `events (${events.length})\n`;

@@ -75,7 +75,8 @@ export interface MtStatus {
   operatorMessageId?: string | null;
   /** The send's X-Request-Id. */
   requestId?: string;
-  parts?: { contentType: string; contentId: string; size: number }[];
+  /** `remoteUrl` for a link part (its content is fetched when the message is submitted; `size` is then 0). */
+  parts?: { contentType: string; contentId: string; size: number; remoteUrl?: string }[];
 }
 
 interface RawAnswer {

@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runListen, safePartFileName, startListener } from '../../src/cli/listen.ts';
 import { runSend } from '../../src/cli/send.ts';
-import { runStatus } from '../../src/cli/status.ts';
+import { formatStatus, runStatus } from '../../src/cli/status.ts';
 import { base64Body, buildMultipart } from '../../src/shared/multipart-writer.ts';
 import { accept, json, startFakeGateway, type FakeGateway } from './fake-gateway.ts';
 
@@ -195,5 +195,26 @@ describe('mmsgate listen', () => {
     ac.abort();
     expect(await done).toBe(0);
     await expect(post(url, { 'content-type': 'application/json' }, '{}')).rejects.toThrow(/ECONNREFUSED/);
+  });
+  it('formatStatus shows a link part by its URL, not as a 0-byte part', () => {
+    const text = formatStatus({
+      mtId: 1,
+      state: 'submitted',
+      source: '88600',
+      destination: '15551230001',
+      subject: 'Hi',
+      status: null,
+      outcomeId: null,
+      outcomeDescription: null,
+      createdAt: '2026-12-02T00:00:00.000Z',
+      updatedAt: '2026-12-02T00:00:01.000Z',
+      events: [],
+      parts: [
+        { contentType: 'text/plain', contentId: 'text1', size: 5 },
+        { contentType: 'application/vnd.openmarket.remoteContent', contentId: 'part2', size: 0, remoteUrl: 'https://cdn.test/a.mp4' },
+      ],
+    } as Parameters<typeof formatStatus>[0]);
+    expect(text).toMatch(/^ {2}text1 +text\/plain {2}5 bytes$/m);
+    expect(text).toMatch(/^ {2}part2 +application\/vnd\.openmarket\.remoteContent {2}link https:\/\/cdn\.test\/a\.mp4$/m);
   });
 });
