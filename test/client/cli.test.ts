@@ -196,6 +196,9 @@ describe('mmsgate listen', () => {
     expect(await done).toBe(0);
     await expect(post(url, { 'content-type': 'application/json' }, '{}')).rejects.toThrow(/ECONNREFUSED/);
   });
+});
+
+describe('mmsgate status output', () => {
   it('formatStatus shows a link part by its URL, not as a 0-byte part', () => {
     const text = formatStatus({
       mtId: 1,
