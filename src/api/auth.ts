@@ -19,6 +19,7 @@
 import { hash, randomBytes } from 'node:crypto';
 import { verifySecret as verifySecretScrypt } from '../core/secrets.ts';
 import { ApiError } from '../core/errors.ts';
+import { SingleFlight } from '../shared/single-flight.ts';
 
 /** Longest Authorization header considered (a bound on what we hash and parse). */
 const MAX_AUTH_HEADER = 4096;
@@ -53,7 +54,7 @@ export class Authenticator<A extends AuthAccount> {
    * Verifications running now, by cache key, so that concurrent requests with the same header share one. Bounded by
    * the requests in flight (each entry has at least one waiting), and a wrong password is never cached or reused after.
    */
-  private readonly verifying = new Map<string, Promise<A>>();
+  private readonly verifying = new SingleFlight<string, A>();
   /** Per-process salt of the cache keys (see the file comment). */
   private readonly salt = randomBytes(32).toString('base64');
 
@@ -82,15 +83,7 @@ export class Authenticator<A extends AuthAccount> {
     // Requests that arrive together with the same header (a client opening its connections after a restart, or when
     // the cached entry expires under load) share one key derivation instead of each running its own: 64 connections
     // once cost 64 scrypt runs (~3.5 s of CPU) before the first answer.
-    const pending = this.verifying.get(key);
-    if (pending !== undefined) return pending;
-    const verification = this.verify(header, key);
-    this.verifying.set(key, verification);
-    try {
-      return await verification;
-    } finally {
-      this.verifying.delete(key);
-    }
+    return this.verifying.run(key, () => this.verify(header, key));
   }
 
   /** The key derivation behind a cache miss; caches the account when the password is right. */

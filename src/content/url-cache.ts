@@ -8,6 +8,7 @@
  * to storage through UrlCachePort, which the lead backs with the database.
  */
 import { createHash } from 'node:crypto';
+import { SingleFlight } from '../shared/single-flight.ts';
 import type { FetchResult } from './guarded-fetch.ts';
 
 /** A cached URL: metadata row. The body lives in the blob store under `sha256`. */
@@ -145,7 +146,7 @@ export const sha256Hex = (b: Buffer): string => createHash('sha256').update(b).d
  * Fetch failures (ContentFetchError) propagate unchanged; a failed revalidation does not serve the stale copy.
  */
 export class RemoteContentCache {
-  private readonly inflight = new Map<string, Promise<RemoteContent>>();
+  private readonly inflight = new SingleFlight<string, RemoteContent>();
   private readonly port: UrlCachePort;
   private readonly fetcher: ContentFetcher;
   private readonly defaultTtlMs: number;
@@ -163,11 +164,7 @@ export class RemoteContentCache {
   /** The content at `url`: from the cache when fresh, else revalidated or fetched. */
   get(url: string): Promise<RemoteContent> {
     const key = url.trim();
-    const running = this.inflight.get(key);
-    if (running) return running;
-    const p = this.load(key).finally(() => this.inflight.delete(key));
-    this.inflight.set(key, p);
-    return p;
+    return this.inflight.run(key, () => this.load(key));
   }
 
   private async load(url: string): Promise<RemoteContent> {

@@ -157,7 +157,7 @@ export class SqliteBatchWriter {
   private apply(units: readonly WriteUnit[], now: number): BatchOutcome {
     const { applied, retriedKinds } = this.resolveJobs(units, now);
     for (const { i, patch } of requiredPatchesInIdOrder(units, applied)) if (!this.patchMt(patch, now)) applied[i] = false;
-    // After the job check: a unit skipped for its lease claims no key.
+    // After the job and patch checks: a unit skipped claims no key.
     const hits = this.claimKeys(units, applied, now);
     const kinds = new Set<string>(retriedKinds);
     // Validate every blob key before the first row goes in (the transaction rolls back on a throw anyway).

@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
 import { credentialDigest, hashSecret, safeEqual, verifySecret } from '../../core/secrets.ts';
 import { handleMm7Request, mm7FaultResponse } from '../../operators/mm7/mm7-inbound.ts';
+import { SingleFlight } from '../../shared/single-flight.ts';
 import type { GatewayContext } from '../context.ts';
 
 export function registerMm7InboundRoute(app: FastifyInstance, ctx: GatewayContext): void {
@@ -91,8 +92,8 @@ export type CredentialCheck = (user: string, pass: string) => Promise<boolean>;
  * Timing: a wrong username costs the same as a wrong password. The username is compared in constant time and the
  * password is always run through the key derivation against this operator's hash, whatever the username; answering a
  * wrong username at once (about 0.5 ms against about 40 ms for scrypt) let a caller find the operator's username
- * before guessing its password. The derivation runs on libuv's pool (verifySecret), not on the event loop. Only a credential verified here is cached,
- * so a cache hit is fast only for someone who already holds the right password.
+ * before guessing its password. The derivation runs on libuv's pool (verifySecret), not on the event loop. Only a
+ * credential verified here is cached, so a cache hit is fast only for someone who already holds the right password.
  *
  * `verify` is the key derivation and comparison (core/secrets.ts); a parameter so tests can count derivations.
  */
@@ -103,24 +104,19 @@ export function inboundCredentialCheck(
   const verified = new Set<string>();
   // Checks running now, by credential: an MMSC that opens several connections at once (after our restart) costs one
   // key derivation, not one per connection.
-  const checking = new Map<string, Promise<boolean>>();
+  const checking = new SingleFlight<string, boolean>();
   // loadConfig always sets passwordHash; should one ever be missing, nothing passes, at the same cost as a real check
   // (a hash of a random secret, made with the same parameters as the others).
   const stored = inbound.passwordHash ?? hashSecret(randomBytes(32).toString('base64'));
   return async (user, pass) => {
     const key = credentialDigest(user, pass).toString('hex');
     if (verified.has(key)) return true;
-    let check = checking.get(key);
-    if (check === undefined) {
-      check = (async () => {
-        const userOk = safeEqual(user, inbound.username);
-        const passOk = await verify(pass, stored);
-        const ok = userOk && passOk && inbound.passwordHash !== undefined;
-        if (ok) verified.add(key);
-        return ok;
-      })().finally(() => checking.delete(key));
-      checking.set(key, check);
-    }
-    return check;
+    return checking.run(key, async () => {
+      const userOk = safeEqual(user, inbound.username);
+      const passOk = await verify(pass, stored);
+      const ok = userOk && passOk && inbound.passwordHash !== undefined;
+      if (ok) verified.add(key);
+      return ok;
+    });
   };
 }
