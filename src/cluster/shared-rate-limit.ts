@@ -102,7 +102,10 @@ export function rateLimitedConnector(inner: Connector, limiter: Pick<SharedRateL
   return {
     operatorId: inner.operatorId,
     async submit(req: SubmitRequest): Promise<SubmitAccepted> {
+      req.signal?.throwIfAborted();
       await limiter.take();
+      // The wait for a turn can be long under a low limit: the job's lease may have gone meanwhile (job-runner.ts).
+      req.signal?.throwIfAborted();
       return inner.submit(req);
     },
     close: () => inner.close(),

@@ -24,6 +24,11 @@ export interface SubmitRequest {
   parts: PartWithBytes[];
   /** The mtConfig name (MM7 uses it as the default VASID). */
   mtConfig: string;
+  /**
+   * Aborts when the job runner may no longer hold this job's lease (job-runner.ts): a request not sent yet must not
+   * be sent, a wait for a slot ends; the connector then throws (a TemporaryError, or the signal's reason).
+   */
+  signal?: AbortSignal;
 }
 
 /** The operator accepted the message. */

@@ -3,6 +3,10 @@
  * zone-mta's mail queue), runs a step on each with bounded concurrency, and commits each job's resolution together
  * with its effects in one unit (group-committed). Idle runners sleep until the next due job, a wake-up, or the poll
  * interval, whichever comes first. A node that dies leaves leases that expire; other nodes then claim those jobs.
+ *
+ * A node that cannot renew the lease of a job it is running (the database unreachable for most of a lease time) stops
+ * that job's outside work before the lease can run out (the step's AbortSignal), and leaves the job to whoever claims
+ * it next: at most one node sends a given attempt to an operator or a customer endpoint while the leases work.
  */
 import type { Logger } from 'pino';
 import { isPermanent, nextAttemptAt, type RetrySchedule, TemporaryError } from '../core/retry-policy.ts';
@@ -21,11 +25,19 @@ export interface Step {
   readonly kinds: readonly JobKind[];
   /** Jobs of this step run at most this many at once on this node. */
   readonly concurrency: number;
-  /** Run one job; throwing counts as a temporary failure retried on `retrySchedule`. */
-  run(job: Job): Promise<StepOutcome>;
+  /**
+   * Run one job; throwing counts as a temporary failure retried on `retrySchedule`. `signal` aborts (reason: a
+   * LeaseLostError) when this node can no longer be sure it holds the job's lease: stop outside work (HTTP requests
+   * not yet sent, waits for a slot) and return or throw; the runner then commits nothing unless the step finished
+   * the job ('done'). Absent when the caller never aborts (tests calling a step directly).
+   */
+  run(job: Job, signal?: AbortSignal): Promise<StepOutcome>;
   /** Schedule for unexpected errors thrown by run(). */
   readonly retrySchedule: RetrySchedule;
 }
+
+/** The most a job is stopped before its lease's end when renewals fail (a quarter of the lease when that is less). */
+const LEASE_MARGIN_MS = 5_000;
 
 export interface RunnerOptions {
   store: Store;
@@ -38,6 +50,26 @@ export interface RunnerOptions {
   now?: () => number;
 }
 
+/**
+ * Why a running job's signal aborted: its lease could not be renewed in time (or was taken over), so another node
+ * may claim the job soon. Steps turn it into a temporary failure; the runner then leaves the job to the next claim.
+ */
+export class LeaseLostError extends Error {
+  constructor(jobId: number, why: string) {
+    super(`job ${jobId}: ${why}; stopped so that only one node works on it`);
+    this.name = 'LeaseLostError';
+  }
+}
+
+/** A job this runner is running: how long its lease is known to last, and how to stop it before that. */
+interface RunningJob {
+  /** The lease's end as this node last set it (a time taken before the claim or renewal was sent). */
+  leaseUntil: number;
+  readonly abort: AbortController;
+  /** Fires `margin` before leaseUntil. */
+  timer: NodeJS.Timeout | undefined;
+}
+
 export class JobRunner {
   private running = 0;
   private stopped = false;
@@ -45,8 +77,8 @@ export class JobRunner {
   private woken = false;
   private loopDone: Promise<void> | null = null;
   private readonly inflight = new Set<Promise<void>>();
-  /** Ids of the jobs running now, whose leases the keeper extends. */
-  private readonly runningIds = new Set<number>();
+  /** The jobs running now, by id, whose leases the keeper extends. */
+  private readonly runningJobs = new Map<number, RunningJob>();
   private leaseKeeper: NodeJS.Timeout | null = null;
   private readonly now: () => number;
 
@@ -67,17 +99,45 @@ export class JobRunner {
   }
 
   private async extendRunning(): Promise<void> {
-    if (this.runningIds.size === 0) return;
-    const ids = [...this.runningIds];
+    if (this.runningJobs.size === 0) return;
+    const ids = [...this.runningJobs.keys()];
+    const until = this.now() + this.opts.leaseMs;
     try {
-      const held = new Set(await this.opts.store.extendLeases(ids, this.opts.owner, this.now() + this.opts.leaseMs));
-      // A lease not renewed was taken over after it ran out (renewals failed for longer than the lease, e.g. the
-      // database was unreachable): the other node runs the job too, and only the holder's result will commit.
-      const lost = ids.filter((id) => !held.has(id) && this.runningIds.has(id));
-      if (lost.length > 0) this.opts.log.warn({ jobIds: lost, step: this.step.name }, 'lease lost while the job was running; its result will not commit');
+      const held = new Set(await this.opts.store.extendLeases(ids, this.opts.owner, until));
+      const lost: number[] = [];
+      for (const id of ids) {
+        const r = this.runningJobs.get(id);
+        if (!r) continue; // finished meanwhile
+        if (held.has(id)) this.armDeadline(id, r, until);
+        else lost.push(id);
+      }
+      // A lease not renewed ran out and may have been taken over (the renewals failed for longer than the lease): stop
+      // the job's outside work now; the holder's result is the one that commits.
+      if (lost.length > 0) {
+        this.opts.log.warn({ jobIds: lost, step: this.step.name }, 'lease lost while the job was running; stopping it');
+        for (const id of lost) this.runningJobs.get(id)?.abort.abort(new LeaseLostError(id, 'its lease was lost'));
+      }
     } catch (err) {
       this.opts.log.warn({ err, step: this.step.name }, 'extending job leases failed; will retry');
     }
+  }
+
+  /**
+   * Abort job `id` a margin before `until`, unless a renewal moves it first. The margin covers the clock difference
+   * between nodes and the time an aborted request takes to stop: another node may claim the job once its own clock
+   * passes the lease's end.
+   */
+  private armDeadline(id: number, r: RunningJob, until: number): void {
+    if (until < r.leaseUntil || r.abort.signal.aborted) return; // a late answer to an older renewal
+    r.leaseUntil = until;
+    if (r.timer) clearTimeout(r.timer);
+    const margin = Math.min(this.opts.leaseMs / 4, LEASE_MARGIN_MS);
+    r.timer = setTimeout(() => {
+      r.timer = undefined;
+      this.opts.log.warn({ jobId: id, step: this.step.name }, 'could not renew the lease of a running job in time; stopping it');
+      r.abort.abort(new LeaseLostError(id, 'its lease could not be renewed before it ran out'));
+    }, Math.max(0, until - margin - this.now()));
+    r.timer.unref();
   }
 
   /** New jobs may be due: stop sleeping. */
@@ -108,9 +168,11 @@ export class JobRunner {
     while (!this.stopped) {
       const free = this.step.concurrency - this.running;
       let claimed: Job[] = [];
+      let claimedAt = 0;
       if (free > 0) {
         try {
-          claimed = await store.claimJobs({ kinds: this.step.kinds, owner, leaseMs, limit: Math.min(free, batchSize), now: this.now() });
+          claimedAt = this.now();
+          claimed = await store.claimJobs({ kinds: this.step.kinds, owner, leaseMs, limit: Math.min(free, batchSize), now: claimedAt });
         } catch (err) {
           log.error({ err, step: this.step.name }, 'claiming jobs failed; retrying');
           await this.sleep(this.opts.pollMs);
@@ -121,11 +183,11 @@ export class JobRunner {
         // Our own lease on a job we are still running ran out (renewals failed meanwhile) and this claim took it
         // again: the run in progress holds it now, renewed; a second copy here would run it twice (the owner is the
         // same, so the lease check could not tell the two results apart).
-        if (this.runningIds.has(job.id)) {
+        if (this.runningJobs.has(job.id)) {
           log.warn({ jobId: job.id, step: this.step.name }, 'reclaimed a job still running here after its lease ran out; not started again');
           continue;
         }
-        this.launch(job);
+        this.launch(job, claimedAt + leaseMs);
       }
       if (claimed.length > 0 && claimed.length === Math.min(free, batchSize)) continue; // more may be waiting
       if (this.stopped) break;
@@ -160,23 +222,26 @@ export class JobRunner {
     });
   }
 
-  private launch(job: Job): void {
+  private launch(job: Job, leaseUntil: number): void {
     this.running++;
-    this.runningIds.add(job.id);
-    const p = this.runOne(job).finally(() => {
+    const r: RunningJob = { leaseUntil: 0, abort: new AbortController(), timer: undefined };
+    this.runningJobs.set(job.id, r);
+    this.armDeadline(job.id, r, leaseUntil);
+    const p = this.runOne(job, r.abort.signal).finally(() => {
       this.running--;
-      this.runningIds.delete(job.id);
+      if (r.timer) clearTimeout(r.timer);
+      this.runningJobs.delete(job.id);
       this.inflight.delete(p);
       this.wake();
     });
     this.inflight.add(p);
   }
 
-  private async runOne(job: Job): Promise<void> {
+  private async runOne(job: Job, signal: AbortSignal): Promise<void> {
     const { owner, log } = this.opts;
     let outcome: StepOutcome;
     try {
-      outcome = await this.step.run(job);
+      outcome = await this.step.run(job, signal);
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
       if (isPermanent(err)) outcome = { type: 'dead', error: msg };
@@ -186,6 +251,12 @@ export class JobRunner {
         outcome = at === null ? { type: 'dead', error: msg } : { type: 'retry', runAt: at, error: msg };
         if (!(err instanceof TemporaryError)) log.error({ err, jobId: job.id, step: this.step.name }, 'step failed unexpectedly');
       }
+    }
+    if (signal.aborted && outcome.type !== 'done') {
+      // Stopped for a lease this node may no longer hold: an attempt cut short is no attempt. Commit nothing (the
+      // job stays as it was claimed) and let whoever claims it next, when the lease has run out, run it again.
+      log.warn({ jobId: job.id, step: this.step.name, reason: (signal.reason as Error).message }, 'job stopped for a lost lease; left to the next claim');
+      return;
     }
     const resolution: JobResolution =
       outcome.type === 'done'

@@ -39,7 +39,7 @@ export function createSubmitStep(deps: SubmitStepDeps): Step {
     kinds: ['submit'],
     concurrency: deps.concurrency,
     retrySchedule: deps.schedule,
-    async run(job: Job): Promise<StepOutcome> {
+    async run(job: Job, signal?: AbortSignal): Promise<StepOutcome> {
       const mt = await loadMt(job.refId);
       if (!mt) return { type: 'dead', error: `message ${job.refId} not found` };
       if (mt.state !== 'accepted') return { type: 'done' }; // already submitted (a re-run after a lost commit)
@@ -66,7 +66,7 @@ export function createSubmitStep(deps: SubmitStepDeps): Step {
             detail: { changes: prepared.changes, smilGenerated: prepared.smilGenerated, bytes: prepared.parts.reduce((n, p) => n + p.bytes.length, 0) },
           });
         }
-        const accepted = await connector.submit({ mt, parts: prepared.parts, mtConfig: mt.mtConfig });
+        const accepted = await connector.submit({ mt, parts: prepared.parts, mtConfig: mt.mtConfig, signal });
         const done = now();
         return {
           type: 'done',

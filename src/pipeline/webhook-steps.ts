@@ -27,7 +27,7 @@ export function createReportStep(deps: WebhookStepDeps): Step {
     kinds: ['report'],
     concurrency: deps.concurrency,
     retrySchedule: deps.reportSchedule,
-    async run(job: Job): Promise<StepOutcome> {
+    async run(job: Job, signal?: AbortSignal): Promise<StepOutcome> {
       const p = job.payload as { url: string; requestId: string; accountId: string; body: Record<string, unknown> };
       const logEvent = (type: string, detail: Record<string, unknown>): WriteUnit => ({
         events: [{ mtId: job.refId, at: now(), type: `report-${type.replace(/^webhook-/, '')}`, node: deps.nodeId, detail }],
@@ -41,6 +41,7 @@ export function createReportStep(deps: WebhookStepDeps): Step {
           requestId: p.requestId,
           deliveryId: `report-${job.id}`,
           secrets: deps.secretsFor(p.accountId),
+          signal,
         },
         deps.reportSchedule,
         logEvent,
@@ -56,7 +57,7 @@ export function createMoStep(deps: WebhookStepDeps): Step {
     kinds: ['mo'],
     concurrency: deps.concurrency,
     retrySchedule: deps.moSchedule,
-    async run(job: Job): Promise<StepOutcome> {
+    async run(job: Job, signal?: AbortSignal): Promise<StepOutcome> {
       const p = job.payload as { url: string; requestId: string; accountId: string };
       const mo = await deps.store.getMo(job.refId);
       if (!mo) return { type: 'dead', error: `MO ${job.refId} not found` };
@@ -74,7 +75,7 @@ export function createMoStep(deps: WebhookStepDeps): Step {
       });
       return deps.dispatcher.deliver(
         job,
-        { url: p.url, contentType, body, requestId: p.requestId, deliveryId: `mo-${mo.moId}`, secrets: deps.secretsFor(p.accountId) },
+        { url: p.url, contentType, body, requestId: p.requestId, deliveryId: `mo-${mo.moId}`, secrets: deps.secretsFor(p.accountId), signal },
         deps.moSchedule,
         logEvent,
       );

@@ -27,6 +27,8 @@ export interface WebhookRequest {
   deliveryId: string;
   /** Standard Webhooks secrets of the account (empty = unsigned, the OpenMarket default). */
   secrets: readonly string[];
+  /** Aborts the attempt when the job's lease may be gone (job-runner.ts); the attempt then fails as retryable. */
+  signal?: AbortSignal;
 }
 
 export interface WebhookPolicy {
@@ -75,10 +77,12 @@ export class WebhookDispatcher {
       headers['webhook-signature'] = signWebhook([...req.secrets], req.deliveryId, ts, req.body);
     }
     try {
+      req.signal?.throwIfAborted();
       const res = await request(req.url, {
         method: 'POST',
         headers,
         body: req.body,
+        signal: req.signal,
         dispatcher: this.agent,
         headersTimeout: this.policy.timeoutMs,
         bodyTimeout: this.policy.timeoutMs,
@@ -90,6 +94,7 @@ export class WebhookDispatcher {
       const retryable = s === 408 || s === 429 || s >= 500;
       return { ok: false, retryable, status: s, error: `HTTP ${s}`, retryAfterMs: parseRetryAfter(res.headers['retry-after'], this.now()) };
     } catch (err) {
+      if (req.signal?.aborted) return { ok: false, retryable: true, error: `stopped: ${(req.signal.reason as Error).message}`, retryAfterMs: 0 };
       const e = err as Error & { code?: string };
       return { ok: false, retryable: true, error: `${e.code ?? e.name}: ${e.message}`, retryAfterMs: 0 };
     }
@@ -107,6 +112,8 @@ export class WebhookDispatcher {
   ): Promise<StepOutcome> {
     const r = await this.attempt(req);
     const t = this.now();
+    // Stopped for the job's lease (job-runner.ts): not a failure of the endpoint, and the runner commits none of this.
+    if (!r.ok && req.signal?.aborted) return { type: 'retry', runAt: t, error: r.error };
     if (r.ok) return { type: 'done', effects: logEvent('webhook-delivered', { url: req.url, status: r.status, attempt: job.attempts, deliveryId: req.deliveryId }) };
     const detail = { url: req.url, error: r.error, attempt: job.attempts, deliveryId: req.deliveryId };
     const giveUp4xx = !r.retryable && job.attempts >= this.policy.max4xxAttempts;

@@ -154,6 +154,23 @@ describe('Mm7Connector against a loopback MMSC', () => {
     expect(await rejection(connector({ timeoutMs: 200 }).submit(request()))).toBeInstanceOf(TemporaryError);
   });
 
+  it('stops a submission in flight, and one waiting for a slot before it is sent, when the job signal aborts', async () => {
+    peer.script([{ delayMs: 3000 }]);
+    const c = connector({ maxConcurrent: 1, timeoutMs: 10_000 });
+    const stop = new AbortController();
+    const started = Date.now();
+    const inFlight = rejection(c.submit({ ...request(1), signal: stop.signal }));
+    const waiting = rejection(c.submit({ ...request(2), signal: stop.signal }));
+    await new Promise((r) => setTimeout(r, 150));
+    stop.abort(new Error('lease gone'));
+    const [e1, e2] = await Promise.all([inFlight, waiting]);
+    expect(Date.now() - started).toBeLessThan(2000); // not the peer's 3 s, nor the 10 s timeout
+    expect(e1).toBeInstanceOf(TemporaryError);
+    expect((e1 as Error).message).toContain('lease gone');
+    expect((e2 as Error).message).toContain('lease gone');
+    expect(peer.requests).toHaveLength(1); // the waiting one was never sent
+  });
+
   it('throws TemporaryError when the MMSC refuses connections', async () => {
     const srv = createServer();
     await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));

@@ -87,4 +87,21 @@ describe('throttles', () => {
     await expect(w3).rejects.toBeInstanceOf(ThrottleClosedError);
     r2();
   });
+
+  it('Semaphore: an aborted wait leaves the queue, so the slot goes to the next waiter', async () => {
+    const s = new Semaphore(1);
+    const release = await s.acquire();
+    const stop = new AbortController();
+    const aborted = s.acquire(stop.signal);
+    const next = s.acquire();
+    stop.abort(new Error('stopped'));
+    await expect(aborted).rejects.toThrow('stopped');
+    release();
+    const r = await next; // handed the slot, not lost to the aborted waiter
+    expect(s.inUse).toBe(1);
+    r();
+    expect(s.inUse).toBe(0);
+    await expect(s.acquire(stop.signal)).rejects.toThrow('stopped'); // already aborted: no slot taken
+    expect(s.inUse).toBe(0);
+  });
 });

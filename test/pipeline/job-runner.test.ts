@@ -1,7 +1,7 @@
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { schedule } from '../../src/core/retry-policy.ts';
-import { JobRunner, type Step } from '../../src/pipeline/job-runner.ts';
+import { JobRunner, LeaseLostError, type Step } from '../../src/pipeline/job-runner.ts';
 import { GroupCommitter } from '../../src/store/group-commit.ts';
 import { openStore } from '../../src/store/open-store.ts';
 import type { Store } from '../../src/store/store.ts';
@@ -94,6 +94,139 @@ describe('JobRunner leases', () => {
     await runner.stop();
     expect({ runs, maxActive }).toEqual({ runs: 1, maxActive: 1 });
     const [job] = await store.listJobs({ kind: 'mo' });
+    expect(job?.state).toBe('done');
+  });
+});
+
+describe('JobRunner: a job whose lease this node may have lost', () => {
+  let store: Store;
+  beforeEach(async () => {
+    store = await openStore('sqlite::memory:');
+  });
+  afterEach(async () => {
+    await store.close();
+  });
+
+  /**
+   * `store` as a node sees it when lease renewals answer as `renew` says (an outage: reject; a takeover: the id
+   * missing); with `outageAfterFirstClaim`, claims fail too once the first one has run (the database went away).
+   */
+  function withRenewals(store: Store, renew: (ids: readonly number[]) => Promise<number[]>, outageAfterFirstClaim = false): Store {
+    let claims = 0;
+    return new Proxy(store, {
+      get(target, prop) {
+        if (prop === 'extendLeases') return renew;
+        if (prop === 'claimJobs' && outageAfterFirstClaim && claims++ > 0) return () => Promise.reject(new Error('database unreachable'));
+        const v = Reflect.get(target, prop) as unknown;
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+  }
+
+  /** A step that works until its signal aborts (or `workMs`), recording when and why it stopped. */
+  function stoppableStep(kind: 'submit' | 'report', record: { who: string; start: number; stop?: number; reason?: unknown }[], who: string, workMs = 5000): Step {
+    return {
+      name: `stoppable-${who}`,
+      kinds: [kind],
+      concurrency: 1,
+      retrySchedule: schedule(['1s'], '1h'),
+      async run(_job, signal) {
+        const r: { who: string; start: number; stop?: number; reason?: unknown } = { who, start: Date.now() };
+        record.push(r);
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, workMs);
+          signal?.addEventListener('abort', () => {
+            clearTimeout(t);
+            resolve();
+          });
+        });
+        if (signal?.aborted) {
+          r.stop = Date.now();
+          r.reason = signal.reason;
+          return { type: 'retry', runAt: Date.now(), error: 'stopped' };
+        }
+        return { type: 'done' };
+      },
+    };
+  }
+
+  it('stops a running job before its lease can run out when renewals keep failing; the next claim runs it once', async () => {
+    const committer = new GroupCommitter(store);
+    await store.write([{ jobs: [{ kind: 'submit', refId: 3 }] }]);
+    const unreachable = () => Promise.reject(new Error('database unreachable'));
+    const record: { who: string; start: number; stop?: number; reason?: unknown }[] = [];
+    const leaseMs = 600;
+    const opts = (owner: string, s: Store) => ({
+      store: s,
+      commit: (u: Parameters<GroupCommitter['submit']>[0]) => committer.submit(u),
+      owner,
+      leaseMs,
+      pollMs: 50,
+      batchSize: 10,
+      log: pino({ level: 'silent' }),
+    });
+    // Node A cannot renew (its database connection is down); node B is healthy and polls all along.
+    const a = new JobRunner(stoppableStep('submit', record, 'A'), opts('A', withRenewals(store, unreachable, true)));
+    const claimedBefore = Date.now();
+    a.start();
+    await new Promise((r) => setTimeout(r, 50));
+    const b = new JobRunner(stoppableStep('submit', record, 'B', 100), opts('B', store));
+    b.start();
+    await new Promise((r) => setTimeout(r, 1200));
+    await Promise.all([a.stop(), b.stop()]);
+    const [runA, runB] = record;
+    expect(record.map((r) => r.who)).toEqual(['A', 'B']);
+    // A stopped before its lease's end (claim + leaseMs), i.e. before B could claim, with the lease as the reason.
+    expect(runA!.reason).toBeInstanceOf(LeaseLostError);
+    expect(runA!.stop! - claimedBefore).toBeLessThan(leaseMs);
+    expect(runA!.stop!).toBeLessThanOrEqual(runB!.start);
+    // A's cut-short attempt committed nothing: B's claim sees the job as A claimed it, and B's result stands.
+    const [job] = await store.listJobs({ kind: 'submit' });
+    expect(job?.state).toBe('done');
+    expect(job?.lastError ?? null).toBeNull();
+  });
+
+  it('stops a running job at once when a renewal finds its lease taken over', async () => {
+    const committer = new GroupCommitter(store);
+    await store.write([{ jobs: [{ kind: 'report', refId: 4 }] }]);
+    const record: { who: string; start: number; stop?: number; reason?: unknown }[] = [];
+    const runner = new JobRunner(stoppableStep('report', record, 'A'), {
+      store: withRenewals(store, async () => []), // the database answers: none of these leases is ours any more
+      commit: (u) => committer.submit(u),
+      owner: 'A',
+      leaseMs: 3000,
+      pollMs: 50,
+      batchSize: 10,
+      log: pino({ level: 'silent' }),
+    });
+    runner.start();
+    await new Promise((r) => setTimeout(r, 1500)); // the first renewal runs at a third of the lease (1 s)
+    await runner.stop();
+    expect(record).toHaveLength(1);
+    expect(record[0]!.reason).toBeInstanceOf(LeaseLostError);
+    expect((record[0]!.reason as Error).message).toContain('lost');
+    expect(record[0]!.stop! - record[0]!.start).toBeLessThan(1400);
+  });
+
+  it('keeps a job running, its signal untouched, while renewals succeed', async () => {
+    const committer = new GroupCommitter(store);
+    await store.write([{ jobs: [{ kind: 'report', refId: 5 }] }]);
+    const record: { who: string; start: number; stop?: number; reason?: unknown }[] = [];
+    const runner = new JobRunner(stoppableStep('report', record, 'A', 1200), {
+      store,
+      commit: (u) => committer.submit(u),
+      owner: 'A',
+      leaseMs: 300,
+      pollMs: 50,
+      batchSize: 10,
+      log: pino({ level: 'silent' }),
+    });
+    runner.start();
+    await new Promise((r) => setTimeout(r, 1500)); // the step works for four lease times
+    await runner.stop();
+    expect(record).toHaveLength(1);
+    expect(record[0]!.stop).toBeUndefined();
+    const job = (await store.listJobs({ kind: 'report' })).find((j) => j.refId === 5);
     expect(job?.state).toBe('done');
   });
 });

@@ -56,3 +56,30 @@ describe('webhook retry horizons', () => {
     expect(report.type).toBe('dead');
   });
 });
+
+describe('a webhook step stopped for its lease', () => {
+  it('cuts the POST to a slow endpoint short and does not give the delivery up (the attempt does not count)', async () => {
+    let received = 0;
+    const slow = createServer(() => {
+      received++; // never answers
+    });
+    await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
+    const slowUrl = `http://127.0.0.1:${(slow.address() as AddressInfo).port}/hook`;
+    try {
+      const deps = { store, dispatcher, nodeId: 'n', concurrency: 1, reportSchedule: schedule(['1h'], '24h'), moSchedule: schedule(['1h'], '72h'), secretsFor: () => [] };
+      const stop = new AbortController();
+      setTimeout(() => stop.abort(new Error('lease gone')), 200);
+      const started = Date.now();
+      // 30 h old: an endpoint failure now would give the report up (its schedule ends at 24 h).
+      const job = jobOf('report', 8, Date.now() - 30 * HOUR, { url: slowUrl, requestId: 'r', accountId: 'a', body: { type: 'REPORT', mtId: 8 } });
+      const out = await createReportStep(deps).run(job, stop.signal);
+      expect(Date.now() - started).toBeLessThan(1500); // not the dispatcher's 2 s timeout
+      expect(received).toBe(1);
+      expect(out.type).toBe('retry');
+      expect(out.type === 'retry' && out.error).toContain('lease gone');
+    } finally {
+      slow.closeAllConnections();
+      await new Promise((r) => slow.close(r));
+    }
+  });
+});

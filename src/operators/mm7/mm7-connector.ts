@@ -136,13 +136,13 @@ export class Mm7Connector implements Connector {
 
     let release: () => void;
     try {
-      release = await this.slots.acquire();
+      release = await this.slots.acquire(req.signal);
     } catch (err) {
       if (err instanceof ThrottleClosedError) throw new TemporaryError('MM7 connector closed');
       throw err;
     }
     try {
-      const res = await this.post(http.contentType, http.body);
+      const res = await this.post(http.contentType, http.body, req.signal);
       const result = judgeSubmitResponse(res, transactionId, this.logger, log);
       this.logger.debug({ ...log, messageId: result.messageId, statusCode: result.statusCode }, 'MM7 submit accepted');
       return {
@@ -154,7 +154,11 @@ export class Mm7Connector implements Connector {
     }
   }
 
-  private async post(contentType: string, body: Buffer): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
+  private async post(
+    contentType: string,
+    body: Buffer,
+    stop: AbortSignal | undefined,
+  ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
     const headers: Record<string, string> = {
       'content-type': contentType,
       soapaction: '""',
@@ -168,7 +172,7 @@ export class Mm7Connector implements Connector {
         method: 'POST',
         headers,
         body,
-        signal: AbortSignal.timeout(this.timeoutMs),
+        signal: stop ? AbortSignal.any([AbortSignal.timeout(this.timeoutMs), stop]) : AbortSignal.timeout(this.timeoutMs),
       });
       const chunks: Buffer[] = [];
       let size = 0;
@@ -183,6 +187,7 @@ export class Mm7Connector implements Connector {
       return { status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) };
     } catch (err) {
       if (err instanceof TemporaryError) throw err;
+      if (stop?.aborted) throw new TemporaryError(`MM7 request stopped: ${(stop.reason as Error).message}`);
       // Timeouts, refused/reset connections, TLS failures: the MMSC may be back soon.
       const e = err as { name?: string; code?: string; message?: string };
       throw new TemporaryError(`MM7 request failed: ${e.code ?? e.name ?? 'error'} ${e.message ?? ''}`.trim());

@@ -22,13 +22,32 @@ export class Semaphore {
     if (!(max >= 1)) throw new Error('Semaphore max must be >= 1');
   }
 
-  /** Wait for a slot; call the returned function exactly once to release it. */
-  async acquire(): Promise<() => void> {
+  /**
+   * Wait for a slot; call the returned function exactly once to release it. `signal` ends the wait (rejecting with
+   * its reason) and leaves the queue.
+   */
+  async acquire(signal?: AbortSignal): Promise<() => void> {
     if (this.closed) throw new ThrottleClosedError();
+    signal?.throwIfAborted();
     if (this.active < this.max) {
       this.active++;
     } else {
-      await new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
+      await new Promise<void>((resolve, reject) => {
+        const waiter = {
+          resolve: () => {
+            signal?.removeEventListener('abort', onAbort);
+            resolve();
+          },
+          reject,
+        };
+        const onAbort = (): void => {
+          const i = this.waiters.indexOf(waiter);
+          if (i >= 0) this.waiters.splice(i, 1);
+          reject(signal!.reason);
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
+        this.waiters.push(waiter);
+      });
     }
     let released = false;
     return () => {

@@ -41,6 +41,7 @@ export class SimulatorConnector implements Connector {
   async submit(req: SubmitRequest): Promise<SubmitAccepted> {
     const { chaos } = this.settings;
     if (chaos.extraLatency > 0) await new Promise((r) => setTimeout(r, chaos.extraLatency));
+    req.signal?.throwIfAborted(); // the job's lease may be gone: accept nothing more for it
     const size = req.parts.reduce((n, p) => n + p.bytes.length, 0);
     if (size > this.maxMessageBytes) {
       throw new OperatorRejectedError(OUTCOMES.TOO_LARGE, `message of ${size} bytes exceeds the operator limit ${this.maxMessageBytes}`);
