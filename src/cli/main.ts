@@ -11,7 +11,7 @@ commands:
        [--operator ID] [--idempotency-key K]                     send one MMS; prints its mtId
   status MTID [--json]                                           a message's state, outcome and events
   listen [--port 9100] [--host H] [--save-dir DIR] [--secret whsec_...]   print incoming reports and MO (a webhook sink)
-  hash-password                                                  read a password on stdin (end with Ctrl-D), print its scrypt hash
+  hash-password                                                  print the scrypt hash of a password (asked at a terminal, else read from stdin)
 
 send and status also take [--endpoint URL]... [--account ID] [--password PW] [--timeout MS]
 (or MMSGATE_ENDPOINT, comma-separated, MMSGATE_ACCOUNT, MMSGATE_PASSWORD; default: the sandbox on 127.0.0.1:8080).
@@ -29,18 +29,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./status.ts')).runStatus(rest, io);
     case 'listen':
       return (await import('./listen.ts')).runListen(rest, io);
-    case 'hash-password': {
-      const { hashSecret } = await import('../core/secrets.ts');
-      const chunks: Buffer[] = [];
-      for await (const c of process.stdin) chunks.push(c as Buffer);
-      const pw = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
-      if (!pw) {
-        io.stderr.write('hash-password: give the password on standard input\n');
-        return 2;
-      }
-      io.stdout.write(`${hashSecret(pw)}\n`);
-      return 0;
-    }
+    case 'hash-password':
+      return (await import('./hash-password.ts')).runHashPassword(rest, { ...io, stdin: process.stdin });
     case undefined:
     case '-h':
     case '--help':
