@@ -155,7 +155,7 @@ describe('JobRunner: a job whose lease this node may have lost', () => {
     await store.write([{ jobs: [{ kind: 'submit', refId: 3 }] }]);
     const unreachable = () => Promise.reject(new Error('database unreachable'));
     const record: { who: string; start: number; stop?: number; reason?: unknown }[] = [];
-    const leaseMs = 600;
+    const leaseMs = 1000; // stopped a quarter (250 ms) before its end: room for late timers on a loaded machine
     const opts = (owner: string, s: Store) => ({
       store: s,
       commit: (u: Parameters<GroupCommitter['submit']>[0]) => committer.submit(u),
@@ -172,7 +172,7 @@ describe('JobRunner: a job whose lease this node may have lost', () => {
     await new Promise((r) => setTimeout(r, 50));
     const b = new JobRunner(stoppableStep('submit', record, 'B', 100), opts('B', store));
     b.start();
-    await new Promise((r) => setTimeout(r, 1200));
+    await new Promise((r) => setTimeout(r, 1800));
     await Promise.all([a.stop(), b.stop()]);
     const [runA, runB] = record;
     expect(record.map((r) => r.who)).toEqual(['A', 'B']);
