@@ -110,6 +110,21 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
       return [op.id, mps > 0 ? rateLimitedConnector(c, new SharedRateLimiter({ limit: mps, liveNodes: () => heartbeat.liveNodes() })) : c];
     }),
   );
+  // Test mtConfigs (`simulate: true`): a simulator stands in for each real operator, with that operator's size limit,
+  // keeping no handset copies; an operator that is itself a simulator serves them as it is.
+  const testConnectors = new Map<number, Connector>(
+    config.operators
+      .filter((op) => op.type !== 'simulator')
+      .map((op) => [
+        op.id,
+        new SimulatorConnector({ id: op.id, maxMessageBytes: op.maxMessageBytes, simulator: undefined }, nodeId, Math.random, Date.now, {
+          handsetCopies: false,
+          detail: { simulator: true, testMtConfig: true },
+        }),
+      ]),
+  );
+  const testConnectorFor = (accountId: string, mtConfig: string, operatorId: number) =>
+    accountById.get(accountId)?.mtConfigs[mtConfig]?.simulate === true ? testConnectors.get(operatorId) : undefined;
   const runners: JobRunner[] = [];
   // The store tells us when jobs become due: after this node's own commits (in-process) and, on PostgreSQL, after
   // other nodes' (NOTIFY). Wake only the runners those kinds concern (no kinds given: all of them).
@@ -160,6 +175,7 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
     createSubmitStep({
       store,
       connectors,
+      testConnectorFor,
       schedule: submitSchedule,
       nodeId,
       concurrency: Math.max(...config.operators.map((o) => o.limits.concurrency), 1) * Math.max(config.operators.length, 1),

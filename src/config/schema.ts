@@ -40,6 +40,12 @@ const mtConfigSchema = z
   .object({
     /** Where delivery reports for messages sent with this mtConfig are POSTed. None: reports are kept, not sent. */
     reportUrl: httpUrl.optional(),
+    /**
+     * A test mtConfig (OpenMarket offers one per account): messages sent with it are validated, routed, fetched and
+     * adapted as usual, but never reach an operator: the built-in simulator answers for the routed operator, with
+     * the outcome the destination's test number asks for (docs/outcomes.md), and the report comes as usual.
+     */
+    simulate: z.boolean().optional(),
   })
   .strict();
 

@@ -18,6 +18,11 @@ import { mergeUnits, outcomeUnit } from './units.ts';
 export interface SubmitStepDeps {
   store: Store;
   connectors: ReadonlyMap<number, Connector>;
+  /**
+   * The connector standing in for the MT's operator when its mtConfig is a test one (`simulate: true`), else
+   * undefined (the operator's own connector serves it).
+   */
+  testConnectorFor?(accountId: string, mtConfig: string, operatorId: number): Connector | undefined;
   schedule: RetrySchedule;
   nodeId: string;
   concurrency: number;
@@ -45,7 +50,7 @@ export function createSubmitStep(deps: SubmitStepDeps): Step {
       if (mt.state !== 'accepted') return { type: 'done' }; // already submitted (a re-run after a lost commit)
       const t = now();
       const ctx = { nodeId: deps.nodeId, reportUrl: deps.reportUrlFor(mt.accountId, mt.mtConfig), now: t };
-      const connector = deps.connectors.get(mt.operatorId);
+      const connector = deps.testConnectorFor?.(mt.accountId, mt.mtConfig, mt.operatorId) ?? deps.connectors.get(mt.operatorId);
       if (!connector) return { type: 'done', effects: outcomeUnit(mt, OUTCOMES.UNROUTABLE, ctx, { eventType: 'submit-failed' }) };
 
       try {

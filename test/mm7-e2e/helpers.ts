@@ -37,6 +37,8 @@ export interface Mm7GatewayOptions {
   moUrl?: string;
   /** api.maxBodyBytes (default: the schema's). */
   maxBodyBytes?: number;
+  /** More mtConfigs of the test account (see TestConfigOptions). */
+  moreMtConfigs?: Record<string, Record<string, unknown>>;
 }
 
 /**
@@ -71,7 +73,7 @@ export function startMm7Gateway(peer: Mm7Peer, o: Mm7GatewayOptions = {}): Promi
     queue: { pollInterval: '50ms', leaseTime: '5s' },
   };
   if (o.maxBodyBytes) overrides.api = { maxBodyBytes: o.maxBodyBytes };
-  return startTestGateway(overrides, { reportUrl: o.reportUrl, moUrl: o.moUrl });
+  return startTestGateway(overrides, { reportUrl: o.reportUrl, moUrl: o.moUrl, moreMtConfigs: o.moreMtConfigs });
 }
 
 /** POST /mm7/{OP_ID} of a gateway. */

@@ -47,6 +47,8 @@ export interface TestConfigOptions {
   /** Folder for data (default: a fresh temp dir). */
   dir?: string;
   port?: number;
+  /** More mtConfigs of the test account, beside default and config1 (e.g. a test one, `simulate: true`). */
+  moreMtConfigs?: Record<string, Record<string, unknown>>;
 }
 
 /**
@@ -68,7 +70,7 @@ export function testConfig(opts: TestConfigOptions & { dir: string }): ConfigInp
       {
         id: ACCOUNT.id,
         password: ACCOUNT.password,
-        mtConfigs: { default: mtConfig, config1: mtConfig },
+        mtConfigs: { default: mtConfig, config1: mtConfig, ...opts.moreMtConfigs },
         numbers: [{ number: '88600', ...(opts.moUrl ? { moUrl: opts.moUrl } : {}) }, { number: '15557770000' }],
       },
       {

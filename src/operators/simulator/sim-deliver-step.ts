@@ -19,9 +19,9 @@ function submittedParts(job: Job): Part[] | undefined {
 }
 
 /**
- * What the virtual operator does with a message per the test numbers: the handset's copy (byte-exact parts) and the
- * report it will give (null: it never reports). Used by the delayed `sim-deliver` job and, with deliveryDelay 0, at
- * submission itself.
+ * What the virtual operator does with a message per the test numbers: the handset's copy (byte-exact parts; only
+ * with `handsetCopy`) and the report it will give (null: it never reports). Used by the delayed `sim-deliver` job
+ * and, with deliveryDelay 0, at submission itself.
  */
 export function simulatedDelivery(
   mt: MtMessage,
@@ -29,11 +29,14 @@ export function simulatedDelivery(
   at: number,
   nodeId: string,
   userAgent: string,
+  handsetCopy = true,
 ): { unit: WriteUnit; report: { outcome: Outcome; userAgent: string | null } | null } {
   const b = simBehaviour(mt.destination);
   const unit: WriteUnit = b.deliverToHandset
     ? {
-        handsetMessages: [{ number: mt.destination, mtId: mt.mtId, source: mt.source, subject: mt.subject, receivedAt: at, parts }],
+        ...(handsetCopy
+          ? { handsetMessages: [{ number: mt.destination, mtId: mt.mtId, source: mt.source, subject: mt.subject, receivedAt: at, parts }] }
+          : {}),
         events: [{ mtId: mt.mtId, at, type: 'handset-received', node: nodeId, detail: { number: mt.destination } }],
       }
     : {};
@@ -65,7 +68,8 @@ export function createSimDeliverStep(deps: SimDeliverDeps): Step {
       const mt = await loadMt(job.refId);
       if (!mt) return { type: 'dead', error: `message ${job.refId} not found` };
       const t = now();
-      const d = simulatedDelivery(mt, submittedParts(job) ?? mt.parts, t, deps.nodeId, deps.userAgentOf(mt.operatorId));
+      const handsetCopy = (job.payload as { handset?: boolean }).handset !== false;
+      const d = simulatedDelivery(mt, submittedParts(job) ?? mt.parts, t, deps.nodeId, deps.userAgentOf(mt.operatorId), handsetCopy);
       if (!d.report) return { type: 'done', effects: d.unit };
       const report = outcomeUnit(
         mt,

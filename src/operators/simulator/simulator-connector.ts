@@ -21,6 +21,19 @@ export const DEFAULT_SIMULATOR: SimulatorSettings = {
   chaos: { submitTemporaryFailure: 0, submitPermanentFailure: 0, extraLatency: 0 },
 };
 
+/** How a simulator connector serves: as an operator of its own, or standing in for a real one (a test mtConfig). */
+export interface SimulatorRole {
+  /**
+   * Keep a copy of each delivered message on the virtual handset (the sandbox's handset API). Off when standing in for
+   * a real operator: test traffic on a production node leaves no copies to pile up.
+   */
+  handsetCopies: boolean;
+  /** Event-log detail of a submission (the operator's own simulator: `{ simulator: true }`). */
+  detail: Record<string, unknown>;
+}
+
+const OWN_OPERATOR: SimulatorRole = { handsetCopies: true, detail: { simulator: true } };
+
 export class SimulatorConnector implements Connector {
   readonly operatorId: number;
   private readonly settings: SimulatorSettings;
@@ -31,6 +44,7 @@ export class SimulatorConnector implements Connector {
     private readonly nodeId = 'simulator',
     private readonly random: () => number = Math.random,
     private readonly now: () => number = Date.now,
+    private readonly role: SimulatorRole = OWN_OPERATOR,
   ) {
     this.operatorId = op.id;
     this.settings = op.simulator ?? DEFAULT_SIMULATOR;
@@ -53,14 +67,15 @@ export class SimulatorConnector implements Connector {
       throw new OperatorRejectedError(OUTCOMES.OPERATOR_REJECTED, 'simulated permanent rejection (chaos)');
     }
     const operatorMessageId = `sim-${req.mt.mtId}`;
+    const { handsetCopies, detail } = this.role;
     if (this.settings.deliveryDelay === 0) {
       // Delivered at once: the handset's copy and the report commit with the submission (one unit, no extra job).
-      const d = simulatedDelivery(req.mt, req.parts.map((p) => p.part), this.now(), this.nodeId, this.settings.userAgent);
-      return { operatorMessageId, detail: { simulator: true }, effects: d.unit, ...(d.report ? { immediateReport: d.report } : {}) };
+      const d = simulatedDelivery(req.mt, req.parts.map((p) => p.part), this.now(), this.nodeId, this.settings.userAgent, handsetCopies);
+      return { operatorMessageId, detail, effects: d.unit, ...(d.report ? { immediateReport: d.report } : {}) };
     }
     return {
       operatorMessageId,
-      detail: { simulator: true },
+      detail,
       effects: {
         // The handset gets exactly what was submitted (after fetching and adaptation), not the original parts.
         jobs: [
@@ -68,7 +83,7 @@ export class SimulatorConnector implements Connector {
             kind: 'sim-deliver',
             refId: req.mt.mtId,
             runAt: this.now() + this.settings.deliveryDelay,
-            payload: { operatorId: this.operatorId, parts: req.parts.map((p) => p.part) },
+            payload: { operatorId: this.operatorId, parts: req.parts.map((p) => p.part), ...(handsetCopies ? {} : { handset: false }) },
           },
         ],
       },
