@@ -1,5 +1,5 @@
 /**
- * `mmsgate <command>`: serve | send | status | listen | hash-password.
+ * `mmsgate <command>`: serve | send | status | listen | jobs | hash-password.
  */
 import { runServe } from './serve.ts';
 
@@ -11,6 +11,7 @@ commands:
        [--operator ID] [--idempotency-key K]                     send one MMS; prints its mtId
   status MTID [--json]                                           a message's state, outcome and events
   listen [--port 9100] [--host H] [--save-dir DIR] [--secret whsec_...]   print incoming reports and MO (a webhook sink)
+  jobs [list] [--state dead] [--kind K] | jobs replay (ID... | --all)   the queue: given-up jobs, and putting them back
   hash-password                                                  print the scrypt hash of a password (asked at a terminal, else read from stdin)
 
 send and status also take [--endpoint URL]... [--account ID] [--password PW] [--timeout MS]
@@ -29,6 +30,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./status.ts')).runStatus(rest, io);
     case 'listen':
       return (await import('./listen.ts')).runListen(rest, io);
+    case 'jobs':
+      return (await import('./jobs.ts')).runJobs(rest, io);
     case 'hash-password':
       return (await import('./hash-password.ts')).runHashPassword(rest, { ...io, stdin: process.stdin });
     case undefined:

@@ -1,0 +1,134 @@
+/**
+ * `mmsgate jobs`: the operator's view of the work queue, straight on the store the gateway uses (the same
+ * `--config` / `--data-dir` as `serve`; SQLite may stay open by a running gateway, PostgreSQL is shared by all nodes).
+ *
+ *   mmsgate jobs [list] [--state dead] [--kind report] [--limit 50] [--json]
+ *   mmsgate jobs replay ID...            move given-up (dead) jobs back to the queue, attempts reset
+ *   mmsgate jobs replay --all [--kind K] every dead job (of one kind)
+ *
+ * Why: a delivery that gave up (a customer endpoint down for longer than `webhooks.reports.maxAge`, a 4xx answered
+ * `max4xxAttempts` times) stays as a dead job with its last error; once the cause is fixed, replaying it sends it
+ * again. A replay wakes the nodes at once on PostgreSQL (NOTIFY); a gateway on the same SQLite file picks it up at
+ * its next poll (`queue.pollInterval`).
+ */
+import { ConfigError, loadConfig } from '../config/load.ts';
+import { openStore } from '../store/open-store.ts';
+import type { Job, JobKind, JobState, Store } from '../store/store.ts';
+import { intOption, parseCommandLine, UsageError, type CliIo } from './args.ts';
+
+const USAGE = `usage: mmsgate jobs [list] [--state dead|ready|done] [--kind K] [--limit N] [--json] [--config FILE] [--data-dir DIR]
+       mmsgate jobs replay (ID... | --all [--kind K]) [--config FILE] [--data-dir DIR]
+
+Lists the gateway's jobs (default: the given-up ones, state dead, newest first) or puts dead jobs back in the queue.
+Kinds: submit (to the operator), report (delivery report to the customer), mo (MO to the customer), sim-deliver.
+The store is the one \`mmsgate serve\` with the same --config / --data-dir uses (or MMSGATE_CONFIG).
+`;
+
+const OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  'data-dir': { type: 'string' },
+  state: { type: 'string' },
+  kind: { type: 'string' },
+  limit: { type: 'string' },
+  all: { type: 'boolean' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const STATES: readonly JobState[] = ['ready', 'done', 'dead'];
+const KINDS: readonly JobKind[] = ['submit', 'report', 'mo', 'sim-deliver'];
+/** Most jobs `replay --all` moves in one run (run it again for more). */
+const MAX_REPLAY_ALL = 1000;
+
+/** Runs `mmsgate jobs`; returns the exit code (0 done, 1 a job not replayable or a store error, 2 usage). */
+export async function runJobs(argv: string[], io: CliIo): Promise<number> {
+  let store: Store | undefined;
+  try {
+    const { values, positionals } = parseCommandLine(argv, OPTIONS, true);
+    if (values.help) {
+      io.stdout.write(USAGE);
+      return 0;
+    }
+    const [action = 'list', ...ids] = positionals;
+    if (action !== 'list' && action !== 'replay') throw new UsageError(`unknown action "${action}" (list or replay)`);
+    const kind = oneOf(values.kind, KINDS, 'kind');
+    const config = loadConfig({ file: values.config ?? io.env.MMSGATE_CONFIG, dataDir: values['data-dir'] });
+    if (action === 'list') {
+      if (ids.length > 0) throw new UsageError('list takes no IDs');
+      const state = oneOf(values.state, STATES, 'state') ?? 'dead';
+      const limit = intOption(values.limit, 'limit', 1, 1000) ?? 50;
+      store = await openStore(config.storeUrl, { poolSize: 1 });
+      const jobs = await store.listJobs({ state, ...(kind ? { kind } : {}), limit });
+      io.stdout.write(values.json ? `${JSON.stringify(jobs.map(publicJob), null, 2)}\n` : formatJobs(jobs, state));
+      return 0;
+    }
+    if (values.state !== undefined || values.limit !== undefined || values.json) throw new UsageError('replay takes IDs or --all [--kind K]');
+    if (Boolean(values.all) === (ids.length > 0)) throw new UsageError('give job IDs or --all, not both or neither');
+    const jobIds = ids.map((id) => intOption(id, 'ID', 1)!);
+    if (kind && !values.all) throw new UsageError('--kind goes with --all');
+    store = await openStore(config.storeUrl, { poolSize: 1 });
+    const targets = values.all
+      ? (await store.listJobs({ state: 'dead', ...(kind ? { kind } : {}), limit: MAX_REPLAY_ALL })).map((j) => j.id)
+      : jobIds;
+    let replayed = 0;
+    const refused: number[] = [];
+    for (const id of targets) {
+      if (await store.replayJob(id, Date.now())) replayed++;
+      else refused.push(id);
+    }
+    io.stdout.write(`replayed ${replayed} job${replayed === 1 ? '' : 's'}\n`);
+    if (refused.length > 0) io.stderr.write(`mmsgate jobs: not dead (or no such job), left as they are: ${refused.join(', ')}\n`);
+    if (values.all && targets.length === MAX_REPLAY_ALL) io.stdout.write(`(at most ${MAX_REPLAY_ALL} per run: run it again for more)\n`);
+    return refused.length > 0 ? 1 : 0;
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.stderr.write(`mmsgate jobs: ${e.message}\n${USAGE}`);
+      return 2;
+    }
+    if (e instanceof ConfigError) {
+      io.stderr.write(`mmsgate jobs: ${e.message}\n`);
+      return 2;
+    }
+    io.stderr.write(`mmsgate jobs: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
+  } finally {
+    await store?.close();
+  }
+}
+
+function oneOf<T extends string>(value: string | undefined, allowed: readonly T[], name: string): T | undefined {
+  if (value === undefined) return undefined;
+  if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, got "${value}"`);
+  return value as T;
+}
+
+/** A job as `--json` prints it: the queue's fields, times as ISO strings, without the payload's message bodies. */
+function publicJob(j: Job) {
+  const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+  const payload = j.payload as { url?: unknown };
+  return {
+    id: j.id,
+    kind: j.kind,
+    refId: j.refId,
+    state: j.state,
+    attempts: j.attempts,
+    firstAttemptAt: iso(j.firstAttemptAt),
+    runAt: iso(j.runAt),
+    updatedAt: iso(j.updatedAt),
+    lastError: j.lastError,
+    ...(typeof payload.url === 'string' ? { url: payload.url } : {}),
+  };
+}
+
+function formatJobs(jobs: Job[], state: JobState): string {
+  if (jobs.length === 0) return `no ${state} jobs\n`;
+  const rows = jobs.map((j) => {
+    const p = publicJob(j);
+    const err = (j.lastError ?? '').replace(/\s+/g, ' ');
+    return [String(j.id), j.kind, String(j.refId), String(j.attempts), p.updatedAt ?? '', (p.url ? `${p.url} ` : '') + (err.length > 80 ? `${err.slice(0, 77)}...` : err)];
+  });
+  const head = ['ID', 'KIND', 'REF', 'ATTEMPTS', 'UPDATED', 'TARGET / LAST ERROR'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  return `${[line(head), ...rows.map(line)].join('\n')}\n`;
+}

@@ -1,0 +1,93 @@
+/**
+ * `mmsgate jobs`: an operator finds a delivery report that gave up (the customer's endpoint refused it), fixes the
+ * endpoint, replays the job, and the running gateway delivers it. The command works on the gateway's own SQLite file
+ * (given by the same --config) while the gateway runs.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runJobs } from '../../src/cli/jobs.ts';
+import type { ConfigInput } from '../../src/config/schema.ts';
+import { cliIo } from '../client-e2e/helpers.ts';
+import { eventually, send, simpleMt, startSink, startTestGateway, testConfig, writeConfigFile, type Sink, type TestGateway } from '../support/gateway.ts';
+
+describe('mmsgate jobs', () => {
+  let dir: string;
+  let sink: Sink;
+  let gw: TestGateway;
+  let configFile: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'mmsgate-jobs-'));
+    sink = await startSink();
+    sink.respondWith(404); // the customer's endpoint is misconfigured: 4xx, given up after max4xxAttempts (3)
+    const raw: ConfigInput = testConfig({ dir, reportUrl: `${sink.url}/reports` });
+    configFile = path.join(dir, 'mmsgate.yaml');
+    writeConfigFile(configFile, raw);
+    gw = await startTestGateway({}, { raw, dir });
+  });
+  afterAll(async () => {
+    await gw?.stop();
+    await sink?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function jobs(...args: string[]) {
+    const io = cliIo();
+    const code = await runJobs([...args, '--config', configFile], io);
+    return { code, out: io.stdout.text, err: io.stderr.text };
+  }
+
+  it('lists a given-up report with its target and error, replays it after the fix, and the gateway delivers it', async () => {
+    const r = await send(gw.url, simpleMt('15551260001'));
+    expect(r.status).toBe(200);
+    const mtId = (r.json as { mtId: number }).mtId;
+    await sink.waitFor((reqs) => reqs.filter((q) => q.answered === 404).length >= 3);
+
+    const dead = await eventually(async () => {
+      const l = await jobs('list', '--json');
+      const list = JSON.parse(l.out) as { id: number; kind: string; refId: number; attempts: number; lastError: string; url: string }[];
+      return list.find((j) => j.refId === mtId && j.kind === 'report');
+    });
+    expect(dead).toMatchObject({ attempts: 3, lastError: 'HTTP 404', url: `${sink.url}/reports` });
+    const table = await jobs();
+    expect(table.code).toBe(0);
+    expect(table.out).toMatch(new RegExp(`^${dead.id}\\s+report\\s+${mtId}\\s+3\\s+\\S+\\s+${sink.url}/reports HTTP 404$`, 'm'));
+
+    sink.respondWith(200); // fixed
+    const replay = await jobs('replay', String(dead.id));
+    expect(replay).toMatchObject({ code: 0, out: 'replayed 1 job\n' });
+    const delivered = await sink.waitFor((reqs) => reqs.some((q) => q.answered === 200 && JSON.parse(q.body.toString()).mtId === mtId));
+    expect(delivered.filter((q) => q.answered === 200)).toHaveLength(1);
+    await eventually(async () => ((await jobs('list', '--json')).out.includes(`"refId": ${mtId}`) ? undefined : true));
+
+    // A job that is not dead (now done) is refused, and said so.
+    const again = await jobs('replay', String(dead.id));
+    expect(again.code).toBe(1);
+    expect(again.err).toContain(`not dead (or no such job), left as they are: ${dead.id}`);
+  });
+
+  it('replays every dead job of a kind with --all', async () => {
+    sink.respondWith(404);
+    const before = sink.requests.filter((q) => q.answered === 200).length;
+    const ids: number[] = [];
+    for (const d of ['15551260002', '15551260003']) ids.push(((await send(gw.url, simpleMt(d))).json as { mtId: number }).mtId);
+    await eventually(async () => {
+      const list = JSON.parse((await jobs('list', '--json', '--kind', 'report')).out) as { refId: number }[];
+      return ids.every((id) => list.some((j) => j.refId === id)) ? true : undefined;
+    });
+    sink.respondWith(200);
+    expect(await jobs('replay', '--all', '--kind', 'report')).toMatchObject({ code: 0, out: 'replayed 2 jobs\n' });
+    await sink.waitFor((reqs) => reqs.filter((q) => q.answered === 200).length >= before + 2);
+    expect((await jobs()).out).toBe('no dead jobs\n');
+  });
+
+  it('refuses bad usage with exit 2 and says how to use it', async () => {
+    for (const args of [['replay'], ['replay', '1', '--all'], ['list', '--state', 'zombie'], ['list', '--kind', 'fax'], ['purge']]) {
+      const r = await jobs(...args);
+      expect(r.code).toBe(2);
+      expect(r.err).toContain('usage: mmsgate jobs');
+    }
+  });
+});
