@@ -75,16 +75,36 @@ export class SharedRateLimiter {
     this.last = t;
   }
 
-  /** Wait for one message's token. */
-  take(): Promise<void> {
+  /**
+   * Wait for one message's token, in turn (FIFO). `signal` ends the wait at once (rejecting with its reason); the
+   * stopped taker's turn then passes without taking a token.
+   */
+  take(signal?: AbortSignal): Promise<void> {
     if (!(this.limit > 0)) return Promise.resolve();
-    const p = this.tail.then(() => this.acquire());
-    this.tail = p;
-    return p;
+    const turn = this.tail.then(() => this.acquire(signal));
+    this.tail = turn.catch(() => undefined); // a stopped taker must not stop the ones behind it
+    if (!signal) return turn;
+    turn.catch(() => undefined); // its failure is reported through the promise below
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => reject(signal.reason);
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      turn.then(
+        () => {
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        },
+        (err: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(err);
+        },
+      );
+    });
   }
 
-  private async acquire(): Promise<void> {
+  private async acquire(signal: AbortSignal | undefined): Promise<void> {
     for (;;) {
+      signal?.throwIfAborted(); // stopped before (or while) waiting: no token taken
       const rate = this.rate();
       this.refill(rate);
       if (this.tokens >= 1) {
@@ -102,10 +122,8 @@ export function rateLimitedConnector(inner: Connector, limiter: Pick<SharedRateL
   return {
     operatorId: inner.operatorId,
     async submit(req: SubmitRequest): Promise<SubmitAccepted> {
-      req.signal?.throwIfAborted();
-      await limiter.take();
-      // The wait for a turn can be long under a low limit: the job's lease may have gone meanwhile (job-runner.ts).
-      req.signal?.throwIfAborted();
+      // The wait for a turn can be long under a low limit: a job stopped meanwhile (job-runner.ts) leaves the queue.
+      await limiter.take(req.signal);
       return inner.submit(req);
     },
     close: () => inner.close(),

@@ -5,8 +5,9 @@
  * interval, whichever comes first. A node that dies leaves leases that expire; other nodes then claim those jobs.
  *
  * A node that cannot renew the lease of a job it is running (the database unreachable for most of a lease time) stops
- * that job's outside work before the lease can run out (the step's AbortSignal), and leaves the job to whoever claims
- * it next: at most one node sends a given attempt to an operator or a customer endpoint while the leases work.
+ * that job's outside work before the lease can run out (the step's AbortSignal), so that no other node's attempt
+ * overlaps it; the stopped attempt ends as a failed one (retried on the step's schedule) if its lease still holds when
+ * the result commits. While its renewals fail, a node claims nothing new (healthy nodes take the work).
  */
 import type { Logger } from 'pino';
 import { isPermanent, nextAttemptAt, type RetrySchedule, TemporaryError } from '../core/retry-policy.ts';
@@ -28,8 +29,8 @@ export interface Step {
   /**
    * Run one job; throwing counts as a temporary failure retried on `retrySchedule`. `signal` aborts (reason: a
    * LeaseLostError) when this node can no longer be sure it holds the job's lease: stop outside work (HTTP requests
-   * not yet sent, waits for a slot) and return or throw; the runner then commits nothing unless the step finished
-   * the job ('done'). Absent when the caller never aborts (tests calling a step directly).
+   * not yet sent, waits for a slot) and return or throw as for any failed attempt; the result commits only if the
+   * lease still holds. Absent when the caller never aborts (tests calling a step directly).
    */
   run(job: Job, signal?: AbortSignal): Promise<StepOutcome>;
   /** Schedule for unexpected errors thrown by run(). */
@@ -80,6 +81,8 @@ export class JobRunner {
   /** The jobs running now, by id, whose leases the keeper extends. */
   private readonly runningJobs = new Map<number, RunningJob>();
   private leaseKeeper: NodeJS.Timeout | null = null;
+  /** The last lease renewal failed (the database unreachable or too slow): claim nothing new until one succeeds. */
+  private renewalsFailing = false;
   private readonly now: () => number;
 
   constructor(
@@ -99,26 +102,32 @@ export class JobRunner {
   }
 
   private async extendRunning(): Promise<void> {
-    if (this.runningJobs.size === 0) return;
-    const ids = [...this.runningJobs.keys()];
+    if (this.runningJobs.size === 0) {
+      this.renewalsFailing = false; // nothing to renew: let the next claim find out whether the database answers
+      return;
+    }
+    // The runs as they are now: an answer that comes back after a run ended (and its job was claimed and started
+    // again) concerns the old run only.
+    const runs = [...this.runningJobs];
     const until = this.now() + this.opts.leaseMs;
     try {
-      const held = new Set(await this.opts.store.extendLeases(ids, this.opts.owner, until));
-      const lost: number[] = [];
-      for (const id of ids) {
-        const r = this.runningJobs.get(id);
-        if (!r) continue; // finished meanwhile
+      const held = new Set(await this.opts.store.extendLeases(runs.map(([id]) => id), this.opts.owner, until));
+      this.renewalsFailing = false;
+      const lost: [number, RunningJob][] = [];
+      for (const [id, r] of runs) {
+        if (this.runningJobs.get(id) !== r) continue; // finished meanwhile
         if (held.has(id)) this.armDeadline(id, r, until);
-        else lost.push(id);
+        else lost.push([id, r]);
       }
       // A lease not renewed ran out and may have been taken over (the renewals failed for longer than the lease): stop
       // the job's outside work now; the holder's result is the one that commits.
       if (lost.length > 0) {
-        this.opts.log.warn({ jobIds: lost, step: this.step.name }, 'lease lost while the job was running; stopping it');
-        for (const id of lost) this.runningJobs.get(id)?.abort.abort(new LeaseLostError(id, 'its lease was lost'));
+        this.opts.log.warn({ jobIds: lost.map(([id]) => id), step: this.step.name }, 'lease lost while the job was running; stopping it');
+        for (const [id, r] of lost) r.abort.abort(new LeaseLostError(id, 'its lease was lost'));
       }
     } catch (err) {
-      this.opts.log.warn({ err, step: this.step.name }, 'extending job leases failed; will retry');
+      this.renewalsFailing = true;
+      this.opts.log.warn({ err, step: this.step.name }, 'extending job leases failed; claiming nothing new until it works again');
     }
   }
 
@@ -166,7 +175,8 @@ export class JobRunner {
   private async loop(): Promise<void> {
     const { store, owner, leaseMs, batchSize, log } = this.opts;
     while (!this.stopped) {
-      const free = this.step.concurrency - this.running;
+      // While renewals fail, claims would take work this node may not be able to hold: leave it to healthy nodes.
+      const free = this.renewalsFailing ? 0 : this.step.concurrency - this.running;
       let claimed: Job[] = [];
       let claimedAt = 0;
       if (free > 0) {
@@ -183,8 +193,10 @@ export class JobRunner {
         // Our own lease on a job we are still running ran out (renewals failed meanwhile) and this claim took it
         // again: the run in progress holds it now, renewed; a second copy here would run it twice (the owner is the
         // same, so the lease check could not tell the two results apart).
-        if (this.runningJobs.has(job.id)) {
+        const running = this.runningJobs.get(job.id);
+        if (running) {
           log.warn({ jobId: job.id, step: this.step.name }, 'reclaimed a job still running here after its lease ran out; not started again');
+          this.armDeadline(job.id, running, claimedAt + leaseMs); // the claim renewed the lease the run holds
           continue;
         }
         this.launch(job, claimedAt + leaseMs);
@@ -231,6 +243,7 @@ export class JobRunner {
       this.running--;
       if (r.timer) clearTimeout(r.timer);
       this.runningJobs.delete(job.id);
+      if (this.runningJobs.size === 0) this.renewalsFailing = false; // no lease left to lose: claims may probe again
       this.inflight.delete(p);
       this.wake();
     });
@@ -251,12 +264,6 @@ export class JobRunner {
         outcome = at === null ? { type: 'dead', error: msg } : { type: 'retry', runAt: at, error: msg };
         if (!(err instanceof TemporaryError)) log.error({ err, jobId: job.id, step: this.step.name }, 'step failed unexpectedly');
       }
-    }
-    if (signal.aborted && outcome.type !== 'done') {
-      // Stopped for a lease this node may no longer hold: an attempt cut short is no attempt. Commit nothing (the
-      // job stays as it was claimed) and let whoever claims it next, when the lease has run out, run it again.
-      log.warn({ jobId: job.id, step: this.step.name, reason: (signal.reason as Error).message }, 'job stopped for a lost lease; left to the next claim');
-      return;
     }
     const resolution: JobResolution =
       outcome.type === 'done'

@@ -112,8 +112,6 @@ export class WebhookDispatcher {
   ): Promise<StepOutcome> {
     const r = await this.attempt(req);
     const t = this.now();
-    // Stopped for the job's lease (job-runner.ts): not a failure of the endpoint, and the runner commits none of this.
-    if (!r.ok && req.signal?.aborted) return { type: 'retry', runAt: t, error: r.error };
     if (r.ok) return { type: 'done', effects: logEvent('webhook-delivered', { url: req.url, status: r.status, attempt: job.attempts, deliveryId: req.deliveryId }) };
     const detail = { url: req.url, error: r.error, attempt: job.attempts, deliveryId: req.deliveryId };
     const giveUp4xx = !r.retryable && job.attempts >= this.policy.max4xxAttempts;

@@ -48,6 +48,24 @@ describe('SharedRateLimiter', () => {
     expect(done).toEqual([...Array(12).keys()]);
   });
 
+  it('lets a stopped caller leave the queue at once without taking a token from the ones behind it', async () => {
+    const limiter = new SharedRateLimiter({ limit: 1, liveNodes: () => 1, now: () => Date.now() });
+    const order: string[] = [];
+    void limiter.take().then(() => order.push('first')); // the burst token
+    const stop = new AbortController();
+    const stopped = limiter.take(stop.signal).then(
+      () => order.push('stopped went through'),
+      (e: Error) => order.push(`stopped: ${e.message}`),
+    );
+    void limiter.take().then(() => order.push('third'));
+    await vi.advanceTimersByTimeAsync(100);
+    stop.abort(new Error('lease gone'));
+    await stopped;
+    expect(order).toEqual(['first', 'stopped: lease gone']); // out of the queue at once, not after its turn
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(order).toEqual(['first', 'stopped: lease gone', 'third']); // the next token (1 s) went to the third
+  });
+
   it('slows down when nodes join, even for callers already waiting', async () => {
     let live = 1;
     const limiter = new SharedRateLimiter({ limit: 4, liveNodes: () => live, now: () => Date.now() });

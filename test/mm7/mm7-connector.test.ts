@@ -161,7 +161,7 @@ describe('Mm7Connector against a loopback MMSC', () => {
     const started = Date.now();
     const inFlight = rejection(c.submit({ ...request(1), signal: stop.signal }));
     const waiting = rejection(c.submit({ ...request(2), signal: stop.signal }));
-    await new Promise((r) => setTimeout(r, 150));
+    for (const end = Date.now() + 5000; peer.requests.length === 0 && Date.now() < end; ) await new Promise((r) => setTimeout(r, 10));
     stop.abort(new Error('lease gone'));
     const [e1, e2] = await Promise.all([inFlight, waiting]);
     expect(Date.now() - started).toBeLessThan(2000); // not the peer's 3 s, nor the 10 s timeout

@@ -1,8 +1,9 @@
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { schedule } from '../../src/core/retry-policy.ts';
+import { schedule, TemporaryError } from '../../src/core/retry-policy.ts';
 import { JobRunner, LeaseLostError, type Step } from '../../src/pipeline/job-runner.ts';
 import { GroupCommitter } from '../../src/store/group-commit.ts';
+import { eventually } from '../support/gateway.ts';
 import { openStore } from '../../src/store/open-store.ts';
 import type { Store } from '../../src/store/store.ts';
 
@@ -123,13 +124,22 @@ describe('JobRunner: a job whose lease this node may have lost', () => {
     });
   }
 
-  /** A step that works until its signal aborts (or `workMs`), recording when and why it stopped. */
-  function stoppableStep(kind: 'submit' | 'report', record: { who: string; start: number; stop?: number; reason?: unknown }[], who: string, workMs = 5000): Step {
+  /**
+   * A step that works until its signal aborts (or `workMs`), recording when and why it stopped; stopped, it fails as
+   * the real steps' connectors do (a TemporaryError, retried on `retrySchedule`).
+   */
+  function stoppableStep(
+    kind: 'submit' | 'report',
+    record: { who: string; start: number; stop?: number; reason?: unknown }[],
+    who: string,
+    workMs = 5000,
+    retrySchedule = schedule(['1s'], '1h'),
+  ): Step {
     return {
       name: `stoppable-${who}`,
       kinds: [kind],
       concurrency: 1,
-      retrySchedule: schedule(['1s'], '1h'),
+      retrySchedule,
       async run(_job, signal) {
         const r: { who: string; start: number; stop?: number; reason?: unknown } = { who, start: Date.now() };
         record.push(r);
@@ -143,7 +153,7 @@ describe('JobRunner: a job whose lease this node may have lost', () => {
         if (signal?.aborted) {
           r.stop = Date.now();
           r.reason = signal.reason;
-          return { type: 'retry', runAt: Date.now(), error: 'stopped' };
+          throw new TemporaryError(`stopped: ${(signal.reason as Error).message}`);
         }
         return { type: 'done' };
       },
@@ -156,17 +166,17 @@ describe('JobRunner: a job whose lease this node may have lost', () => {
     const unreachable = () => Promise.reject(new Error('database unreachable'));
     const record: { who: string; start: number; stop?: number; reason?: unknown }[] = [];
     const leaseMs = 1000; // stopped a quarter (250 ms) before its end: room for late timers on a loaded machine
-    const opts = (owner: string, s: Store) => ({
+    const opts = (owner: string, s: Store, commit = (u: Parameters<GroupCommitter['submit']>[0]) => committer.submit(u)) => ({
       store: s,
-      commit: (u: Parameters<GroupCommitter['submit']>[0]) => committer.submit(u),
+      commit,
       owner,
       leaseMs,
       pollMs: 50,
       batchSize: 10,
       log: pino({ level: 'silent' }),
     });
-    // Node A cannot renew (its database connection is down); node B is healthy and polls all along.
-    const a = new JobRunner(stoppableStep('submit', record, 'A'), opts('A', withRenewals(store, unreachable, true)));
+    // Node A loses the database after its claim (renewals, claims and commits fail); node B is healthy and polls.
+    const a = new JobRunner(stoppableStep('submit', record, 'A'), opts('A', withRenewals(store, unreachable, true), unreachable));
     const claimedBefore = Date.now();
     a.start();
     await new Promise((r) => setTimeout(r, 50));
@@ -180,10 +190,34 @@ describe('JobRunner: a job whose lease this node may have lost', () => {
     expect(runA!.reason).toBeInstanceOf(LeaseLostError);
     expect(runA!.stop! - claimedBefore).toBeLessThan(leaseMs);
     expect(runA!.stop!).toBeLessThanOrEqual(runB!.start);
-    // A's cut-short attempt committed nothing: B's claim sees the job as A claimed it, and B's result stands.
+    // A's result could not commit (no database); B claimed the job once A's lease ran out, and B's result stands.
     const [job] = await store.listJobs({ kind: 'submit' });
     expect(job?.state).toBe('done');
-    expect(job?.lastError ?? null).toBeNull();
+    expect(job?.leaseOwner ?? null).toBeNull();
+  });
+
+  it('ends on the retry schedule when this node can claim and commit but not renew in time (a slow database)', async () => {
+    const committer = new GroupCommitter(store);
+    await store.write([{ jobs: [{ kind: 'report', refId: 6 }] }]);
+    const record: { who: string; start: number; stop?: number; reason?: unknown }[] = [];
+    // Every run outlasts the lease and every renewal fails, but claims and commits work: each run is stopped and
+    // fails like any attempt, so the job ends when its schedule's maxAge (1 s) has passed instead of running forever.
+    const runner = new JobRunner(stoppableStep('report', record, 'A', 5000, schedule(['50ms'], '1s')), {
+      store: withRenewals(store, () => Promise.reject(new Error('renewal timed out'))),
+      commit: (u) => committer.submit(u),
+      owner: 'A',
+      leaseMs: 400,
+      pollMs: 50,
+      batchSize: 10,
+      log: pino({ level: 'silent' }),
+    });
+    runner.start();
+    const job = await eventually(async () => (await store.listJobs({ kind: 'report' })).find((j) => j.refId === 6 && j.state === 'dead'), 6000, 'the job to give up');
+    await runner.stop();
+    expect(job.lastError).toContain('stopped');
+    expect(record.length).toBeGreaterThanOrEqual(2);
+    expect(record.length).toBeLessThanOrEqual(6);
+    expect(record.every((r) => r.reason instanceof LeaseLostError)).toBe(true);
   });
 
   it('stops a running job at once when a renewal finds its lease taken over', async () => {
@@ -212,17 +246,17 @@ describe('JobRunner: a job whose lease this node may have lost', () => {
     const committer = new GroupCommitter(store);
     await store.write([{ jobs: [{ kind: 'report', refId: 5 }] }]);
     const record: { who: string; start: number; stop?: number; reason?: unknown }[] = [];
-    const runner = new JobRunner(stoppableStep('report', record, 'A', 1200), {
+    const runner = new JobRunner(stoppableStep('report', record, 'A', 2500), {
       store,
       commit: (u) => committer.submit(u),
       owner: 'A',
-      leaseMs: 300,
+      leaseMs: 1000,
       pollMs: 50,
       batchSize: 10,
       log: pino({ level: 'silent' }),
     });
     runner.start();
-    await new Promise((r) => setTimeout(r, 1500)); // the step works for four lease times
+    await new Promise((r) => setTimeout(r, 2800)); // the step works for two and a half lease times
     await runner.stop();
     expect(record).toHaveLength(1);
     expect(record[0]!.stop).toBeUndefined();

@@ -38,7 +38,10 @@ export class Semaphore {
             signal?.removeEventListener('abort', onAbort);
             resolve();
           },
-          reject,
+          reject: (e: Error) => {
+            signal?.removeEventListener('abort', onAbort);
+            reject(e);
+          },
         };
         const onAbort = (): void => {
           const i = this.waiters.indexOf(waiter);
