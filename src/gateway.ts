@@ -11,7 +11,7 @@ import { schedule as makeSchedule, type RetrySchedule } from './core/retry-polic
 import { Authenticator } from './api/auth.ts';
 import { buildApp } from './api/app.ts';
 import type { ApiAccount, GatewayContext } from './api/context.ts';
-import type { Connector } from './operators/connector.ts';
+import type { Connector, SubmitRequest } from './operators/connector.ts';
 import { SimulatorConnector } from './operators/simulator/simulator-connector.ts';
 import { createSimDeliverStep } from './operators/simulator/sim-deliver-step.ts';
 import { Mm7Connector } from './operators/mm7/mm7-connector.ts';
@@ -110,21 +110,21 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
       return [op.id, mps > 0 ? rateLimitedConnector(c, new SharedRateLimiter({ limit: mps, liveNodes: () => heartbeat.liveNodes() })) : c];
     }),
   );
-  // Test mtConfigs (`simulate: true`): a simulator stands in for each real operator, with that operator's size limit,
-  // keeping no handset copies; an operator that is itself a simulator serves them as it is.
+  // Test mtConfigs (`simulate: true`): a simulator stands in for each operator (a simulator operator's settings, or the
+  // defaults), refusing what the operator's connector would refuse before sending, and keeping no handset copies.
   const testConnectors = new Map<number, Connector>(
-    config.operators
-      .filter((op) => op.type !== 'simulator')
-      .map((op) => [
+    config.operators.map((op) => {
+      const real = connectors.get(op.id);
+      return [
         op.id,
-        new SimulatorConnector({ id: op.id, maxMessageBytes: op.maxMessageBytes, simulator: undefined }, nodeId, Math.random, Date.now, {
+        new SimulatorConnector(op, nodeId, Math.random, Date.now, {
           handsetCopies: false,
           detail: { simulator: true, testMtConfig: true },
+          ...(real?.check ? { precheck: (req: SubmitRequest) => real.check!(req) } : {}),
         }),
-      ]),
+      ];
+    }),
   );
-  const testConnectorFor = (accountId: string, mtConfig: string, operatorId: number) =>
-    accountById.get(accountId)?.mtConfigs[mtConfig]?.simulate === true ? testConnectors.get(operatorId) : undefined;
   const runners: JobRunner[] = [];
   // The store tells us when jobs become due: after this node's own commits (in-process) and, on PostgreSQL, after
   // other nodes' (NOTIFY). Wake only the runners those kinds concern (no kinds given: all of them).
@@ -175,7 +175,7 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
     createSubmitStep({
       store,
       connectors,
-      testConnectorFor,
+      testConnectors,
       schedule: submitSchedule,
       nodeId,
       concurrency: Math.max(...config.operators.map((o) => o.limits.concurrency), 1) * Math.max(config.operators.length, 1),

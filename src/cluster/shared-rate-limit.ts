@@ -126,6 +126,7 @@ export function rateLimitedConnector(inner: Connector, limiter: Pick<SharedRateL
       await limiter.take(req.signal);
       return inner.submit(req);
     },
+    ...(inner.check ? { check: (req: SubmitRequest) => inner.check!(req) } : {}),
     close: () => inner.close(),
   };
 }

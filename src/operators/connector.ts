@@ -66,6 +66,12 @@ export interface Connector {
    * OperatorRejectedError (give up with that outcome).
    */
   submit(req: SubmitRequest): Promise<SubmitAccepted>;
+  /**
+   * The refusals submit() makes before sending anything (the operator's size limit on the request as it would go
+   * out), without sending: throws OperatorRejectedError. A test mtConfig's stand-in runs it so a test is refused
+   * exactly where the real submission would be. Absent: nothing is checked before sending.
+   */
+  check?(req: SubmitRequest): void;
   /** Release connections and timers. */
   close(): Promise<void>;
 }

@@ -19,10 +19,10 @@ export interface SubmitStepDeps {
   store: Store;
   connectors: ReadonlyMap<number, Connector>;
   /**
-   * The connector standing in for the MT's operator when its mtConfig is a test one (`simulate: true`), else
-   * undefined (the operator's own connector serves it).
+   * The simulators standing in for the operators, for messages accepted with a test mtConfig (`simulate: true`; the
+   * submit job says so, decided at acceptance, so a later config change cannot send a test message for real).
    */
-  testConnectorFor?(accountId: string, mtConfig: string, operatorId: number): Connector | undefined;
+  testConnectors?: ReadonlyMap<number, Connector>;
   schedule: RetrySchedule;
   nodeId: string;
   concurrency: number;
@@ -50,7 +50,9 @@ export function createSubmitStep(deps: SubmitStepDeps): Step {
       if (mt.state !== 'accepted') return { type: 'done' }; // already submitted (a re-run after a lost commit)
       const t = now();
       const ctx = { nodeId: deps.nodeId, reportUrl: deps.reportUrlFor(mt.accountId, mt.mtConfig), now: t };
-      const connector = deps.testConnectorFor?.(mt.accountId, mt.mtConfig, mt.operatorId) ?? deps.connectors.get(mt.operatorId);
+      // A test message never falls back to the operator's real connector: no stand-in means unroutable.
+      const test = (job.payload as { test?: unknown } | undefined)?.test === true;
+      const connector = test ? deps.testConnectors?.get(mt.operatorId) : deps.connectors.get(mt.operatorId);
       if (!connector) return { type: 'done', effects: outcomeUnit(mt, OUTCOMES.UNROUTABLE, ctx, { eventType: 'submit-failed' }) };
 
       try {

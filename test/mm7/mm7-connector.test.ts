@@ -5,6 +5,7 @@ import { OUTCOMES } from '../../src/core/outcomes.ts';
 import { TemporaryError } from '../../src/core/retry-policy.ts';
 import { OperatorRejectedError, type SubmitRequest } from '../../src/operators/connector.ts';
 import { Mm7Connector, type Mm7ConnectorOptions } from '../../src/operators/mm7/mm7-connector.ts';
+import { SimulatorConnector } from '../../src/operators/simulator/simulator-connector.ts';
 import { child, childText } from '../../src/operators/mm7/mm7-xml.ts';
 import { startMm7Peer, type Mm7Peer } from '../support/mm7-peer.ts';
 
@@ -169,6 +170,23 @@ describe('Mm7Connector against a loopback MMSC', () => {
     expect((e1 as Error).message).toContain('lease gone');
     expect((e2 as Error).message).toContain('lease gone');
     expect(peer.requests).toHaveLength(1); // the waiting one was never sent
+  });
+
+  it('check() refuses what submit() would refuse before sending (the encoded size), and a test stand-in runs it', async () => {
+    // 15,000 raw bytes fit a 20,000-byte limit; base64 in the SOAP request does not.
+    const big: SubmitRequest = { ...request(9), parts: [{ part: { contentType: 'audio/amr', contentId: 'a.amr', size: 15_000 }, bytes: Buffer.alloc(15_000, 7) }] };
+    const c = connector({ maxMessageBytes: 20_000 });
+    expect(() => c.check(big)).toThrow(OperatorRejectedError);
+    expect(() => c.check(request(10))).not.toThrow();
+    const standIn = new SimulatorConnector({ id: 7, maxMessageBytes: 20_000, simulator: undefined }, 'n', Math.random, Date.now, {
+      handsetCopies: false,
+      detail: { simulator: true, testMtConfig: true },
+      precheck: (r) => c.check(r),
+    });
+    const e = (await rejection(standIn.submit(big))) as OperatorRejectedError;
+    expect(e.outcome).toBe(OUTCOMES.TOO_LARGE);
+    expect((await standIn.submit(request(11))).detail).toEqual({ simulator: true, testMtConfig: true });
+    expect(peer.requests).toHaveLength(0);
   });
 
   it('throws TemporaryError when the MMSC refuses connections', async () => {

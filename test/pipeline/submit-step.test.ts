@@ -53,4 +53,42 @@ describe('submit step', () => {
       await store.close();
     }
   });
+
+  it('sends a message accepted with a test mtConfig only to its stand-in, and never falls back to the real operator', async () => {
+    const store = await openStore('sqlite::memory:');
+    try {
+      const b = blobOf(BINARY);
+      const mts = [4301, 4302, 4303].map((id) => mtOf(id, [partOf(b, 'application/octet-stream', 'p')], { operatorId: 77 }));
+      await store.write([{ blobs: [b], mts }]);
+      const calls: string[] = [];
+      const connector = (name: string, operatorId: number): Connector => ({
+        operatorId,
+        async submit(req) {
+          calls.push(`${name}:${req.mt.mtId}`);
+          return { operatorMessageId: `${name}-${req.mt.mtId}` };
+        },
+        async close() {},
+      });
+      const deps = {
+        store,
+        connectors: new Map([[77, connector('real', 77)]]),
+        schedule: schedule(['100ms'], '1h', 0, 0),
+        nodeId: 'n1',
+        concurrency: 1,
+        reportUrlFor: () => undefined,
+        limitsFor: () => ({ maxMessageBytes: 600_000, maxImageWidth: 1600, maxImageHeight: 1600, generateSmil: false }),
+        cache: undefined,
+      };
+      const job = (refId: number, payload: Record<string, unknown>) => ({ id: refId, kind: 'submit', refId, attempts: 1, firstAttemptAt: T0, payload }) as Job;
+      const step = createSubmitStep({ ...deps, testConnectors: new Map([[77, connector('stand-in', 77)]]) });
+      expect((await step.run(job(4301, { test: true }))).type).toBe('done');
+      expect((await step.run(job(4302, {}))).type).toBe('done'); // accepted as live: the real operator
+      // No stand-in for its operator (e.g. the configuration changed since): unroutable, not sent for real.
+      const out = await createSubmitStep({ ...deps, testConnectors: new Map() }).run(job(4303, { test: true }));
+      expect(out.effects?.events?.[0]).toMatchObject({ type: 'submit-failed' });
+      expect(calls).toEqual(['stand-in:4301', 'real:4302']);
+    } finally {
+      await store.close();
+    }
+  });
 });

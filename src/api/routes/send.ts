@@ -92,6 +92,8 @@ export async function acceptSend(ctx: GatewayContext, input: SendInput): Promise
   }
   const mtId = ctx.mtIds.takeNow() ?? (await storeCall(input.log, () => ctx.mtIds.take()));
   const now = Date.now();
+  // A test mtConfig's messages never reach an operator; decided now and kept with the message's job (submit-step.ts).
+  const test = account.mtConfigs[valid.mtConfig]?.simulate === true;
   const mt: MtMessage = {
     mtId,
     accountId: account.id,
@@ -116,11 +118,13 @@ export async function acceptSend(ctx: GatewayContext, input: SendInput): Promise
         at: now,
         type: 'accepted',
         node: ctx.nodeId,
-        detail: { requestId: input.requestId, parts: storedParts.length, operatorId: valid.operatorId, bytes: sumSizes(storedParts) },
+        detail: test
+          ? { requestId: input.requestId, parts: storedParts.length, operatorId: valid.operatorId, bytes: sumSizes(storedParts), test: true }
+          : { requestId: input.requestId, parts: storedParts.length, operatorId: valid.operatorId, bytes: sumSizes(storedParts) },
       },
     ],
     // Remote content is fetched by the submit step (through the shared URL cache), so one job kind serves both.
-    jobs: [{ kind: 'submit', refId: mtId }],
+    jobs: [test ? { kind: 'submit', refId: mtId, payload: { test: true } } : { kind: 'submit', refId: mtId }],
     ...(idemKey
       ? { idempotency: { accountId: account.id, key: idemKey, requestHash, mtId, expiresAt: now + ctx.config.api.idempotencyTtl } }
       : {}),

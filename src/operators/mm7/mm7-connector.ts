@@ -102,10 +102,40 @@ export class Mm7Connector implements Connector {
     });
   }
 
+  /** The pre-send refusal of submit() (the encoded request over maxMessageBytes), without sending. */
+  check(req: SubmitRequest): void {
+    this.build(req, newTransactionId(`mt${req.mt.mtId}`));
+  }
+
   /** Submit one MT as a SubmitReq. See the class comment for the failure contract. */
   async submit(req: SubmitRequest): Promise<SubmitAccepted> {
     const { mt } = req;
     const transactionId = newTransactionId(`mt${mt.mtId}`);
+    const http = this.build(req, transactionId);
+    const log = { operatorId: this.operatorId, mtId: mt.mtId, transactionId };
+    let release: () => void;
+    try {
+      release = await this.slots.acquire(req.signal);
+    } catch (err) {
+      if (err instanceof ThrottleClosedError) throw new TemporaryError('MM7 connector closed');
+      throw err;
+    }
+    try {
+      const res = await this.post(http.contentType, http.body, req.signal);
+      const result = judgeSubmitResponse(res, transactionId, this.logger, log);
+      this.logger.debug({ ...log, messageId: result.messageId, statusCode: result.statusCode }, 'MM7 submit accepted');
+      return {
+        operatorMessageId: result.messageId,
+        detail: { mm7StatusCode: result.statusCode, mm7StatusText: result.statusText, transactionId },
+      };
+    } finally {
+      release();
+    }
+  }
+
+  /** The SubmitReq of `req` as it would go out; throws OperatorRejectedError (TOO_LARGE) over maxMessageBytes. */
+  private build(req: SubmitRequest, transactionId: string) {
+    const { mt } = req;
     const parts: SubmitContentPart[] = req.parts.map((p) => ({ contentType: p.part.contentType, contentId: p.part.contentId, bytes: p.bytes }));
     const http = buildSubmitHttp(
       {
@@ -132,26 +162,7 @@ export class Mm7Connector implements Connector {
         limit: this.maxMessageBytes,
       });
     }
-    const log = { operatorId: this.operatorId, mtId: mt.mtId, transactionId };
-
-    let release: () => void;
-    try {
-      release = await this.slots.acquire(req.signal);
-    } catch (err) {
-      if (err instanceof ThrottleClosedError) throw new TemporaryError('MM7 connector closed');
-      throw err;
-    }
-    try {
-      const res = await this.post(http.contentType, http.body, req.signal);
-      const result = judgeSubmitResponse(res, transactionId, this.logger, log);
-      this.logger.debug({ ...log, messageId: result.messageId, statusCode: result.statusCode }, 'MM7 submit accepted');
-      return {
-        operatorMessageId: result.messageId,
-        detail: { mm7StatusCode: result.statusCode, mm7StatusText: result.statusText, transactionId },
-      };
-    } finally {
-      release();
-    }
+    return http;
   }
 
   private async post(

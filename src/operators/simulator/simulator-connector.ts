@@ -30,6 +30,8 @@ export interface SimulatorRole {
   handsetCopies: boolean;
   /** Event-log detail of a submission (the operator's own simulator: `{ simulator: true }`). */
   detail: Record<string, unknown>;
+  /** The real operator's pre-send refusals (Connector.check), run first so a test is refused where it would be. */
+  precheck?: (req: SubmitRequest) => void;
 }
 
 const OWN_OPERATOR: SimulatorRole = { handsetCopies: true, detail: { simulator: true } };
@@ -56,6 +58,7 @@ export class SimulatorConnector implements Connector {
     const { chaos } = this.settings;
     if (chaos.extraLatency > 0) await new Promise((r) => setTimeout(r, chaos.extraLatency));
     req.signal?.throwIfAborted(); // the job's lease may be gone: accept nothing more for it
+    this.role.precheck?.(req);
     const size = req.parts.reduce((n, p) => n + p.bytes.length, 0);
     if (size > this.maxMessageBytes) {
       throw new OperatorRejectedError(OUTCOMES.TOO_LARGE, `message of ${size} bytes exceeds the operator limit ${this.maxMessageBytes}`);
