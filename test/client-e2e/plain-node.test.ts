@@ -33,7 +33,7 @@ function typecheck(file: string) {
 describe('mmsgate/client without a TypeScript loader', () => {
   let gw: TestGateway;
   beforeAll(async () => {
-    const build = await run(['node_modules/typescript/bin/tsc', '-p', 'tsconfig.client.json']);
+    const build = await run(['scripts/build-client.mjs']);
     expect(build.stderr + build.stdout).toBe('');
     expect(build.status).toBe(0);
     gw = await startTestGateway();
