@@ -1,11 +1,16 @@
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { schedule, TemporaryError } from '../../src/core/retry-policy.ts';
-import { JobRunner, LeaseLostError, type Step } from '../../src/pipeline/job-runner.ts';
+import { JobRunner, LeaseLostError, type RunnerOptions, type Step } from '../../src/pipeline/job-runner.ts';
 import { GroupCommitter } from '../../src/store/group-commit.ts';
 import { eventually } from '../support/gateway.ts';
 import { openStore } from '../../src/store/open-store.ts';
 import type { Store } from '../../src/store/store.ts';
+
+/** Runner options of these tests: a 50 ms poll, batches of 10, silent logs; the rest as given. */
+function runnerOptions(o: { store: Store; commit: RunnerOptions['commit']; owner: string; leaseMs: number }): RunnerOptions {
+  return { ...o, pollMs: 50, batchSize: 10, log: pino({ level: 'silent' }) };
+}
 
 let store: Store;
 beforeAll(async () => {
@@ -31,15 +36,7 @@ describe('JobRunner leases', () => {
         return { type: 'done' };
       },
     });
-    const opts = (owner: string) => ({
-      store,
-      commit: (u: Parameters<GroupCommitter['submit']>[0]) => committer.submit(u),
-      owner,
-      leaseMs: 300,
-      pollMs: 50,
-      batchSize: 10,
-      log: pino({ level: 'silent' }),
-    });
+    const opts = (owner: string) => runnerOptions({ store, commit: (u) => committer.submit(u), owner, leaseMs: 300 });
     const a = new JobRunner(slowStep('A'), opts('A'));
     a.start();
     await new Promise((r) => setTimeout(r, 100)); // A has claimed it
@@ -81,15 +78,12 @@ describe('JobRunner leases', () => {
         return typeof v === 'function' ? v.bind(target) : v;
       },
     });
-    const runner = new JobRunner(step, {
+    const runner = new JobRunner(step, runnerOptions({
       store: flaky,
       commit: (u) => committer.submit(u),
       owner: 'A/slow-mo',
       leaseMs: 300,
-      pollMs: 50,
-      batchSize: 10,
-      log: pino({ level: 'silent' }),
-    });
+    }));
     runner.start();
     await new Promise((r) => setTimeout(r, 2000));
     await runner.stop();
@@ -166,15 +160,8 @@ describe('JobRunner: a job whose lease this node may have lost', () => {
     const unreachable = () => Promise.reject(new Error('database unreachable'));
     const record: { who: string; start: number; stop?: number; reason?: unknown }[] = [];
     const leaseMs = 1000; // stopped a quarter (250 ms) before its end: room for late timers on a loaded machine
-    const opts = (owner: string, s: Store, commit = (u: Parameters<GroupCommitter['submit']>[0]) => committer.submit(u)) => ({
-      store: s,
-      commit,
-      owner,
-      leaseMs,
-      pollMs: 50,
-      batchSize: 10,
-      log: pino({ level: 'silent' }),
-    });
+    const opts = (owner: string, s: Store, commit: RunnerOptions['commit'] = (u) => committer.submit(u)) =>
+      runnerOptions({ store: s, commit, owner, leaseMs });
     // Node A loses the database after its claim (renewals, claims and commits fail); node B is healthy and polls.
     const a = new JobRunner(stoppableStep('submit', record, 'A'), opts('A', withRenewals(store, unreachable, true), unreachable));
     const claimedBefore = Date.now();
@@ -202,15 +189,12 @@ describe('JobRunner: a job whose lease this node may have lost', () => {
     const record: { who: string; start: number; stop?: number; reason?: unknown }[] = [];
     // Every run outlasts the lease and every renewal fails, but claims and commits work: each run is stopped and
     // fails like any attempt, so the job ends when its schedule's maxAge (1 s) has passed instead of running forever.
-    const runner = new JobRunner(stoppableStep('report', record, 'A', 5000, schedule(['50ms'], '1s')), {
+    const runner = new JobRunner(stoppableStep('report', record, 'A', 5000, schedule(['50ms'], '1s')), runnerOptions({
       store: withRenewals(store, () => Promise.reject(new Error('renewal timed out'))),
       commit: (u) => committer.submit(u),
       owner: 'A',
       leaseMs: 400,
-      pollMs: 50,
-      batchSize: 10,
-      log: pino({ level: 'silent' }),
-    });
+    }));
     runner.start();
     const job = await eventually(async () => (await store.listJobs({ kind: 'report' })).find((j) => j.refId === 6 && j.state === 'dead'), 6000, 'the job to give up');
     await runner.stop();
@@ -224,15 +208,11 @@ describe('JobRunner: a job whose lease this node may have lost', () => {
     const committer = new GroupCommitter(store);
     await store.write([{ jobs: [{ kind: 'report', refId: 4 }] }]);
     const record: { who: string; start: number; stop?: number; reason?: unknown }[] = [];
-    const runner = new JobRunner(stoppableStep('report', record, 'A'), {
-      store: withRenewals(store, async () => []), // the database answers: none of these leases is ours any more
-      commit: (u) => committer.submit(u),
-      owner: 'A',
-      leaseMs: 3000,
-      pollMs: 50,
-      batchSize: 10,
-      log: pino({ level: 'silent' }),
-    });
+    const runner = new JobRunner(
+      stoppableStep('report', record, 'A'),
+      // The database answers: none of these leases is ours any more.
+      runnerOptions({ store: withRenewals(store, async () => []), commit: (u) => committer.submit(u), owner: 'A', leaseMs: 3000 }),
+    );
     runner.start();
     await new Promise((r) => setTimeout(r, 1500)); // the first renewal runs at a third of the lease (1 s)
     await runner.stop();
@@ -246,15 +226,7 @@ describe('JobRunner: a job whose lease this node may have lost', () => {
     const committer = new GroupCommitter(store);
     await store.write([{ jobs: [{ kind: 'report', refId: 5 }] }]);
     const record: { who: string; start: number; stop?: number; reason?: unknown }[] = [];
-    const runner = new JobRunner(stoppableStep('report', record, 'A', 2500), {
-      store,
-      commit: (u) => committer.submit(u),
-      owner: 'A',
-      leaseMs: 1000,
-      pollMs: 50,
-      batchSize: 10,
-      log: pino({ level: 'silent' }),
-    });
+    const runner = new JobRunner(stoppableStep('report', record, 'A', 2500), runnerOptions({ store, commit: (u) => committer.submit(u), owner: 'A', leaseMs: 1000 }));
     runner.start();
     await new Promise((r) => setTimeout(r, 2800)); // the step works for two and a half lease times
     await runner.stop();
