@@ -53,7 +53,8 @@ export interface RunnerOptions {
 
 /**
  * Why a running job's signal aborted: its lease could not be renewed in time (or was taken over), so another node
- * may claim the job soon. Steps turn it into a temporary failure; the runner then leaves the job to the next claim.
+ * may claim the job soon. Steps turn it into a temporary failure, which commits (and is retried on the step's
+ * schedule) only if the lease still holds.
  */
 export class LeaseLostError extends Error {
   constructor(jobId: number, why: string) {
