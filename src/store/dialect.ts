@@ -2,7 +2,7 @@
  * What differs between the SQL backends, as capabilities rather than `if (backend === ...)` branches in the store
  * (the same split kysely uses for its own dialects). The store is written once against this interface.
  */
-import type { Dialect, Kysely, RawBuilder } from 'kysely';
+import type { Dialect, Kysely } from 'kysely';
 import type { Database } from './schema.ts';
 import type { BatchOutcome } from './sqlite-writer.ts';
 import type { WriteUnit } from './store.ts';
@@ -77,15 +77,11 @@ export interface StoreDialect {
   /** Encode a value for a JSON column. */
   encodeJson(value: unknown): unknown;
   /**
-   * Inside a write transaction: tell other nodes that jobs of these kinds became ready (delivered on commit).
-   * Absent when the backend has no cross-process signal.
+   * After a commit that made jobs of these kinds ready: tell the other nodes (a hint; they also poll). Returns at
+   * once; notifications are sent in the background, coalesced, and flushed by close(). Absent when the backend has
+   * no cross-process signal.
    */
-  notifyJobs?(db: Kysely<Database>, kinds: readonly string[]): Promise<void>;
-  /**
-   * The notification of notifyJobs as an SQL expression, so that a write of one statement can carry it (see
-   * singleStatementInserts).
-   */
-  notifyJobsExpression?(kinds: readonly string[]): RawBuilder<unknown>;
+  announceJobs?(kinds: readonly string[]): void;
   /**
    * A batch that only inserts rows (no job resolution, idempotency key or patch: every accepted MT, every MO) is
    * written as one statement, its INSERTs as data-modifying CTEs (PostgreSQL): one round trip in an implicit

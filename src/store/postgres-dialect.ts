@@ -105,8 +105,19 @@ export function postgresDialect(opts: PostgresOptions): StoreDialect {
     retryTimer.unref();
   }
 
-  /** The job-kinds notification; `origin` lets this node skip its own (it has already woken its runners). */
-  const notifyExpression = (kinds: readonly string[]) => sql`pg_notify(${JOBS_CHANNEL}, ${`${origin}:${kinds.join(',')}`})`;
+  /**
+   * The job-kinds notification (`origin` lets this node skip its own: it has already woken its runners), sent after
+   * the data's commit in a statement of its own, never inside a write: a transaction that NOTIFYs takes a
+   * database-wide lock from its pre-commit until its commit is flushed (PostgreSQL's async.c, "serialize writers by
+   * acquiring a special lock that we hold till after commit"), so a NOTIFY in every write transaction made all
+   * commits of all nodes wait for each other's WAL flush. Its own transaction commits without waiting for the flush
+   * (`synchronous_commit` off for it alone): a notification is a hint, lost harmlessly in a crash, and the lock is
+   * then held only for the instant of queuing it. At most one is in flight per node; kinds announced meanwhile go out
+   * together in the next.
+   */
+  const announcer = new JobAnnouncer(async (kinds) => {
+    await pool.query(`SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, $2)`, [JOBS_CHANNEL, `${origin}:${kinds.join(',')}`]);
+  }, log);
 
   return {
     name: 'postgres',
@@ -138,10 +149,7 @@ export function postgresDialect(opts: PostgresOptions): StoreDialect {
       }
     },
     encodeJson: (value) => JSON.stringify(value),
-    async notifyJobs(db: Kysely<Database>, kinds: readonly string[]): Promise<void> {
-      await sql`SELECT ${notifyExpression(kinds)}`.execute(db);
-    },
-    notifyJobsExpression: notifyExpression,
+    announceJobs: (kinds) => announcer.announce(kinds),
     singleStatementInserts: true,
     async listenJobs(listener: JobsEnqueuedListener): Promise<() => Promise<void>> {
       listeners.add(listener);
@@ -164,6 +172,7 @@ export function postgresDialect(opts: PostgresOptions): StoreDialect {
       };
     },
     async close(): Promise<void> {
+      await announcer.flush(); // before the pool goes: a replay from the CLI must reach the running nodes
       closed = true;
       listeners.clear();
       if (retryTimer) clearTimeout(retryTimer);
@@ -173,4 +182,42 @@ export function postgresDialect(opts: PostgresOptions): StoreDialect {
       await c?.end().catch(() => {});
     },
   };
+}
+
+/**
+ * Post-commit job notifications of one node, coalesced: one in flight at a time; kinds announced while it runs go out
+ * together in the next. A failed one is logged and dropped (the other nodes' polls cover it).
+ */
+export class JobAnnouncer {
+  private pending = new Set<string>();
+  private running: Promise<void> | undefined;
+
+  constructor(
+    private readonly send: (kinds: string[]) => Promise<void>,
+    private readonly log: (msg: string, extra?: object) => void,
+  ) {}
+
+  /** Queue a notification of these kinds; returns at once. */
+  announce(kinds: readonly string[]): void {
+    for (const k of kinds) this.pending.add(k);
+    this.running ??= this.drain();
+  }
+
+  /** Resolves once everything announced so far has been sent (or has failed). */
+  async flush(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  private async drain(): Promise<void> {
+    while (this.pending.size > 0) {
+      const kinds = [...this.pending].sort();
+      this.pending.clear();
+      try {
+        await this.send(kinds);
+      } catch (err) {
+        this.log('job notification failed', { error: (err as Error).message });
+      }
+    }
+    this.running = undefined;
+  }
 }

@@ -125,11 +125,10 @@ export class KyselyStore implements SqlStore {
         await this.insertRows(conn, plan);
         await this.applyPatches(conn, plan, now);
         const kinds = [...new Set([...plan.jobKinds, ...retriedKinds])].sort();
-        if (kinds.length > 0 && this.dialect.notifyJobs) await this.dialect.notifyJobs(conn, kinds);
         return { applied, hits, kinds };
       }),
     )));
-    if (kinds.length > 0) this.emitLocal(kinds as JobKind[]);
+    if (kinds.length > 0) this.announce(kinds as JobKind[]);
     for (let i = 0; i < units.length; i++) {
       if (applied[i]) for (const b of units[i]!.blobs ?? []) this.storedBlobs.add(b.sha256);
     }
@@ -215,10 +214,8 @@ export class KyselyStore implements SqlStore {
         return table === 'blobs' ? insert.onConflict((oc) => oc.column('sha256').doNothing()) : insert;
       }) as unknown as QueryCreator<Database>;
     }
-    const kinds = plan.jobKinds;
-    const notify = kinds.length > 0 ? this.dialect.notifyJobsExpression?.(kinds) : undefined;
-    await query.selectNoFrom((notify ?? sql`1`).as('done')).execute();
-    return { applied, hits: units.map(() => undefined), kinds };
+    await query.selectNoFrom(sql`1`.as('done')).execute();
+    return { applied, hits: units.map(() => undefined), kinds: plan.jobKinds };
   }
 
   /** One multi-row INSERT per table (chunked under the parameter limit), in dependency order. */
@@ -364,11 +361,7 @@ export class KyselyStore implements SqlStore {
       .execute();
     if (rows.length === 0) return 0;
     // A draining node hands its jobs over: wake the other nodes now rather than at their next poll.
-    const kinds = [...new Set(rows.map((r) => r.kind))].sort();
-    if (this.dialect.notifyJobs) {
-      await this.dialect.notifyJobs(this.db, kinds).catch((err: Error) => this.log('job notification failed', { error: err.message }));
-    }
-    this.emitLocal(kinds as JobKind[]);
+    this.announce([...new Set(rows.map((r) => r.kind))].sort() as JobKind[]);
     return rows.length;
   }
 
@@ -414,8 +407,7 @@ export class KyselyStore implements SqlStore {
       .returning('kind')
       .executeTakeFirst();
     if (!row) return false;
-    if (this.dialect.notifyJobs) await this.dialect.notifyJobs(this.db, [row.kind]);
-    this.emitLocal([row.kind as JobKind]);
+    this.announce([row.kind as JobKind]);
     return true;
   }
 
@@ -565,14 +557,20 @@ export class KyselyStore implements SqlStore {
     };
   }
 
-  private emitLocal(kinds: JobKind[]): void {
+  private emitLocal(kinds: readonly JobKind[]): void {
     for (const l of this.localListeners) {
       try {
-        l(kinds);
+        l([...kinds]);
       } catch (err) {
         this.log('job listener threw', { error: (err as Error).message });
       }
     }
+  }
+
+  /** Jobs of these kinds became ready (committed): wake this node's runners now and tell the other nodes. */
+  private announce(kinds: readonly JobKind[]): void {
+    this.emitLocal(kinds);
+    this.dialect.announceJobs?.(kinds);
   }
 
   async close(): Promise<void> {
