@@ -243,6 +243,8 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
   let address: string;
   try {
     address = await app.listen({ host: config.listen.host, port: config.listen.port });
+    // Fastify names the address by its own https option; the server here comes from app.ts's factory.
+    if (config.listenTls) address = address.replace(/^http:/, 'https:');
   } catch (err) {
     // Nothing may keep the process alive after a failed start (the store, its writer thread, timers).
     await app.close().catch(() => {});

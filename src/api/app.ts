@@ -3,7 +3,8 @@
  * can use it on an ephemeral port.
  */
 import Fastify, { LogController, type ConnectionError, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
-import { createServer, STATUS_CODES, type IncomingMessage } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { newRequestId } from '../core/ids.ts';
 import { ApiError } from '../core/errors.ts';
@@ -47,9 +48,14 @@ export function buildApp(ctx: GatewayContext, opts: { logRequests?: boolean; liv
       // first byte until it has all arrived (not while it is answered, not between keep-alive requests); an expired
       // one ends in the 'clientError' handler below (408 REQUEST_TIMEOUT).
       const options = { headersTimeout, requestTimeout, connectionsCheckingInterval: deadlineCheckInterval(headersTimeout, requestTimeout) };
-      const server = createServer(options, (req, res) => {
+      const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
         if (!fastRequest(req, res)) handler(req, res);
-      });
+      };
+      // listen.tls: HTTPS on the same port, the same handlers (node:https takes node:http's server options too).
+      const tls = ctx.config.listenTls;
+      const server = tls
+        ? createHttpsServer({ ...options, cert: tls.cert, key: tls.key, minVersion: tls.minVersion }, onRequest)
+        : createServer(options, onRequest);
       // Expect: 100-continue. The send route decides itself when to send 100 Continue (only once the request passed
       // its checks that need no body); every other route gets it at once, as node:http does without this listener.
       server.on('checkContinue', (req, res) => {

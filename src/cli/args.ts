@@ -2,6 +2,7 @@
  * Argument helpers shared by the customer-side commands (send, status, listen): node:util parseArgs with usage
  * errors turned into exit code 2, and the connection options every client command takes.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { MmsClientOptions } from '../client/index.ts';
 
@@ -33,6 +34,7 @@ export const CONNECTION_OPTIONS = {
   account: { type: 'string' },
   password: { type: 'string' },
   timeout: { type: 'string' },
+  ca: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies NonNullable<ParseArgsConfig['options']>;
 
@@ -64,7 +66,7 @@ export function intOption(value: string | undefined, name: string, min = 0, max 
  * MMSGATE_ACCOUNT; MMSGATE_PASSWORD), then the sandbox defaults.
  */
 export function clientOptions(
-  values: { endpoint?: string[]; account?: string; password?: string; timeout?: string },
+  values: { endpoint?: string[]; account?: string; password?: string; timeout?: string; ca?: string },
   env: NodeJS.ProcessEnv,
 ): MmsClientOptions {
   const fromEnv = (env.MMSGATE_ENDPOINT ?? '')
@@ -76,11 +78,22 @@ export function clientOptions(
     if (!URL.canParse(e) || !/^https?:$/.test(new URL(e).protocol)) throw new UsageError(`--endpoint must be an http(s) URL, got ${e}`);
   }
   const timeout = intOption(values.timeout, 'timeout', 1, 600_000);
+  // A gateway with a private or self-signed certificate: trust this PEM file (MMSGATE_CA) instead of the system's roots.
+  const caFile = values.ca ?? env.MMSGATE_CA;
+  let ca: string | undefined;
+  if (caFile) {
+    try {
+      ca = readFileSync(caFile, 'utf8');
+    } catch (e) {
+      throw new UsageError(`--ca: cannot read ${caFile}: ${(e as Error).message}`);
+    }
+  }
   return {
     endpoints,
     accountId: values.account ?? env.MMSGATE_ACCOUNT ?? DEFAULT_ACCOUNT,
     password: values.password ?? env.MMSGATE_PASSWORD ?? DEFAULT_PASSWORD,
     ...(timeout !== undefined ? { timeoutMs: timeout } : {}),
+    ...(ca !== undefined ? { ca } : {}),
   };
 }
 

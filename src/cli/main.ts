@@ -14,8 +14,8 @@ commands:
   jobs [list] [--state dead] [--kind K] | jobs replay (ID... | --all)   the queue: given-up jobs, and putting them back
   hash-password                                                  print the scrypt hash of a password (asked at a terminal, else read from stdin)
 
-send and status also take [--endpoint URL]... [--account ID] [--password PW] [--timeout MS]
-(or MMSGATE_ENDPOINT, comma-separated, MMSGATE_ACCOUNT, MMSGATE_PASSWORD; default: the sandbox on 127.0.0.1:8080).
+send and status also take [--endpoint URL]... [--account ID] [--password PW] [--timeout MS] [--ca PEMFILE]
+(or MMSGATE_ENDPOINT, comma-separated, MMSGATE_ACCOUNT, MMSGATE_PASSWORD, MMSGATE_CA; default: the sandbox on 127.0.0.1:8080).
 `;
 
 async function main(argv: string[]): Promise<number> {

@@ -7,7 +7,7 @@ import { clientOptions, CONNECTION_OPTIONS, intOption, parseCommandLine, printEr
 
 const USAGE = `usage: mmsgate send --to NUMBER --from NUMBER [--subject S] [--text T]... [--file F]... [--url U]...
                     [--mt-config NAME] [--operator ID] [--idempotency-key KEY]
-                    [--endpoint URL]... [--account ID] [--password PW] [--timeout MS]
+                    [--endpoint URL]... [--account ID] [--password PW] [--timeout MS] [--ca PEMFILE]
   account and password default to $MMSGATE_ACCOUNT / $MMSGATE_PASSWORD, else the sandbox's;
   the endpoint to $MMSGATE_ENDPOINT (comma-separated), else http://127.0.0.1:8080.
 `;

@@ -5,7 +5,7 @@ import { MmsClient, type MtStatus } from '../client/index.ts';
 import { clientOptions, CONNECTION_OPTIONS, parseCommandLine, UsageError, type CliIo } from './args.ts';
 import { reportError } from './send.ts';
 
-const USAGE = `usage: mmsgate status MTID [--json] [--endpoint URL]... [--account ID] [--password PW] [--timeout MS]
+const USAGE = `usage: mmsgate status MTID [--json] [--endpoint URL]... [--account ID] [--password PW] [--timeout MS] [--ca PEMFILE]
 `;
 
 const OPTIONS = { ...CONNECTION_OPTIONS, json: { type: 'boolean' } } as const;

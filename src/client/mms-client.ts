@@ -34,6 +34,11 @@ export interface MmsClientOptions {
   maxRetryAfterMs?: number;
   /** How long an endpoint that failed is tried last, ms (default 5 000). */
   endpointCooldownMs?: number;
+  /**
+   * Certificates (PEM) to trust for https endpoints instead of the system's roots: a gateway with a private CA or a
+   * self-signed certificate. Certificates are always verified, against the endpoint's host name.
+   */
+  ca?: string | Buffer | (string | Buffer)[];
   /** Clock in ms, for tests (DNS expiry and endpoint cool-down). */
   now?: () => number;
 }
@@ -134,6 +139,7 @@ export class MmsClient {
   private readonly maxRetryAfterMs: number;
   private readonly cooldownMs: number;
   private readonly now: () => number;
+  private readonly ca: MmsClientOptions['ca'];
   private readonly dns: DnsCache;
   private closed = false;
 
@@ -161,6 +167,7 @@ export class MmsClient {
     this.maxRetryAfterMs = opts.maxRetryAfterMs ?? 30_000;
     this.cooldownMs = opts.endpointCooldownMs ?? 5_000;
     this.now = opts.now ?? Date.now;
+    this.ca = opts.ca;
     this.dnsTtlMs = clampDnsTtl(opts.dnsTtlMs);
     // A query is shared no longer than one attempt may last: later attempts then ask again instead of waiting on
     // a query that may never answer.
@@ -366,7 +373,7 @@ export class MmsClient {
     const pool: Pool = new Pool(ep.origin, {
       connections: this.connections,
       keepAliveTimeout: 30_000,
-      connect: { lookup, timeout: Math.min(this.timeoutMs, 10_000) },
+      connect: { lookup, timeout: Math.min(this.timeoutMs, 10_000), ...(this.ca !== undefined ? { ca: this.ca } : {}) },
     });
     return pool;
   }

@@ -29,6 +29,8 @@ export interface LoadedConfig extends Config {
   readonly nodeId: string;
   /** True when the sandbox defaults were used (no config file). */
   readonly sandboxDefaults: boolean;
+  /** listen.tls with the PEM files read (at start, so a missing file is a configuration error). */
+  readonly listenTls?: { readonly cert: string; readonly key: string; readonly minVersion: 'TLSv1.2' | 'TLSv1.3' };
 }
 
 export interface LoadOptions {
@@ -85,7 +87,21 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   );
   const storeUrl = cfg.store ?? `sqlite:${path.join(cfg.dataDir, 'mmsgate.db')}`;
   const nodeId = cfg.node.id ?? `${hostname()}-${cfg.listen.port}`;
-  return deepFreeze({ ...cfg, accounts, operators, storeUrl, nodeId, sandboxDefaults }) as LoadedConfig;
+  const tls = cfg.listen.tls;
+  const listenTls = tls ? { cert: readPem(tls.cert, 'listen.tls.cert'), key: readPem(tls.key, 'listen.tls.key'), minVersion: tls.minVersion } : undefined;
+  return deepFreeze({ ...cfg, accounts, operators, storeUrl, nodeId, sandboxDefaults, ...(listenTls ? { listenTls } : {}) }) as LoadedConfig;
+}
+
+/** A PEM file of the configuration (a path relative to the working directory), or a ConfigError naming its key. */
+function readPem(file: string, key: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`invalid configuration:\n  ${key}: cannot read ${file}: ${(e as Error).message}`);
+  }
+  if (!text.includes('-----BEGIN ')) throw new ConfigError(`invalid configuration:\n  ${key}: ${file} is not a PEM file`);
+  return text;
 }
 
 function applySandbox(cfg: Config): void {

@@ -169,7 +169,23 @@ const operatorSchema = z
 export const configSchema = z
   .object({
     listen: z
-      .object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(8080) })
+      .object({
+        host: z.string().default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(8080),
+        /**
+         * Serve HTTPS (customer API, MM7 inbound, sandbox) with this certificate chain and key (PEM files). Without
+         * it the gateway speaks plain HTTP, for a TLS-terminating proxy or load balancer in front.
+         */
+        tls: z
+          .object({
+            cert: z.string().min(1),
+            key: z.string().min(1),
+            /** Oldest TLS version accepted (OpenMarket: TLS 1.2 or later). */
+            minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
+          })
+          .strict()
+          .optional(),
+      })
       .strict()
       .default({ host: '127.0.0.1', port: 8080 }),
     /** Folder for the embedded database and other files. */

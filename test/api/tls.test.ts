@@ -1,0 +1,95 @@
+/**
+ * listen.tls: the gateway serves HTTPS itself (OpenMarket: TLS 1.2 or later), the customer client verifies it
+ * (with `ca` for a private certificate), plain HTTP on that port gets no answer, the minimum version holds, and a
+ * missing certificate file is a configuration error naming its key.
+ */
+import { connect } from 'node:tls';
+import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MmsClient, MmsNetworkError } from '../../src/client/index.ts';
+import { ConfigError, loadConfig } from '../../src/config/load.ts';
+import type { ConfigInput } from '../../src/config/schema.ts';
+import { ACCOUNT, startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { runSend } from '../../src/cli/send.ts';
+import { cliIo } from '../client-e2e/helpers.ts';
+
+const CERT = fileURLToPath(new URL('../support/tls/cert.pem', import.meta.url));
+const KEY = fileURLToPath(new URL('../support/tls/key.pem', import.meta.url));
+const ca = readFileSync(CERT, 'utf8');
+const mt = { source: '88600', destination: '15551270001', parts: [{ text: 'over TLS' }] };
+
+/** The TLS version a handshake with these client limits agrees on, or the error that ended it. */
+function handshake(port: number, opts: { minVersion?: 'TLSv1.2' | 'TLSv1.3'; maxVersion?: 'TLSv1.2' | 'TLSv1.3' }): Promise<string> {
+  return new Promise((resolve) => {
+    const s = connect({ host: '127.0.0.1', port, ca, servername: 'localhost', ...opts }, () => {
+      resolve(s.getProtocol() ?? 'unknown');
+      s.end();
+    });
+    s.on('error', (e: NodeJS.ErrnoException) => resolve(`error ${e.code ?? e.message}`));
+  });
+}
+
+describe('HTTPS listener (listen.tls)', () => {
+  let gw: TestGateway;
+  let strict: TestGateway;
+  beforeAll(async () => {
+    gw = await startTestGateway({ listen: { host: '127.0.0.1', port: 0, tls: { cert: CERT, key: KEY } } });
+    strict = await startTestGateway({ listen: { host: '127.0.0.1', port: 0, tls: { cert: CERT, key: KEY, minVersion: 'TLSv1.3' } } });
+  });
+  afterAll(async () => {
+    await gw?.stop();
+    await strict?.stop();
+  });
+
+  it('accepts a send over https from the client that trusts its certificate, and reads its status', async () => {
+    expect(gw.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    const client = new MmsClient({ endpoints: [gw.url], accountId: ACCOUNT.id, password: ACCOUNT.password, ca });
+    try {
+      const { mtId } = await client.send(mt);
+      expect((await client.status(mtId)).mtId).toBe(mtId);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('takes a send from the CLI given the certificate with --ca', async () => {
+    const io = cliIo();
+    const code = await runSend(['--to', '15551270002', '--from', '88600', '--text', 'cli over TLS', '--endpoint', gw.url, '--account', ACCOUNT.id, '--password', ACCOUNT.password, '--ca', CERT], io);
+    expect(code, io.stderr.text).toBe(0);
+    expect(io.stdout.text).toMatch(/^\d{6,}\n$/);
+  });
+
+  it('is refused by a client that does not trust the certificate (verification is on)', async () => {
+    const client = new MmsClient({ endpoints: [gw.url], accountId: ACCOUNT.id, password: ACCOUNT.password, retries: 0, timeoutMs: 5000 });
+    try {
+      const err = await client.send(mt).then(() => undefined, (e: unknown) => e);
+      expect(err).toBeInstanceOf(MmsNetworkError);
+      expect(String((err as Error).message)).toMatch(/self[- ]signed|certificate/i);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('gives plain HTTP on the TLS port no answer', async () => {
+    const url = gw.url.replace(/^https:/, 'http:');
+    const res = await request(`${url}/healthz`, { headersTimeout: 3000 }).then((r) => r.statusCode, (e: Error) => `error ${e.name}`);
+    expect(String(res)).toMatch(/^error/);
+  });
+
+  it('holds the minimum TLS version: 1.2 by default, 1.3 when configured', async () => {
+    const port = (u: string) => Number(new URL(u).port);
+    expect(await handshake(port(gw.url), { maxVersion: 'TLSv1.2' })).toBe('TLSv1.2');
+    expect(await handshake(port(strict.url), { maxVersion: 'TLSv1.2' })).toMatch(/^error/);
+    expect(await handshake(port(strict.url), { minVersion: 'TLSv1.3' })).toBe('TLSv1.3');
+  });
+
+  it('refuses to start with a certificate file that cannot be read, naming the key', () => {
+    const raw = { listen: { tls: { cert: '/nonexistent/cert.pem', key: KEY } } };
+    expect(() => loadConfig({ raw })).toThrow(ConfigError);
+    expect(() => loadConfig({ raw })).toThrow(/listen\.tls\.cert: cannot read \/nonexistent\/cert\.pem/);
+    const tooOld = { listen: { tls: { cert: CERT, key: KEY, minVersion: 'TLSv1.1' } } } as unknown as ConfigInput; // as a YAML file may say
+    expect(() => loadConfig({ raw: tooOld })).toThrow(/listen\.tls\.minVersion/);
+  });
+});
