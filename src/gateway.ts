@@ -229,7 +229,6 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
       if (!mtc.reportUrl) log.warn({ account: a.id, mtConfig: name }, 'mtConfig has no reportUrl: delivery reports of its messages are not sent');
     }
   }
-  const app = buildApp(ctx, { logRequests: opts.logRequests, live });
   /** What the gateway holds open besides the HTTP server and the runners. */
   const closeResources = async (): Promise<void> => {
     unsubscribe();
@@ -240,10 +239,21 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
     await fetcher.close();
     await store.close();
   };
+  let app: ReturnType<typeof buildApp>;
+  try {
+    app = buildApp(ctx, { logRequests: opts.logRequests, live });
+  } catch (err) {
+    await closeResources().catch(() => {}); // nothing may keep the process alive after a failed start
+    throw err;
+  }
   let address: string;
   try {
-    address = await app.listen({ host: config.listen.host, port: config.listen.port });
-    // Fastify names the address by its own https option; the server here comes from app.ts's factory.
+    address = await app.listen({
+      host: config.listen.host,
+      port: config.listen.port,
+      // Fastify names the address by its own https option; the server here comes from app.ts's factory.
+      listenTextResolver: (a) => `Server listening at ${config.listenTls ? a.replace(/^http:/, 'https:') : a}`,
+    });
     if (config.listenTls) address = address.replace(/^http:/, 'https:');
   } catch (err) {
     // Nothing may keep the process alive after a failed start (the store, its writer thread, timers).

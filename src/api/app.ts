@@ -21,6 +21,9 @@ import { LiveEvents } from '../ui/live-events.ts';
 /** Keep-alive longer than typical load balancer idle timeouts so they close first (no races on reuse). */
 const KEEP_ALIVE_TIMEOUT_MS = 72_000;
 
+/** Longest a TLS client may take to finish its handshake (listen.tls), unless api.headersTimeout is shorter. */
+const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+
 /**
  * How often node:http looks for requests past their deadline (its default: every 30 s): a quarter of the shorter
  * deadline, between 100 ms and 5 s, so a deadline is overrun by at most a quarter of itself (5 s for the defaults).
@@ -35,6 +38,8 @@ function deadlineCheckInterval(headersTimeout: number, requestTimeout: number): 
 export function buildApp(ctx: GatewayContext, opts: { logRequests?: boolean; live?: LiveEvents } = {}): FastifyInstance {
   const logRequests = opts.logRequests ?? true;
   const sendFastPath = createSendFastPath(ctx, { logRequests });
+  /** listen.tls: raw connections whose TLS handshake has not finished (see the server factory). */
+  const handshaking = new Set<Socket>();
   const fastRequest = sendFastPath.request;
   const app = Fastify({
     loggerInstance: ctx.log as unknown as FastifyBaseLogger,
@@ -53,9 +58,21 @@ export function buildApp(ctx: GatewayContext, opts: { logRequests?: boolean; liv
       };
       // listen.tls: HTTPS on the same port, the same handlers (node:https takes node:http's server options too).
       const tls = ctx.config.listenTls;
+      // A TLS handshake must finish within TLS_HANDSHAKE_TIMEOUT_MS or api.headersTimeout if shorter (node's
+      // default, 120 s, would let silent connections pile up; headersTimeout only starts after the handshake).
+      const handshakeTimeout = headersTimeout > 0 ? Math.min(headersTimeout, TLS_HANDSHAKE_TIMEOUT_MS) : TLS_HANDSHAKE_TIMEOUT_MS;
       const server = tls
-        ? createHttpsServer({ ...options, cert: tls.cert, key: tls.key, minVersion: tls.minVersion }, onRequest)
+        ? createHttpsServer({ ...options, cert: tls.cert, key: tls.key, minVersion: tls.minVersion, handshakeTimeout }, onRequest)
         : createServer(options, onRequest);
+      if (tls) {
+        // Connections still in their handshake are not node:http's yet, so closing the server would wait for them:
+        // the preClose hook below ends them.
+        server.on('connection', (raw: Socket) => {
+          handshaking.add(raw);
+          raw.once('close', () => handshaking.delete(raw));
+        });
+        server.on('secureConnection', (s: Socket) => handshaking.delete((s as Socket & { _parent?: Socket })._parent!));
+      }
       // Expect: 100-continue. The send route decides itself when to send 100 Continue (only once the request passed
       // its checks that need no body); every other route gets it at once, as node:http does without this listener.
       server.on('checkContinue', (req, res) => {
@@ -73,6 +90,11 @@ export function buildApp(ctx: GatewayContext, opts: { logRequests?: boolean; liv
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
     return503OnClosing: false,
     clientErrorHandler: (err, socket) => answerClientError(ctx, err, socket),
+  });
+
+  app.addHook('preClose', (done) => {
+    for (const s of handshaking) s.destroy();
+    done();
   });
 
   // Callback-style hooks: they run on every request, and an async hook costs a promise and a microtask turn each.
@@ -137,6 +159,13 @@ export function buildApp(ctx: GatewayContext, opts: { logRequests?: boolean; liv
  * counts itself with the status sent here (ANSWERED_BY_PARSER).
  */
 function answerClientError(ctx: GatewayContext, err: ConnectionError, socket: Socket): void {
+  // listen.tls: node:https reports TLS handshake failures and timeouts here too. There is no HTTP to answer on a
+  // connection whose handshake never finished (an HTTP answer would go out as garbage and its callback never run,
+  // leaving the socket open for good): close it.
+  if ((socket as Socket & { encrypted?: boolean; _secureEstablished?: boolean }).encrypted && !(socket as { _secureEstablished?: boolean })._secureEstablished) {
+    socket.destroy();
+    return;
+  }
   // Nobody to answer (the client reset the connection, or closed its side in the middle of a request: llhttp's
   // HPE_INVALID_EOF_STATE; a route waiting for that body counts a client abort), or an answer already on the wire
   // that another one would corrupt: just close.

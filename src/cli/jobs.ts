@@ -52,19 +52,20 @@ export async function runJobs(argv: string[], io: CliIo): Promise<number> {
     const [action = 'list', ...ids] = positionals;
     if (action !== 'list' && action !== 'replay') throw new UsageError(`unknown action "${action}" (list or replay)`);
     const kind = oneOf(values.kind, KINDS, 'kind');
-    const config = loadConfig({ file: values.config ?? io.env.MMSGATE_CONFIG, dataDir: values['data-dir'] });
+    // Only the store is needed: not the TLS key (which an operator running this may not be allowed to read).
+    const config = loadConfig({ file: values.config ?? io.env.MMSGATE_CONFIG, dataDir: values['data-dir'], readTlsFiles: false });
     if (action === 'list') {
       if (ids.length > 0) throw new UsageError('list takes no IDs');
       const state = oneOf(values.state, STATES, 'state') ?? 'dead';
       const limit = intOption(values.limit, 'limit', 1, 1000) ?? 50;
       store = await openStore(config.storeUrl, { poolSize: 1 });
       const jobs = await store.listJobs({ state, ...(kind ? { kind } : {}), limit });
-      io.stdout.write(values.json ? `${JSON.stringify(jobs.map(publicJob), null, 2)}\n` : formatJobs(jobs, state));
+      io.stdout.write(values.json ? `${safeJson(jobs.map(publicJob))}\n` : formatJobs(jobs, state));
       return 0;
     }
     if (values.state !== undefined || values.limit !== undefined || values.json) throw new UsageError('replay takes IDs or --all [--kind K]');
     if (Boolean(values.all) === (ids.length > 0)) throw new UsageError('give job IDs or --all, not both or neither');
-    const jobIds = ids.map((id) => intOption(id, 'ID', 1)!);
+    const jobIds = [...new Set(ids.map((id) => jobId(id)))];
     if (kind && !values.all) throw new UsageError('--kind goes with --all');
     store = await openStore(config.storeUrl, { poolSize: 1 });
     const targets = values.all
@@ -96,6 +97,24 @@ export async function runJobs(argv: string[], io: CliIo): Promise<number> {
   }
 }
 
+function jobId(text: string): number {
+  if (!/^\d{1,15}$/.test(text) || Number(text) < 1) throw new UsageError(`job IDs are positive integers, got ${JSON.stringify(text)}`);
+  return Number(text);
+}
+
+/**
+ * Text from outside (an endpoint's error message, an MMSC's fault string, a URL) made safe for a terminal: control
+ * and format characters (ESC sequences, C1 controls, bidirectional overrides) shown as `\uXXXX` instead of acting.
+ */
+function printable(text: string): string {
+  return text.replace(/[\p{Cc}\p{Cf}]/gu, (c) => `\\u${c.codePointAt(0)!.toString(16).padStart(4, '0')}`);
+}
+
+/** JSON for a terminal: JSON.stringify escapes C0 controls only; C1 controls and format characters are escaped too. */
+function safeJson(value: unknown): string {
+  return JSON.stringify(value, null, 2).replace(/[\u0080-\u009f\p{Cf}]/gu, (c) => `\\u${c.codePointAt(0)!.toString(16).padStart(4, '0')}`);
+}
+
 function oneOf<T extends string>(value: string | undefined, allowed: readonly T[], name: string): T | undefined {
   if (value === undefined) return undefined;
   if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, got "${value}"`);
@@ -124,8 +143,8 @@ function formatJobs(jobs: Job[], state: JobState): string {
   if (jobs.length === 0) return `no ${state} jobs\n`;
   const rows = jobs.map((j) => {
     const p = publicJob(j);
-    const err = (j.lastError ?? '').replace(/\s+/g, ' ');
-    return [String(j.id), j.kind, String(j.refId), String(j.attempts), p.updatedAt ?? '', (p.url ? `${p.url} ` : '') + (err.length > 80 ? `${err.slice(0, 77)}...` : err)];
+    const err = printable((j.lastError ?? '').replace(/[ \t\r\n]+/g, ' '));
+    return [String(j.id), j.kind, String(j.refId), String(j.attempts), p.updatedAt ?? '', (p.url ? `${printable(p.url)} ` : '') + (err.length > 80 ? `${err.slice(0, 77)}...` : err)];
   });
   const head = ['ID', 'KIND', 'REF', 'ATTEMPTS', 'UPDATED', 'TARGET / LAST ERROR'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));

@@ -5,6 +5,7 @@
  * and MO land in the gateway's own sandbox inbox).
  */
 import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -40,6 +41,11 @@ export interface LoadOptions {
   dataDir?: string;
   /** Raw object instead of a file (tests). */
   raw?: ConfigInput;
+  /**
+   * Read listen.tls's certificate and key (default true). Commands that only need the store (`mmsgate jobs`) say
+   * false: they must not need the private key, nor fail where its path does not resolve.
+   */
+  readTlsFiles?: boolean;
 }
 
 /** Read, default, validate and freeze. Throws ConfigError naming the bad key. */
@@ -87,9 +93,20 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   );
   const storeUrl = cfg.store ?? `sqlite:${path.join(cfg.dataDir, 'mmsgate.db')}`;
   const nodeId = cfg.node.id ?? `${hostname()}-${cfg.listen.port}`;
-  const tls = cfg.listen.tls;
-  const listenTls = tls ? { cert: readPem(tls.cert, 'listen.tls.cert'), key: readPem(tls.key, 'listen.tls.key'), minVersion: tls.minVersion } : undefined;
+  const tls = opts.readTlsFiles === false ? undefined : cfg.listen.tls;
+  const listenTls = tls ? checkedTls(readPem(tls.cert, 'listen.tls.cert'), readPem(tls.key, 'listen.tls.key'), tls.minVersion) : undefined;
   return deepFreeze({ ...cfg, accounts, operators, storeUrl, nodeId, sandboxDefaults, ...(listenTls ? { listenTls } : {}) }) as LoadedConfig;
+}
+
+/** The certificate and key as a TLS server would use them: a key that does not match, or cannot be read, fails here. */
+function checkedTls(cert: string, key: string, minVersion: 'TLSv1.2' | 'TLSv1.3') {
+  try {
+    createSecureContext({ cert, key, minVersion });
+  } catch (e) {
+    // OpenSSL's message (e.g. "key values mismatch"), never the PEM text.
+    throw new ConfigError(`invalid configuration:\n  listen.tls: the certificate and key cannot be used together: ${(e as Error).message}`);
+  }
+  return { cert, key, minVersion };
 }
 
 /** A PEM file of the configuration (a path relative to the working directory), or a ConfigError naming its key. */

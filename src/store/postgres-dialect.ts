@@ -110,10 +110,10 @@ export function postgresDialect(opts: PostgresOptions): StoreDialect {
    * the data's commit in a statement of its own, never inside a write: a transaction that NOTIFYs takes a
    * database-wide lock from its pre-commit until its commit is flushed (PostgreSQL's async.c, "serialize writers by
    * acquiring a special lock that we hold till after commit"), so a NOTIFY in every write transaction made all
-   * commits of all nodes wait for each other's WAL flush. Its own transaction commits without waiting for the flush
-   * (`synchronous_commit` off for it alone): a notification is a hint, lost harmlessly in a crash, and the lock is
-   * then held only for the instant of queuing it. At most one is in flight per node; kinds announced meanwhile go out
-   * together in the next.
+   * commits of all nodes wait for each other's WAL flush. Its own transaction writes nothing else, so it has no flush
+   * to wait for (`synchronous_commit` off for it alone makes sure of that: a notification is a hint, lost harmlessly
+   * in a crash), and the lock is held only for the instant of queuing it. At most one is in flight per node; kinds
+   * announced meanwhile go out together in the next.
    */
   const announcer = new JobAnnouncer(async (kinds) => {
     await pool.query(`SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, $2)`, [JOBS_CHANNEL, `${origin}:${kinds.join(',')}`]);
@@ -199,6 +199,7 @@ export class JobAnnouncer {
 
   /** Queue a notification of these kinds; returns at once. */
   announce(kinds: readonly string[]): void {
+    if (kinds.length === 0) return; // nothing to send (and drain() must not finish before `running` is set)
     for (const k of kinds) this.pending.add(k);
     this.running ??= this.drain();
   }

@@ -3,6 +3,7 @@
  * (with `ca` for a private certificate), plain HTTP on that port gets no answer, the minimum version holds, and a
  * missing certificate file is a configuration error naming its key.
  */
+import { createConnection, type Socket } from 'node:net';
 import { connect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
@@ -91,5 +92,60 @@ describe('HTTPS listener (listen.tls)', () => {
     expect(() => loadConfig({ raw })).toThrow(/listen\.tls\.cert: cannot read \/nonexistent\/cert\.pem/);
     const tooOld = { listen: { tls: { cert: CERT, key: KEY, minVersion: 'TLSv1.1' } } } as unknown as ConfigInput; // as a YAML file may say
     expect(() => loadConfig({ raw: tooOld })).toThrow(/listen\.tls\.minVersion/);
+  });
+
+  it('refuses a certificate and key that do not belong together at start, naming listen.tls and never printing the key', async () => {
+    const { generateKeyPairSync } = await import('node:crypto');
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'mmsgate-tls-'));
+    try {
+      const otherKey = join(dir, 'other-key.pem');
+      const pem = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+      writeFileSync(otherKey, pem);
+      const err = (() => {
+        try {
+          loadConfig({ raw: { listen: { tls: { cert: CERT, key: otherKey } } } });
+        } catch (e) {
+          return e as Error;
+        }
+      })();
+      expect(err).toBeInstanceOf(ConfigError);
+      expect(err!.message).toMatch(/listen\.tls: the certificate and key cannot be used together/);
+      expect(err!.message).not.toContain('PRIVATE KEY');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('TLS connections that never finish their handshake', () => {
+  /** A TCP connection to `url`'s port that never says anything. */
+  const silent = (url: string) =>
+    new Promise<Socket>((resolve) => {
+      const s = createConnection({ host: '127.0.0.1', port: Number(new URL(url).port) }, () => resolve(s));
+      s.on('error', () => {});
+    });
+  const closed = (s: Socket) => new Promise<void>((resolve) => (s.destroyed ? resolve() : s.once('close', () => resolve())));
+
+  it('are closed once the handshake limit passes (api.headersTimeout, when shorter than 10 s)', async () => {
+    const gw = await startTestGateway({ listen: { host: '127.0.0.1', port: 0, tls: { cert: CERT, key: KEY } }, api: { headersTimeout: '300ms', requestTimeout: '1s' } });
+    try {
+      const idle = await silent(gw.url);
+      await closed(idle); // by the server: the test's own timeout would end a socket left open
+      expect(idle.destroyed).toBe(true);
+    } finally {
+      await gw.stop();
+    }
+  });
+
+  it('do not hold up a stop (the handshake limit is 10 s by default)', async () => {
+    const gw = await startTestGateway({ listen: { host: '127.0.0.1', port: 0, tls: { cert: CERT, key: KEY } } });
+    const pending = await silent(gw.url);
+    const started = Date.now();
+    await gw.stop();
+    expect(Date.now() - started).toBeLessThan(3000);
+    await closed(pending);
   });
 });

@@ -4,6 +4,7 @@
  * (given by the same --config) while the gateway runs.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -83,8 +84,37 @@ describe('mmsgate jobs', () => {
     expect((await jobs()).out).toBe('no dead jobs\n');
   });
 
+  it('shows text from outside (an endpoint error, an MMSC fault string) without letting it drive the terminal', async () => {
+    // A dead job whose last error carries an OSC title sequence, a clear-screen, a C1 CSI and a bidi override.
+    const hostile = 'HTTP 404 \u001b]0;owned\u0007\u001b[2J\u009b31m\u202eevil';
+    // An MO job for an MO that does not exist dies at once ("not found"); its error is then made hostile in the file.
+    await gw.gateway.store.write([{ jobs: [{ kind: 'mo', refId: 990001 }] }]);
+    const job = await eventually(async () => (await gw.gateway.store.listJobs({ kind: 'mo', state: 'dead' })).find((j) => j.refId === 990001));
+    const db = new Database(path.join(dir, 'mmsgate.db'), { timeout: 5000 });
+    try {
+      db.prepare('UPDATE jobs SET last_error = ? WHERE id = ?').run(hostile, job.id);
+    } finally {
+      db.close();
+    }
+    for (const args of [['list', '--kind', 'mo'], ['list', '--kind', 'mo', '--json']]) {
+      const out = (await jobs(...args)).out;
+      expect(out).toContain(String(job.id));
+      expect(out).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202e]/);
+      expect(out).toContain('\\u001b');
+    }
+    expect(JSON.parse((await jobs('list', '--kind', 'mo', '--json')).out)[0].lastError).toBe(hostile); // still the same text
+  });
+
+  it('needs only the store: a TLS key it cannot read does not stop it', async () => {
+    const raw = { ...testConfig({ dir, reportUrl: `${sink.url}/reports` }), listen: { host: '127.0.0.1', port: 0, tls: { cert: '/nonexistent/cert.pem', key: '/nonexistent/key.pem' } } };
+    const file = path.join(dir, 'with-tls.yaml');
+    writeConfigFile(file, raw as ConfigInput);
+    const io = cliIo();
+    expect(await runJobs(['list', '--config', file], io), io.stderr.text).toBe(0);
+  });
+
   it('refuses bad usage with exit 2 and says how to use it', async () => {
-    for (const args of [['replay'], ['replay', '1', '--all'], ['list', '--state', 'zombie'], ['list', '--kind', 'fax'], ['purge']]) {
+    for (const args of [['replay'], ['replay', '1', '--all'], ['replay', 'x1'], ['list', '--state', 'zombie'], ['list', '--kind', 'fax'], ['purge']]) {
       const r = await jobs(...args);
       expect(r.code).toBe(2);
       expect(r.err).toContain('usage: mmsgate jobs');

@@ -37,4 +37,13 @@ describe('JobAnnouncer', () => {
     expect(sent).toEqual([['submit'], ['report']]);
     expect(logged).toEqual(['job notification failed: connection reset']);
   });
+
+  it('ignores an empty announcement and still sends the next one', async () => {
+    const sent: string[][] = [];
+    const announcer = new JobAnnouncer(async (kinds) => void sent.push(kinds), () => {});
+    announcer.announce([]);
+    announcer.announce(['mo']);
+    await announcer.flush();
+    expect(sent).toEqual([['mo']]);
+  });
 });
