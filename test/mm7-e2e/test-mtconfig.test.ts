@@ -47,7 +47,7 @@ describe('a test mtConfig in front of a real MM7 operator', () => {
       // Routed to the real operator as usual; the event log says the simulator answered for it.
       expect(doc.mobileOperatorId).toBe(OP_ID);
       expect(doc.events.find((e: { type: string }) => e.type === 'submitted').detail).toMatchObject({ simulator: true, testMtConfig: true });
-      expect(doc.events.find((e: { type: string }) => e.type === 'accepted').detail).toMatchObject({ test: true });
+      expect(doc.events.find((e: { type: string }) => e.type === 'accepted').detail).toMatchObject({ testMtConfig: true });
     }
     expect(peer.requests).toHaveLength(0);
     expect(await gw.gateway.store.listHandsetMessages('15551239999', 10)).toHaveLength(0);

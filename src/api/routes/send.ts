@@ -119,7 +119,7 @@ export async function acceptSend(ctx: GatewayContext, input: SendInput): Promise
         type: 'accepted',
         node: ctx.nodeId,
         detail: test
-          ? { requestId: input.requestId, parts: storedParts.length, operatorId: valid.operatorId, bytes: sumSizes(storedParts), test: true }
+          ? { requestId: input.requestId, parts: storedParts.length, operatorId: valid.operatorId, bytes: sumSizes(storedParts), testMtConfig: true }
           : { requestId: input.requestId, parts: storedParts.length, operatorId: valid.operatorId, bytes: sumSizes(storedParts) },
       },
     ],
