@@ -68,6 +68,7 @@ function buildConnector(op: OperatorConfig, log: Logger, nodeId: string): Connec
     namespace: m.namespace,
     expiry: m.expiry,
     timeoutMs: m.timeout,
+    ...(m.ca !== undefined ? { ca: m.ca } : {}),
     maxConcurrent: op.limits.concurrency,
     // Submissions per second are enforced cluster-wide by the SharedRateLimiter around the connector.
     maxMessageBytes: op.maxMessageBytes,

@@ -86,11 +86,12 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   checkCrossReferences(cfg);
 
   const accounts = cfg.accounts.map((a) => ({ ...a, passwordHash: a.passwordHash ?? hashSecret(a.password!), password: undefined }));
-  const operators = cfg.operators.map((o) =>
-    o.inbound?.password !== undefined
-      ? { ...o, inbound: { ...o.inbound, passwordHash: o.inbound.passwordHash ?? hashSecret(o.inbound.password), password: undefined } }
-      : o,
-  );
+  const operators = cfg.operators.map((o, i) => {
+    const withCa = o.mm7?.ca !== undefined ? { ...o, mm7: { ...o.mm7, ca: readPem(o.mm7.ca, `operators.${i}.mm7.ca`) } } : o;
+    return withCa.inbound?.password !== undefined
+      ? { ...withCa, inbound: { ...withCa.inbound, passwordHash: withCa.inbound.passwordHash ?? hashSecret(withCa.inbound.password), password: undefined } }
+      : withCa;
+  });
   const storeUrl = cfg.store ?? `sqlite:${path.join(cfg.dataDir, 'mmsgate.db')}`;
   const nodeId = cfg.node.id ?? `${hostname()}-${cfg.listen.port}`;
   const tls = opts.readTlsFiles === false ? undefined : cfg.listen.tls;

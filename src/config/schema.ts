@@ -99,6 +99,11 @@ const mm7Schema = z
     /** ExpiryDate sent with each SubmitReq (relative). */
     expiry: duration.default(parseDuration('2d')),
     timeout: duration.default(parseDuration('30s')),
+    /**
+     * An https MMSC whose certificate is not signed by a public CA (common on operator links): a PEM file of the
+     * certificates to trust for it instead of the system's roots. Read at start; the loaded config holds its text.
+     */
+    ca: z.string().min(1).optional(),
   })
   .strict();
 

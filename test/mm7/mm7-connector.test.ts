@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../../src/config/load.ts';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { MtMessage } from '../../src/core/message.ts';
 import { OUTCOMES } from '../../src/core/outcomes.ts';
@@ -217,5 +220,37 @@ describe('Mm7Connector against a loopback MMSC', () => {
     expect(results).toHaveLength(5);
     expect(peak).toBeLessThanOrEqual(2);
     expect(peer.requests).toHaveLength(5);
+  });
+});
+
+describe('Mm7Connector to an https MMSC with a private certificate', () => {
+  const cert = readFileSync(fileURLToPath(new URL('../support/tls/cert.pem', import.meta.url)), 'utf8');
+  const key = readFileSync(fileURLToPath(new URL('../support/tls/key.pem', import.meta.url)), 'utf8');
+  let tlsPeer: Mm7Peer;
+  beforeAll(async () => {
+    tlsPeer = await startMm7Peer({ tls: { cert, key } });
+  });
+  afterAll(async () => {
+    await tlsPeer.close();
+  });
+
+  it('submits when given the certificate to trust (operators[].mm7.ca), and refuses the link without it', async () => {
+    expect(tlsPeer.url).toMatch(/^https:/);
+    const trusting = connector({ url: tlsPeer.url, ca: cert });
+    expect((await trusting.submit(request(20))).operatorMessageId).toBeTruthy();
+    const untrusting = connector({ url: tlsPeer.url, timeoutMs: 3000 });
+    const e = await rejection(untrusting.submit(request(21)));
+    expect(e).toBeInstanceOf(TemporaryError);
+    expect((e as Error).message).toMatch(/self[- ]signed|certificate/i);
+    expect(tlsPeer.requests).toHaveLength(1);
+  });
+
+  it('reads the PEM file at start, and names the key when it cannot', () => {
+    const op = (ca: string) => ({
+      operators: [{ id: 5, type: 'mm7' as const, prefixes: ['1'], mm7: { url: 'https://127.0.0.1:1/mm7', ca } }],
+    });
+    const certFile = fileURLToPath(new URL('../support/tls/cert.pem', import.meta.url));
+    expect(loadConfig({ raw: op(certFile) }).operators[0]!.mm7!.ca).toContain('-----BEGIN CERTIFICATE-----');
+    expect(() => loadConfig({ raw: op('/nonexistent/ca.pem') })).toThrow(/operators\.0\.mm7\.ca: cannot read/);
   });
 });

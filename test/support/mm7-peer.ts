@@ -3,7 +3,8 @@
  * also plays the MMSC toward our inbound endpoint (DeliveryReportReq, DeliverReq), optionally with the interop quirks
  * seen in real peers (NOTES quirks 1-9).
  */
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { buildMultipart } from '../../src/shared/multipart-writer.ts';
@@ -56,11 +57,11 @@ export interface Mm7Peer {
   close(): Promise<void>;
 }
 
-/** Start the peer on 127.0.0.1 (random port). */
-export async function startMm7Peer(): Promise<Mm7Peer> {
+/** Start the peer on 127.0.0.1 (random port); with `tls` (PEM text) it speaks HTTPS. */
+export async function startMm7Peer(opts: { tls?: { cert: string; key: string } } = {}): Promise<Mm7Peer> {
   const requests: RecordedSubmit[] = [];
   let plan: PeerReply[] | ((req: RecordedSubmit, index: number) => PeerReply) = [{}];
-  const server: Server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const receivedAt = performance.now();
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -90,11 +91,12 @@ export async function startMm7Peer(): Promise<Mm7Peer> {
         res.end();
       });
     });
-  });
+  };
+  const server: Server = opts.tls ? createHttpsServer(opts.tls, handler) : createServer(handler);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}/mm7/submit`,
+    url: `${opts.tls ? "https" : "http"}://127.0.0.1:${port}/mm7/submit`,
     requests,
     script(r) {
       plan = r;

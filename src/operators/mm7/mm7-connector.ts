@@ -48,6 +48,8 @@ export interface Mm7ConnectorOptions {
   maxMessageBytes?: number;
   /** Largest response body read, bytes (default 256 KiB). */
   maxResponseBytes?: number;
+  /** PEM certificates to trust for an https MMSC instead of the system's roots (its certificate is always verified). */
+  ca?: string;
   logger?: Mm7Logger;
 }
 
@@ -97,6 +99,7 @@ export class Mm7Connector implements Connector {
       connections: maxConcurrent,
       keepAliveTimeout: 30_000,
       connectTimeout: Math.min(this.timeoutMs, 10_000),
+      ...(opts.ca !== undefined ? { connect: { ca: opts.ca } } : {}),
       headersTimeout: this.timeoutMs,
       bodyTimeout: this.timeoutMs,
     });
