@@ -4,7 +4,8 @@
  */
 import pino, { type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
-import type { LoadedConfig } from './config/load.ts';
+import type { Server as HttpsServer } from 'node:https';
+import { ConfigError, readListenTls, type LoadedConfig } from './config/load.ts';
 import type { OperatorConfig } from './config/schema.ts';
 import { IdAllocator } from './core/ids.ts';
 import { schedule as makeSchedule, type RetrySchedule } from './core/retry-policy.ts';
@@ -41,6 +42,11 @@ export interface Gateway {
   readonly url: string;
   /** Stop accepting, finish or release work, close everything. */
   stop(): Promise<void>;
+  /**
+   * listen.tls: read the certificate and key files again and use them for new connections (a renewed certificate,
+   * without a restart). Throws a ConfigError, keeping the current ones, when the files cannot be used.
+   */
+  reloadTls(): void;
 }
 
 export interface StartOptions {
@@ -278,6 +284,12 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
     store,
     config,
     url: address,
+    reloadTls() {
+      const tls = config.listen.tls;
+      if (!tls) throw new ConfigError('listen.tls is not configured: nothing to reload');
+      const fresh = readListenTls(tls);
+      (app.server as HttpsServer).setSecureContext({ cert: fresh.cert, key: fresh.key, minVersion: fresh.minVersion });
+    },
     stop() {
       stopping ??= (async () => {
         draining = true;

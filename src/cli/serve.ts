@@ -75,6 +75,17 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  if (config.listenTls) {
+    // A renewed certificate without a restart: `kill -HUP <pid>` after replacing the files.
+    process.on('SIGHUP', () => {
+      try {
+        gw.reloadTls();
+        gw.app.log.info('TLS certificate and key reloaded');
+      } catch (err) {
+        gw.app.log.error({ error: (err as Error).message }, 'TLS reload failed; the current certificate stays in use');
+      }
+    });
+  }
   return -1;
 }
 

@@ -95,8 +95,16 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   const storeUrl = cfg.store ?? `sqlite:${path.join(cfg.dataDir, 'mmsgate.db')}`;
   const nodeId = cfg.node.id ?? `${hostname()}-${cfg.listen.port}`;
   const tls = opts.readTlsFiles === false ? undefined : cfg.listen.tls;
-  const listenTls = tls ? checkedTls(readPem(tls.cert, 'listen.tls.cert'), readPem(tls.key, 'listen.tls.key'), tls.minVersion) : undefined;
+  const listenTls = tls ? readListenTls(tls) : undefined;
   return deepFreeze({ ...cfg, accounts, operators, storeUrl, nodeId, sandboxDefaults, ...(listenTls ? { listenTls } : {}) }) as LoadedConfig;
+}
+
+/**
+ * listen.tls's files, read and checked (at start, and again on a reload: `mmsgate serve` on SIGHUP). Throws a
+ * ConfigError naming the key.
+ */
+export function readListenTls(tls: { cert: string; key: string; minVersion: 'TLSv1.2' | 'TLSv1.3' }): NonNullable<LoadedConfig['listenTls']> {
+  return checkedTls(readPem(tls.cert, 'listen.tls.cert'), readPem(tls.key, 'listen.tls.key'), tls.minVersion);
 }
 
 /** The certificate and key as a TLS server would use them: a key that does not match, or cannot be read, fails here. */

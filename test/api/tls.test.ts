@@ -7,12 +7,15 @@ import { createConnection, type Socket } from 'node:net';
 import { connect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
-import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MmsClient, MmsNetworkError } from '../../src/client/index.ts';
 import { ConfigError, loadConfig } from '../../src/config/load.ts';
 import type { ConfigInput } from '../../src/config/schema.ts';
-import { ACCOUNT, startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { ACCOUNT, eventually, freePort, REPO_ROOT, startTestGateway, testConfig, writeConfigFile, type TestGateway } from '../support/gateway.ts';
 import { runSend } from '../../src/cli/send.ts';
 import { cliIo } from '../client-e2e/helpers.ts';
 
@@ -148,4 +151,76 @@ describe('TLS connections that never finish their handshake', () => {
     expect(Date.now() - started).toBeLessThan(3000);
     await closed(pending);
   });
+});
+
+describe('a renewed certificate without a restart', () => {
+  const CERT2 = fileURLToPath(new URL('../support/tls/cert2.pem', import.meta.url));
+  const KEY2 = fileURLToPath(new URL('../support/tls/key2.pem', import.meta.url));
+  const ca2 = readFileSync(CERT2, 'utf8');
+
+  /** A send from a client that trusts only `trust`: 'ok' or the error's message. */
+  async function sendTrusting(url: string, trust: string): Promise<string> {
+    const client = new MmsClient({ endpoints: [url], accountId: ACCOUNT.id, password: ACCOUNT.password, ca: trust, retries: 0, timeoutMs: 5000 });
+    try {
+      await client.send(mt);
+      return 'ok';
+    } catch (e) {
+      return (e as Error).message;
+    } finally {
+      await client.close();
+    }
+  }
+
+  it('is taken by reloadTls() for new connections; files that cannot be used leave the current ones in place', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mmsgate-tls-reload-'));
+    const cert = join(dir, 'cert.pem');
+    const key = join(dir, 'key.pem');
+    copyFileSync(CERT, cert);
+    copyFileSync(KEY, key);
+    const gw = await startTestGateway({ listen: { host: '127.0.0.1', port: 0, tls: { cert, key } } });
+    try {
+      expect(await sendTrusting(gw.url, ca)).toBe('ok');
+      expect(await sendTrusting(gw.url, ca2)).not.toBe('ok');
+      copyFileSync(CERT2, cert); // renewed, key not yet: a mismatch, refused
+      expect(() => gw.gateway.reloadTls()).toThrow(/listen\.tls: the certificate and key cannot be used together/);
+      expect(await sendTrusting(gw.url, ca)).toBe('ok'); // still the old pair
+      copyFileSync(KEY2, key);
+      gw.gateway.reloadTls();
+      expect(await sendTrusting(gw.url, ca2)).toBe('ok');
+      expect(await sendTrusting(gw.url, ca)).not.toBe('ok');
+    } finally {
+      await gw.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('is reloaded by `mmsgate serve` on SIGHUP', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mmsgate-tls-hup-'));
+    const cert = join(dir, 'cert.pem');
+    const key = join(dir, 'key.pem');
+    copyFileSync(CERT, cert);
+    copyFileSync(KEY, key);
+    const port = await freePort();
+    const configFile = join(dir, 'mmsgate.yaml');
+    writeConfigFile(configFile, { ...testConfig({ dir }), log: { level: 'info' }, listen: { host: '127.0.0.1', port, tls: { cert, key } } } as ConfigInput);
+    const proc = spawn(process.execPath, [join(REPO_ROOT, 'bin/mmsgate.js'), 'serve', '--config', configFile], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    proc.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    proc.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    const url = `https://127.0.0.1:${port}`;
+    try {
+      await eventually(async () => (out.includes('mmsgate listening') ? true : undefined), 30_000, 'the gateway to listen');
+      expect(await sendTrusting(url, ca)).toBe('ok');
+      copyFileSync(CERT2, cert);
+      copyFileSync(KEY2, key);
+      proc.kill('SIGHUP');
+      await eventually(async () => (out.includes('TLS certificate and key reloaded') ? true : undefined), 10_000, 'the reload');
+      expect(await sendTrusting(url, ca2)).toBe('ok');
+      expect(proc.exitCode).toBeNull(); // SIGHUP did not end it
+    } finally {
+      proc.kill('SIGTERM');
+      await new Promise((r) => (proc.exitCode !== null ? r(null) : proc.once('exit', r)));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
