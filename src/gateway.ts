@@ -286,7 +286,8 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
     url: address,
     reloadTls() {
       const tls = config.listen.tls;
-      if (!tls) throw new ConfigError('listen.tls is not configured: nothing to reload');
+      if (!tls || !config.listenTls) throw new ConfigError('listen.tls is not configured: nothing to reload');
+      if (stopping) throw new Error('the gateway is stopping: nothing to reload');
       const fresh = readListenTls(tls);
       (app.server as HttpsServer).setSecureContext({ cert: fresh.cert, key: fresh.key, minVersion: fresh.minVersion });
     },

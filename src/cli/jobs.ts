@@ -53,7 +53,7 @@ export async function runJobs(argv: string[], io: CliIo): Promise<number> {
     if (action !== 'list' && action !== 'replay') throw new UsageError(`unknown action "${action}" (list or replay)`);
     const kind = oneOf(values.kind, KINDS, 'kind');
     // Only the store is needed: not the TLS key (which an operator running this may not be allowed to read).
-    const config = loadConfig({ file: values.config ?? io.env.MMSGATE_CONFIG, dataDir: values['data-dir'], readTlsFiles: false });
+    const config = loadConfig({ file: values.config ?? io.env.MMSGATE_CONFIG, dataDir: values['data-dir'], readPemFiles: false });
     if (action === 'list') {
       if (ids.length > 0) throw new UsageError('list takes no IDs');
       const state = oneOf(values.state, STATES, 'state') ?? 'dead';

@@ -51,7 +51,24 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
   if (values['data-dir'] !== undefined && config.store !== undefined) {
     io.stderr.write(`mmsgate serve: --data-dir sets dataDir, but the configuration names store ${redactStoreUrl(config.store)}: the store stays there\n`);
   }
+  // SIGHUP means "reload" (a renewed TLS certificate: replace the files, then `kill -HUP <pid>`), never "stop": node's
+  // default would end the process at once, without the drain SIGTERM gets (in-flight requests, leases). Installed
+  // before the start so a SIGHUP during it cannot kill the node either.
+  let reload: (() => void) | undefined;
+  process.on('SIGHUP', () => (reload ? reload() : io.stderr.write('mmsgate serve: SIGHUP while starting: nothing reloaded\n')));
   const gw = await startGateway(config);
+  reload = () => {
+    if (!config.listenTls) {
+      gw.app.log.info('SIGHUP: nothing to reload (no listen.tls); the node keeps running');
+      return;
+    }
+    try {
+      gw.reloadTls();
+      gw.app.log.info('TLS certificate and key reloaded');
+    } catch (err) {
+      gw.app.log.error({ error: (err as Error).message }, 'TLS reload failed; the current certificate stays in use');
+    }
+  };
   if (config.sandboxDefaults) {
     io.stdout.write(
       `\nmmsgate sandbox on ${gw.url}\n` +
@@ -75,17 +92,6 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
-  if (config.listenTls) {
-    // A renewed certificate without a restart: `kill -HUP <pid>` after replacing the files.
-    process.on('SIGHUP', () => {
-      try {
-        gw.reloadTls();
-        gw.app.log.info('TLS certificate and key reloaded');
-      } catch (err) {
-        gw.app.log.error({ error: (err as Error).message }, 'TLS reload failed; the current certificate stays in use');
-      }
-    });
-  }
   return -1;
 }
 

@@ -5,6 +5,7 @@
  * and MO land in the gateway's own sandbox inbox).
  */
 import { readFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import { hostname } from 'node:os';
 import path from 'node:path';
@@ -42,10 +43,11 @@ export interface LoadOptions {
   /** Raw object instead of a file (tests). */
   raw?: ConfigInput;
   /**
-   * Read listen.tls's certificate and key (default true). Commands that only need the store (`mmsgate jobs`) say
-   * false: they must not need the private key, nor fail where its path does not resolve.
+   * Read the PEM files the configuration names (listen.tls's certificate and key, operators' mm7.ca; default true).
+   * Commands that only need the store (`mmsgate jobs`) say false: they must not need the private key, nor fail where
+   * a path does not resolve. Their loaded config then has neither listenTls nor the CA texts.
    */
-  readTlsFiles?: boolean;
+  readPemFiles?: boolean;
 }
 
 /** Read, default, validate and freeze. Throws ConfigError naming the bad key. */
@@ -86,15 +88,17 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   checkCrossReferences(cfg);
 
   const accounts = cfg.accounts.map((a) => ({ ...a, passwordHash: a.passwordHash ?? hashSecret(a.password!), password: undefined }));
+  const readFiles = opts.readPemFiles !== false;
   const operators = cfg.operators.map((o, i) => {
-    const withCa = o.mm7?.ca !== undefined ? { ...o, mm7: { ...o.mm7, ca: readPem(o.mm7.ca, `operators.${i}.mm7.ca`) } } : o;
+    const ca = o.mm7?.ca;
+    const withCa = ca === undefined ? o : { ...o, mm7: { ...o.mm7!, ca: readFiles ? readCaPem(ca, `operators.${i}.mm7.ca`) : undefined } };
     return withCa.inbound?.password !== undefined
       ? { ...withCa, inbound: { ...withCa.inbound, passwordHash: withCa.inbound.passwordHash ?? hashSecret(withCa.inbound.password), password: undefined } }
       : withCa;
   });
   const storeUrl = cfg.store ?? `sqlite:${path.join(cfg.dataDir, 'mmsgate.db')}`;
   const nodeId = cfg.node.id ?? `${hostname()}-${cfg.listen.port}`;
-  const tls = opts.readTlsFiles === false ? undefined : cfg.listen.tls;
+  const tls = readFiles ? cfg.listen.tls : undefined;
   const listenTls = tls ? readListenTls(tls) : undefined;
   return deepFreeze({ ...cfg, accounts, operators, storeUrl, nodeId, sandboxDefaults, ...(listenTls ? { listenTls } : {}) }) as LoadedConfig;
 }
@@ -116,6 +120,27 @@ function checkedTls(cert: string, key: string, minVersion: 'TLSv1.2' | 'TLSv1.3'
     throw new ConfigError(`invalid configuration:\n  listen.tls: the certificate and key cannot be used together: ${(e as Error).message}`);
   }
   return { cert, key, minVersion };
+}
+
+/**
+ * A file of CA certificates to trust: PEM CERTIFICATE blocks only, at least one, each a certificate X509Certificate can
+ * read (TLS would silently ignore anything else and then refuse every connection; a private key put here by mistake
+ * must not be kept).
+ */
+function readCaPem(file: string, key: string): string {
+  const text = readPem(file, key);
+  const blocks = [...text.matchAll(/-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/g)];
+  const bad = (why: string): ConfigError => new ConfigError(`invalid configuration:\n  ${key}: ${file} ${why}`);
+  if (blocks.length === 0) throw bad('holds no complete PEM block');
+  for (const [block, type] of blocks) {
+    if (type !== 'CERTIFICATE') throw bad(`holds a ${type} block; only CERTIFICATE blocks belong in a CA file`);
+    try {
+      new X509Certificate(block);
+    } catch (e) {
+      throw bad(`holds a certificate that cannot be read: ${(e as Error).message}`);
+    }
+  }
+  return text;
 }
 
 /** A PEM file of the configuration (a path relative to the working directory), or a ConfigError naming its key. */

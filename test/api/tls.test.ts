@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MmsClient, MmsNetworkError } from '../../src/client/index.ts';
 import { ConfigError, loadConfig } from '../../src/config/load.ts';
 import type { ConfigInput } from '../../src/config/schema.ts';
-import { ACCOUNT, eventually, freePort, REPO_ROOT, startTestGateway, testConfig, writeConfigFile, type TestGateway } from '../support/gateway.ts';
+import { ACCOUNT, eventually, freePort, http, REPO_ROOT, spawnGateway, startTestGateway, testConfig, writeConfigFile, type TestGateway } from '../support/gateway.ts';
 import { runSend } from '../../src/cli/send.ts';
 import { cliIo } from '../client-e2e/helpers.ts';
 
@@ -220,6 +220,25 @@ describe('a renewed certificate without a restart', () => {
     } finally {
       proc.kill('SIGTERM');
       await new Promise((r) => (proc.exitCode !== null ? r(null) : proc.once('exit', r)));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
+describe('SIGHUP on a node without TLS', () => {
+  it('keeps it running (nothing to reload) instead of ending it without a drain', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mmsgate-hup-'));
+    const port = await freePort();
+    const configFile = join(dir, 'mmsgate.yaml');
+    writeConfigFile(configFile, { ...testConfig({ dir }), log: { level: 'info' } } as ConfigInput);
+    const gw = await spawnGateway(configFile, port);
+    try {
+      gw.proc.kill('SIGHUP');
+      await eventually(async () => (gw.output().includes('nothing to reload') ? true : undefined), 10_000, 'the SIGHUP to be handled');
+      expect((await http(`${gw.url}/healthz`)).status).toBe(200);
+      expect(gw.proc.exitCode).toBeNull();
+    } finally {
+      expect(await gw.stop()).toBe(0);
       rmSync(dir, { recursive: true, force: true });
     }
   }, 60_000);

@@ -105,8 +105,13 @@ describe('mmsgate jobs', () => {
     expect(JSON.parse((await jobs('list', '--kind', 'mo', '--json')).out)[0].lastError).toBe(hostile); // still the same text
   });
 
-  it('needs only the store: a TLS key it cannot read does not stop it', async () => {
-    const raw = { ...testConfig({ dir, reportUrl: `${sink.url}/reports` }), listen: { host: '127.0.0.1', port: 0, tls: { cert: '/nonexistent/cert.pem', key: '/nonexistent/key.pem' } } };
+  it('needs only the store: a TLS key or CA file it cannot read does not stop it', async () => {
+    const base = testConfig({ dir, reportUrl: `${sink.url}/reports` });
+    const raw = {
+      ...base,
+      listen: { host: '127.0.0.1', port: 0, tls: { cert: '/nonexistent/cert.pem', key: '/nonexistent/key.pem' } },
+      operators: [...(base.operators ?? []), { id: 310, type: 'mm7', prefixes: ['1999'], mm7: { url: 'https://127.0.0.1:1/mm7', ca: 'certs/mmsc-ca.pem' } }],
+    };
     const file = path.join(dir, 'with-tls.yaml');
     writeConfigFile(file, raw as ConfigInput);
     const io = cliIo();

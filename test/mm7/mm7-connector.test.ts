@@ -252,5 +252,9 @@ describe('Mm7Connector to an https MMSC with a private certificate', () => {
     const certFile = fileURLToPath(new URL('../support/tls/cert.pem', import.meta.url));
     expect(loadConfig({ raw: op(certFile) }).operators[0]!.mm7!.ca).toContain('-----BEGIN CERTIFICATE-----');
     expect(() => loadConfig({ raw: op('/nonexistent/ca.pem') })).toThrow(/operators\.0\.mm7\.ca: cannot read/);
+    // A private key given by mistake (TLS would ignore it and then refuse every connection) is refused, not kept.
+    const keyFile = fileURLToPath(new URL('../support/tls/key.pem', import.meta.url));
+    expect(() => loadConfig({ raw: op(keyFile) })).toThrow(/operators\.0\.mm7\.ca: .* holds a PRIVATE KEY block/);
+    expect(() => loadConfig({ raw: op(keyFile), readPemFiles: false })).not.toThrow();
   });
 });
