@@ -8,7 +8,8 @@ import { connect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -98,10 +99,6 @@ describe('HTTPS listener (listen.tls)', () => {
   });
 
   it('refuses a certificate and key that do not belong together at start, naming listen.tls and never printing the key', async () => {
-    const { generateKeyPairSync } = await import('node:crypto');
-    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
     const dir = mkdtempSync(join(tmpdir(), 'mmsgate-tls-'));
     try {
       const otherKey = join(dir, 'other-key.pem');

@@ -109,6 +109,8 @@ export async function acceptSend(ctx: GatewayContext, input: SendInput): Promise
     updatedAt: now,
     parts: storedParts,
   };
+  const acceptedDetail: Record<string, unknown> = { requestId: input.requestId, parts: storedParts.length, operatorId: valid.operatorId, bytes: sumSizes(storedParts) };
+  if (test) acceptedDetail.testMtConfig = true;
   const unit: WriteUnit = {
     blobs,
     mts: [mt],
@@ -118,9 +120,7 @@ export async function acceptSend(ctx: GatewayContext, input: SendInput): Promise
         at: now,
         type: 'accepted',
         node: ctx.nodeId,
-        detail: test
-          ? { requestId: input.requestId, parts: storedParts.length, operatorId: valid.operatorId, bytes: sumSizes(storedParts), testMtConfig: true }
-          : { requestId: input.requestId, parts: storedParts.length, operatorId: valid.operatorId, bytes: sumSizes(storedParts) },
+        detail: acceptedDetail,
       },
     ],
     // Remote content is fetched by the submit step (through the shared URL cache), so one job kind serves both.
