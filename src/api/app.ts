@@ -162,7 +162,8 @@ function answerClientError(ctx: GatewayContext, err: ConnectionError, socket: So
   // listen.tls: node:https reports TLS handshake failures and timeouts here too. There is no HTTP to answer on a
   // connection whose handshake never finished (an HTTP answer would go out as garbage and its callback never run,
   // leaving the socket open for good): close it.
-  if ((socket as Socket & { encrypted?: boolean; _secureEstablished?: boolean }).encrypted && !(socket as { _secureEstablished?: boolean })._secureEstablished) {
+  const tlsState = socket as Socket & { encrypted?: boolean; _secureEstablished?: boolean };
+  if (tlsState.encrypted && !tlsState._secureEstablished) {
     socket.destroy();
     return;
   }

@@ -84,7 +84,6 @@ export class SharedRateLimiter {
     const turn = this.tail.then(() => this.acquire(signal));
     this.tail = turn.catch(() => undefined); // a stopped taker must not stop the ones behind it
     if (!signal) return turn;
-    turn.catch(() => undefined); // its failure is reported through the promise below
     return new Promise<void>((resolve, reject) => {
       const onAbort = (): void => reject(signal.reason);
       if (signal.aborted) return onAbort();

@@ -85,7 +85,7 @@ export interface StoreDialect {
   /**
    * A batch that only inserts rows (no job resolution, idempotency key or patch: every accepted MT, every MO) is
    * written as one statement, its INSERTs as data-modifying CTEs (PostgreSQL): one round trip in an implicit
-   * transaction instead of BEGIN, an INSERT per table, the notification and COMMIT, each a round trip.
+   * transaction instead of BEGIN, an INSERT per table and COMMIT, each a round trip.
    */
   readonly singleStatementInserts?: boolean;
   /** Subscribe to other nodes' notifications; resolves to an unsubscribe function. */

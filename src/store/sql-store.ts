@@ -183,7 +183,7 @@ export class KyselyStore implements SqlStore {
 
   /**
    * A batch of units that only insert rows, as one statement (StoreDialect.singleStatementInserts): each table's
-   * multi-row INSERT a data-modifying CTE, the job notification its result, all in the statement's own transaction
+   * multi-row INSERT a data-modifying CTE, all in the statement's own transaction
    * (PostgreSQL runs every data-modifying CTE to completion whether or not the query reads it). Undefined, with
    * nothing written, when the dialect cannot, a unit does more than insert, or the rows exceed one statement's
    * parameters: the caller then takes the general path.
@@ -557,10 +557,10 @@ export class KyselyStore implements SqlStore {
     };
   }
 
-  private emitLocal(kinds: readonly JobKind[]): void {
+  private emitLocal(kinds: JobKind[]): void {
     for (const l of this.localListeners) {
       try {
-        l([...kinds]);
+        l(kinds);
       } catch (err) {
         this.log('job listener threw', { error: (err as Error).message });
       }
@@ -568,7 +568,7 @@ export class KyselyStore implements SqlStore {
   }
 
   /** Jobs of these kinds became ready (committed): wake this node's runners now and tell the other nodes. */
-  private announce(kinds: readonly JobKind[]): void {
+  private announce(kinds: JobKind[]): void {
     this.emitLocal(kinds);
     this.dialect.announceJobs?.(kinds);
   }
