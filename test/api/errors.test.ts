@@ -6,6 +6,7 @@ import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERRORS, type ErrorCode } from '../../src/core/errors.ts';
 import { buildMultipart } from '../../src/shared/multipart-writer.ts';
+import { parseResponseHead } from './raw-http.ts';
 import {
   AUTH,
   basic,
@@ -271,21 +272,16 @@ function rawRequest(port: number, head: string, next: () => Buffer | null, gapMs
     }, timeoutMs);
     const finish = () => {
       const text = got.toString('latin1');
-      const end = text.indexOf('\r\n\r\n');
-      if (end < 0) return false;
-      const lines = text.slice(0, end).split('\r\n');
-      const headers: Record<string, string> = {};
-      for (const l of lines.slice(1)) {
-        const i = l.indexOf(':');
-        headers[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim();
-      }
-      const body = text.slice(end + 4);
+      const head = parseResponseHead(text);
+      if (!head) return false;
+      const { status, headers } = head;
+      const body = text.slice(head.headEnd + 4);
       const len = Number(headers['content-length'] ?? NaN);
       if (Number.isFinite(len) && Buffer.byteLength(body, 'latin1') < len) return false;
       clearTimeout(deadline);
       clearTimeout(timer);
       sock.destroy();
-      resolve({ status: Number(lines[0]!.split(' ')[1]), headers, body, sentWhenAnswered });
+      resolve({ status, headers, body, sentWhenAnswered });
       return true;
     };
     sock.on('data', (c: Buffer) => {

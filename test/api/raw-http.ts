@@ -110,15 +110,9 @@ export class RawConnection {
 
   private parse(): RawResponse | undefined {
     const text = this.text();
-    const headEnd = text.indexOf('\r\n\r\n');
-    if (headEnd < 0) return undefined;
-    const lines = text.slice(0, headEnd).split('\r\n');
-    const headers: Record<string, string> = {};
-    for (const l of lines.slice(1)) {
-      const i = l.indexOf(':');
-      headers[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim();
-    }
-    const status = Number(lines[0]!.split(' ')[1]);
+    const head = parseResponseHead(text);
+    if (!head) return undefined;
+    const { status, headers, headEnd } = head;
     const length = status < 200 ? 0 : Number(headers['content-length'] ?? 0);
     if (Buffer.byteLength(text, 'latin1') < headEnd + 4 + length) return undefined;
     const body = text.slice(headEnd + 4, headEnd + 4 + length);
@@ -144,6 +138,19 @@ export class RawConnection {
 }
 
 /** The head of a POST /mms/v2/send request. */
+/** Status line and headers (names lower-cased) of an HTTP/1.1 answer, once `text` holds all of them; headEnd is where the blank line starts. */
+export function parseResponseHead(text: string): { status: number; headers: Record<string, string>; headEnd: number } | undefined {
+  const headEnd = text.indexOf('\r\n\r\n');
+  if (headEnd < 0) return undefined;
+  const lines = text.slice(0, headEnd).split('\r\n');
+  const headers: Record<string, string> = {};
+  for (const l of lines.slice(1)) {
+    const i = l.indexOf(':');
+    headers[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim();
+  }
+  return { status: Number(lines[0]!.split(' ')[1]), headers, headEnd };
+}
+
 export function sendHead(opts: { auth?: string | null; contentType?: string; contentLength?: number; extra?: Record<string, string> }): string {
   let h = 'POST /mms/v2/send HTTP/1.1\r\nHost: 127.0.0.1\r\n';
   if (opts.auth) h += `Authorization: ${opts.auth}\r\n`;
