@@ -22,6 +22,24 @@ export function hasDuplicates(keys: readonly number[]): boolean {
 }
 
 /**
+ * Items split into rounds of distinct keys, round k holding each key's k-th item: applying the rounds in order applies
+ * every key's items in their order, and each round can be one statement. A batch of pipeline results often patches one
+ * message twice (the operator's acceptance and, right after, its delivery report); row by row that was a round trip
+ * per patch.
+ */
+export function inRounds<T>(items: readonly T[], key: (item: T) => number): T[][] {
+  const seen = new Map<number, number>();
+  const rounds: T[][] = [];
+  for (const it of items) {
+    const k = key(it);
+    const n = seen.get(k) ?? 0;
+    seen.set(k, n + 1);
+    (rounds[n] ??= []).push(it);
+  }
+  return rounds;
+}
+
+/**
  * Resolve jobs in one UPDATE per chunk: each row changes only while still leased to the resolution's owner and
  * ready (a job taken over after its lease expired is left alone). Returns the id and kind of each row changed.
  * Job ids must be distinct (see hasDuplicates).
@@ -68,9 +86,11 @@ function optional(column: string): RawBuilder<unknown> {
 /**
  * Apply MT patches in one UPDATE per chunk, forward-only with the same guard as the row-by-row form: the state
  * rank must rise, except that 'reported' may be patched again (later delivery reports refine the outcome).
- * Message ids must be distinct (see hasDuplicates).
+ * Message ids must be distinct (see hasDuplicates). Returns the ids of the messages changed (a required patch whose
+ * message is not among them leaves its unit unapplied, as in the row-by-row form).
  */
-export async function patchMtsBatch(conn: Conn, patches: readonly MtPatch[], now: number): Promise<void> {
+export async function patchMtsBatch(conn: Conn, patches: readonly MtPatch[], now: number): Promise<Set<number>> {
+  const changed = new Set<number>();
   for (let i = 0; i < patches.length; i += MAX_ROWS) {
     const chunk = patches.slice(i, i + MAX_ROWS);
     const values = sql.join(
@@ -85,7 +105,7 @@ export async function patchMtsBatch(conn: Conn, patches: readonly MtPatch[], now
           ${p.operatorMessageId !== undefined}::boolean, ${p.operatorMessageId ?? null}::text)`;
       }),
     );
-    await sql`
+    const r = await sql<{ mt_id: number | string }>`
       UPDATE mt_messages AS m SET
         state = v.state,
         state_rank = v.state_rank,
@@ -99,6 +119,9 @@ export async function patchMtsBatch(conn: Conn, patches: readonly MtPatch[], now
         has_outcome_description, outcome_description, has_user_agent, user_agent,
         has_operator_message_id, operator_message_id)
       WHERE m.mt_id = v.mt_id
-        AND (m.state_rank < v.state_rank OR (v.state = 'reported' AND m.state = 'reported'))`.execute(conn);
+        AND (m.state_rank < v.state_rank OR (v.state = 'reported' AND m.state = 'reported'))
+      RETURNING m.mt_id`.execute(conn);
+    for (const row of r.rows) changed.add(Number(row.mt_id));
   }
+  return changed;
 }

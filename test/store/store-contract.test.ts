@@ -164,6 +164,69 @@ describe.each(backends)('Store contract on %s', (backend, newUrl) => {
     expect(await store.getMt(id + 2)).toMatchObject({ state: 'delivered', status: 'Retrieved', userAgent: 'UA/1' });
   });
 
+  it('applies a unit with a required patch only if the patch moves its message forward, per unit in one batch', async () => {
+    const id = await store.reserveIds('mt', 5);
+    await store.write([
+      {
+        mts: [
+          mtOf(id, []),
+          mtOf(id + 1, [], { state: 'delivered', status: 'Retrieved' }),
+          mtOf(id + 2, [], { state: 'reported', status: 'Deferred', outcomeId: 2 }),
+          mtOf(id + 3, []),
+          mtOf(id + 4, [], { state: 'submitted', operatorMessageId: 'op-4' }),
+        ],
+      },
+    ]);
+    const [job] = await enqueue('submit', 1);
+    await store.claimJobs({ kinds: ['submit'], owner: 'W', leaseMs: 60_000, limit: 10, now: T0 });
+    const event = (mtId: number, type: string) => ({ mtId, at: T0, type, node: 'n1', detail: {} });
+    const LATER = T0 + 86_400_000; // not due in the other tests' claims (now = T0)
+    const results = await store.write([
+      // Forward: applies, with its event and report job.
+      { mtPatches: [{ mtId: id, state: 'submitted', operatorMessageId: 'op-0', required: true }], events: [event(id, 'submitted')], jobs: [{ kind: 'report', refId: id, runAt: LATER }] },
+      // Backward (a late interim report): the whole unit is skipped.
+      { mtPatches: [{ mtId: id + 1, state: 'reported', status: 'Deferred', required: true }], events: [event(id + 1, 'report-received')], jobs: [{ kind: 'report', refId: id + 1, runAt: LATER }] },
+      // 'reported' again: refines the outcome, applies.
+      { mtPatches: [{ mtId: id + 2, state: 'reported', status: 'Forwarded', outcomeId: 3, required: true }], events: [event(id + 2, 'report-received')] },
+      // Its job was lost to another owner: skipped before its patch is even tried.
+      { job: { jobId: job!.id, owner: 'someone-else', outcome: 'done' }, mtPatches: [{ mtId: id + 3, state: 'submitted', required: true }], events: [event(id + 3, 'submitted')] },
+      // Forward, to delivered (the report of a submitted message).
+      { mtPatches: [{ mtId: id + 4, state: 'delivered', status: 'Retrieved', outcomeId: 0, required: true }], events: [event(id + 4, 'delivered')] },
+    ]);
+    expect(results).toEqual([{ applied: true }, { applied: false }, { applied: true }, { applied: false }, { applied: true }]);
+    expect(await store.getMt(id)).toMatchObject({ state: 'submitted', operatorMessageId: 'op-0' });
+    expect(await store.getMt(id + 1)).toMatchObject({ state: 'delivered', status: 'Retrieved' });
+    expect(await store.getMt(id + 2)).toMatchObject({ state: 'reported', status: 'Forwarded', outcomeId: 3 });
+    expect(await store.getMt(id + 3)).toMatchObject({ state: 'accepted' });
+    expect(await store.getMt(id + 4)).toMatchObject({ state: 'delivered', status: 'Retrieved', outcomeId: 0, operatorMessageId: 'op-4' });
+    // A skipped unit wrote nothing else either: no event, no job.
+    expect((await store.getEvents({ mtId: id + 1 })).map((e) => e.type)).toEqual([]);
+    expect(await store.listJobs({ refId: id + 1 })).toEqual([]);
+    expect((await store.getEvents({ mtId: id + 3 })).map((e) => e.type)).toEqual([]);
+    expect((await store.getEvents({ mtId: id })).map((e) => e.type)).toEqual(['submitted']);
+    expect((await store.listJobs({ refId: id })).map((j) => j.kind)).toEqual(['report']);
+    expect((await store.getEvents({ mtId: id + 4 })).map((e) => e.type)).toEqual(['delivered']);
+  });
+
+  it('applies several patches of one message in one batch in their order, required or not', async () => {
+    const id = await store.reserveIds('mt', 3);
+    await store.write([{ mts: [mtOf(id, []), mtOf(id + 1, []), mtOf(id + 2, [])] }]);
+    const results = await store.write([
+      { mtPatches: [{ mtId: id, state: 'submitted', operatorMessageId: 'op-a', required: true }] },
+      { mtPatches: [{ mtId: id + 1, state: 'submitted', operatorMessageId: 'op-b' }] },
+      { mtPatches: [{ mtId: id, state: 'delivered', status: 'Retrieved', required: true }] },
+      { mtPatches: [{ mtId: id + 1, state: 'delivered', status: 'Retrieved' }] },
+      // Behind the patch before it in the batch: skipped.
+      { mtPatches: [{ mtId: id, state: 'submitted', operatorMessageId: 'op-late', required: true }] },
+      { mtPatches: [{ mtId: id + 2, state: 'submitted', operatorMessageId: 'op-c', required: true }] },
+      { mtPatches: [{ mtId: id + 1, state: 'submitted', operatorMessageId: 'op-late' }] },
+    ]);
+    expect(results.map((r) => r.applied)).toEqual([true, true, true, true, false, true, true]);
+    expect(await store.getMt(id)).toMatchObject({ state: 'delivered', status: 'Retrieved', operatorMessageId: 'op-a' });
+    expect(await store.getMt(id + 1)).toMatchObject({ state: 'delivered', status: 'Retrieved', operatorMessageId: 'op-b' });
+    expect(await store.getMt(id + 2)).toMatchObject({ state: 'submitted', operatorMessageId: 'op-c' });
+  });
+
   it('stores MOs with parts and applies MO state changes', async () => {
     const moId = await store.reserveIds('mo', 1);
     expect(moId).toBeGreaterThanOrEqual(FIRST_ID);
