@@ -231,6 +231,9 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
     prepareContent: (parts, operatorId, bytesOf) => prepareContent(parts, limitsFor(operatorId), { cache: contentCache, bytesOf }),
   };
   const unsubscribe = store.onJobsEnqueued?.((kinds) => wakeKinds(kinds)) ?? (() => undefined);
+  if (config.sandbox.enabled && !config.sandboxDefaults && !isLoopbackHost(config.listen.host)) {
+    log.warn({ host: config.listen.host }, 'sandbox.enabled on a non-loopback address: /sandbox takes no credentials (anyone who can reach it can read handset copies and inject MOs)');
+  }
   for (const a of config.accounts) {
     for (const [name, mtc] of Object.entries(a.mtConfigs)) {
       if (!mtc.reportUrl) log.warn({ account: a.id, mtConfig: name }, 'mtConfig has no reportUrl: delivery reports of its messages are not sent');
@@ -303,4 +306,9 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
       return stopping;
     },
   };
+}
+
+/** A listen host that only this machine can reach. */
+function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }

@@ -132,7 +132,8 @@ export function buildApp(ctx: GatewayContext, opts: { logRequests?: boolean; liv
   registerSendRoute(app, ctx);
   registerStatusRoutes(app, ctx);
   registerMm7InboundRoute(app, ctx);
-  if (ctx.config.operators.some((o) => o.type === 'simulator')) {
+  // The sandbox takes no credentials: only where asked for (config.ts: on by default in the sandbox itself).
+  if (ctx.config.sandbox.enabled && ctx.config.operators.some((o) => o.type === 'simulator')) {
     registerSandboxRoutes(app, ctx);
     registerSandboxConsole(app, ctx, opts.live ?? new LiveEvents());
   }

@@ -31,6 +31,8 @@ export interface LoadedConfig extends Config {
   readonly nodeId: string;
   /** True when the sandbox defaults were used (no config file). */
   readonly sandboxDefaults: boolean;
+  /** sandbox.enabled resolved: as set, else on only with the sandbox defaults. */
+  readonly sandbox: { readonly enabled: boolean };
   /** listen.tls with the PEM files read (at start, so a missing file is a configuration error). */
   readonly listenTls?: { readonly cert: string; readonly key: string; readonly minVersion: 'TLSv1.2' | 'TLSv1.3' };
 }
@@ -100,7 +102,8 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   const nodeId = cfg.node.id ?? `${hostname()}-${cfg.listen.port}`;
   const tls = readFiles ? cfg.listen.tls : undefined;
   const listenTls = tls ? readListenTls(tls) : undefined;
-  return deepFreeze({ ...cfg, accounts, operators, storeUrl, nodeId, sandboxDefaults, ...(listenTls ? { listenTls } : {}) }) as LoadedConfig;
+  const sandbox = { enabled: cfg.sandbox.enabled ?? sandboxDefaults };
+  return deepFreeze({ ...cfg, accounts, operators, storeUrl, nodeId, sandboxDefaults, sandbox, ...(listenTls ? { listenTls } : {}) }) as LoadedConfig;
 }
 
 /**
@@ -196,6 +199,9 @@ function checkCrossReferences(cfg: Config): void {
     if (opIds.has(o.id)) problems.push(`operators.${i}.id: duplicate operator id ${o.id}`);
     opIds.add(o.id);
   });
+  if (cfg.sandbox.enabled === true && !cfg.operators.some((o) => o.type === 'simulator')) {
+    problems.push('sandbox.enabled: the sandbox needs an operator of type simulator (its virtual handsets)');
+  }
   if (problems.length) throw new ConfigError(`invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
 }
 

@@ -21,6 +21,27 @@ const httpUrl = z
   .url()
   .refine((u) => /^https?:\/\//i.test(u), 'must be an http:// or https:// URL');
 
+/**
+ * A stored password hash as `mmsgate hash-password` prints it: `scrypt$N$r$p$salt$hash` (core/secrets.ts). Checked in
+ * full at start: a mistyped hash would otherwise only show as every login of the account failing (401).
+ */
+const scryptHash = z
+  .string()
+  .regex(/^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/]+={0,2}\$[A-Za-z0-9+/]+={0,2}$/, 'must be a hash printed by `mmsgate hash-password` (scrypt$N$r$p$salt$hash)')
+  .refine((h) => {
+    const [, n, r, p, , hash] = h.split('$');
+    const [N, R, P] = [Number(n), Number(r), Number(p)];
+    // scrypt's own rules (RFC 7914 §2: N a power of two > 1), within what verification allows (256 MiB), and a
+    // hash long enough to mean something.
+    return N > 1 && (N & (N - 1)) === 0 && R >= 1 && P >= 1 && 128 * N * R <= 256 * 1024 * 1024 && Buffer.from(hash!, 'base64').length >= 16;
+  }, 'scrypt parameters or hash length out of range: make it again with `mmsgate hash-password`');
+
+/** A Standard Webhooks secret: `whsec_` and the base64 of the key (shared/standard-webhooks.ts secretKey). */
+const webhookSecret = z
+  .string()
+  .regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, 'must be whsec_ followed by base64 (e.g. from `openssl rand -base64 32`)')
+  .refine((s) => Buffer.from(s.slice('whsec_'.length), 'base64').length >= 16, 'the key must be at least 16 bytes (24 to 64 recommended)');
+
 const digits = (what: string) => z.string().regex(/^[0-9]{3,15}$/, `${what} must be 3 to 15 digits`);
 
 const scheduleSchema = z
@@ -55,13 +76,13 @@ const accountSchema = z
     /** Plain password (hashed with scrypt at start; the plain text is not kept). */
     password: z.string().min(1).max(256).optional(),
     /** Or a hash made by `mmsgate hash-password` (scrypt$...). */
-    passwordHash: z.string().startsWith('scrypt$').optional(),
+    passwordHash: scryptHash.optional(),
     mtConfigs: z.record(z.string().min(1).max(64), mtConfigSchema).default({ default: {} }),
     numbers: z
       .array(z.object({ number: digits('number'), moUrl: httpUrl.optional() }).strict())
       .default([]),
     /** Standard Webhooks secrets ("whsec_..."); when set, reports and MO are signed. Two during rotation. */
-    webhookSecrets: z.array(z.string().startsWith('whsec_')).max(2).default([]),
+    webhookSecrets: z.array(webhookSecret).max(2).default([]),
   })
   .strict()
   .refine((a) => !!a.password !== !!a.passwordHash, { message: 'give exactly one of password or passwordHash' });
@@ -142,7 +163,7 @@ const operatorSchema = z
       .object({
         username: z.string().min(1).optional(),
         password: z.string().min(1).optional(),
-        passwordHash: z.string().startsWith('scrypt$').optional(),
+        passwordHash: scryptHash.optional(),
         allowIps: z.array(z.string()).default([]),
       })
       .strict()
@@ -246,6 +267,17 @@ export const configSchema = z
           message: `requestTimeout (${api.requestTimeout} ms) must not be shorter than headersTimeout (${api.headersTimeout} ms; default 20s); durations are written like 60s, a bare number is milliseconds`,
         });
       })
+      .prefault({}),
+    sandbox: z
+      .object({
+        /**
+         * Serve the sandbox endpoints (/sandbox: the console, virtual handsets, MO injection, the inbox). They take no
+         * credentials, so they are on by default only in the sandbox itself (no config file); with a config file only
+         * when set true here, and only with a simulator operator.
+         */
+        enabled: z.boolean().optional(),
+      })
+      .strict()
       .prefault({}),
     metrics: z
       .object({

@@ -80,6 +80,7 @@ function nodeConfig(storeUrl: string, id: string, dataCenter: string, reportUrl:
     storePoolSize: 5,
     node: { id, dataCenter },
     log: { level: 'warn' },
+    sandbox: { enabled: true }, // the handset copies are read back through /sandbox
     accounts: [
       {
         id: ACCOUNT.id,

@@ -48,6 +48,8 @@ describe('a test mtConfig in front of a real MM7 operator', () => {
       expect(doc.mobileOperatorId).toBe(OP_ID);
       expect(doc.events.find((e: { type: string }) => e.type === 'submitted').detail).toMatchObject({ simulator: true, testMtConfig: true });
       expect(doc.events.find((e: { type: string }) => e.type === 'accepted').detail).toMatchObject({ testMtConfig: true });
+      // No virtual handset holds a copy, so none is said to have received one.
+      expect(doc.events.map((e: { type: string }) => e.type)).not.toContain('handset-received');
     }
     expect(peer.requests).toHaveLength(0);
     expect(await gw.gateway.store.listHandsetMessages('15551239999', 10)).toHaveLength(0);

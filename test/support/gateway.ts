@@ -66,6 +66,8 @@ export function testConfig(opts: TestConfigOptions & { dir: string }): ConfigInp
     store: `sqlite:${opts.dbFile ?? path.join(opts.dir, 'mmsgate.db')}`,
     node: { id: 'test-node' },
     log: { level: 'silent' },
+    // The tests use the virtual handsets and MO injection.
+    sandbox: { enabled: true },
     accounts: [
       {
         id: ACCOUNT.id,

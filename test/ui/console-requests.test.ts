@@ -62,6 +62,31 @@ describe('console request builders against the sandbox', () => {
     expect(Buffer.from(await (await fetch(`${gw.url}${bin.url}`)).arrayBuffer()).equals(image)).toBe(true);
   });
 
+  it('serves handset parts so that a browser never runs them (HTML downloads, sandboxed, no sniffing)', async () => {
+    const m = page.multipart([
+      { headers: { 'Content-Type': 'application/json; charset=utf-8', 'Content-Id': '<main>' }, body: JSON.stringify({ type: 'MT', source: '88600', destination: '15551230001', subject: 'html' }) },
+      { headers: { 'Content-Type': 'text/html', 'Content-Id': '<page.html>' }, body: '<script>alert(document.cookie)</script>' },
+      { headers: { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Id': '<text.txt>' }, body: 'plain' },
+    ]);
+    const res = await fetch(`${gw.url}/mms/v2/send`, { method: 'POST', headers: { 'content-type': m.type, authorization: auth }, body: m.body });
+    expect(res.status).toBe(200);
+    const { mtId } = (await res.json()) as { mtId: number };
+    type Msg = { mtId: number; parts: { contentId: string; url: string }[] };
+    const msg = await eventually(async () => {
+      const list = (await (await fetch(`${gw.url}/sandbox/handsets/15551230001/messages`)).json()) as Msg[];
+      return list.find((x) => x.mtId === mtId);
+    });
+    const html = await fetch(`${gw.url}${msg.parts.find((p) => p.contentId === 'page.html')!.url}`);
+    expect(html.headers.get('content-disposition')).toBe('attachment');
+    expect(html.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(html.headers.get('content-security-policy')).toMatch(/^sandbox; default-src 'none'/);
+    expect(await html.text()).toBe('<script>alert(document.cookie)</script>'); // the bytes themselves are unchanged
+    const text = await fetch(`${gw.url}${msg.parts.find((p) => p.contentId === 'text.txt')!.url}`);
+    expect(text.headers.get('content-disposition')).toBe('inline');
+    expect(text.headers.get('content-security-policy')).toMatch(/^sandbox/);
+    await text.body?.cancel();
+  });
+
   it('injects an MO that lands in the sandbox inbox', async () => {
     const m = page.multipart([
       { headers: { 'Content-Type': 'application/json; charset=utf-8', 'Content-Id': '<main>' }, body: JSON.stringify({ source: '15551230001', destinations: ['88600'] }) },

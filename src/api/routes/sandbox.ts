@@ -101,7 +101,13 @@ export function registerSandboxRoutes(app: FastifyInstance, ctx: GatewayContext)
       const part = m?.parts[Number(req.params.index)];
       const bytes = part?.sha256 ? await ctx.store.getBlob(part.sha256) : undefined;
       if (!part || !bytes) throw new ApiError('NOT_FOUND');
+      // The bytes are the customer's, served from the gateway's own origin (where a browser may hold Basic
+      // credentials): never let a browser run them. Media types a handset shows inline are shown inline; anything
+      // else (HTML, SVG, ...) downloads, and in any case runs sandboxed without scripts, with no type sniffing.
       reply.header('content-type', part.contentType);
+      reply.header('x-content-type-options', 'nosniff');
+      reply.header('content-security-policy', "sandbox; default-src 'none'; img-src 'self'; media-src 'self'");
+      reply.header('content-disposition', INLINE_TYPES.test(part.contentType) ? 'inline' : 'attachment');
       return reply.send(bytes);
     },
   );
@@ -121,6 +127,9 @@ export function registerSandboxRoutes(app: FastifyInstance, ctx: GatewayContext)
 }
 
 /** JSON bodies as objects, text as text, anything else (multipart) as text when printable, else base64. */
+/** Part types a browser shows without running anything: raster images, audio, video, plain text. */
+const INLINE_TYPES = /^\s*(image\/(jpeg|png|gif|webp|bmp)|audio\/[a-z0-9.+-]+|video\/[a-z0-9.+-]+|text\/plain)\s*(;|$)/i;
+
 function describeBody(contentType: string, body: Buffer): unknown {
   const type = parseContentType(contentType).type;
   if (type === 'application/json') {

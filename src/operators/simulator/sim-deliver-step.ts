@@ -32,14 +32,15 @@ export function simulatedDelivery(
   handsetCopy = true,
 ): { unit: WriteUnit; report: { outcome: Outcome; userAgent: string | null } | null } {
   const b = simBehaviour(mt.destination);
-  const unit: WriteUnit = b.deliverToHandset
-    ? {
-        ...(handsetCopy
-          ? { handsetMessages: [{ number: mt.destination, mtId: mt.mtId, source: mt.source, subject: mt.subject, receivedAt: at, parts }] }
-          : {}),
-        events: [{ mtId: mt.mtId, at, type: 'handset-received', node: nodeId, detail: { number: mt.destination } }],
-      }
-    : {};
+  // No copy (a test mtConfig's message, standing in for a real operator): no handset-received event either, since
+  // no virtual handset holds anything; the report the test number asks for still comes.
+  const unit: WriteUnit =
+    b.deliverToHandset && handsetCopy
+      ? {
+          handsetMessages: [{ number: mt.destination, mtId: mt.mtId, source: mt.source, subject: mt.subject, receivedAt: at, parts }],
+          events: [{ mtId: mt.mtId, at, type: 'handset-received', node: nodeId, detail: { number: mt.destination } }],
+        }
+      : {};
   if (!b.report) {
     return { unit: mergeUnits(unit, { events: [{ mtId: mt.mtId, at, type: 'operator-no-report', node: nodeId, detail: { simulator: true } }] }), report: null };
   }

@@ -1,0 +1,112 @@
+/**
+ * Settings whose mistakes used to show only later: a mistyped passwordHash (every login of the account failing with
+ * 401) or webhook secret (every report and MO failing to sign) are refused at start, naming the key; and the
+ * sandbox endpoints, which take no credentials, are served only where asked for.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request } from 'undici';
+import { ConfigError, loadConfig } from '../../src/config/load.ts';
+import type { ConfigInput } from '../../src/config/schema.ts';
+import { hashSecret } from '../../src/core/secrets.ts';
+import { startGateway, type Gateway } from '../../src/gateway.ts';
+
+const sim = { id: 77, type: 'simulator' as const, prefixes: ['1'] };
+
+function account(extra: Record<string, unknown>): ConfigInput {
+  return { accounts: [{ id: 'acme', mtConfigs: { default: {} }, ...extra }], operators: [sim] } as ConfigInput;
+}
+
+function refusal(raw: ConfigInput): string {
+  try {
+    loadConfig({ raw });
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return (e as Error).message;
+  }
+  throw new Error('the configuration was accepted');
+}
+
+describe('password hashes and webhook secrets are checked at start', () => {
+  it('accepts a hash made by hash-password and refuses malformed ones, naming the key', () => {
+    expect(() => loadConfig({ raw: account({ passwordHash: hashSecret('s3cret') }) })).not.toThrow();
+    expect(refusal(account({ passwordHash: 'scrypt$abc' }))).toMatch(/accounts\.0\.passwordHash: must be a hash printed by `mmsgate hash-password`/);
+    // N must be a power of two (RFC 7914); a truncated hash is no hash.
+    const [, , r, p, salt, hash] = hashSecret('s3cret').split('$');
+    expect(refusal(account({ passwordHash: `scrypt$1000$${r}$${p}$${salt}$${hash}` }))).toMatch(/accounts\.0\.passwordHash: scrypt parameters/);
+    expect(refusal(account({ passwordHash: `scrypt$16384$${r}$${p}$${salt}$AAAA` }))).toMatch(/accounts\.0\.passwordHash/);
+  });
+
+  it('checks an operator inbound passwordHash the same way', () => {
+    const raw = {
+      operators: [{ id: 78, type: 'mm7', prefixes: ['44'], mm7: { url: 'http://127.0.0.1:9/mm7', vaspId: 'v' }, inbound: { username: 'mmsc', passwordHash: 'scrypt$x' } }],
+    } as ConfigInput;
+    expect(refusal(raw)).toMatch(/operators\.0\.inbound\.passwordHash/);
+  });
+
+  it('refuses a webhook secret that is not whsec_ + base64 of a real key', () => {
+    const good = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
+    expect(() => loadConfig({ raw: account({ password: 'p', webhookSecrets: [good] }) })).not.toThrow();
+    expect(refusal(account({ password: 'p', webhookSecrets: ['whsec_!!'] }))).toMatch(/accounts\.0\.webhookSecrets\.0: must be whsec_ followed by base64/);
+    expect(refusal(account({ password: 'p', webhookSecrets: [good, 'whsec_AAAA'] }))).toMatch(/accounts\.0\.webhookSecrets\.1: the key must be at least 16 bytes/);
+  });
+});
+
+describe('the sandbox endpoints', () => {
+  it('are on by default in the sandbox itself and off with a config file unless set', () => {
+    expect(loadConfig({}).sandbox.enabled).toBe(true);
+    expect(loadConfig({ raw: account({ password: 'p' }) }).sandbox.enabled).toBe(false);
+    expect(loadConfig({ raw: { ...account({ password: 'p' }), sandbox: { enabled: true } } }).sandbox.enabled).toBe(true);
+    expect(refusal({ sandbox: { enabled: true } } as ConfigInput)).toMatch(/sandbox\.enabled: the sandbox needs an operator of type simulator/);
+  });
+
+  describe('over HTTP', () => {
+    let dir: string;
+    const gateways: Gateway[] = [];
+    async function start(sandbox: boolean | undefined): Promise<string> {
+      const raw = {
+        ...account({ password: 'p' }),
+        listen: { host: '127.0.0.1', port: 0 },
+        dataDir: path.join(dir, String(gateways.length)),
+        log: { level: 'silent' },
+        ...(sandbox === undefined ? {} : { sandbox: { enabled: sandbox } }),
+      } as ConfigInput;
+      const gw = await startGateway(loadConfig({ raw }));
+      gateways.push(gw);
+      return gw.url;
+    }
+    beforeAll(() => {
+      dir = mkdtempSync(path.join(tmpdir(), 'mmsgate-sandbox-flag-'));
+    });
+    afterAll(async () => {
+      for (const g of gateways) await g.stop();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('answers 404 on every sandbox path of a configured gateway with a simulator operator, and serves them when enabled', async () => {
+      const paths: [string, string][] = [
+        ['GET', '/sandbox'],
+        ['GET', '/sandbox/events'],
+        ['GET', '/sandbox/inbox'],
+        ['GET', '/sandbox/handsets/15551230001/messages'],
+        ['POST', '/sandbox/mo'],
+        ['POST', '/sandbox/inbox/x'],
+      ];
+      const off = await start(undefined);
+      for (const [method, p] of paths) {
+        const r = await request(`${off}${p}`, { method, body: method === 'POST' ? '{}' : undefined, headers: { 'content-type': 'application/json' } });
+        await r.body.dump();
+        expect([method, p, r.statusCode]).toEqual([method, p, 404]);
+      }
+      const on = await start(true);
+      const r = await request(`${on}/sandbox/handsets/15551230001/messages`);
+      expect(r.statusCode).toBe(200);
+      expect(await r.body.json()).toEqual([]);
+      const page = await request(`${on}/sandbox`);
+      expect(page.statusCode).toBe(200);
+      await page.body.dump();
+    });
+  });
+});
