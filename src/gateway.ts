@@ -166,6 +166,7 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
       maxImageWidth: op?.maxImageWidth ?? 1600,
       maxImageHeight: op?.maxImageHeight ?? 1600,
       generateSmil: op?.generateSmil ?? op?.type === 'mm7',
+      maxTotalBytes: config.remoteContent.maxMessageBytes,
     };
   };
   const submitSchedule = scheduleOf(config.submit);

@@ -319,6 +319,11 @@ export const configSchema = z
         allowedHosts: z.array(z.string().min(1)).optional(),
         timeout: duration.default(parseDuration('30s')),
         maxBytes: z.number().int().positive().default(5 * 1024 * 1024),
+        /**
+         * One message's content before adaptation, fetched and inline together: a message naming many large remote
+         * parts is refused (outcome 22) once past it, instead of being held in memory whole.
+         */
+        maxMessageBytes: z.number().int().positive().default(10 * 1024 * 1024),
         maxRedirects: z.number().int().min(0).max(20).default(5),
         /** Freshness when the origin gives no Cache-Control/Expires. */
         defaultTtl: duration.default(parseDuration('1h')),

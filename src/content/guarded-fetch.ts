@@ -298,7 +298,9 @@ export function createFetcher(opts: FetcherOptions): Fetcher {
 
   async function run(raw: string, extra: Record<string, string>, signal: AbortSignal): Promise<FetchResult> {
     let url = parseFetchUrl(raw);
-    const baseHeaders: Record<string, string> = { 'user-agent': opts.userAgent, accept: '*/*', ...lowerKeys(extra) };
+    // identity only (RFC 9110 §12.5.3): an encoded body would be stored and sent on encoded (a gzip stream labelled
+    // image/png), and decoding it would let a small body expand without bound.
+    const baseHeaders: Record<string, string> = { 'user-agent': opts.userAgent, accept: '*/*', 'accept-encoding': 'identity', ...lowerKeys(extra) };
     if (url.username || url.password) {
       // Credentials in the URL become Basic auth (RFC 7617); they are never sent to another origin.
       const cred = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
@@ -332,6 +334,11 @@ export function createFetcher(opts: FetcherOptions): Fetcher {
       if (res.statusCode < 200 || res.statusCode > 299) {
         await res.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
         throw statusError(res.statusCode, url, resHeaders);
+      }
+      const encoding = (resHeaders['content-encoding'] ?? '').trim().toLowerCase();
+      if (encoding !== '' && encoding !== 'identity') {
+        await res.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
+        throw new ContentFetchError('unsupported-type', `${url.origin}${url.pathname} came with Content-Encoding ${encoding.slice(0, 40)} (identity was asked for)`);
       }
       const body = await readBody(res, url);
       let contentType = (resHeaders['content-type'] ?? '').trim();

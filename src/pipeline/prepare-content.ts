@@ -10,7 +10,8 @@ import { createHash } from 'node:crypto';
 import type { Part } from '../core/message.ts';
 import { PermanentError } from '../core/retry-policy.ts';
 import { adaptForOperator, type AdaptChange } from '../content/adapt.ts';
-import { toPipelineError } from '../content/failures.ts';
+import { ContentRejectedError, toPipelineError } from '../content/failures.ts';
+import { ContentFetchError } from '../content/guarded-fetch.ts';
 import { generateSmil } from '../content/smil.ts';
 import type { RemoteContentCache } from '../content/url-cache.ts';
 import type { PartWithBytes } from '../operators/connector.ts';
@@ -22,6 +23,12 @@ export interface ContentLimits {
   maxImageHeight: number;
   /** Generate SMIL when the parts hold none. */
   generateSmil: boolean;
+  /**
+   * The message's content before adaptation, inline and fetched together, at most (remoteContent.maxMessageBytes):
+   * each remote part is bounded by remoteContent.maxBytes, but a message may name up to api.maxParts of them, all held
+   * in memory at once while the message is prepared.
+   */
+  maxTotalBytes: number;
 }
 
 export interface PreparedContent {
@@ -45,6 +52,16 @@ export async function prepareContent(input: readonly Part[], limits: ContentLimi
   const fetched: PreparedContent['fetched'] = [];
   // `sha256` is known for stored parts; fetched, generated and adapted bytes are new blobs.
   const withBytes: { contentType: string; contentId: string; bytes: Buffer; sha256?: string }[] = [];
+  let total = 0;
+  const count = (bytes: Buffer): void => {
+    total += bytes.length;
+    // Checked as each part arrives, so at most one remote body (remoteContent.maxBytes) past the budget is ever held.
+    if (total > limits.maxTotalBytes) {
+      throw new ContentRejectedError(
+        new ContentFetchError('too-large', `the message's content exceeds ${limits.maxTotalBytes} bytes before adaptation (remoteContent.maxMessageBytes)`),
+      );
+    }
+  };
   for (const part of input) {
     if (part.remoteUrl && !part.sha256) {
       if (!deps.cache) throw new PermanentError('remote content is not enabled');
@@ -55,10 +72,12 @@ export async function prepareContent(input: readonly Part[], limits: ContentLimi
       } catch (err) {
         throw toPipelineError(err);
       }
+      count(withBytes[withBytes.length - 1]!.bytes);
       continue;
     }
     const bytes = part.sha256 ? await deps.bytesOf(part.sha256) : undefined;
     if (!bytes) throw new PermanentError(`content of part ${part.contentId} is missing`);
+    count(bytes);
     withBytes.push({ contentType: part.contentType, contentId: part.contentId, bytes, sha256: part.sha256 });
   }
   let smilGenerated = false;

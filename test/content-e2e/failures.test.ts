@@ -24,13 +24,14 @@ import {
 import { sleep } from '../support/gateway.ts';
 
 const MAX_BYTES = 64 * 1024;
+const MAX_MESSAGE_BYTES = 160 * 1024;
 
 let g: GatewayWithSink;
 let origin: Origin;
 
 beforeAll(async () => {
   origin = await startOrigin();
-  g = await startGatewayWithSink({ remoteContent: { allowPrivateAddresses: true, maxBytes: MAX_BYTES } });
+  g = await startGatewayWithSink({ remoteContent: { allowPrivateAddresses: true, maxBytes: MAX_BYTES, maxMessageBytes: MAX_MESSAGE_BYTES } });
 });
 afterAll(async () => {
   await g?.stop();
@@ -91,6 +92,23 @@ describe('remote content failures', () => {
     await expectOutcome('/endless.png', '15553000005', { outcomeId: 22, outcomeDescription: 'Remote content could not be fetched.' });
     expect(closedEarly).toBe(true);
     expect(written).toBeLessThan(CHUNKS * 16 * 1024);
+  });
+
+  it('remote parts together over remoteContent.maxMessageBytes: Rejected/22, and fetching stops there', async () => {
+    const body = Buffer.alloc(60 * 1024, 3); // each under maxBytes; three of them pass the message budget
+    for (const n of [1, 2, 3, 4]) origin.route(`/part${n}.png`, serveBytes(body, { 'content-type': 'image/png' }));
+    const parts = [1, 2, 3, 4].map((n) => remotePart(`${origin.url}/part${n}.png`, `p${n}`));
+    const mtId = await sendOk(g.gw.url, mtWith('15553000006', [...parts, textPart('hello', 'text.txt')]));
+    const report = await waitForReport(g.sink, mtId);
+    expect(report).toMatchObject({ status: 'Rejected', outcomeId: 22 });
+    expect(origin.hits('/part3.png')).toHaveLength(1);
+    expect(origin.hits('/part4.png')).toHaveLength(0);
+  });
+
+  it('a content-encoded body (asked for identity): Rejected/24, not passed on encoded', async () => {
+    origin.route('/gz.png', serveBytes(Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3]), { 'content-type': 'image/png', 'content-encoding': 'gzip' }));
+    await expectOutcome('/gz.png', '15553000007', { outcomeId: 24, outcomeDescription: 'Remote content type is not supported.' });
+    expect(origin.hits('/gz.png')[0]!.headers['accept-encoding']).toBe('identity');
   });
 
   it('an HTML page: Rejected/24 (not a type an MMS carries)', async () => {
