@@ -105,4 +105,14 @@ describe('dry run', () => {
     // The next real message gets the id right after the one sent before the dry run.
     expect(await sendOk(g.gw.url, mtWith(destination, [textPart('real', 'text.txt')]))).toBe(before + 1);
   });
+
+  it('a refused address: wouldFail with outcome 23, without saying which address a name resolved to', async () => {
+    // 10.0.0.1 is refused by the guard before any connection (only loopback is allowed here).
+    const r = await send(g.gw.url, mtWith('15554000004', [remotePart('http://10.0.0.1/x.png', 'x.png'), textPart('x', 'text.txt')]), undefined, DRY);
+    expect(r.status, r.body.toString()).toBe(200);
+    expect(r.json).toMatchObject({ dryRun: true, wouldFail: true, outcomeId: 23 });
+    expect(r.json.error).toBe(
+      'the remote content address is refused (a private or reserved address, or a host not allowed by remoteContent.allowedHosts)',
+    );
+  });
 });
