@@ -9,7 +9,7 @@ import type { Socket } from 'node:net';
 import { newRequestId } from '../core/ids.ts';
 import { ApiError } from '../core/errors.ts';
 import { createSendFastPath } from './send-fast-path.ts';
-import { ANSWERED_BY_PARSER, clientErrorOf, errorReply, requestIdOf } from './replies.ts';
+import { ANSWERED_BY_PARSER, bodyPending, clientErrorOf, errorReply, requestIdOf } from './replies.ts';
 import type { GatewayContext } from './context.ts';
 import { registerSendRoute } from './routes/send.ts';
 import { registerStatusRoutes } from './routes/status.ts';
@@ -120,12 +120,12 @@ export function buildApp(ctx: GatewayContext, opts: { logRequests?: boolean; liv
   app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
     const e = errorReply(err, ctx.config.api.maxBodyBytes, req.log);
     // Refused before its body was all read: close rather than let node:http read and discard the rest, unbounded.
-    if (!req.raw.complete) e.headers.connection = 'close';
+    if (bodyPending(req.raw)) e.headers.connection = 'close';
     reply.headers(e.headers).status(e.status).send(e.body);
   });
 
   app.setNotFoundHandler((req, reply) => {
-    if (!req.raw.complete) reply.header('connection', 'close'); // as in the error handler
+    if (bodyPending(req.raw)) reply.header('connection', 'close'); // as in the error handler
     reply.status(404).send(new ApiError('NOT_FOUND').toBody());
   });
 
@@ -190,3 +190,4 @@ function answerClientError(ctx: GatewayContext, err: ConnectionError, socket: So
     () => socket.destroy(),
   );
 }
+

@@ -2,7 +2,7 @@
  * What every answer of the API shares, whichever path served it (Fastify's routes or api/send-fast-path.ts): the
  * request id and the rendering of refusals from the error registry.
  */
-import { maxHeaderSize, type IncomingHttpHeaders } from 'node:http';
+import { maxHeaderSize, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import type { FastifyError } from 'fastify';
 import { ApiError } from '../core/errors.ts';
 import { newRequestId } from '../core/ids.ts';
@@ -98,4 +98,15 @@ function toApiError(err: unknown, maxBodyBytes: number): ApiError {
       }
       return new ApiError('INTERNAL');
   }
+}
+
+/**
+ * Whether body bytes of this request may still be on the way. `complete` alone is not enough: a request without a
+ * body (a GET) is answered by the router before node:http marks it complete, and closing its keep-alive connection
+ * for nothing costs the client a new connection (and TLS handshake) per 404.
+ */
+export function bodyPending(req: IncomingMessage): boolean {
+  if (req.complete) return false;
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }

@@ -14,7 +14,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { ApiError } from '../core/errors.ts';
-import { ANSWERED_BY_PARSER, CLIENT_CLOSED_MESSAGE, CLIENT_CLOSED_REQUEST, errorReply, isClientAbort, requestIdOf } from './replies.ts';
+import { ANSWERED_BY_PARSER, bodyPending, CLIENT_CLOSED_MESSAGE, CLIENT_CLOSED_REQUEST, errorReply, isClientAbort, requestIdOf } from './replies.ts';
 import type { GatewayContext } from './context.ts';
 import { acceptSend } from './routes/send.ts';
 
@@ -156,7 +156,7 @@ function refuse(
   const e = errorReply(err, maxBodyBytes, log);
   e.headers['content-type'] = 'application/json; charset=utf-8';
   const body = JSON.stringify(e.body);
-  if (req.complete) {
+  if (!bodyPending(req)) {
     send(res, e.status, e.headers, requestId, body);
     return e.status;
   }

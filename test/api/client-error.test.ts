@@ -70,3 +70,19 @@ describe('requests refused by the HTTP parser', () => {
     expect(counted).not.toMatch(/route="\/mms\/v2\/send",status="499"/);
   });
 });
+
+describe('refusals of requests without a body', () => {
+  it('keep the connection open: a 404 and a 401 for a GET, then the next request on the same connection', async () => {
+    const conn = await RawConnection.open(port);
+    await conn.write('GET /nope HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    const notFound = await conn.next();
+    expect(notFound.status).toBe(404);
+    expect(notFound.headers.connection).not.toBe('close');
+    await conn.write('GET /mms/v2/status/100000000000000 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    expect((await conn.next()).status).toBe(401);
+    await conn.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    expect((await conn.next()).status).toBe(200);
+    expect(conn.closedAt).toBeUndefined();
+    conn.socket.destroy();
+  });
+});
