@@ -4,17 +4,21 @@
  * derivation per cache lifetime, not one per request. Wrong passwords are never cached.
  *
  * The cache and why it is safe:
- * - Key: SHA-256 over (a random per-process salt, the Authorization header exactly as presented). The header holds the
- *   password (base64 is an encoding, not a secret), so neither it nor any reversible form of it is kept; only this
- *   salted digest is. A one-shot `crypto.hash` costs ~0.4 us against ~3 us for `createHmac` plus the Basic parse,
- *   which mattered at 10k requests/s (profile in docs/benchmarks.md).
- * - A hit needs a header whose digest equals a stored one, i.e. (SHA-256 second-preimage resistance) the very header
- *   that was verified with scrypt. The salt, unknown outside the process, makes stored digests useless for an offline
- *   dictionary unless the process memory is read, which would expose the same salt an HMAC key would.
- * - Timing: the Map lookup compares digests, not passwords; an attacker controls the header but not the salt, so the
- *   lookup time tells nothing about a stored credential. The miss path parses the header and runs scrypt, whose final
- *   comparison is constant-time (core/secrets.ts).
- * - A header that differs only in spelling (e.g. `basic` vs `Basic`) is a separate entry, verified once itself.
+ * - Key: SHA-256 over (a random per-process salt, the decoded user and password). Decoded, not the header as presented:
+ *   `basic`, extra spaces, missing padding and trailing characters the base64 decoder ignores all name the same
+ *   credential, and keying on the raw header let one account fill the cache with spellings of its own password. The
+ *   pair is what the derivation decides on, so two headers with one key always get the same answer. The header holds
+ *   the password (base64 is an encoding, not a secret), so neither it nor any reversible form of it is kept; only this
+ *   salted digest is. A one-shot `crypto.hash` costs ~0.4 us against ~3 us for `createHmac`, which mattered at 10k
+ *   requests/s (profile in docs/benchmarks.md).
+ * - A hit needs a credential whose digest equals a stored one, i.e. (SHA-256 second-preimage resistance) the very
+ *   credential that was verified with scrypt. The salt, unknown outside the process, makes stored digests useless for
+ *   an offline dictionary unless the process memory is read, which would expose the same salt an HMAC key would.
+ * - Timing: the Map lookups compare digests, not passwords; an attacker controls the header but not the salt, so the
+ *   lookup time tells nothing about a stored credential. The miss path runs scrypt, whose final comparison is
+ *   constant-time (core/secrets.ts), against a dummy hash for an unknown account.
+ * - The cache is bounded and drops its least recently used entry when full; clearing everything at the bound let
+ *   anyone who could fill it force every client back through scrypt at once.
  */
 import { hash, randomBytes } from 'node:crypto';
 import { verifySecret as verifySecretScrypt } from '../core/secrets.ts';
@@ -34,6 +38,12 @@ export interface Credentials {
   pass: string;
 }
 
+/** Bounds of an {@link Authenticator}; every field has a default. */
+export interface AuthLimits {
+  /** Verified credentials kept (default 10 000); the least recently used goes first. */
+  maxVerified?: number;
+}
+
 /** Parse an Authorization header; undefined when it is not Basic or not decodable. */
 export function parseBasicAuth(header: string | undefined): Credentials | undefined {
   if (!header) return undefined;
@@ -47,16 +57,16 @@ export function parseBasicAuth(header: string | undefined): Credentials | undefi
 
 export class Authenticator<A extends AuthAccount> {
   private readonly accounts = new Map<string, A>();
-  /** salted digest of a verified Authorization header (base64) -> its account and expiry (ms) */
+  /** salted digest of a verified credential -> its account and expiry (ms); Map order is least recently used first */
   private readonly verified = new Map<string, { account: A; expiresAt: number }>();
-  private readonly maxCacheEntries = 10_000;
   /**
-   * Verifications running now, by cache key, so that concurrent requests with the same header share one. Bounded by
-   * the requests in flight (each entry has at least one waiting), and a wrong password is never cached or reused after.
+   * Verifications running now, by cache key, so that concurrent requests with the same credential share one. Bounded
+   * by the requests in flight (each entry has at least one waiting), and a wrong password is never cached or reused after.
    */
   private readonly verifying = new SingleFlight<string, A>();
   /** Per-process salt of the cache keys (see the file comment). */
   private readonly salt = randomBytes(32).toString('base64');
+  private readonly maxVerified: number;
 
   constructor(
     accounts: readonly A[],
@@ -64,58 +74,66 @@ export class Authenticator<A extends AuthAccount> {
     private readonly now: () => number = Date.now,
     /** The key derivation and comparison (core/secrets.ts); a parameter so tests can count derivations. */
     private readonly verifySecret: (plain: string, stored: string) => Promise<boolean> = verifySecretScrypt,
+    limits: AuthLimits = {},
   ) {
     for (const a of accounts) this.accounts.set(a.id, a);
+    this.maxVerified = limits.maxVerified ?? 10_000;
   }
 
-  /** The account for a header verified within the cache lifetime, without any key derivation; else undefined. */
+  /** The account for a credential verified within the cache lifetime, without any key derivation; else undefined. */
   cached(header: string | undefined): A | undefined {
     if (header === undefined || header.length > MAX_AUTH_HEADER) return undefined;
-    return this.lookup(this.cacheKey(header));
+    const cred = parseBasicAuth(header);
+    return cred && this.lookup(this.cacheKey(cred));
   }
 
   /** The account for this Authorization header, or an ApiError (AUTH_REQUIRED / AUTH_INVALID). */
   async authenticate(header: string | undefined): Promise<A> {
     if (header === undefined || header.length > MAX_AUTH_HEADER) throw new ApiError('AUTH_REQUIRED');
-    const key = this.cacheKey(header);
+    const cred = parseBasicAuth(header);
+    if (!cred) throw new ApiError('AUTH_REQUIRED');
+    const key = this.cacheKey(cred);
     const hit = this.lookup(key);
     if (hit !== undefined) return hit;
-    // Requests that arrive together with the same header (a client opening its connections after a restart, or when
-    // the cached entry expires under load) share one key derivation instead of each running its own: 64 connections
-    // once cost 64 scrypt runs (~3.5 s of CPU) before the first answer.
-    return this.verifying.run(key, () => this.verify(header, key));
+    // Requests that arrive together with the same credential (a client opening its connections after a restart, or
+    // when the cached entry expires under load) share one key derivation instead of each running its own: 64
+    // connections once cost 64 scrypt runs (~3.5 s of CPU) before the first answer.
+    return this.verifying.run(key, () => this.verify(cred, key));
   }
 
   /** The key derivation behind a cache miss; caches the account when the password is right. */
-  private async verify(header: string, key: string): Promise<A> {
+  private async verify(cred: Credentials, key: string): Promise<A> {
     const t = this.now();
-    const cred = parseBasicAuth(header);
-    if (!cred) throw new ApiError('AUTH_REQUIRED');
     const account = this.accounts.get(cred.user); // account IDs are case-sensitive
-    if (!account) {
-      // Spend the same work as for a real account so that timing does not reveal which account IDs exist.
-      await this.verifySecret(cred.pass, DUMMY_HASH);
-      throw new ApiError('AUTH_INVALID');
-    }
-    if (!(await this.verifySecret(cred.pass, account.passwordHash))) throw new ApiError('AUTH_INVALID');
-    if (this.verified.size >= this.maxCacheEntries) this.verified.clear();
-    this.verified.set(key, { account, expiresAt: t + this.cacheTtlMs });
+    // An unknown account costs the same derivation as a real one, so timing does not reveal which account IDs exist.
+    const ok = await this.verifySecret(cred.pass, account?.passwordHash ?? DUMMY_HASH);
+    if (!ok || account === undefined) throw new ApiError('AUTH_INVALID');
+    remember(this.verified, key, { account, expiresAt: t + this.cacheTtlMs }, this.maxVerified);
     return account;
   }
 
-  /** The salted digest a verified header is cached under (see the file comment). */
-  private cacheKey(header: string): string {
-    return hash('sha256', this.salt + header, 'base64');
+  /** The salted digest a credential is cached under (see the file comment). The user holds no ':', so this is unambiguous. */
+  private cacheKey(cred: Credentials): string {
+    return hash('sha256', `${this.salt}${cred.user}:${cred.pass}`, 'base64');
   }
 
-  /** The account cached under `key` if still fresh; an expired entry is dropped. */
+  /** The account cached under `key` if still fresh (now the most recently used); an expired entry is dropped. */
   private lookup(key: string): A | undefined {
     const hit = this.verified.get(key);
     if (hit === undefined) return undefined;
-    if (hit.expiresAt > this.now()) return hit.account;
     this.verified.delete(key);
-    return undefined;
+    if (hit.expiresAt <= this.now()) return undefined;
+    this.verified.set(key, hit);
+    return hit.account;
   }
+
+}
+
+/** Store `key` as the most recently used entry of `map`, dropping the least recently used one when it is full. */
+function remember<V>(map: Map<string, V>, key: string, value: V, max: number): void {
+  map.delete(key);
+  if (map.size >= max) map.delete(map.keys().next().value!);
+  map.set(key, value);
 }
 
 // A fixed hash of a random string, for the unknown-account path.

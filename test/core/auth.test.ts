@@ -31,7 +31,7 @@ describe('Basic authentication', () => {
     now = 5000; // expired: a wrong password is still refused after expiry
     await expect(auth.authenticate(basic('Aladdin', 'nope'))).rejects.toMatchObject({ code: 'AUTH_INVALID' });
   });
-  it('answers from the cache only for the very header verified, within its lifetime', async () => {
+  it('answers from the cache only for the very credential verified, within its lifetime', async () => {
     let now = 0;
     const auth = new Authenticator([acc], 1000, () => now);
     const good = basic('Aladdin', 'open sesame');
@@ -40,7 +40,8 @@ describe('Basic authentication', () => {
     expect(auth.cached(basic('Aladdin', 'wrong'))).toBeUndefined(); // a refused password is never cached
     await auth.authenticate(good);
     expect(auth.cached(good)).toBe(acc);
-    expect(auth.cached(good.replace('Basic', 'basic'))).toBeUndefined(); // another spelling is verified on its own
+    expect(auth.cached(good.replace('Basic', 'basic'))).toBe(acc); // another spelling of the same credential
+    expect(auth.cached(basic('Aladdin', 'open sesame!'))).toBeUndefined(); // another credential
     expect(auth.cached(undefined)).toBeUndefined();
     now = 1000; // expired
     expect(auth.cached(good)).toBeUndefined();
