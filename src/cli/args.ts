@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { MmsClientOptions } from '../client/index.ts';
+import { printable } from './terminal.ts';
 
 /** Streams and environment a command runs with (process's in production, captured ones in tests). */
 export interface CliIo {
@@ -97,7 +98,7 @@ export function clientOptions(
   };
 }
 
-/** Writes a one-line error for the command. */
+/** Writes a one-line error for the command; the message often quotes a gateway's or a server's words, so it is made printable. */
 export function printError(io: CliIo, command: string, message: string): void {
-  io.stderr.write(`mmsgate ${command}: ${message}\n`);
+  io.stderr.write(`mmsgate ${command}: ${printable(message)}\n`);
 }

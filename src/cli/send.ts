@@ -4,6 +4,7 @@
  */
 import { MmsApiError, MmsClient, MmsNetworkError, type SendPart } from '../client/index.ts';
 import { clientOptions, CONNECTION_OPTIONS, intOption, parseCommandLine, printError, UsageError, type CliIo } from './args.ts';
+import { printable } from './terminal.ts';
 
 const USAGE = `usage: mmsgate send --to NUMBER --from NUMBER [--subject S] [--text T]... [--file F]... [--url U]...
                     [--mt-config NAME] [--operator ID] [--idempotency-key KEY]
@@ -54,8 +55,9 @@ export async function runSend(argv: string[], io: CliIo): Promise<number> {
       ...(operator !== undefined ? { mobileOperatorId: operator } : {}),
       ...(values['idempotency-key'] !== undefined ? { idempotencyKey: values['idempotency-key'] } : {}),
     });
-    io.stdout.write(`${res.mtId}\n`);
-    io.stderr.write(`request id: ${res.requestId || '(none)'}  via ${res.endpoint}\n`);
+    // The gateway's words (see terminal.ts): a proxy or a wrong endpoint can answer anything.
+    io.stdout.write(`${printable(res.mtId)}\n`);
+    io.stderr.write(`request id: ${printable(res.requestId || '(none)')}  via ${printable(res.endpoint)}\n`);
     return 0;
   } catch (e) {
     return reportError(io, 'send', e, USAGE);
