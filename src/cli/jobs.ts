@@ -14,7 +14,7 @@
 import { ConfigError, loadConfig } from '../config/load.ts';
 import { openStore } from '../store/open-store.ts';
 import type { Job, JobKind, JobState, Store } from '../store/store.ts';
-import { intOption, parseCommandLine, UsageError, type CliIo } from './args.ts';
+import { intOption, parseCommandLine, usageFailure, UsageError, type CliIo } from './args.ts';
 import { printable, safeJson } from './terminal.ts';
 
 const USAGE = `usage: mmsgate jobs [list] [--state dead|ready|done] [--kind K] [--limit N] [--json] [--config FILE] [--data-dir DIR]
@@ -24,6 +24,9 @@ Lists the gateway's jobs (default: the given-up ones, state dead, newest first) 
 Kinds: submit (to the operator), report (delivery report to the customer), mo (MO to the customer), sim-deliver.
 The store is the one \`mmsgate serve\` with the same --config / --data-dir uses (or MMSGATE_CONFIG).
 `;
+
+/** The one line of usage a wrong command line is answered with. */
+const SYNOPSIS = 'usage: mmsgate jobs [list] [--state S] [--kind K] [--limit N] [--json] | mmsgate jobs replay (ID... | --all [--kind K])';
 
 const OPTIONS = {
   config: { type: 'string', short: 'c' },
@@ -83,10 +86,7 @@ export async function runJobs(argv: string[], io: CliIo): Promise<number> {
     if (values.all && targets.length === MAX_REPLAY_ALL) io.stdout.write(`(at most ${MAX_REPLAY_ALL} per run: run it again for more)\n`);
     return refused.length > 0 ? 1 : 0;
   } catch (e) {
-    if (e instanceof UsageError) {
-      io.stderr.write(`mmsgate jobs: ${e.message}\n${USAGE}`);
-      return 2;
-    }
+    if (e instanceof UsageError) return usageFailure(io, 'jobs', e.message, SYNOPSIS);
     if (e instanceof ConfigError) {
       io.stderr.write(`mmsgate jobs: ${e.message}\n`);
       return 2;

@@ -189,7 +189,7 @@ export async function runListen(argv: string[], io: CliIo): Promise<number> {
       io.stderr.write(`mmsgate listen: ${(e as Error).message}\n`);
       return 1;
     }
-    return reportError(io, 'listen', e, USAGE);
+    return reportError(io, 'listen', e, USAGE.trimEnd());
   }
   io.stderr.write(`listening on ${listener.url}  (Ctrl-C to stop)\n`);
   await new Promise<void>((done) => {

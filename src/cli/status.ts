@@ -82,7 +82,7 @@ export async function runStatus(argv: string[], io: CliIo): Promise<number> {
     io.stdout.write(values.json ? `${safeJson(status)}\n` : formatStatus(status));
     return 0;
   } catch (e) {
-    return reportError(io, 'status', e, USAGE);
+    return reportError(io, 'status', e, USAGE.trimEnd());
   } finally {
     await client?.close();
   }
