@@ -1,28 +1,42 @@
 /**
  * HTTP Basic authentication (RFC 7617) against the configured accounts.
  * Passwords are held only as scrypt hashes; a verified credential is cached so a correct password costs one key
- * derivation per cache lifetime, not one per request. Wrong passwords are never cached.
+ * derivation per cache lifetime, not one per request.
  *
- * The cache and why it is safe:
- * - Key: SHA-256 over (a random per-process salt, the Authorization header exactly as presented). The header holds the
- *   password (base64 is an encoding, not a secret), so neither it nor any reversible form of it is kept; only this
- *   salted digest is. A one-shot `crypto.hash` costs ~0.4 us against ~3 us for `createHmac` plus the Basic parse,
- *   which mattered at 10k requests/s (profile in docs/benchmarks.md).
- * - A hit needs a header whose digest equals a stored one, i.e. (SHA-256 second-preimage resistance) the very header
- *   that was verified with scrypt. The salt, unknown outside the process, makes stored digests useless for an offline
- *   dictionary unless the process memory is read, which would expose the same salt an HMAC key would.
- * - Timing: the Map lookup compares digests, not passwords; an attacker controls the header but not the salt, so the
- *   lookup time tells nothing about a stored credential. The miss path parses the header and runs scrypt, whose final
- *   comparison is constant-time (core/secrets.ts).
- * - A header that differs only in spelling (e.g. `basic` vs `Basic`) is a separate entry, verified once itself.
+ * The caches and why they are safe:
+ * - Key: SHA-256 over (a random per-process salt, the decoded user and password). Decoded, not the header as presented:
+ *   `basic`, extra spaces, missing padding and trailing characters the base64 decoder ignores all name the same
+ *   credential, and keying on the raw header let one account fill the cache with spellings of its own password. The
+ *   pair is what the derivation decides on, so two headers with one key always get the same answer. The header holds
+ *   the password (base64 is an encoding, not a secret), so neither it nor any reversible form of it is kept; only this
+ *   salted digest is. A one-shot `crypto.hash` costs ~0.4 us against ~3 us for `createHmac`, which mattered at 10k
+ *   requests/s (profile in docs/benchmarks.md).
+ * - A hit needs a credential whose digest equals a stored one, i.e. (SHA-256 second-preimage resistance) the very
+ *   credential that was verified with scrypt. The salt, unknown outside the process, makes stored digests useless for
+ *   an offline dictionary unless the process memory is read, which would expose the same salt an HMAC key would.
+ * - Timing: the Map lookups compare digests, not passwords; an attacker controls the header but not the salt, so the
+ *   lookup time tells nothing about a stored credential. The miss path runs scrypt, whose final comparison is
+ *   constant-time (core/secrets.ts), against a dummy hash for an unknown account.
+ * - Refused credentials are remembered too, for `failureTtlMs`: the same wrong header sent again (a misconfigured
+ *   client retrying, or an attacker replaying one guess) is answered 401 without another derivation. An unknown
+ *   account and a wrong password are remembered alike, so a repeat answers equally fast for both.
+ * - Both caches are bounded and drop their least recently used entry when full; clearing everything at the bound let
+ *   anyone who could fill it force every client back through scrypt at once.
+ *
+ * Key derivations go through a shared gate (core/secrets.ts, passwordChecks): a few run at once, a few dozen wait,
+ * and beyond that a new credential is refused with RATE_LIMITED (429, Retry-After) without deriving, so a flood of
+ * guesses cannot take over libuv's thread pool. Cached credentials are never held up by it.
  */
 import { hash, randomBytes } from 'node:crypto';
-import { verifySecret as verifySecretScrypt } from '../core/secrets.ts';
+import { passwordChecks, verifySecret as verifySecretScrypt, type DerivationGate } from '../core/secrets.ts';
 import { ApiError } from '../core/errors.ts';
 import { SingleFlight } from '../shared/single-flight.ts';
 
 /** Longest Authorization header considered (a bound on what we hash and parse). */
 const MAX_AUTH_HEADER = 4096;
+
+/** Seconds a client refused for lack of derivation capacity is told to wait (Retry-After). */
+const BUSY_RETRY_AFTER_S = 1;
 
 export interface AuthAccount {
   id: string;
@@ -32,6 +46,18 @@ export interface AuthAccount {
 export interface Credentials {
   user: string;
   pass: string;
+}
+
+/** Bounds of an {@link Authenticator}; every field has a default. */
+export interface AuthLimits {
+  /** Verified credentials kept (default 10 000); the least recently used goes first. */
+  maxVerified?: number;
+  /** Refused credentials kept (default 10 000); the least recently used goes first. */
+  maxRefused?: number;
+  /** How long a refused credential is answered 401 from memory, ms (default 60 000). */
+  failureTtlMs?: number;
+  /** The gate of key derivations (default: the process-wide passwordChecks). */
+  gate?: DerivationGate;
 }
 
 /** Parse an Authorization header; undefined when it is not Basic or not decodable. */
@@ -47,16 +73,21 @@ export function parseBasicAuth(header: string | undefined): Credentials | undefi
 
 export class Authenticator<A extends AuthAccount> {
   private readonly accounts = new Map<string, A>();
-  /** salted digest of a verified Authorization header (base64) -> its account and expiry (ms) */
+  /** salted digest of a verified credential -> its account and expiry (ms); Map order is least recently used first */
   private readonly verified = new Map<string, { account: A; expiresAt: number }>();
-  private readonly maxCacheEntries = 10_000;
+  /** salted digest of a refused credential -> expiry (ms); Map order is least recently used first */
+  private readonly refused = new Map<string, number>();
   /**
-   * Verifications running now, by cache key, so that concurrent requests with the same header share one. Bounded by
-   * the requests in flight (each entry has at least one waiting), and a wrong password is never cached or reused after.
+   * Verifications running now, by cache key, so that concurrent requests with the same credential share one. Bounded
+   * by the requests in flight (each entry has at least one waiting).
    */
   private readonly verifying = new SingleFlight<string, A>();
   /** Per-process salt of the cache keys (see the file comment). */
   private readonly salt = randomBytes(32).toString('base64');
+  private readonly maxVerified: number;
+  private readonly maxRefused: number;
+  private readonly failureTtlMs: number;
+  private readonly gate: DerivationGate;
 
   constructor(
     accounts: readonly A[],
@@ -64,58 +95,83 @@ export class Authenticator<A extends AuthAccount> {
     private readonly now: () => number = Date.now,
     /** The key derivation and comparison (core/secrets.ts); a parameter so tests can count derivations. */
     private readonly verifySecret: (plain: string, stored: string) => Promise<boolean> = verifySecretScrypt,
+    limits: AuthLimits = {},
   ) {
     for (const a of accounts) this.accounts.set(a.id, a);
+    this.maxVerified = limits.maxVerified ?? 10_000;
+    this.maxRefused = limits.maxRefused ?? 10_000;
+    this.failureTtlMs = limits.failureTtlMs ?? 60_000;
+    this.gate = limits.gate ?? passwordChecks;
   }
 
-  /** The account for a header verified within the cache lifetime, without any key derivation; else undefined. */
+  /** The account for a credential verified within the cache lifetime, without any key derivation; else undefined. */
   cached(header: string | undefined): A | undefined {
     if (header === undefined || header.length > MAX_AUTH_HEADER) return undefined;
-    return this.lookup(this.cacheKey(header));
+    const cred = parseBasicAuth(header);
+    return cred && this.lookup(this.cacheKey(cred));
   }
 
-  /** The account for this Authorization header, or an ApiError (AUTH_REQUIRED / AUTH_INVALID). */
+  /** The account for this Authorization header, or an ApiError (AUTH_REQUIRED / AUTH_INVALID / RATE_LIMITED). */
   async authenticate(header: string | undefined): Promise<A> {
     if (header === undefined || header.length > MAX_AUTH_HEADER) throw new ApiError('AUTH_REQUIRED');
-    const key = this.cacheKey(header);
-    const hit = this.lookup(key);
-    if (hit !== undefined) return hit;
-    // Requests that arrive together with the same header (a client opening its connections after a restart, or when
-    // the cached entry expires under load) share one key derivation instead of each running its own: 64 connections
-    // once cost 64 scrypt runs (~3.5 s of CPU) before the first answer.
-    return this.verifying.run(key, () => this.verify(header, key));
-  }
-
-  /** The key derivation behind a cache miss; caches the account when the password is right. */
-  private async verify(header: string, key: string): Promise<A> {
-    const t = this.now();
     const cred = parseBasicAuth(header);
     if (!cred) throw new ApiError('AUTH_REQUIRED');
+    const key = this.cacheKey(cred);
+    const hit = this.lookup(key);
+    if (hit !== undefined) return hit;
+    if (this.refusedRecently(key)) throw new ApiError('AUTH_INVALID');
+    // Requests that arrive together with the same credential (a client opening its connections after a restart, or
+    // when the cached entry expires under load) share one key derivation instead of each running its own: 64
+    // connections once cost 64 scrypt runs (~3.5 s of CPU) before the first answer.
+    return this.verifying.run(key, () => this.verify(cred, key));
+  }
+
+  /** The key derivation behind a cache miss; remembers the answer either way. */
+  private async verify(cred: Credentials, key: string): Promise<A> {
+    const t = this.now();
     const account = this.accounts.get(cred.user); // account IDs are case-sensitive
-    if (!account) {
-      // Spend the same work as for a real account so that timing does not reveal which account IDs exist.
-      await this.verifySecret(cred.pass, DUMMY_HASH);
+    // An unknown account costs the same derivation as a real one, so timing does not reveal which account IDs exist.
+    const running = this.gate.tryRun(() => this.verifySecret(cred.pass, account?.passwordHash ?? DUMMY_HASH));
+    if (running === undefined) throw new ApiError('RATE_LIMITED', { retryAfter: BUSY_RETRY_AFTER_S });
+    if (!(await running) || account === undefined) {
+      remember(this.refused, key, t + this.failureTtlMs, this.maxRefused);
       throw new ApiError('AUTH_INVALID');
     }
-    if (!(await this.verifySecret(cred.pass, account.passwordHash))) throw new ApiError('AUTH_INVALID');
-    if (this.verified.size >= this.maxCacheEntries) this.verified.clear();
-    this.verified.set(key, { account, expiresAt: t + this.cacheTtlMs });
+    remember(this.verified, key, { account, expiresAt: t + this.cacheTtlMs }, this.maxVerified);
     return account;
   }
 
-  /** The salted digest a verified header is cached under (see the file comment). */
-  private cacheKey(header: string): string {
-    return hash('sha256', this.salt + header, 'base64');
+  /** The salted digest a credential is cached under (see the file comment). The user holds no ':', so this is unambiguous. */
+  private cacheKey(cred: Credentials): string {
+    return hash('sha256', `${this.salt}${cred.user}:${cred.pass}`, 'base64');
   }
 
-  /** The account cached under `key` if still fresh; an expired entry is dropped. */
+  /** The account cached under `key` if still fresh (now the most recently used); an expired entry is dropped. */
   private lookup(key: string): A | undefined {
     const hit = this.verified.get(key);
     if (hit === undefined) return undefined;
-    if (hit.expiresAt > this.now()) return hit.account;
     this.verified.delete(key);
-    return undefined;
+    if (hit.expiresAt <= this.now()) return undefined;
+    this.verified.set(key, hit);
+    return hit.account;
   }
+
+  /** True when this credential was refused within failureTtlMs. */
+  private refusedRecently(key: string): boolean {
+    const expiresAt = this.refused.get(key);
+    if (expiresAt === undefined) return false;
+    this.refused.delete(key);
+    if (expiresAt <= this.now()) return false;
+    this.refused.set(key, expiresAt);
+    return true;
+  }
+}
+
+/** Store `key` as the most recently used entry of `map`, dropping the least recently used one when it is full. */
+function remember<V>(map: Map<string, V>, key: string, value: V, max: number): void {
+  map.delete(key);
+  if (map.size >= max) map.delete(map.keys().next().value!);
+  map.set(key, value);
 }
 
 // A fixed hash of a random string, for the unknown-account path.

@@ -1,10 +1,11 @@
 /**
- * Argument helpers shared by the customer-side commands (send, status, listen): node:util parseArgs with usage
- * errors turned into exit code 2, and the connection options every client command takes.
+ * Argument helpers shared by the commands: node:util parseArgs with usage errors turned into exit code 2 and one way
+ * of reporting them, and the connection options every client command takes.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { MmsClientOptions } from '../client/index.ts';
+import { printable } from './terminal.ts';
 
 /** Streams and environment a command runs with (process's in production, captured ones in tests). */
 export interface CliIo {
@@ -47,8 +48,20 @@ export function parseCommandLine<O extends NonNullable<ParseArgsConfig['options'
   try {
     return parseArgs({ args: argv, options, allowPositionals, strict: true, tokens: true });
   } catch (e) {
-    throw new UsageError(e instanceof Error ? e.message : String(e));
+    // parseArgs's first sentence says it ("Unknown option '--bogus'"); the rest is advice about `--` meant for
+    // programs taking positional arguments that start with a dash, which only confuses here.
+    const message = e instanceof Error ? e.message : String(e);
+    throw new UsageError(message.split('. ')[0]!);
   }
+}
+
+/**
+ * Reports a wrong command line the same way for every command: what is wrong, then one line of usage and where the
+ * rest is. Returns the exit code, 2.
+ */
+export function usageFailure(io: Pick<CliIo, 'stderr'>, command: string, message: string, synopsis: string): number {
+  io.stderr.write(`mmsgate ${command}: ${printable(message)}\n${synopsis}   (all options: mmsgate ${command} --help)\n`);
+  return 2;
 }
 
 /** A positive integer option, or undefined when absent. */
@@ -97,7 +110,7 @@ export function clientOptions(
   };
 }
 
-/** Writes a one-line error for the command. */
+/** Writes a one-line error for the command; the message often quotes a gateway's or a server's words, so it is made printable. */
 export function printError(io: CliIo, command: string, message: string): void {
-  io.stderr.write(`mmsgate ${command}: ${message}\n`);
+  io.stderr.write(`mmsgate ${command}: ${printable(message)}\n`);
 }

@@ -14,7 +14,8 @@
 import { ConfigError, loadConfig } from '../config/load.ts';
 import { openStore } from '../store/open-store.ts';
 import type { Job, JobKind, JobState, Store } from '../store/store.ts';
-import { intOption, parseCommandLine, UsageError, type CliIo } from './args.ts';
+import { intOption, parseCommandLine, usageFailure, UsageError, type CliIo } from './args.ts';
+import { printable, safeJson } from './terminal.ts';
 
 const USAGE = `usage: mmsgate jobs [list] [--state dead|ready|done] [--kind K] [--limit N] [--json] [--config FILE] [--data-dir DIR]
        mmsgate jobs replay (ID... | --all [--kind K]) [--config FILE] [--data-dir DIR]
@@ -23,6 +24,9 @@ Lists the gateway's jobs (default: the given-up ones, state dead, newest first) 
 Kinds: submit (to the operator), report (delivery report to the customer), mo (MO to the customer), sim-deliver.
 The store is the one \`mmsgate serve\` with the same --config / --data-dir uses (or MMSGATE_CONFIG).
 `;
+
+/** The one line of usage a wrong command line is answered with. */
+const SYNOPSIS = 'usage: mmsgate jobs [list] [--state S] [--kind K] [--limit N] [--json] | mmsgate jobs replay (ID... | --all [--kind K])';
 
 const OPTIONS = {
   config: { type: 'string', short: 'c' },
@@ -82,15 +86,12 @@ export async function runJobs(argv: string[], io: CliIo): Promise<number> {
     if (values.all && targets.length === MAX_REPLAY_ALL) io.stdout.write(`(at most ${MAX_REPLAY_ALL} per run: run it again for more)\n`);
     return refused.length > 0 ? 1 : 0;
   } catch (e) {
-    if (e instanceof UsageError) {
-      io.stderr.write(`mmsgate jobs: ${e.message}\n${USAGE}`);
-      return 2;
-    }
+    if (e instanceof UsageError) return usageFailure(io, 'jobs', e.message, SYNOPSIS);
     if (e instanceof ConfigError) {
       io.stderr.write(`mmsgate jobs: ${e.message}\n`);
       return 2;
     }
-    io.stderr.write(`mmsgate jobs: ${e instanceof Error ? e.message : String(e)}\n`);
+    io.stderr.write(`mmsgate jobs: ${printable(e instanceof Error ? e.message : String(e))}\n`);
     return 1;
   } finally {
     await store?.close();
@@ -100,19 +101,6 @@ export async function runJobs(argv: string[], io: CliIo): Promise<number> {
 function jobId(text: string): number {
   if (!/^\d{1,15}$/.test(text) || Number(text) < 1) throw new UsageError(`job IDs are positive integers, got ${JSON.stringify(text)}`);
   return Number(text);
-}
-
-/**
- * Text from outside (an endpoint's error message, an MMSC's fault string, a URL) made safe for a terminal: control
- * and format characters (ESC sequences, C1 controls, bidirectional overrides) shown as `\uXXXX` instead of acting.
- */
-function printable(text: string): string {
-  return text.replace(/[\p{Cc}\p{Cf}]/gu, (c) => `\\u${c.codePointAt(0)!.toString(16).padStart(4, '0')}`);
-}
-
-/** JSON for a terminal: JSON.stringify escapes C0 controls only; C1 controls and format characters are escaped too. */
-function safeJson(value: unknown): string {
-  return JSON.stringify(value, null, 2).replace(/[\u0080-\u009f\p{Cf}]/gu, (c) => `\\u${c.codePointAt(0)!.toString(16).padStart(4, '0')}`);
 }
 
 function oneOf<T extends string>(value: string | undefined, allowed: readonly T[], name: string): T | undefined {

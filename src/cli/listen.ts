@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { createWebhookHandler, type DeliveryReport, type MoMessage, type WebhookMeta } from '../client/index.ts';
 import { intOption, parseCommandLine, UsageError, type CliIo } from './args.ts';
 import { reportError } from './send.ts';
+import { printable } from './terminal.ts';
 
 const USAGE = `usage: mmsgate listen [--port 9100] [--host 127.0.0.1] [--save-dir ./mo-parts] [--secret whsec_...]...
 `;
@@ -77,19 +78,37 @@ async function saveExclusive(dir: string, name: string, bytes: Buffer): Promise<
 }
 
 function preview(bytes: Buffer): string {
-  const s = bytes.toString('utf8', 0, 200).replace(/\s+/g, ' ').trim();
+  const s = printable(bytes.toString('utf8', 0, 200).replace(/\s+/g, ' ').trim());
   return bytes.length > 200 ? `${s}...` : s;
+}
+
+/** A field of a webhook for a terminal: whoever posts to the listener chooses it (see terminal.ts); '-' when empty. */
+function field(v: unknown): string {
+  return v === undefined || v === null || v === '' ? '-' : printable(v);
 }
 
 /** One readable block per report. Pure; exported for tests. */
 export function formatReport(r: DeliveryReport, meta: WebhookMeta): string {
   return (
-    `--- REPORT  mtId ${r.mtId}\n` +
-    `  status      ${r.status}\n` +
-    `  outcome     ${r.outcomeId} ${r.outcomeDescription}\n` +
-    `  date        ${r.date || '-'}\n` +
-    (r.userAgent ? `  userAgent   ${r.userAgent}\n` : '') +
-    `  request id  ${meta.requestId || '-'}   delivery id ${meta.deliveryId || '-'}\n`
+    `--- REPORT  mtId ${field(r.mtId)}\n` +
+    `  status      ${field(r.status)}\n` +
+    `  outcome     ${field(r.outcomeId)} ${field(r.outcomeDescription)}\n` +
+    `  date        ${field(r.date)}\n` +
+    (r.userAgent ? `  userAgent   ${field(r.userAgent)}\n` : '') +
+    `  request id  ${field(meta.requestId)}   delivery id ${field(meta.deliveryId)}\n`
+  );
+}
+
+/** The header of an MO's block (its parts follow). Pure; exported for tests. */
+export function formatMoHead(m: MoMessage, meta: WebhookMeta): string {
+  const { mo } = m;
+  const list = (xs: readonly unknown[]) => (xs.length ? xs.map(field).join(', ') : '-');
+  return (
+    `--- MO  moId ${field(mo.moId)}  from ${field(mo.source)}  to ${list(mo.destinations)}\n` +
+    (mo.ccs.length ? `  cc          ${list(mo.ccs)}\n` : '') +
+    `  subject     ${field(mo.subject)}\n` +
+    `  date        ${field(mo.date)}   operator ${field(mo.mobileOperatorId)}   userAgent ${field(mo.userAgent)}\n` +
+    `  request id  ${field(meta.requestId)}\n`
   );
 }
 
@@ -99,16 +118,11 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
   const out = opts.out;
   const onMo = async (m: MoMessage, meta: WebhookMeta): Promise<void> => {
     const { mo } = m;
-    let block =
-      `--- MO  moId ${mo.moId}  from ${mo.source}  to ${mo.destinations.join(', ') || '-'}\n` +
-      (mo.ccs.length ? `  cc          ${mo.ccs.join(', ')}\n` : '') +
-      `  subject     ${mo.subject || '-'}\n` +
-      `  date        ${mo.date || '-'}   operator ${mo.mobileOperatorId ?? '-'}   userAgent ${mo.userAgent || '-'}\n` +
-      `  request id  ${meta.requestId || '-'}\n`;
+    let block = formatMoHead(m, meta);
     if (m.parts.length) await mkdir(dir, { recursive: true });
     for (const [i, p] of m.parts.entries()) {
       const path = await saveExclusive(dir, safePartFileName(mo.moId, i + 1, p.contentId, p.contentType), p.bytes);
-      block += `  part ${i + 1}      ${p.contentType}  id ${p.contentId || '-'}  ${p.bytes.length} bytes -> ${path}\n`;
+      block += `  part ${i + 1}      ${field(p.contentType)}  id ${field(p.contentId)}  ${p.bytes.length} bytes -> ${printable(path)}\n`;
       if (p.contentType.toLowerCase().startsWith('text/plain')) block += `              "${preview(p.bytes)}"\n`;
     }
     out.write(block);
@@ -120,7 +134,7 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
   });
   const server = createServer((req, res) => {
     res.on('finish', () => {
-      if (res.statusCode !== 200) out.write(`--- ${req.method} ${req.url} answered ${res.statusCode}\n`);
+      if (res.statusCode !== 200) out.write(`--- ${printable(req.method)} ${printable(req.url)} answered ${res.statusCode}\n`);
     });
     handler(req, res);
   });
@@ -175,7 +189,7 @@ export async function runListen(argv: string[], io: CliIo): Promise<number> {
       io.stderr.write(`mmsgate listen: ${(e as Error).message}\n`);
       return 1;
     }
-    return reportError(io, 'listen', e, USAGE);
+    return reportError(io, 'listen', e, USAGE.trimEnd());
   }
   io.stderr.write(`listening on ${listener.url}  (Ctrl-C to stop)\n`);
   await new Promise<void>((done) => {

@@ -3,7 +3,9 @@
  * Content parts keep the order given on the command line: `--text A --file b.jpg --text C` sends text, image, text.
  */
 import { MmsApiError, MmsClient, MmsNetworkError, type SendPart } from '../client/index.ts';
-import { clientOptions, CONNECTION_OPTIONS, intOption, parseCommandLine, printError, UsageError, type CliIo } from './args.ts';
+import { open } from 'node:fs/promises';
+import { clientOptions, CONNECTION_OPTIONS, intOption, parseCommandLine, printError, usageFailure, UsageError, type CliIo } from './args.ts';
+import { printable } from './terminal.ts';
 
 const USAGE = `usage: mmsgate send --to NUMBER --from NUMBER [--subject S] [--text T]... [--file F]... [--url U]...
                     [--mt-config NAME] [--operator ID] [--idempotency-key KEY]
@@ -11,6 +13,9 @@ const USAGE = `usage: mmsgate send --to NUMBER --from NUMBER [--subject S] [--te
   account and password default to $MMSGATE_ACCOUNT / $MMSGATE_PASSWORD, else the sandbox's;
   the endpoint to $MMSGATE_ENDPOINT (comma-separated), else http://127.0.0.1:8080.
 `;
+
+/** The one line of usage a wrong command line is answered with. */
+const SYNOPSIS = 'usage: mmsgate send --to NUMBER --from NUMBER (--text T | --file F | --url U)... [options]';
 
 const OPTIONS = {
   ...CONNECTION_OPTIONS,
@@ -43,6 +48,14 @@ export async function runSend(argv: string[], io: CliIo): Promise<number> {
       else if (t.name === 'url') parts.push({ url: t.value });
     }
     if (parts.length === 0) throw new UsageError('give at least one --text, --file or --url');
+    // A file or URL named on the command line that cannot be used is a wrong command line (exit 2), found before
+    // anything is sent; the client would otherwise fail on it mid-request as if the gateway had refused (exit 1).
+    for (const p of parts) {
+      if ('file' in p) await checkReadableFile(p.file);
+      else if ('url' in p && !isHttpUrl(p.url)) throw new UsageError(`--url must be an absolute http(s) URL, got ${JSON.stringify(p.url)}`);
+    }
+    const key = values['idempotency-key'];
+    if (key !== undefined && !/^[\x21-\x7e]{1,255}$/.test(key)) throw new UsageError('--idempotency-key must be 1 to 255 visible ASCII characters (no spaces)');
     const operator = intOption(values.operator, 'operator');
     client = new MmsClient(clientOptions(values, io.env));
     const res = await client.send({
@@ -54,23 +67,40 @@ export async function runSend(argv: string[], io: CliIo): Promise<number> {
       ...(operator !== undefined ? { mobileOperatorId: operator } : {}),
       ...(values['idempotency-key'] !== undefined ? { idempotencyKey: values['idempotency-key'] } : {}),
     });
-    io.stdout.write(`${res.mtId}\n`);
-    io.stderr.write(`request id: ${res.requestId || '(none)'}  via ${res.endpoint}\n`);
+    // The gateway's words (see terminal.ts): a proxy or a wrong endpoint can answer anything.
+    io.stdout.write(`${printable(res.mtId)}\n`);
+    io.stderr.write(`request id: ${printable(res.requestId || '(none)')}  via ${printable(res.endpoint)}\n`);
     return 0;
   } catch (e) {
-    return reportError(io, 'send', e, USAGE);
+    return reportError(io, 'send', e, SYNOPSIS);
   } finally {
     await client?.close();
   }
 }
 
-/** Prints an error the way every client command does and returns its exit code. */
-export function reportError(io: CliIo, command: string, e: unknown, usage: string): number {
-  if (e instanceof UsageError) {
-    printError(io, command, e.message);
-    io.stderr.write(usage);
-    return 2;
+/** Throws a UsageError saying why `file` cannot be sent, unless it is a regular file this process can read. */
+async function checkReadableFile(file: string): Promise<void> {
+  let handle;
+  try {
+    handle = await open(file, 'r');
+    if (!(await handle.stat()).isFile()) throw new UsageError(`--file ${JSON.stringify(file)} is not a file`);
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (e as Error).message;
+    throw new UsageError(`--file ${JSON.stringify(file)}: ${why}`);
+  } finally {
+    await handle?.close();
   }
+}
+
+function isHttpUrl(text: string): boolean {
+  return URL.canParse(text) && /^https?:$/.test(new URL(text).protocol);
+}
+
+/** Prints an error the way every client command does and returns its exit code. */
+export function reportError(io: CliIo, command: string, e: unknown, synopsis: string): number {
+  if (e instanceof UsageError) return usageFailure(io, command, e.message, synopsis);
   if (e instanceof MmsApiError) {
     printError(io, command, `${e.code} (HTTP ${e.httpStatus}): ${e.description}${e.requestId ? `  [request id ${e.requestId}]` : ''}`);
     return 1;
@@ -80,7 +110,12 @@ export function reportError(io: CliIo, command: string, e: unknown, usage: strin
     return 1;
   }
   const err = e as NodeJS.ErrnoException;
-  if (err instanceof TypeError || err?.code === 'ENOENT' || err?.code === 'EISDIR' || err?.code === 'EACCES') {
+  if (err?.code === 'ENOENT' || err?.code === 'EISDIR' || err?.code === 'EACCES') {
+    // A --file that went away (or changed) between the check above and the read: still the command line's file.
+    printError(io, command, err.message);
+    return 2;
+  }
+  if (err instanceof TypeError) {
     printError(io, command, err.message);
     return 1;
   }

@@ -3,37 +3,44 @@
  * jobs in flight, release leases, close the store) so a restarted node resumes where it left off.
  */
 import { createServer } from 'node:net';
-import { parseArgs } from 'node:util';
 import { loadConfig, ConfigError, SANDBOX_ACCOUNT } from '../config/load.ts';
 import { startGateway } from '../gateway.ts';
+import { intOption, parseCommandLine, usageFailure, UsageError, type CliIo } from './args.ts';
 
-export interface CliIo {
-  stdout: NodeJS.WritableStream;
-  stderr: NodeJS.WritableStream;
-  env: NodeJS.ProcessEnv;
-}
+const SYNOPSIS = 'usage: mmsgate serve [--config FILE] [--port N] [--host H] [--data-dir DIR]';
 
-/** Runs until a signal; returns -1 so main leaves the exit to the shutdown path. */
+const USAGE = `${SYNOPSIS}
+  Runs the gateway until SIGTERM or SIGINT (SIGHUP reloads the TLS certificate).
+  --config FILE   the YAML configuration (or $MMSGATE_CONFIG); without one, the sandbox on 127.0.0.1:8080
+  --port N        listen on this port instead (0: any free one)
+  --host H        listen on this address instead
+  --data-dir DIR  where the SQLite store and other data live
+`;
+
+const OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  port: { type: 'string', short: 'p' },
+  host: { type: 'string' },
+  'data-dir': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** Runs until a signal; returns -1 so main leaves the exit to the shutdown path (2: a wrong command line). */
 export async function runServe(argv: string[], io: CliIo): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      config: { type: 'string', short: 'c' },
-      port: { type: 'string', short: 'p' },
-      host: { type: 'string' },
-      'data-dir': { type: 'string' },
-    },
-    strict: true,
-  });
-  const file = values.config ?? io.env.MMSGATE_CONFIG;
+  let values;
   let port: number | undefined;
-  if (values.port !== undefined) {
-    port = Number(values.port);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) {
-      io.stderr.write(`mmsgate serve: --port must be 0-65535, got ${values.port}\n`);
-      return 2;
-    }
+  try {
+    values = parseCommandLine(argv, OPTIONS, false).values;
+    port = intOption(values.port, 'port', 0, 65535);
+  } catch (e) {
+    if (e instanceof UsageError) return usageFailure(io, 'serve', e.message, SYNOPSIS);
+    throw e;
   }
+  if (values.help) {
+    io.stdout.write(USAGE);
+    return 0;
+  }
+  const file = values.config ?? io.env.MMSGATE_CONFIG;
   if (port === 0 && !file) {
     // The sandbox's report and MO URLs point at this very server, so they need the real port before start.
     port = await freePort(values.host ?? '127.0.0.1');

@@ -4,14 +4,16 @@
 import { MmsClient, type MtStatus } from '../client/index.ts';
 import { clientOptions, CONNECTION_OPTIONS, parseCommandLine, UsageError, type CliIo } from './args.ts';
 import { reportError } from './send.ts';
+import { printable, safeJson } from './terminal.ts';
 
 const USAGE = `usage: mmsgate status MTID [--json] [--endpoint URL]... [--account ID] [--password PW] [--timeout MS] [--ca PEMFILE]
 `;
 
 const OPTIONS = { ...CONNECTION_OPTIONS, json: { type: 'boolean' } } as const;
 
+/** A field of the gateway's answer for a terminal (see terminal.ts); '-' when empty. */
 function show(v: unknown): string {
-  return v === null || v === undefined || v === '' ? '-' : String(v);
+  return v === null || v === undefined || v === '' ? '-' : printable(v);
 }
 
 /** The status document as aligned lines, then one line per event. Pure; exported for tests. */
@@ -20,7 +22,7 @@ export function formatStatus(s: MtStatus): string {
     ['mtId', s.mtId],
     ['state', s.state],
     ['status', s.status],
-    ['outcome', s.outcomeId === null || s.outcomeId === undefined ? null : `${s.outcomeId} ${show(s.outcomeDescription)}`],
+    ['outcome', s.outcomeId === null || s.outcomeId === undefined ? null : `${show(s.outcomeId)} ${show(s.outcomeDescription)}`],
     ['userAgent', s.userAgent],
     ['source', s.source],
     ['destination', s.destination],
@@ -39,7 +41,7 @@ export function formatStatus(s: MtStatus): string {
     out += `parts (${s.parts.length})\n`;
     for (const p of s.parts) {
       // A link's content is fetched when the message is submitted; the part itself holds only the URL.
-      const what = typeof p.remoteUrl === 'string' ? `link ${p.remoteUrl}` : `${show(p.size)} bytes`;
+      const what = typeof p.remoteUrl === 'string' ? `link ${show(p.remoteUrl)}` : `${show(p.size)} bytes`;
       out += `  ${show(p.contentId).padEnd(20)} ${show(p.contentType)}  ${what}\n`;
     }
   }
@@ -51,7 +53,7 @@ export function formatStatus(s: MtStatus): string {
   return out;
 }
 
-/** An event's detail on one line: text as is, an object as `key=value` pairs; cut at 160 characters. */
+/** An event's detail on one line: text as is, an object as `key=value` pairs; cut at 160 characters, then made printable. */
 export function formatDetail(detail: unknown): string {
   let s: string;
   if (detail === null || detail === undefined) s = '';
@@ -61,7 +63,7 @@ export function formatDetail(detail: unknown): string {
       .join(' ');
   } else s = typeof detail === 'string' ? detail : JSON.stringify(detail);
   s = s.replace(/[\r\n\t]+/g, ' ');
-  return s.length > 160 ? `${s.slice(0, 157)}...` : s;
+  return printable(s.length > 160 ? `${s.slice(0, 157)}...` : s);
 }
 
 /** Runs `mmsgate status`; returns the exit code (0 found, 1 error or not found, 2 usage). */
@@ -77,10 +79,10 @@ export async function runStatus(argv: string[], io: CliIo): Promise<number> {
     if (!mtId || extra.length > 0 || !/^\d{1,19}$/.test(mtId)) throw new UsageError('give one numeric MTID');
     client = new MmsClient(clientOptions(values, io.env));
     const status = await client.status(mtId);
-    io.stdout.write(values.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status));
+    io.stdout.write(values.json ? `${safeJson(status)}\n` : formatStatus(status));
     return 0;
   } catch (e) {
-    return reportError(io, 'status', e, USAGE);
+    return reportError(io, 'status', e, USAGE.trimEnd());
   } finally {
     await client?.close();
   }
