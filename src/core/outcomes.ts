@@ -58,6 +58,15 @@ export const OUTCOMES = Object.freeze({
   OPERATOR_ADDRESS_ERROR: o(27, 'Rejected', 'The mobile operator refused the recipient address.', true, 'gateway'),
   OPERATOR_CONTENT_REFUSED: o(28, 'Rejected', 'The mobile operator refused the message content.', true, 'gateway'),
   OPERATOR_DENIED: o(29, 'Rejected', 'The mobile operator denied the service (identification or permission).', true, 'gateway'),
+  // Not resent: the operator answered with success at the HTTP level, so it may have taken the message, and a resend
+  // would reach the handset twice. Indeterminate, not Rejected: the handset may well get it.
+  OPERATOR_ANSWER_UNREADABLE: o(
+    30,
+    'Indeterminate',
+    'The mobile operator answer was unreadable; the message may have been delivered.',
+    true,
+    'gateway',
+  ),
 });
 
 export type OutcomeName = keyof typeof OUTCOMES;
