@@ -46,9 +46,10 @@ async function submitted() {
   const operatorMessageId = `st-${++seq}-${Date.now()}`;
   const mtId = await store.reserveIds('mt', 1);
   await store.write([{ mts: [mtOf(mtId, [], { operatorId: OPERATOR, state: 'submitted', operatorMessageId })] }]);
-  const report = async (mmStatus: string) => {
+  const report = async (mmStatus: string, edit: (xml: string) => string = (x) => x) => {
+    const xml = edit(deliveryReportXml({ messageId: operatorMessageId, mmStatus }));
     const res = await handleMm7Request(
-      { headers: { 'content-type': 'text/xml; charset=utf-8' }, body: Buffer.from(deliveryReportXml({ messageId: operatorMessageId, mmStatus })), remoteAddress: '127.0.0.1' },
+      { headers: { 'content-type': 'text/xml; charset=utf-8' }, body: Buffer.from(xml), remoteAddress: '127.0.0.1' },
       { operatorId: OPERATOR, sink },
     );
     expect(res.status).toBe(200);
@@ -83,5 +84,22 @@ describe('MMStatus words that end the message', () => {
     await m.report('Retrieved');
     expect((await store.getMt(m.mtId))?.state).toBe('failed');
     expect(await m.reports()).toHaveLength(1);
+  });
+});
+
+describe('the date of the customer REPORT', () => {
+  it("is the DeliveryReportReq's Date when the report has one", async () => {
+    const m = await submitted();
+    await m.report('Retrieved', (x) => x.replace(/<Date>[^<]*<\/Date>/, '<Date>2024-03-16T14:03:51+02:00</Date>'));
+    expect((await m.reports()).map((r) => r.date)).toEqual(['2024-03-16T12:03:51+00:00']);
+  });
+
+  it('is the time of receipt when the report has no Date', async () => {
+    const m = await submitted();
+    const before = Date.now() - 1000;
+    await m.report('Retrieved', (x) => x.replace(/<Date>[^<]*<\/Date>/, ''));
+    const [r] = await m.reports();
+    expect(Date.parse(r!.date)).toBeGreaterThanOrEqual(before);
+    expect(Date.parse(r!.date)).toBeLessThanOrEqual(Date.now());
   });
 });
