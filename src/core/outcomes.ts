@@ -5,7 +5,8 @@
  * `outcomeId` (integer) and `outcomeDescription`. OpenMarket documents four pairs (1 Retrieved "Success.",
  * 4 Deferred, 5 Forwarded, 9 Rejected "Recipient not found on mobile operator"); the rest is ours and documented in
  * docs/outcomes.md (kept in sync by a test). `final` says whether the message's life ends with this outcome:
- * Deferred and Forwarded are interim, a later report may follow.
+ * Deferred, Forwarded and Processing are interim, a later report may follow; so is a status word we do not know, since
+ * only a report we understand may end the message.
  */
 
 export type DeliveryStatus =
@@ -18,7 +19,10 @@ export type DeliveryStatus =
   | 'Unrecognised'
   | 'DeliveryConditionNotMet'
   | 'Unreachable'
-  | 'NotSupported';
+  | 'NotSupported'
+  | 'Processing'
+  | 'Cancelled'
+  | 'Replaced';
 
 export interface Outcome {
   readonly id: number;
@@ -47,6 +51,11 @@ export const OUTCOMES = Object.freeze({
   RECIPIENT_NOT_FOUND: o(9, 'Rejected', 'Recipient not found on mobile operator', true, 'operator'),
   REJECTED_BY_HANDSET: o(10, 'Rejected', 'The recipient or handset rejected the message.', true, 'operator'),
   NOT_SUPPORTED: o(11, 'NotSupported', 'The handset does not support MMS.', true, 'operator'),
+  // REL-6 mmDeliveryStatusType also lists Processing, Cancelled and Replaced (TS 23.140 §8.4.2 MM Status).
+  PROCESSING: o(12, 'Processing', 'The mobile operator is still processing the message.', false, 'operator'),
+  CANCELLED: o(13, 'Cancelled', 'The message was cancelled at the mobile operator before the handset retrieved it.', true, 'operator'),
+  REPLACED: o(14, 'Replaced', 'The message was replaced at the mobile operator by another message.', true, 'operator'),
+  UNKNOWN_STATUS: o(15, 'Indeterminate', 'The mobile operator reported a status unknown to the gateway; a later report may follow.', false, 'operator'),
   // --- permanent failures decided inside the gateway (each its own id, so customers can tell them apart)
   UNROUTABLE: o(20, 'Rejected', 'No mobile operator serves the destination.', true, 'gateway'),
   TOO_LARGE: o(21, 'Rejected', 'Message too large for the mobile operator and could not be adapted.', true, 'gateway'),
@@ -58,6 +67,15 @@ export const OUTCOMES = Object.freeze({
   OPERATOR_ADDRESS_ERROR: o(27, 'Rejected', 'The mobile operator refused the recipient address.', true, 'gateway'),
   OPERATOR_CONTENT_REFUSED: o(28, 'Rejected', 'The mobile operator refused the message content.', true, 'gateway'),
   OPERATOR_DENIED: o(29, 'Rejected', 'The mobile operator denied the service (identification or permission).', true, 'gateway'),
+  // Not resent: the operator answered with success at the HTTP level, so it may have taken the message, and a resend
+  // would reach the handset twice. Indeterminate, not Rejected: the handset may well get it.
+  OPERATOR_ANSWER_UNREADABLE: o(
+    30,
+    'Indeterminate',
+    'The mobile operator answer was unreadable; the message may have been delivered.',
+    true,
+    'gateway',
+  ),
 });
 
 export type OutcomeName = keyof typeof OUTCOMES;
@@ -76,7 +94,9 @@ export function allOutcomes(): Outcome[] {
 
 /**
  * Map an MM7 MMStatus word (as an operator sent it; case and spelling vary, NOTES quirk list) to an outcome.
- * StatusText is not used for the mapping: operators fill it freely.
+ * StatusText is not used for the mapping: operators fill it freely. A word we do not know is interim
+ * (UNKNOWN_STATUS): ending the message on it would make the forward-only state machine drop the operator's later,
+ * final report (a Retrieved after some operator's "Sent"), so the message stays open for it.
  */
 export function outcomeFromMmStatus(mmStatus: string): Outcome {
   switch (mmStatus.trim().toLowerCase()) {
@@ -91,6 +111,8 @@ export function outcomeFromMmStatus(mmStatus: string): Outcome {
       return OUTCOMES.FORWARDED;
     case 'rejected':
       return OUTCOMES.REJECTED_BY_HANDSET;
+    case 'indeterminate':
+      return OUTCOMES.INDETERMINATE;
     case 'unrecognised':
     case 'unrecognized':
       return OUTCOMES.UNRECOGNISED;
@@ -100,7 +122,14 @@ export function outcomeFromMmStatus(mmStatus: string): Outcome {
       return OUTCOMES.UNREACHABLE;
     case 'notsupported':
       return OUTCOMES.NOT_SUPPORTED;
+    case 'processing':
+      return OUTCOMES.PROCESSING;
+    case 'cancelled':
+    case 'canceled':
+      return OUTCOMES.CANCELLED;
+    case 'replaced':
+      return OUTCOMES.REPLACED;
     default:
-      return OUTCOMES.INDETERMINATE;
+      return OUTCOMES.UNKNOWN_STATUS;
   }
 }

@@ -39,6 +39,19 @@ export function reportBody(mt: MtMessage, outcome: Outcome, at: number, userAgen
   return body;
 }
 
+/**
+ * When the operator says the reported event happened: `detail.reportedAt`, the ISO time the inbound sink records from
+ * the report (MM7 DeliveryReportReq `Date`, TS 23.140 §8.4.1: the time the MM was retrieved, expired, ...). The
+ * customer's REPORT `date` is that time when known, so a report that reached us late (an operator's queue, our
+ * correlation wait) still dates the delivery itself; undefined when absent or unreadable (then: receipt time).
+ */
+function reportedAt(detail: Record<string, unknown> | undefined): number | undefined {
+  const v = detail?.reportedAt;
+  if (typeof v !== 'string') return undefined;
+  const t = Date.parse(v);
+  return Number.isNaN(t) ? undefined : t;
+}
+
 export interface OutcomeContext {
   nodeId: string;
   /** reportUrl of the message's mtConfig, if any. */
@@ -87,7 +100,7 @@ export function outcomeUnit(
       kind: 'report',
       refId: mt.mtId,
       orderKey: `report:${mt.mtId}`,
-      payload: { url: ctx.reportUrl, requestId: mt.requestId, accountId: mt.accountId, body: reportBody(mt, outcome, ctx.now, userAgent) },
+      payload: { url: ctx.reportUrl, requestId: mt.requestId, accountId: mt.accountId, body: reportBody(mt, outcome, reportedAt(extra.detail) ?? ctx.now, userAgent) },
     });
   } else {
     events.push({ mtId: mt.mtId, at: ctx.now, type: 'report-not-sent', node: ctx.nodeId, detail: { reason: 'mtConfig has no reportUrl' } });

@@ -85,7 +85,8 @@ describe('outcomes and simulator test numbers', () => {
   it('maps MM7 statuses whatever their spelling', () => {
     expect(outcomeFromMmStatus(' retrieved ')).toBe(OUTCOMES.RETRIEVED);
     expect(outcomeFromMmStatus('Unrecognized')).toBe(OUTCOMES.UNRECOGNISED);
-    expect(outcomeFromMmStatus('whatever')).toBe(OUTCOMES.INDETERMINATE);
+    expect(outcomeFromMmStatus('Indeterminate')).toBe(OUTCOMES.INDETERMINATE);
+    expect(outcomeFromMmStatus('whatever')).toBe(OUTCOMES.UNKNOWN_STATUS); // interim: a later final report still applies
   });
   it('15550100NNN reports outcome NNN; 15550199000 never reports', () => {
     expect(simBehaviour('15550100009').report).toBe(OUTCOMES.RECIPIENT_NOT_FOUND);

@@ -41,7 +41,7 @@ async function sendTo(destination: string): Promise<number> {
 
 describe('temporary refusals are retried with backoff', () => {
   it.each([
-    { label: 'MM7 3001 Not Possible', destination: '15552000001', first: { mm7Status: 3001, statusText: 'Not Possible' } as PeerReply },
+    { label: 'MM7 3000 Server Error', destination: '15552000001', first: { mm7Status: 3000, statusText: 'Server Error' } as PeerReply },
     { label: 'HTTP 503', destination: '15552000002', first: { httpStatus: 503, rawBody: 'Service Unavailable', headers: { 'content-type': 'text/plain' } } as PeerReply },
   ])('$label, then 1000: delivered to the MMSC on the retry', async ({ destination, first }) => {
     plans.set(destination, [first, { mm7Status: 1000 }]);

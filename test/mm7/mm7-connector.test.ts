@@ -114,9 +114,48 @@ describe('Mm7Connector against a loopback MMSC', () => {
     expect(childText(env.operation, 'MM7Version')).toBe('5.3.0');
   });
 
-  it('throws TemporaryError on MM7 3001', async () => {
-    peer.script([{ mm7Status: 3001, statusText: 'Not Possible' }]);
-    expect(await rejection(connector().submit(request()))).toBeInstanceOf(TemporaryError);
+  it('throws TemporaryError on MM7 3000, and gives up on 3001 Not Possible (a resend gets the same refusal)', async () => {
+    peer.script([{ mm7Status: 3000, statusText: 'Server Error' }, { mm7Status: 3001, statusText: 'Not Possible' }]);
+    const c = connector();
+    expect(await rejection(c.submit(request(1)))).toBeInstanceOf(TemporaryError);
+    const e = await rejection(c.submit(request(2)));
+    expect(e).toBeInstanceOf(OperatorRejectedError);
+    expect((e as OperatorRejectedError).outcome).toBe(OUTCOMES.OPERATOR_REJECTED);
+  });
+
+  it('accepts a SubmitRsp sent back as multipart/related with the SOAP part inside', async () => {
+    const b = 'mmsc-rsp-7';
+    const soap =
+      '<?xml version="1.0" encoding="UTF-8"?><env:Envelope xmlns:env="http://schemas.xmlsoap.org/soap/envelope/">' +
+      '<env:Body><mm7:SubmitRsp xmlns:mm7="http://www.3gpp.org/ftp/Specs/archive/23_series/23.140/schema/REL-6-MM7-1-4">' +
+      '<mm7:MM7Version>6.8.0</mm7:MM7Version><mm7:Status><mm7:StatusCode>1000</mm7:StatusCode><mm7:StatusText>Success</mm7:StatusText>' +
+      '</mm7:Status><mm7:MessageID>MP-0001</mm7:MessageID></mm7:SubmitRsp></env:Body></env:Envelope>';
+    peer.script([
+      {
+        rawBody: `--${b}\r\nContent-Type: text/xml; charset=utf-8\r\nContent-ID: <rsp>\r\n\r\n${soap}\r\n--${b}--\r\n`,
+        headers: { 'content-type': `multipart/related; boundary="${b}"; type="text/xml"; start="<rsp>"` },
+      },
+    ]);
+    expect((await connector().submit(request())).operatorMessageId).toBe('MP-0001');
+    expect(peer.requests).toHaveLength(1);
+  });
+
+  it('gives up without a resend when an HTTP 200 answer cannot be read, or is over maxResponseBytes', async () => {
+    peer.script([{ rawBody: 'OK', headers: { 'content-type': 'text/plain' } }, { rawBody: 'x'.repeat(4096), headers: { 'content-type': 'text/plain' } }]);
+    const c = connector({ maxResponseBytes: 1024 });
+    for (const mtId of [1, 2]) {
+      const e = await rejection(c.submit(request(mtId)));
+      expect(e).toBeInstanceOf(OperatorRejectedError);
+      expect((e as OperatorRejectedError).outcome).toBe(OUTCOMES.OPERATOR_ANSWER_UNREADABLE);
+    }
+  });
+
+  it('retries HTTP 401 from the MMSC (credentials rotated on one side) instead of failing the message', async () => {
+    const errors: string[] = [];
+    peer.script([{ httpStatus: 401, rawBody: 'Unauthorized', headers: { 'content-type': 'text/plain', 'www-authenticate': 'Basic realm="mmsc"' } }]);
+    const c = connector({ logger: { debug() {}, info() {}, warn() {}, error: (_o, m) => errors.push(m ?? '') } });
+    expect(await rejection(c.submit(request()))).toBeInstanceOf(TemporaryError);
+    expect(errors.join()).toMatch(/MMSC refused our credentials or address \(HTTP 401\)/);
   });
 
   it('throws TemporaryError on HTTP 503 with the Retry-After delay', async () => {

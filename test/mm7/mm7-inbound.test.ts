@@ -6,7 +6,7 @@ import type { InboundMo, InboundReadReply, InboundReport, InboundSink } from '..
 import { handleMm7Request, type Mm7InboundContext } from '../../src/operators/mm7/mm7-inbound.ts';
 import { parseEnvelope } from '../../src/operators/mm7/mm7-envelope.ts';
 import { child, childText } from '../../src/operators/mm7/mm7-xml.ts';
-import { postRaw, sendDeliver, sendDeliveryReport, type PeerAuth, type PostResult } from '../support/mm7-peer.ts';
+import { deliveryReportXml, postRaw, sendDeliver, sendDeliveryReport, type PeerAuth, type PostResult } from '../support/mm7-peer.ts';
 
 /** Records what the handler hands to the pipeline; MessageIDs starting with "unknown" are not known. */
 class RecordingSink implements InboundSink {
@@ -91,6 +91,13 @@ describe('DeliveryReportReq', () => {
     const r = await sendDeliveryReport(url, { messageId: 'M-1', mmStatus: 'Expired', transactionId: 'tx-pad', padTransactionId: true, swapped: true }, AUTH);
     expect(answer(r).env.transactionId).toBe('tx-pad');
     expect(sink.reports[0]).toMatchObject({ operatorMessageId: 'M-1', outcome: OUTCOMES.EXPIRED });
+  });
+
+  it('a report declared ISO-8859-1 keeps its Latin-1 status text', async () => {
+    const xml = deliveryReportXml({ messageId: 'M-latin', mmStatus: 'Rejected', statusText: 'Numéro refusé' }).replace('encoding="UTF-8"', 'encoding="ISO-8859-1"');
+    const r = await post(Buffer.from(xml, 'latin1'), 'text/xml');
+    expect(r.status).toBe(200);
+    expect(sink.reports[0]).toMatchObject({ operatorMessageId: 'M-latin', statusText: 'Numéro refusé' });
   });
 
   it('no namespace in the request -> answered in the operator default namespace', async () => {

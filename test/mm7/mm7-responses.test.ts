@@ -44,8 +44,9 @@ const faultWithoutStatus = (faultcode: string) => `<soap:Envelope xmlns:soap="ht
 
 const recLogger = () => {
   const warnings: { obj: object; msg?: string }[] = [];
-  const logger: Mm7Logger = { debug() {}, info() {}, error() {}, warn: (obj, msg) => warnings.push({ obj, msg }) };
-  return { logger, warnings };
+  const errors: { obj: object; msg?: string }[] = [];
+  const logger: Mm7Logger = { debug() {}, info() {}, error: (obj, msg) => errors.push({ obj, msg }), warn: (obj, msg) => warnings.push({ obj, msg }) };
+  return { logger, warnings, errors };
 };
 const res = (status: number, body: string, headers: Record<string, string> = {}) => ({ status, headers, body: Buffer.from(body) });
 
@@ -121,13 +122,125 @@ describe('judgeSubmitResponse', () => {
     expect(thrown(() => judgeSubmitResponse(res(429, ''), 'tx'))).toBeInstanceOf(TemporaryError);
   });
 
-  it('gives up on other HTTP 4xx; 401/403 mean denied', () => {
+  it('gives up on other HTTP 4xx', () => {
     expect((thrown(() => judgeSubmitResponse(res(404, 'nope'), 'tx')) as OperatorRejectedError).outcome).toBe(OUTCOMES.OPERATOR_REJECTED);
-    expect((thrown(() => judgeSubmitResponse(res(401, ''), 'tx')) as OperatorRejectedError).outcome).toBe(OUTCOMES.OPERATOR_DENIED);
   });
 
-  it('retries a 200 whose body says nothing readable', () => {
-    expect(thrown(() => judgeSubmitResponse(res(200, ''), 'tx'))).toBeInstanceOf(TemporaryError);
+  // One password rotated at the MMSC before ours must not fail every queued message for good.
+  it.each([401, 403])('retries HTTP %i (with or without a Client fault) and logs it as an operator configuration problem', (status) => {
+    for (const body of ['<html>Unauthorized</html>', faultWithoutStatus('Client.Authentication')]) {
+      const { logger, errors } = recLogger();
+      const e = thrown(() => judgeSubmitResponse(res(status, body, { 'retry-after': '60' }), 'tx', logger, { operatorId: 7 }));
+      expect(e).toBeInstanceOf(TemporaryError);
+      expect((e as TemporaryError).retryAfterMs).toBe(60_000);
+      expect(errors).toHaveLength(1);
+      expect(errors[0]!.msg).toMatch(/credentials or address.*check the operator's mm7 username, password/);
+      expect(errors[0]!.obj).toMatchObject({ operatorId: 7, httpStatus: status });
+    }
+  });
+
+  // Resending after an HTTP success would deliver the message twice if the MMSC did take it.
+  it.each([
+    ['an empty body', ''],
+    ['an HTML page', '<html><body>OK</body></html>'],
+    ['a SubmitRsp without Status', SUBMIT_RSP_OTHER_NS.replace(/<Status>.*<\/Status>/, '')],
+  ])('does not resend after HTTP 200 with %s: a final outcome of its own (30)', (_label, body) => {
+    const { logger, errors } = recLogger();
+    const e = thrown(() => judgeSubmitResponse(res(200, body), 'tx', logger));
+    expect(e).toBeInstanceOf(OperatorRejectedError);
+    expect((e as OperatorRejectedError).outcome).toBe(OUTCOMES.OPERATOR_ANSWER_UNREADABLE);
+    expect(OUTCOMES.OPERATOR_ANSWER_UNREADABLE).toMatchObject({ id: 30, status: 'Indeterminate', final: true });
+    expect(OUTCOMES.OPERATOR_ANSWER_UNREADABLE.description).toMatch(/unreadable.*may have been delivered/);
+    expect(errors.map((x) => x.msg)).toEqual(['MMSC answered HTTP 2xx without a readable MM7 status']);
+  });
+
+  it('still retries an unreadable answer that came with HTTP 5xx or 3xx', () => {
+    expect(thrown(() => judgeSubmitResponse(res(502, '<html>Bad gateway</html>'), 'tx'))).toBeInstanceOf(TemporaryError);
+    expect(thrown(() => judgeSubmitResponse(res(302, ''), 'tx'))).toBeInstanceOf(TemporaryError);
+  });
+});
+
+/** A SubmitRsp (or anything) as the `start` part of a multipart/related answer (§9.3), with an attachment after it. */
+function multipartAnswer(soap: string, opts: { start?: boolean } = {}): { body: string; contentType: string } {
+  const b = 'rsp-boundary-42';
+  const body =
+    `--${b}\r\nContent-Type: text/xml; charset=utf-8\r\nContent-ID: <soap-rsp>\r\n\r\n${soap}\r\n` +
+    `--${b}\r\nContent-Type: text/plain\r\nContent-ID: <note>\r\n\r\nnothing to see\r\n--${b}--\r\n`;
+  const start = opts.start === false ? '' : '; start="<soap-rsp>"';
+  return { body, contentType: `multipart/related; boundary="${b}"; type="text/xml"${start}` };
+}
+
+describe('answers sent as multipart/related', () => {
+  it('reads the SOAP part of a multipart SubmitRsp and accepts it: no resend, the MessageID kept', () => {
+    for (const start of [true, false]) {
+      const m = multipartAnswer(SUBMIT_RSP_OTHER_NS, { start });
+      const r = judgeSubmitResponse(res(200, m.body, { 'content-type': m.contentType }), 'tx-1');
+      expect(r).toMatchObject({ messageId: '041502073667', statusCode: 1000 });
+    }
+  });
+
+  it('reads a fault in the SOAP part of a multipart answer', () => {
+    const m = multipartAnswer(FAULT_PREFIXED);
+    const e = thrown(() => judgeSubmitResponse(res(500, m.body, { 'content-type': m.contentType }), 'tx-3'));
+    expect((e as OperatorRejectedError).outcome).toBe(OUTCOMES.OPERATOR_ADDRESS_ERROR);
+  });
+
+  it('reads bare XML sent under a multipart Content-Type', () => {
+    const r = judgeSubmitResponse(res(200, SUBMIT_RSP_OTHER_NS, { 'content-type': 'multipart/related; boundary="x"; type="text/xml"' }), 'tx-1');
+    expect(r.messageId).toBe('041502073667');
+  });
+});
+
+describe('what counts as an answer to SubmitReq', () => {
+  it('does not take a DeliverRsp with status 1000 for an accepted submit', () => {
+    const deliverRsp = SUBMIT_RSP_OTHER_NS.replace(/SubmitRsp/g, 'DeliverRsp');
+    const { logger, warnings } = recLogger();
+    const e = thrown(() => judgeSubmitResponse(res(200, deliverRsp), 'tx-1', logger));
+    expect(e).toBeInstanceOf(OperatorRejectedError);
+    expect((e as OperatorRejectedError).outcome).toBe(OUTCOMES.OPERATOR_ANSWER_UNREADABLE);
+    expect(warnings.map((w) => w.msg)).toContain('MM7 answer to SubmitReq is neither SubmitRsp nor Fault');
+    // With an HTTP error the HTTP status decides, as for any body without an answer.
+    expect(thrown(() => judgeSubmitResponse(res(503, deliverRsp), 'tx-1'))).toBeInstanceOf(TemporaryError);
+  });
+});
+
+/** A SOAP 1.2 fault (SOAP 1.2 Part 1 §5.4): Code/Value, optional Subcode, Reason/Text, Detail. */
+const soap12Fault = (code: string, opts: { subcode?: string; mm7Status?: number } = {}) =>
+  `<env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope"><env:Body><env:Fault>` +
+  `<env:Code><env:Value>${code}</env:Value>` +
+  (opts.subcode ? `<env:Subcode><env:Value>${opts.subcode}</env:Value></env:Subcode>` : '') +
+  `</env:Code><env:Reason><env:Text xml:lang="en">refused by policy</env:Text></env:Reason>` +
+  (opts.mm7Status
+    ? `<env:Detail><mm7:RSErrorRsp xmlns:mm7="http://www.3gpp.org/ftp/Specs/archive/23_series/23.140/schema/REL-6-MM7-1-4">` +
+      `<mm7:MM7Version>6.8.0</mm7:MM7Version><mm7:Status><mm7:StatusCode>${opts.mm7Status}</mm7:StatusCode>` +
+      `<mm7:StatusText>Address Error</mm7:StatusText></mm7:Status></mm7:RSErrorRsp></env:Detail>`
+    : '') +
+  `</env:Fault></env:Body></env:Envelope>`;
+
+describe('SOAP 1.2 faults', () => {
+  it('reads Code/Value and Reason/Text', () => {
+    expect(parseSubmitResponse(soap12Fault('env:Sender'))).toMatchObject({
+      operation: 'Fault',
+      statusCode: null,
+      statusText: 'refused by policy',
+      fault: { faultcode: 'Client', faultstring: 'refused by policy' },
+    });
+    expect(parseSubmitResponse(soap12Fault('env:Receiver', { subcode: 'app:Busy' }))!.fault!.faultcode).toBe('Server.Busy');
+  });
+
+  it('gives up on a Sender fault (as on a SOAP 1.1 Client fault) and retries a Receiver fault', () => {
+    for (const f of [soap12Fault('env:Sender'), soap12Fault('env:Sender', { subcode: 'app:BadAddress' })]) {
+      const e = thrown(() => judgeSubmitResponse(res(500, f, { 'content-type': 'application/soap+xml' }), 'tx'));
+      expect(e).toBeInstanceOf(OperatorRejectedError);
+      expect((e as OperatorRejectedError).outcome).toBe(OUTCOMES.OPERATOR_REJECTED);
+      expect((e as Error).message).toContain('refused by policy');
+    }
+    expect(thrown(() => judgeSubmitResponse(res(500, soap12Fault('env:Receiver')), 'tx'))).toBeInstanceOf(TemporaryError);
+  });
+
+  it('lets an MM7 status in the Detail decide', () => {
+    const e = thrown(() => judgeSubmitResponse(res(500, soap12Fault('env:Receiver', { mm7Status: 2002 })), 'tx'));
+    expect((e as OperatorRejectedError).outcome).toBe(OUTCOMES.OPERATOR_ADDRESS_ERROR);
   });
 });
 
@@ -140,7 +253,16 @@ describe('status classification table', () => {
     [2003, 'permanent', OUTCOMES.OPERATOR_ADDRESS_ERROR],
     [2004, 'permanent', OUTCOMES.OPERATOR_CONTENT_REFUSED],
     [2007, 'permanent', OUTCOMES.OPERATOR_REJECTED],
-    [3001, 'temporary', null],
+    // 3001-3004 refuse this very request: a resend gets the same answer (and 3001 is how MMSCs say "barred").
+    [3000, 'temporary', null],
+    [3001, 'permanent', OUTCOMES.OPERATOR_REJECTED],
+    [3002, 'permanent', OUTCOMES.OPERATOR_REJECTED],
+    [3003, 'permanent', OUTCOMES.OPERATOR_REJECTED],
+    [3004, 'permanent', OUTCOMES.OPERATOR_REJECTED],
+    [3500, 'temporary', null],
+    [3510, 'temporary', null],
+    [2560, 'permanent', OUTCOMES.TOO_LARGE],
+    [2568, 'permanent', OUTCOMES.OPERATOR_DENIED],
     [4001, 'permanent', OUTCOMES.OPERATOR_DENIED],
     [4006, 'temporary', null],
     [4007, 'permanent', OUTCOMES.OPERATOR_DENIED],

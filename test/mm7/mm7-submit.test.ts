@@ -197,6 +197,33 @@ describe('SubmitReq HTTP framing', () => {
     expect(inner.parts[0]!.body.toString('utf8')).toBe(smil);
   });
 
+  // RFC 2046 §4.1.2: text without a charset is US-ASCII to the handset, so UTF-8 text would show as mojibake.
+  it('declares charset=utf-8 on UTF-8 text and SMIL parts sent without a charset; leaves declared, ASCII and other text alone', () => {
+    const latin1 = Buffer.from('caf\xe9', 'latin1');
+    const http = buildSubmitHttp(fields(), [
+      { contentType: 'application/smil', contentId: 'smil1', bytes: Buffer.from('<smil><body><par><text src="cid:t1"/></par></body><!-- é --></smil>') },
+      { contentType: 'text/plain', contentId: 't1', bytes: Buffer.from('Grüße, 你好 👋') },
+      { contentType: 'text/plain; format=flowed', contentId: 't2', bytes: Buffer.from('señor') },
+      { contentType: 'text/plain; charset=iso-8859-1', contentId: 't3', bytes: latin1 },
+      { contentType: 'text/plain', contentId: 't4', bytes: Buffer.from('plain ascii') },
+      { contentType: 'text/plain', contentId: 't5', bytes: latin1 },
+      { contentType: 'image/png', contentId: 'img1', bytes: png },
+    ]);
+    const outer = read(http.contentType, http.body);
+    const inner = read(outer.parts[1]!.contentType, outer.parts[1]!.body);
+    expect(inner.parts.map((p) => p.headers['content-type'])).toEqual([
+      'application/smil; charset=utf-8',
+      'text/plain; charset=utf-8',
+      'text/plain; format=flowed; charset=utf-8',
+      'text/plain; charset=iso-8859-1',
+      'text/plain',
+      'text/plain',
+      'image/png',
+    ]);
+    expect(inner.parts[1]!.body.toString('utf8')).toBe('Grüße, 你好 👋');
+    expect(inner.parts[3]!.body.equals(latin1)).toBe(true);
+  });
+
   it('uses multipart/mixed for content without SMIL', () => {
     const http = buildSubmitHttp(fields(), parts.slice(1));
     const outer = read(http.contentType, http.body);

@@ -24,6 +24,22 @@ describe('XML layer', () => {
     }
   });
 
+  // XML 1.0 §4.3.3: the declared encoding governs 8-bit documents; Latin-1 read as UTF-8 turns "é" into U+FFFD.
+  it('decodes a document in its declared single-byte encoding (ISO-8859-1, windows-1252)', () => {
+    for (const label of ['ISO-8859-1', 'iso-8859-1', 'windows-1252', 'latin1']) {
+      const xml = ENV('<R><S>Reçu à l’heure – café</S></R>', `<?xml version="1.0" encoding="${label}"?>`);
+      const bytes = Buffer.from(cp1252Bytes(xml));
+      expect(childText(parseEnvelope(decodeXmlBytes(bytes)).operation, 'S')).toBe('Reçu à l’heure – café');
+    }
+  });
+
+  it('keeps UTF-8 bytes under a stale single-byte declaration, and UTF-8 for an encoding it does not know', () => {
+    const text = 'Ünïcødé ✓';
+    for (const decl of ['<?xml version="1.0" encoding="ISO-8859-1"?>', "<?xml version='1.0' encoding='x-no-such-charset'?>"]) {
+      expect(childText(parseEnvelope(decodeXmlBytes(Buffer.from(ENV(`<R><S>${text}</S></R>`, decl), 'utf8'))).operation, 'S')).toBe(text);
+    }
+  });
+
   it('refuses DOCTYPE, overly deep nesting and documents without a root element', () => {
     expect(() => parseXml('<!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>')).toThrow(Mm7XmlError);
     expect(() => parseXml('<a>'.repeat(200) + '</a>'.repeat(200))).toThrow();
@@ -105,3 +121,9 @@ describe('throttles', () => {
     expect(s.inUse).toBe(0);
   });
 });
+
+/** windows-1252 bytes of a string (the curly quote and dash are outside ISO-8859-1 proper, as real peers send them). */
+function cp1252Bytes(s: string): number[] {
+  const cp1252: Record<string, number> = { '’': 0x92, '–': 0x96 };
+  return [...s].map((c) => cp1252[c] ?? c.charCodeAt(0));
+}

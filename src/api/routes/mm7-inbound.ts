@@ -1,13 +1,14 @@
 /**
  * `POST /mm7/{operatorId}`: the operator MMSC's requests to us (DeliverReq, DeliveryReportReq, ReadReplyReq).
- * The body is taken raw (bounded) and handed to the MM7 adapter, which answers with the matching SOAP response or
- * fault; this route only finds the operator and checks its credentials.
+ * The operator, its source address and its credentials are checked from the request line and headers alone, before a
+ * byte of the body is read: a stranger gets 404/403/401 and the connection closes, so nobody can make us buffer an
+ * upload of up to api.maxBodyBytes per connection without credentials. Then the body is taken raw (bounded) and handed
+ * to the MM7 adapter, which answers with the matching SOAP response or fault.
  */
 import { randomBytes } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
-import { ApiError } from '../../core/errors.ts';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { credentialDigest, hashSecret, safeEqual, verifySecret } from '../../core/secrets.ts';
-import { handleMm7Request, mm7FaultResponse } from '../../operators/mm7/mm7-inbound.ts';
+import { checkMm7Access, handleMm7Request, mm7FaultResponse, type Mm7HttpResponse } from '../../operators/mm7/mm7-inbound.ts';
 import { SingleFlight } from '../../shared/single-flight.ts';
 import type { GatewayContext } from '../context.ts';
 
@@ -20,8 +21,39 @@ export function registerMm7InboundRoute(app: FastifyInstance, ctx: GatewayContex
     const inb = op.inbound;
     if (inb?.username !== undefined) checkers.set(op.id, inboundCredentialCheck({ username: inb.username, passwordHash: inb.passwordHash }));
   }
+  const operatorOf = (params: unknown) => operators.get(Number((params as { operatorId?: string }).operatorId));
+
+  /** Answer a refusal without reading the body: `Connection: close`, so node:http drops the connection after it. */
+  const refuse = (reply: FastifyReply, res: Mm7HttpResponse): FastifyReply =>
+    reply.status(res.status).headers(res.headers).header('connection', 'close').send(res.body);
 
   app.register(async (scope) => {
+    // onRequest runs after routing and before the body is parsed: nothing of the body has been read yet.
+    scope.addHook('onRequest', async (req, reply) => {
+      const op = operatorOf(req.params);
+      if (!op) {
+        req.log.warn({ operatorId: (req.params as { operatorId?: string }).operatorId }, 'MM7 request for an unknown operator');
+        return refuse(reply, mm7FaultResponse(4001, 'Unknown operator', 404));
+      }
+      const inbound = op.inbound;
+      if (!inbound) {
+        // No inbound section: nobody may speak for this operator (see operators[].inbound in config/schema.ts).
+        req.log.warn({ operatorId: op.id }, 'MM7 request refused: the operator has no inbound section (credentials or allowIps)');
+        return refuse(reply, mm7FaultResponse(4001, 'No inbound access is configured for this operator', 403, op.mm7?.namespace));
+      }
+      const checkCredentials = checkers.get(op.id);
+      const refused = await checkMm7Access(
+        { headers: req.headers, remoteAddress: req.ip },
+        {
+          operatorId: op.id,
+          auth: checkCredentials ? { checkCredentials } : undefined,
+          allowIps: inbound.allowIps.length ? inbound.allowIps : undefined,
+          logger: req.log,
+        },
+      );
+      if (refused) return refuse(reply, refused);
+    });
+
     // Read the body here (bounded: one byte past the limit is enough to know) so that the MM7 handler answers
     // every refusal itself, as a SOAP fault, and never Fastify's JSON error.
     const maxBody = ctx.config.api.maxBodyBytes;
@@ -39,36 +71,30 @@ export function registerMm7InboundRoute(app: FastifyInstance, ctx: GatewayContex
       payload.on('error', (err) => done(err, undefined));
     });
     scope.setErrorHandler((err, req, reply) => {
-      const op = operators.get(Number((req.params as { operatorId?: string }).operatorId));
-      const status = (err as { statusCode?: number }).statusCode;
+      const op = operatorOf(req.params);
+      // Fastify's errors carry `statusCode`, ours (ApiError) `status`.
+      const e = err as { statusCode?: number; status?: number };
+      const status = e.statusCode ?? e.status;
       req.log.warn({ err }, 'MM7 request refused before the handler');
       const res =
-        status === 413
-          ? mm7FaultResponse(2007, 'Message too large', 413, op?.mm7?.namespace)
-          : status && status < 500
-            ? mm7FaultResponse(2007, 'Message format corrupt', 500, op?.mm7?.namespace)
-            : mm7FaultResponse(3000, 'Server error', 500, op?.mm7?.namespace);
+        status === 404
+          ? mm7FaultResponse(4001, 'Unknown operator', 404)
+          : status === 413
+            ? mm7FaultResponse(2007, 'Message too large', 413, op?.mm7?.namespace)
+            : status && status < 500
+              ? mm7FaultResponse(2007, 'Message format corrupt', 500, op?.mm7?.namespace)
+              : mm7FaultResponse(3000, 'Server error', 500, op?.mm7?.namespace);
+      if (!req.raw.complete) res.headers.connection = 'close';
       reply.status(res.status).headers(res.headers).send(res.body);
     });
 
     scope.post<{ Params: { operatorId: string } }>('/mm7/:operatorId', async (req, reply) => {
-      const op = operators.get(Number(req.params.operatorId));
-      if (!op) throw new ApiError('NOT_FOUND');
-      const inbound = op.inbound;
-      if (!inbound) {
-        // No inbound section: nobody may speak for this operator (see operators[].inbound in config/schema.ts).
-        req.log.warn({ operatorId: op.id }, 'MM7 request refused: the operator has no inbound section (credentials or allowIps)');
-        const res = mm7FaultResponse(4001, 'No inbound access is configured for this operator', 403, op.mm7?.namespace);
-        reply.status(res.status).headers(res.headers);
-        return res.body;
-      }
-      const checkCredentials = checkers.get(op.id);
+      // The onRequest hook has found the operator and let the caller in (address, credentials).
+      const op = operatorOf(req.params)!;
       const res = await handleMm7Request(
         { headers: req.headers, body: (req.body as Buffer | undefined) ?? Buffer.alloc(0), remoteAddress: req.ip },
         {
           operatorId: op.id,
-          auth: checkCredentials ? { checkCredentials } : undefined,
-          allowIps: inbound?.allowIps?.length ? inbound.allowIps : undefined,
           sink: ctx.sink,
           logger: req.log,
           defaultNamespace: op.mm7?.namespace,

@@ -2,8 +2,9 @@
  * The MM7 connector: submits MTs to an operator's MMSC as MM7_submit.REQ (3GPP TS 23.140 §8.1, SOAP binding §9)
  * over HTTP POST with Basic authentication, on a keep-alive connection pool, within the operator's limits.
  *
- * Failure contract (operators/connector.ts): TemporaryError for timeouts, connection errors, HTTP 5xx/429 and MM7
- * 3xxx/4006; OperatorRejectedError for MM7 2xxx/4xxx and other HTTP 4xx. Callers wait for capacity, never fail on it.
+ * Failure contract (operators/connector.ts): TemporaryError for timeouts, connection errors, HTTP 5xx/429/401/403 and
+ * MM7 3000, other 3xxx and 4006; OperatorRejectedError for MM7 2xxx/4xxx/3001-3004, other HTTP 4xx, and an HTTP 2xx
+ * whose answer cannot be read (mm7-responses.ts). Callers wait for capacity, never fail on it.
  */
 import { Pool } from 'undici';
 import { OUTCOMES } from '../../core/outcomes.ts';
@@ -194,13 +195,21 @@ export class Mm7Connector implements Connector {
         size += (chunk as Buffer).length;
         if (size > this.maxResponseBytes) {
           res.body.destroy();
+          if (res.statusCode >= 200 && res.statusCode < 300) {
+            // As any 2xx we cannot read (mm7-responses.ts): the MMSC may have taken the message, so no resend.
+            throw new OperatorRejectedError(
+              OUTCOMES.OPERATOR_ANSWER_UNREADABLE,
+              `MMSC answered HTTP ${res.statusCode} with a body over ${this.maxResponseBytes} bytes; the message may have been delivered`,
+              { httpStatus: res.statusCode, limit: this.maxResponseBytes },
+            );
+          }
           throw new TemporaryError(`MMSC response over ${this.maxResponseBytes} bytes`);
         }
         chunks.push(chunk as Buffer);
       }
       return { status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) };
     } catch (err) {
-      if (err instanceof TemporaryError) throw err;
+      if (err instanceof TemporaryError || err instanceof OperatorRejectedError) throw err;
       if (stop?.aborted) throw new TemporaryError(`MM7 request stopped: ${(stop.reason as Error).message}`);
       // Timeouts, refused/reset connections, TLS failures: the MMSC may be back soon.
       const e = err as { name?: string; code?: string; message?: string };

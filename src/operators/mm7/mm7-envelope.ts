@@ -81,7 +81,10 @@ export function buildFault(p: GenericResponseParams & { faultstring?: string }):
 
 /** A parsed SOAP Fault. */
 export interface ParsedFault {
-  /** faultcode's local part ("Client", "Server"), whatever prefix it had (NOTES quirk 2). */
+  /**
+   * faultcode's local part ("Client", "Server"), whatever prefix it had (NOTES quirk 2); for a SOAP 1.2 fault, the
+   * Code/Value in SOAP 1.1 terms (Sender -> Client, Receiver -> Server) with its Subcode after a dot.
+   */
   faultcode: string;
   faultstring: string;
   /** StatusCode from RSErrorRsp / VASPErrorRsp in `detail`, when present. */
@@ -140,17 +143,36 @@ function scanNamespaces(el: XmlElement): string | null {
   return null;
 }
 
+/**
+ * Read a Fault in either SOAP version. SOAP 1.1 (§4.4): `faultcode`, `faultstring`, `detail`. SOAP 1.2 (Part 1
+ * §5.4): `Code/Value` (optionally refined by `Code/Subcode/Value`), `Reason/Text`, `Detail`. SOAP 1.2's Sender and
+ * Receiver are SOAP 1.1's Client and Server (SOAP 1.2 Part 1 §5.4.6), so they are reported under the SOAP 1.1 names
+ * and the submit side classifies both versions alike; a Subcode is appended with a dot, as SOAP 1.1 extends codes.
+ */
 function readFault(f: XmlElement): ParsedFault {
-  const rawCode = childText(f, 'faultcode') ?? '';
   const status = findDeep(f, 'Status');
   const codeText = status ? childText(status, 'StatusCode') : undefined;
   const code = codeText !== undefined && /^\s*\d+\s*$/.test(codeText) ? Number(codeText) : null;
-  return {
-    faultcode: rawCode.slice(rawCode.lastIndexOf(':') + 1),
-    faultstring: childText(f, 'faultstring') ?? '',
-    statusCode: code,
-    statusText: status ? (childText(status, 'StatusText') ?? null) : null,
-  };
+  const soap11Code = childText(f, 'faultcode');
+  let faultcode: string;
+  let faultstring: string;
+  if (soap11Code !== undefined) {
+    faultcode = localPart(soap11Code);
+    faultstring = childText(f, 'faultstring') ?? '';
+  } else {
+    const codeEl = child(f, 'Code');
+    const value = localPart(childText(codeEl, 'Value') ?? '');
+    const sub = localPart(childText(child(codeEl, 'Subcode'), 'Value') ?? '');
+    const base = value === 'Sender' ? 'Client' : value === 'Receiver' ? 'Server' : value;
+    faultcode = sub ? `${base}.${sub}` : base;
+    faultstring = childText(child(f, 'Reason'), 'Text') ?? '';
+  }
+  return { faultcode, faultstring, statusCode: code, statusText: status ? (childText(status, 'StatusText') ?? null) : null };
+}
+
+/** The local part of a QName value ("env:Client" -> "Client"; NOTES quirk 2: prefixed or bare). */
+function localPart(qname: string): string {
+  return qname.slice(qname.lastIndexOf(':') + 1);
 }
 
 /** The namespace to answer in: the request's, else the operator's default (NOTES: echo the request). */

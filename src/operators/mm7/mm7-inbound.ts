@@ -80,7 +80,7 @@ function header(h: Mm7HttpRequest['headers'], name: string): string | undefined 
 
 const allowListCache = new WeakMap<string[], (ip: string) => boolean>();
 
-function ipAllowed(ctx: Mm7InboundContext, ip: string): boolean {
+function ipAllowed(ctx: Pick<Mm7InboundContext, 'allowIps'>, ip: string): boolean {
   if (!ctx.allowIps || ctx.allowIps.length === 0) return true;
   let check = allowListCache.get(ctx.allowIps);
   if (!check) {
@@ -90,7 +90,35 @@ function ipAllowed(ctx: Mm7InboundContext, ip: string): boolean {
   return check(ip);
 }
 
-/** Handle one inbound MM7 request. Never throws; every failure becomes an HTTP answer. */
+/**
+ * The door of an operator's endpoint: source address (403) then Basic credentials (401, WWW-Authenticate). Null when
+ * the caller may proceed. Needs only the headers and the peer address, so an HTTP layer can run it before it reads a
+ * byte of the body (api/routes/mm7-inbound.ts does): a stranger must not make us buffer an upload.
+ */
+export async function checkMm7Access(
+  req: Pick<Mm7HttpRequest, 'headers' | 'remoteAddress'>,
+  ctx: Pick<Mm7InboundContext, 'operatorId' | 'auth' | 'allowIps' | 'logger'>,
+): Promise<Mm7HttpResponse | null> {
+  const logger = ctx.logger ?? silentLogger;
+  const log = { operatorId: ctx.operatorId, remoteAddress: req.remoteAddress };
+  if (!ipAllowed(ctx, req.remoteAddress)) {
+    logger.warn(log, 'MM7 request from an address outside the allow-list');
+    return { status: 403, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: 'Forbidden\n' };
+  }
+  if (ctx.auth) {
+    const cred = parseBasicAuth(header(req.headers, 'authorization'));
+    if (!cred || !(await ctx.auth.checkCredentials(cred.username, cred.password))) {
+      logger.warn({ ...log, username: cred?.username ?? null }, 'MM7 request with missing or wrong credentials');
+      return {
+        status: 401,
+        headers: { 'content-type': 'text/plain; charset=utf-8', 'www-authenticate': `Basic realm="${ctx.auth.realm ?? 'mmsgate-mm7'}", charset="UTF-8"` },
+        body: 'Unauthorized\n',
+      };
+    }
+  }
+  return null;
+}
+
 /**
  * A SOAP fault for a request that never reached the handler (refused by the HTTP layer before its body was read:
  * unparseable Content-Type, transport errors), in the operator's default namespace.
@@ -111,6 +139,7 @@ export function mm7FaultResponse(code: number, reason: string, httpStatus: numbe
   };
 }
 
+/** Handle one inbound MM7 request (access checked first, see checkMm7Access). Never throws; every failure becomes an HTTP answer. */
 export async function handleMm7Request(req: Mm7HttpRequest, ctx: Mm7InboundContext): Promise<Mm7HttpResponse> {
   const logger = ctx.logger ?? silentLogger;
   const log = { operatorId: ctx.operatorId, remoteAddress: req.remoteAddress };
@@ -134,21 +163,8 @@ export async function handleMm7Request(req: Mm7HttpRequest, ctx: Mm7InboundConte
   };
 
   try {
-    if (!ipAllowed(ctx, req.remoteAddress)) {
-      logger.warn(log, 'MM7 request from an address outside the allow-list');
-      return { status: 403, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: 'Forbidden\n' };
-    }
-    if (ctx.auth) {
-      const cred = parseBasicAuth(header(req.headers, 'authorization'));
-      if (!cred || !(await ctx.auth.checkCredentials(cred.username, cred.password))) {
-        logger.warn({ ...log, username: cred?.username ?? null }, 'MM7 request with missing or wrong credentials');
-        return {
-          status: 401,
-          headers: { 'content-type': 'text/plain; charset=utf-8', 'www-authenticate': `Basic realm="${ctx.auth.realm ?? 'mmsgate-mm7'}", charset="UTF-8"` },
-          body: 'Unauthorized\n',
-        };
-      }
-    }
+    const refused = await checkMm7Access(req, ctx);
+    if (refused) return refused;
     const maxBody = ctx.maxBodyBytes ?? DEFAULT_MULTIPART_LIMITS.maxBodyBytes;
     if (req.body.length > maxBody) return fault(2007, `Message larger than ${maxBody} bytes`, 413);
 

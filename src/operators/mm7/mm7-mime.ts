@@ -7,7 +7,7 @@
  * and Content-Location matches, then every non-SOAP part), a multipart Content-Type over a bare XML body.
  */
 import { boundaryOf, parseContentType } from '../../mime/content-type.ts';
-import { readAllParts } from '../../mime/multipart-reader.ts';
+import { parseMultipartBuffer, readAllParts } from '../../mime/multipart-reader.ts';
 import { DEFAULT_MULTIPART_LIMITS, type MultipartLimits, type ParsedPart } from '../../mime/types.ts';
 import { normaliseContentId } from '../../core/message.ts';
 
@@ -51,15 +51,17 @@ function looksLikeXml(body: Buffer): boolean {
 
 /**
  * Split an HTTP body into the SOAP document and the other parts. A `text/xml` body (or a multipart Content-Type whose
- * body is bare XML, as in some operators' delivery reports) is the SOAP document alone. Throws what readAllParts
- * throws on a malformed or oversized multipart body.
+ * body is bare XML, as in some operators' delivery reports) is the SOAP document alone. Throws what the multipart
+ * reader throws on a malformed or oversized multipart body. The body is already in memory, so the split is
+ * synchronous: the submit side uses it to read an MMSC's answer sent as multipart/related (§9.3 allows a response
+ * with attachments, and our `Accept` asks for it).
  */
-export async function splitInbound(contentType: string | undefined, body: Buffer, limits: MultipartLimits = DEFAULT_MULTIPART_LIMITS): Promise<SplitBody> {
+export function splitBody(contentType: string | undefined, body: Buffer, limits: MultipartLimits = DEFAULT_MULTIPART_LIMITS): SplitBody {
   const boundary = boundaryOf(contentType);
   if (!contentType || !boundary || !bareType(contentType).startsWith('multipart/') || looksLikeXml(body)) {
     return { soap: body, attachments: [] };
   }
-  const parts = await readAllParts(once(body), { boundary, limits, lenient: true });
+  const parts = parseMultipartBuffer(body, { boundary, limits, lenient: true });
   if (parts.length === 0) return { soap: Buffer.alloc(0), attachments: [] };
   const start = normaliseContentId(parseContentType(contentType).params.start);
   let idx = start ? parts.findIndex((p) => p.contentId === start) : -1;
@@ -67,6 +69,11 @@ export async function splitInbound(contentType: string | undefined, body: Buffer
   if (idx < 0) idx = parts.findIndex((p) => isXmlType(p.contentType));
   if (idx < 0) idx = 0;
   return { soap: parts[idx]!.body, attachments: parts.filter((_, i) => i !== idx) };
+}
+
+/** splitBody for callers that await (the inbound handler); same result and errors, as a rejected promise. */
+export async function splitInbound(contentType: string | undefined, body: Buffer, limits: MultipartLimits = DEFAULT_MULTIPART_LIMITS): Promise<SplitBody> {
+  return splitBody(contentType, body, limits);
 }
 
 /**

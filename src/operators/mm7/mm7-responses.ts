@@ -2,15 +2,23 @@
  * Reading an MMSC's answer to SubmitReq (MM7_submit.RES, 3GPP TS 23.140 §8.1.2; faults §9.2.3) and deciding what
  * the submit worker does with it: accept, retry (TemporaryError) or give up (OperatorRejectedError).
  *
+ * The answer may be a bare SOAP document or multipart/related with the SOAP part as `start` (§9.3; our `Accept`
+ * offers it): the SOAP part is what is read. Only a SubmitRsp or a Fault answers a SubmitReq (§8.1.2, §9.2.3).
+ *
  * Precedence: an MM7 StatusCode in the body wins (SubmitRsp Status, or RSErrorRsp in a Fault's detail), whatever the
- * HTTP status: SOAP 1.1 sends faults with HTTP 500, some peers with 200 (NOTES quirk 2). Without a readable status a
- * Fault's faultcode decides (Client and Client.* permanent, any other temporary); without a Fault the HTTP status
- * decides: 5xx, 429 and 408 are temporary (Retry-After honoured), other 4xx permanent.
+ * HTTP status: SOAP 1.1 sends faults with HTTP 500, some peers with 200 (NOTES quirk 2). Then HTTP 401/403: the
+ * MMSC refused our credentials or address, an operator configuration problem that a fix on either side (a password
+ * rotated on one side first) clears, so retried like an outage rather than failing everything queued. Without a
+ * readable status a Fault's faultcode decides (SOAP 1.1 Client and Client.*, SOAP 1.2 Sender: permanent; any other
+ * temporary); without a Fault the HTTP status decides: 5xx, 429, 408 and 3xx are temporary (Retry-After honoured),
+ * other 4xx permanent, and a 2xx is a permanent OPERATOR_ANSWER_UNREADABLE: the MMSC may have accepted the message,
+ * and a resend would reach the handset twice.
  */
 import { OUTCOMES } from '../../core/outcomes.ts';
 import { TemporaryError } from '../../core/retry-policy.ts';
 import { OperatorRejectedError } from '../connector.ts';
 import { parseEnvelope, type ParsedFault } from './mm7-envelope.ts';
+import { splitBody } from './mm7-mime.ts';
 import { classifyStatusCode } from './mm7-status.ts';
 import { child, childText, decodeXmlBytes, findDeep } from './mm7-xml.ts';
 
@@ -26,11 +34,16 @@ export interface ParsedSubmitResponse {
   fault: ParsedFault | null;
 }
 
-/** Parse a SubmitRsp or Fault body; null when the body is not a readable SOAP envelope. */
-export function parseSubmitResponse(body: Buffer | string): ParsedSubmitResponse | null {
-  const text = typeof body === 'string' ? body : decodeXmlBytes(body);
-  if (text.trim() === '') return null;
+/**
+ * Parse a SubmitRsp or Fault body; null when the body is not a readable SOAP envelope. With a multipart
+ * `contentType` the SOAP part (the `start` part, else the first XML part) is parsed; a multipart Content-Type over a
+ * bare XML body is read as XML, as on the inbound side.
+ */
+export function parseSubmitResponse(body: Buffer | string, contentType?: string): ParsedSubmitResponse | null {
   try {
+    const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+    const text = decodeXmlBytes(splitBody(contentType, bytes).soap);
+    if (text.trim() === '') return null;
     const env = parseEnvelope(text);
     if (env.fault) {
       return {
@@ -108,19 +121,27 @@ export function judgeSubmitResponse(
   logger: Mm7Logger = silentLogger,
   logContext: Record<string, unknown> = {},
 ): SubmitResult {
-  const parsed = parseSubmitResponse(res.body);
+  const contentType = res.headers['content-type'];
+  const parsed = parseSubmitResponse(res.body, Array.isArray(contentType) ? contentType[0] : contentType);
   const retryAfter = retryAfterMs(res.headers['retry-after']);
   if (parsed && parsed.transactionId !== null && parsed.transactionId !== sentTransactionId) {
     logger.warn({ ...logContext, sent: sentTransactionId, received: parsed.transactionId }, 'MM7 TransactionID mismatch (tolerated)');
   }
   const detail = {
     httpStatus: res.status,
+    operation: parsed?.operation ?? null,
     statusCode: parsed?.statusCode ?? null,
     statusText: parsed?.statusText ?? null,
     faultcode: parsed?.fault?.faultcode ?? null,
   };
+  // Only SubmitRsp and Fault answer a SubmitReq (§8.1.2, §9.2.3): a status inside any other operation (a DeliverRsp
+  // from a misrouted or confused peer) says nothing about our submission.
+  const answers = parsed !== null && (parsed.operation === 'SubmitRsp' || parsed.fault !== null);
+  if (parsed && !answers) {
+    logger.warn({ ...logContext, ...detail }, 'MM7 answer to SubmitReq is neither SubmitRsp nor Fault');
+  }
 
-  if (parsed && parsed.statusCode !== null) {
+  if (answers && parsed.statusCode !== null) {
     const info = classifyStatusCode(parsed.statusCode);
     const text = parsed.statusText ?? info.text;
     if (info.cls === 'success' && !parsed.fault) {
@@ -142,24 +163,45 @@ export function judgeSubmitResponse(
     throw new OperatorRejectedError(info.outcome ?? OUTCOMES.OPERATOR_REJECTED, `MM7 status ${parsed.statusCode} ${text}`, detail);
   }
 
-  if (parsed?.fault) {
+  if (res.status === 401 || res.status === 403) {
+    // The MMSC refused who we are (credentials, source address), not this message: every message would fail the
+    // same way until someone fixes the link's configuration, typically a password rotated on one side first. Retried
+    // on the submit schedule so that queued messages survive the fix; logged loud so that someone makes it.
+    logger.error(
+      { ...logContext, ...detail },
+      `MMSC refused our credentials or address (HTTP ${res.status}): check the operator's mm7 username, password and the MMSC's allow-list`,
+    );
+    throw new TemporaryError(`MMSC answered HTTP ${res.status}: operator configuration problem (credentials or address)`, retryAfter);
+  }
+
+  if (answers && parsed.fault) {
     // A fault without an MM7 status: SOAP 1.1 §4.4.1 says a Client fault means "do not resend unchanged", and a dot
-    // extends a code with a more specific one (`Client.Authentication` is a Client fault). Server faults, extended
-    // or not, and any other code may succeed later: retried.
+    // extends a code with a more specific one (`Client.Authentication` is a Client fault); a SOAP 1.2 Sender fault
+    // reads as Client (see readFault). Server faults, extended or not, and any other code may succeed later: retried.
     const code = parsed.fault.faultcode;
     if (code === 'Client' || code.startsWith('Client.')) {
       throw new OperatorRejectedError(OUTCOMES.OPERATOR_REJECTED, `SOAP fault ${code}: ${parsed.fault.faultstring}`, detail);
     }
-    throw new TemporaryError(`SOAP fault ${code}: ${parsed.fault.faultstring}`, retryAfter);
+    throw new TemporaryError(`SOAP fault ${code || '(no code)'}: ${parsed.fault.faultstring}`, retryAfter);
   }
 
   if (res.status >= 500 || res.status === 429 || res.status === 408) {
     throw new TemporaryError(`MMSC answered HTTP ${res.status}`, retryAfter);
   }
   if (res.status >= 400) {
-    const outcome = res.status === 401 || res.status === 403 ? OUTCOMES.OPERATOR_DENIED : OUTCOMES.OPERATOR_REJECTED;
-    throw new OperatorRejectedError(outcome, `MMSC answered HTTP ${res.status}`, detail);
+    throw new OperatorRejectedError(OUTCOMES.OPERATOR_REJECTED, `MMSC answered HTTP ${res.status}`, detail);
   }
-  // 2xx/3xx without a readable MM7 status: we cannot tell whether it was accepted; retrying beats losing it.
+  if (res.status >= 200 && res.status < 300) {
+    // HTTP success without a readable MM7 status: the MMSC may well have taken the message. Resending risks a
+    // duplicate at the handset, which the customer cannot undo; ending the message with its own outcome tells the
+    // customer exactly what is known. Logged with what came back, for the operator link's owner.
+    logger.error({ ...logContext, ...detail, body: res.body.subarray(0, 512).toString('utf8') }, 'MMSC answered HTTP 2xx without a readable MM7 status');
+    throw new OperatorRejectedError(
+      OUTCOMES.OPERATOR_ANSWER_UNREADABLE,
+      `MMSC answered HTTP ${res.status} without a readable MM7 status; the message may have been delivered`,
+      detail,
+    );
+  }
+  // 1xx/3xx: not an answer from the MM7 service (undici follows no redirect); nothing was accepted yet.
   throw new TemporaryError(`MMSC answered HTTP ${res.status} without a readable MM7 status`, retryAfter);
 }

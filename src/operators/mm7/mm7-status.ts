@@ -46,8 +46,12 @@ const row = (code: number, text: string, cls: Mm7StatusClass, outcome: Outcome |
 
 /**
  * The status table (TS 23.140 Rel-6 Table 28). 1xxx final success; 2xxx client errors and 4xxx service errors are
- * permanent, except 4006 Service unavailable which says "later"; 3xxx server errors are worth a retry.
+ * permanent, except 4006 Service unavailable which says "later". Of the 3xxx server errors only 3000 Server Error
+ * (and operator codes of the class) is worth a retry: 3001 Not Possible (what MMSCs answer for a blacklisted or
+ * barred recipient), 3002 Message rejected, 3003 Multiple addresses not supported and 3004 Application not
+ * addressable refuse this very request, and a resend gets the same refusal until the message expires in the queue.
  * Permanent codes map to the outcome a customer can act on: address errors, refused content, denied service.
+ * Operator codes with a meaning of their own (Sinch/Skycore 25xx, operator docs in the reference samples) are listed.
  */
 export const MM7_STATUS_TABLE: ReadonlyMap<number, Mm7StatusInfo> = new Map(
   [
@@ -64,11 +68,13 @@ export const MM7_STATUS_TABLE: ReadonlyMap<number, Mm7StatusInfo> = new Map(
     row(2007, 'Message format corrupt', 'permanent', OUTCOMES.OPERATOR_REJECTED),
     row(2008, 'Application ID not found', 'permanent', OUTCOMES.OPERATOR_REJECTED),
     row(2009, 'Reply Application ID not found', 'permanent', OUTCOMES.OPERATOR_REJECTED),
+    row(2560, 'Content length exceeded maximum supported request size', 'permanent', OUTCOMES.TOO_LARGE),
+    row(2568, 'Unable to authenticate', 'permanent', OUTCOMES.OPERATOR_DENIED),
     row(3000, 'Server Error', 'temporary'),
-    row(3001, 'Not Possible', 'temporary'),
-    row(3002, 'Message rejected', 'temporary'),
-    row(3003, 'Multiple addresses not supported', 'temporary'),
-    row(3004, 'Application not addressable', 'temporary'),
+    row(3001, 'Not Possible', 'permanent', OUTCOMES.OPERATOR_REJECTED),
+    row(3002, 'Message rejected', 'permanent', OUTCOMES.OPERATOR_REJECTED),
+    row(3003, 'Multiple addresses not supported', 'permanent', OUTCOMES.OPERATOR_REJECTED),
+    row(3004, 'Application not addressable', 'permanent', OUTCOMES.OPERATOR_REJECTED),
     row(4000, 'General service error', 'permanent', OUTCOMES.OPERATOR_REJECTED),
     row(4001, 'Improper identification', 'permanent', OUTCOMES.OPERATOR_DENIED),
     row(4002, 'Unsupported version', 'permanent', OUTCOMES.OPERATOR_REJECTED),
@@ -82,7 +88,8 @@ export const MM7_STATUS_TABLE: ReadonlyMap<number, Mm7StatusInfo> = new Map(
 
 /**
  * Classify a status code. Codes not in the table (operators add their own, e.g. 25xx, 35xx) take the class of their
- * thousand: 1xxx success, 2xxx/4xxx permanent (OPERATOR_REJECTED), 3xxx temporary. Anything else (0, 5xxx, not a
+ * thousand: 1xxx success, 2xxx/4xxx permanent (OPERATOR_REJECTED), 3xxx temporary (like 3000: an operator's server
+ * trouble, e.g. 3500, 3510). Anything else (0, 5xxx, not a
  * number) is treated as temporary: an unreadable answer must not lose the message (core/retry-policy).
  */
 export function classifyStatusCode(code: number): Mm7StatusInfo {

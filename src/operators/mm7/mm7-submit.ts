@@ -6,6 +6,8 @@
  * DeliveryReport?, ... Subject?, ... Content. Framing follows §9.3 / RFC 2387: multipart/related with the SOAP part
  * first and named by `start`, then the content part referenced by `<Content href="cid:...">`.
  */
+import { isUtf8 } from 'node:buffer';
+import { parseContentType } from '../../mime/content-type.ts';
 import { base64Body, buildMultipart } from '../../shared/multipart-writer.ts';
 import { isShortCode } from '../../core/message.ts';
 import { parseDuration } from '../../core/retry-policy.ts';
@@ -102,6 +104,21 @@ function isTextual(contentType: string): boolean {
 }
 
 /**
+ * The Content-Type a part goes out with. A text part without a charset parameter is US-ASCII to the handset
+ * (RFC 2046 §4.1.2), so UTF-8 text sent that way (customers often write plain `text/plain`) shows as mojibake; SMIL
+ * is read the same way by MMS clients. When such a part's bytes are valid UTF-8 and not plain ASCII, `charset=utf-8`
+ * is added. A declared charset is left as it is (the customer knows their bytes), as is text in another encoding
+ * (not valid UTF-8: we cannot tell which one) and plain ASCII (correct as US-ASCII).
+ */
+export function outgoingContentType(contentType: string, bytes: Buffer): string {
+  const t = bareType(contentType);
+  if (!t.startsWith('text/') && t !== SMIL) return contentType;
+  if (parseContentType(contentType).params.charset !== undefined) return contentType;
+  if (!bytes.some((b) => b >= 0x80) || !isUtf8(bytes)) return contentType;
+  return `${contentType.trim().replace(/;\s*$/, '')}; charset=utf-8`;
+}
+
+/**
  * Frame a SubmitReq for HTTP (§9.3): outer `multipart/related; type="text/xml"; start="<mm7-soap>"` with the SOAP part
  * first; the content part is `multipart/related` with the SMIL part as `start` when the message has a SMIL
  * presentation (RFC 2387), else `multipart/mixed`. Text parts travel as binary (HTTP is 8-bit clean), everything else base64.
@@ -115,7 +132,7 @@ export function buildSubmitHttp(fields: SubmitReqFields, parts: readonly SubmitC
       const textual = isTextual(p.contentType);
       return {
         headers: {
-          'Content-Type': p.contentType,
+          'Content-Type': outgoingContentType(p.contentType, p.bytes),
           'Content-ID': `<${p.contentId}>`,
           'Content-Location': sanitizeLocation(p.location ?? p.contentId),
           'Content-Transfer-Encoding': textual ? 'binary' : 'base64',

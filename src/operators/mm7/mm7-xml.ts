@@ -1,6 +1,6 @@
 /**
  * The small XML layer of the MM7 adapter: safe parsing into a namespace-aware element tree matched on local names,
- * byte decoding (UTF-8 / UTF-16), and escaping for the builders.
+ * byte decoding (UTF-8, UTF-16, or the declared encoding), and escaping for the builders.
  *
  * Why not fast-xml-parser's removeNSPrefix: responses must echo the request's MM7 namespace, and that option drops
  * the `xmlns` declarations. We keep qualified names and resolve prefixes ourselves; callers match on local names so
@@ -9,6 +9,7 @@
  * Safety: a DOCTYPE (and so any entity declaration) is refused before parsing; entity processing is off and only the
  * five predefined entities and character references are decoded, so nothing can expand. Depth and size are bounded.
  */
+import { isUtf8 } from 'node:buffer';
 import { XMLParser } from 'fast-xml-parser';
 
 /** One XML element, names resolved. */
@@ -59,7 +60,11 @@ const parser = new XMLParser({
 /**
  * Decode the bytes of an XML document to a string. UTF-16 is recognised by its byte order mark or, without one, by
  * the zero bytes around the first `<` (XML 1.0 Appendix F); a document that declares `encoding="utf-16"` but arrives
- * as 8-bit text is read as UTF-8 (NOTES quirk 9: the declaration lies more often than the bytes).
+ * as 8-bit text is read as UTF-8 (NOTES quirk 9: the declaration lies more often than the bytes). Another declared
+ * encoding (`ISO-8859-1`, `windows-1252`, ... XML 1.0 §4.3.3) is honoured, so a subject or status text in Latin-1
+ * is not turned into U+FFFD, unless the bytes are valid UTF-8 with non-ASCII characters in it: Latin-1 text is
+ * practically never that, a UTF-8 document under a stale declaration often is. An encoding TextDecoder does not know
+ * is read as UTF-8.
  */
 export function decodeXmlBytes(buf: Buffer): string {
   if (buf.length >= 2 && buf[0] === 0xff && buf[1] === 0xfe) return buf.subarray(2).toString('utf16le');
@@ -67,7 +72,38 @@ export function decodeXmlBytes(buf: Buffer): string {
   if (buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) return buf.subarray(3).toString('utf8');
   if (buf.length >= 4 && buf[0] === 0x3c && buf[1] === 0x00 && buf[2] !== 0x00) return buf.toString('utf16le');
   if (buf.length >= 4 && buf[0] === 0x00 && buf[1] === 0x3c) return swap16(buf).toString('utf16le');
+  const declared = declaredEncoding(buf);
+  if (declared && !/^(utf-?8|utf-?16(le|be)?|us-ascii|ascii)$/.test(declared) && !(buf.some((b) => b >= 0x80) && isUtf8(buf))) {
+    // ISO-8859-1 read as windows-1252, as the WHATWG Encoding standard (and every browser) does: peers that declare
+    // Latin-1 write Windows text (curly quotes, dashes in 0x80-0x9F), where Latin-1 has only unused C1 controls.
+    if (LATIN1_LABELS.has(declared) || declared === 'windows-1252' || declared === 'cp1252') return decodeWindows1252(buf);
+    try {
+      return new TextDecoder(declared).decode(buf);
+    } catch {
+      // not an encoding label TextDecoder knows (WHATWG Encoding): fall through to UTF-8
+    }
+  }
   return buf.toString('utf8');
+}
+
+const LATIN1_LABELS = new Set(['iso-8859-1', 'iso8859-1', 'iso_8859-1', 'latin1', 'l1', 'cp819', 'ibm819', 'iso-ir-100']);
+
+/** windows-1252 at 0x80-0x9F (the rest is ISO-8859-1); undefined slots keep their C1 code point, as WHATWG says. */
+const CP1252_HIGH = '\u20ac\u0081\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160\u2039\u0152\u008d\u017d\u008f\u0090\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u02dc\u2122\u0161\u203a\u0153\u009d\u017e\u0178';
+
+/**
+ * windows-1252 decoding by hand: Node 20's TextDecoder('windows-1252') decodes 0x80-0x9F as Latin-1 C1 controls,
+ * which loses the curly quotes and dashes that this encoding is used for.
+ */
+function decodeWindows1252(buf: Buffer): string {
+  return buf.toString('latin1').replace(/[\u0080-\u009f]/g, (c) => CP1252_HIGH[c.charCodeAt(0) - 0x80]!);
+}
+
+/** The lower-cased `encoding` of an XML declaration at the start of 8-bit bytes (XML 1.0 §2.8, §4.3.3), if any. */
+function declaredEncoding(buf: Buffer): string | undefined {
+  const head = buf.subarray(0, 200).toString('latin1');
+  const m = /^\s*<\?xml\s[^>]*?\bencoding\s*=\s*["']([A-Za-z][A-Za-z0-9._-]*)["']/.exec(head);
+  return m ? m[1]!.toLowerCase() : undefined;
 }
 
 function swap16(b: Buffer): Buffer {
