@@ -232,7 +232,9 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
     prepareContent: (parts, operatorId, bytesOf) => prepareContent(parts, limitsFor(operatorId), { cache: contentCache, bytesOf }),
   };
   const unsubscribe = store.onJobsEnqueued?.((kinds) => wakeKinds(kinds)) ?? (() => undefined);
-  if (config.sandbox.enabled && !config.sandboxDefaults && !isLoopbackHost(config.listen.host)) {
+  if (config.sandbox.enabled && !config.operators.some((o) => o.type === 'simulator')) {
+    log.warn('sandbox.enabled has no effect without an operator of type simulator: no /sandbox endpoints are served');
+  } else if (config.sandbox.enabled && !config.sandboxDefaults && !isLoopbackHost(config.listen.host)) {
     log.warn({ host: config.listen.host }, 'sandbox.enabled on a non-loopback address: /sandbox takes no credentials (anyone who can reach it can read handset copies and inject MOs)');
   }
   for (const a of config.accounts) {

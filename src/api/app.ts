@@ -9,7 +9,7 @@ import type { Socket } from 'node:net';
 import { newRequestId } from '../core/ids.ts';
 import { ApiError } from '../core/errors.ts';
 import { createSendFastPath } from './send-fast-path.ts';
-import { ANSWERED_BY_PARSER, bodyPending, clientErrorOf, errorReply, requestIdOf } from './replies.ts';
+import { ANSWERED_BY_PARSER, bodyPending, clientErrorOf, CONTINUE_DEFERRED, errorReply, requestIdOf } from './replies.ts';
 import type { GatewayContext } from './context.ts';
 import { registerSendRoute } from './routes/send.ts';
 import { registerStatusRoutes } from './routes/status.ts';
@@ -77,7 +77,10 @@ export function buildApp(ctx: GatewayContext, opts: { logRequests?: boolean; liv
       // its checks that need no body); every other route gets it at once, as node:http does without this listener.
       server.on('checkContinue', (req, res) => {
         if (sendFastPath.checkContinue(req, res)) return;
-        res.writeContinue();
+        // MM7 inbound sends it itself once the caller's address and credentials pass (routes/mm7-inbound.ts): a
+        // refused MMSC, or anyone else, must not be invited to upload its body.
+        if (req.url?.startsWith('/mm7/')) (req as IncomingMessage & { [CONTINUE_DEFERRED]?: boolean })[CONTINUE_DEFERRED] = true;
+        else res.writeContinue();
         handler(req, res);
       });
       // What Fastify sets on a server it makes itself (its default connectionTimeout: 0, no idle-socket timeout; the

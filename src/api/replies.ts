@@ -110,3 +110,9 @@ export function bodyPending(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
+
+/**
+ * Set on a request with `Expect: 100-continue` whose route sends `100 Continue` itself, once it wants the body
+ * (RFC 9110 §10.1.1): app.ts leaves it to the route instead of answering at once.
+ */
+export const CONTINUE_DEFERRED = Symbol('mmsgate.continueDeferred');

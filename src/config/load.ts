@@ -199,9 +199,6 @@ function checkCrossReferences(cfg: Config): void {
     if (opIds.has(o.id)) problems.push(`operators.${i}.id: duplicate operator id ${o.id}`);
     opIds.add(o.id);
   });
-  if (cfg.sandbox.enabled === true && !cfg.operators.some((o) => o.type === 'simulator')) {
-    problems.push('sandbox.enabled: the sandbox needs an operator of type simulator (its virtual handsets)');
-  }
   if (problems.length) throw new ConfigError(`invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
 }
 

@@ -5,9 +5,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inboundCredentialCheck } from '../../src/api/routes/mm7-inbound.ts';
-import { hashSecret, verifySecret } from '../../src/core/secrets.ts';
+import { DerivationGate, hashSecret, verifySecret } from '../../src/core/secrets.ts';
 import { postRaw, type PeerAuth } from '../support/mm7-peer.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { RawConnection } from '../api/raw-http.ts';
 
 const OP_A = 320;
 const OP_B = 321;
@@ -97,14 +98,35 @@ describe('inboundCredentialCheck', () => {
     expect(derivations).toEqual([passwordHash, passwordHash, passwordHash]);
   });
 
-  it('caches only a verified credential: the right one costs one derivation, wrong ones one each time', async () => {
+  it('remembers a verified credential, and a refused one for a minute: each costs one derivation', async () => {
     const { check, derivations } = counted();
     expect(await check(AUTH_A.username, AUTH_A.password)).toBe(true);
     expect(await check(AUTH_A.username, AUTH_A.password)).toBe(true);
     expect(derivations).toHaveLength(1);
     expect(await check('someone-else', AUTH_A.password)).toBe(false);
     expect(await check('someone-else', AUTH_A.password)).toBe(false);
+    expect(derivations).toHaveLength(2);
+    // A refusal is not taken for anything else: the right credential is still right, another wrong one is derived.
+    expect(await check(AUTH_A.username, 'wrong')).toBe(false);
     expect(derivations).toHaveLength(3);
+    expect(await check(AUTH_A.username, AUTH_A.password)).toBe(true);
+  });
+
+  it("answers 'busy' without deriving when the node's password checks are full", async () => {
+    const gate = new DerivationGate(1, 0);
+    let release!: () => void;
+    const holding = gate.tryRun(() => new Promise<void>((r) => (release = r)));
+    const derivations: string[] = [];
+    const check = inboundCredentialCheck({ username: AUTH_A.username, passwordHash }, (plain, stored) => {
+      derivations.push(stored);
+      return verifySecret(plain, stored);
+    }, gate);
+    expect(await check(AUTH_A.username, AUTH_A.password)).toBe('busy');
+    expect(derivations).toHaveLength(0);
+    release();
+    await holding;
+    expect(await check(AUTH_A.username, AUTH_A.password)).toBe(true);
+    expect(derivations).toHaveLength(1);
   });
 
   it('runs one derivation for the same credential presented on several connections at once', async () => {
@@ -112,5 +134,29 @@ describe('inboundCredentialCheck', () => {
     const answers = await Promise.all(Array.from({ length: 8 }, () => check(AUTH_A.username, AUTH_A.password)));
     expect(answers.every(Boolean)).toBe(true);
     expect(derivations).toHaveLength(1);
+  });
+});
+
+describe('Expect: 100-continue on /mm7/{id}', () => {
+  const head = (auth: PeerAuth, length: number) =>
+    `POST /mm7/${OP_A} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/xml\r\nContent-Length: ${length}\r\n` +
+    `Authorization: Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}\r\nExpect: 100-continue\r\n\r\n`;
+
+  it('a refused caller gets its final answer without 100 Continue; a let-in MMSC gets 100 Continue, then its answer', async () => {
+    const port = Number(new URL(gw.url).port);
+    const refused = await RawConnection.open(port);
+    await refused.write(head({ username: AUTH_A.username, password: 'wrong' }, 10_000_000));
+    expect((await refused.next()).status).toBe(401);
+    expect(await refused.closed(3_000)).toBe(true);
+
+    const body = 'not xml';
+    const let_in = await RawConnection.open(port);
+    await let_in.write(head(AUTH_A, body.length));
+    expect((await let_in.next()).status).toBe(100);
+    await let_in.write(body);
+    const r = await let_in.next();
+    expect(r.status).toBe(500);
+    expect(r.body).toContain('2007');
+    let_in.socket.destroy();
   });
 });

@@ -407,6 +407,14 @@ describe('safety', () => {
     expect(sink.reports).toHaveLength(0);
   });
 
+  it("503 with Retry-After when the node's password checks are full: nothing handled, the MMSC retries", async () => {
+    ctx.auth = { checkCredentials: () => 'busy' };
+    const r = await sendDeliveryReport(url, { messageId: 'M', mmStatus: 'Retrieved' }, AUTH);
+    expect(r.status).toBe(503);
+    expect(r.headers['retry-after']).toBe('1');
+    expect(sink.reports).toHaveLength(0);
+  });
+
   it('403 for an address outside the allow-list (checked before anything else)', async () => {
     ctx.allowIps = ['10.20.0.0/16', '192.0.2.7'];
     const r = await handleMm7Request({ headers: { 'content-type': 'text/xml' }, body: Buffer.from('<x/>'), remoteAddress: '127.0.0.1' }, ctx);

@@ -7,7 +7,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { credentialDigest, hashSecret, safeEqual, verifySecret } from '../../core/secrets.ts';
+import { bodyPending, CONTINUE_DEFERRED } from '../replies.ts';
+import { credentialDigest, DerivationGate, hashSecret, passwordChecks, safeEqual, verifySecret } from '../../core/secrets.ts';
 import { checkMm7Access, handleMm7Request, mm7FaultResponse, type Mm7HttpResponse } from '../../operators/mm7/mm7-inbound.ts';
 import { SingleFlight } from '../../shared/single-flight.ts';
 import type { GatewayContext } from '../context.ts';
@@ -52,6 +53,8 @@ export function registerMm7InboundRoute(app: FastifyInstance, ctx: GatewayContex
         },
       );
       if (refused) return refuse(reply, refused);
+      // Let in: an MMSC waiting on `Expect: 100-continue` may send its body now (held back by app.ts until here).
+      if ((req.raw as { [CONTINUE_DEFERRED]?: boolean })[CONTINUE_DEFERRED]) reply.raw.writeContinue();
     });
 
     // Read the body here (bounded: one byte past the limit is enough to know) so that the MM7 handler answers
@@ -84,7 +87,7 @@ export function registerMm7InboundRoute(app: FastifyInstance, ctx: GatewayContex
             : status && status < 500
               ? mm7FaultResponse(2007, 'Message format corrupt', 500, op?.mm7?.namespace)
               : mm7FaultResponse(3000, 'Server error', 500, op?.mm7?.namespace);
-      if (!req.raw.complete) res.headers.connection = 'close';
+      if (bodyPending(req.raw)) res.headers.connection = 'close';
       reply.status(res.status).headers(res.headers).send(res.body);
     });
 
@@ -107,8 +110,12 @@ export function registerMm7InboundRoute(app: FastifyInstance, ctx: GatewayContex
   });
 }
 
-/** Checks a username and password presented to one operator's endpoint. */
-export type CredentialCheck = (user: string, pass: string) => Promise<boolean>;
+/** Checks a username and password presented to one operator's endpoint; 'busy' when no check could be run now. */
+export type CredentialCheck = (user: string, pass: string) => Promise<boolean | 'busy'>;
+
+/** How long a refused credential is answered from memory, and how many are remembered. */
+const REFUSED_TTL_MS = 60_000;
+const MAX_REFUSED = 1_000;
 
 /**
  * The credential check of one operator's inbound account, with its own cache of verified credentials (keyed by an
@@ -121,27 +128,43 @@ export type CredentialCheck = (user: string, pass: string) => Promise<boolean>;
  * before guessing its password. The derivation runs on libuv's pool (verifySecret), not on the event loop. Only a
  * credential verified here is cached, so a cache hit is fast only for someone who already holds the right password.
  *
+ * Derivations go through the node's shared gate (core/secrets.ts passwordChecks): when it is full the answer is
+ * 'busy' (503, which MMSCs retry) with nothing derived; a refused credential is remembered for a minute, so a sender
+ * repeating a wrong password costs one derivation, not one per request.
+ *
  * `verify` is the key derivation and comparison (core/secrets.ts); a parameter so tests can count derivations.
  */
 export function inboundCredentialCheck(
   inbound: { username: string; passwordHash?: string },
   verify: (plain: string, stored: string) => Promise<boolean> = verifySecret,
+  gate: DerivationGate = passwordChecks,
 ): CredentialCheck {
   const verified = new Set<string>();
+  const refused = new Map<string, number>();
   // Checks running now, by credential: an MMSC that opens several connections at once (after our restart) costs one
   // key derivation, not one per connection.
-  const checking = new SingleFlight<string, boolean>();
+  const checking = new SingleFlight<string, boolean | 'busy'>();
   // loadConfig always sets passwordHash; should one ever be missing, nothing passes, at the same cost as a real check
   // (a hash of a random secret, made with the same parameters as the others).
   const stored = inbound.passwordHash ?? hashSecret(randomBytes(32).toString('base64'));
   return async (user, pass) => {
     const key = credentialDigest(user, pass).toString('hex');
     if (verified.has(key)) return true;
+    const until = refused.get(key);
+    if (until !== undefined) {
+      if (until > Date.now()) return false;
+      refused.delete(key);
+    }
     return checking.run(key, async () => {
       const userOk = safeEqual(user, inbound.username);
-      const passOk = await verify(pass, stored);
+      const passOk = await gate.tryRun(() => verify(pass, stored));
+      if (passOk === undefined) return 'busy';
       const ok = userOk && passOk && inbound.passwordHash !== undefined;
       if (ok) verified.add(key);
+      else {
+        if (refused.size >= MAX_REFUSED) refused.delete(refused.keys().next().value as string);
+        refused.set(key, Date.now() + REFUSED_TTL_MS);
+      }
       return ok;
     });
   };

@@ -45,7 +45,8 @@ export interface Mm7InboundContext {
   /** Basic authentication required of the MMSC; omit to accept any caller (then use allowIps). */
   auth?: {
     /** Check a username/password pair (constant-time on the caller's side, e.g. scrypt verify). */
-    checkCredentials(username: string, password: string): boolean | Promise<boolean>;
+    /** 'busy': the node's password checks are full (a flood of new credentials); answered 503, retried by the MMSC. */
+    checkCredentials(username: string, password: string): boolean | 'busy' | Promise<boolean | 'busy'>;
     /** Realm in WWW-Authenticate (default "mmsgate-mm7"). */
     realm?: string;
   };
@@ -107,7 +108,12 @@ export async function checkMm7Access(
   }
   if (ctx.auth) {
     const cred = parseBasicAuth(header(req.headers, 'authorization'));
-    if (!cred || !(await ctx.auth.checkCredentials(cred.username, cred.password))) {
+    const verdict = cred ? await ctx.auth.checkCredentials(cred.username, cred.password) : false;
+    if (verdict === 'busy') {
+      logger.warn(log, 'MM7 request refused for now: the password checks of this node are full');
+      return { status: 503, headers: { 'content-type': 'text/plain; charset=utf-8', 'retry-after': '1' }, body: 'Busy, retry\n' };
+    }
+    if (!verdict) {
       logger.warn({ ...log, username: cred?.username ?? null }, 'MM7 request with missing or wrong credentials');
       return {
         status: 401,
