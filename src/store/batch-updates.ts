@@ -85,7 +85,8 @@ function optional(column: string): RawBuilder<unknown> {
 
 /**
  * Apply MT patches in one UPDATE per chunk, forward-only with the same guard as the row-by-row form: the state
- * rank must rise, except that 'reported' may be patched again (later delivery reports refine the outcome).
+ * rank must rise, except that 'reported' may be patched again with another outcome (later delivery reports refine it;
+ * an operator's resend of the same interim report changes nothing and is not forwarded twice).
  * Message ids must be distinct (see hasDuplicates). Returns the ids of the messages changed (a required patch whose
  * message is not among them leaves its unit unapplied, as in the row-by-row form).
  */
@@ -119,7 +120,8 @@ export async function patchMtsBatch(conn: Conn, patches: readonly MtPatch[], now
         has_outcome_description, outcome_description, has_user_agent, user_agent,
         has_operator_message_id, operator_message_id)
       WHERE m.mt_id = v.mt_id
-        AND (m.state_rank < v.state_rank OR (v.state = 'reported' AND m.state = 'reported'))
+        AND (m.state_rank < v.state_rank
+          OR (v.state = 'reported' AND m.state = 'reported' AND (NOT v.has_outcome_id OR m.outcome_id IS DISTINCT FROM v.outcome_id)))
       RETURNING m.mt_id`.execute(conn);
     for (const row of r.rows) changed.add(Number(row.mt_id));
   }

@@ -285,7 +285,14 @@ export class KyselyStore implements SqlStore {
       .set(patchColumns(p, rank, now))
       .where('mt_id', '=', p.mtId)
       .where((eb) =>
-        p.state === 'reported' ? eb.or([eb('state_rank', '<', rank), eb('state', '=', 'reported')]) : eb('state_rank', '<', rank),
+        p.state !== 'reported'
+          ? eb('state_rank', '<', rank)
+          : eb.or([
+              eb('state_rank', '<', rank),
+              p.outcomeId === undefined
+                ? eb('state', '=', 'reported')
+                : eb.and([eb('state', '=', 'reported'), eb('outcome_id', 'is distinct from', p.outcomeId)]),
+            ]),
       )
       .executeTakeFirst();
     return Number(r.numUpdatedRows) > 0;

@@ -304,7 +304,7 @@ export class SqliteBatchWriter {
       set += `, ${col} = @${field}`;
       params[field] = v;
     }
-    const guard = p.state === 'reported' ? `(state_rank < @rank OR state = 'reported')` : 'state_rank < @rank';
+    const guard = p.state !== 'reported' ? 'state_rank < @rank' : p.outcomeId === undefined ? `(state_rank < @rank OR state = 'reported')` : `(state_rank < @rank OR (state = 'reported' AND outcome_id IS NOT @outcomeId))`;
     return this.stmt(`UPDATE mt_messages SET ${set} WHERE mt_id = @mtId AND ${guard}`).run(params).changes > 0;
   }
 }

@@ -58,7 +58,11 @@ export interface NewBlob {
   bytes: Buffer;
 }
 
-/** Change of an MT's delivery fields. Applied only if `state` moves forward (see core/message canTransition). */
+/**
+ * Change of an MT's delivery fields. Applied only if `state` moves forward (see core/message canTransition); a
+ * 'reported' patch of a reported message only if it brings another outcomeId (an operator's resend of the same
+ * interim report changes nothing).
+ */
 export interface MtPatch {
   mtId: number;
   state: MtState;

@@ -73,12 +73,25 @@ describe.each(storeBackends('mmsgate-inbound-reports'))('delivery reports from a
     expect((await store.getMt(mtId))?.state).toBe('delivered');
   });
 
-  it('still forwards repeated interim reports before the final one', async () => {
+  it('forwards each change of interim report before the final one, but not a resend of the same one', async () => {
     const mtId = await submittedMt(`interim-${Date.now()}`);
     const id = (await store.getMt(mtId))!.operatorMessageId!;
     await report(id, 'Deferred');
+    await report(id, 'Deferred'); // the operator's resend (our answer lost, NOTES quirk 9): nothing new
+    expect(await reportJobs(mtId)).toHaveLength(1);
+    await report(id, 'Forwarded');
     await report(id, 'Deferred');
-    expect(await reportJobs(mtId)).toHaveLength(2);
+    const statuses = (await reportJobs(mtId)).reverse().map((j) => (j.payload.body as { status: string }).status);
+    expect(statuses).toEqual(['Deferred', 'Forwarded', 'Deferred']);
+    expect((await eventTypes(mtId)).filter((t) => t === 'report-ignored')).toHaveLength(1);
+    expect((await store.getMt(mtId))?.state).toBe('reported');
+  });
+
+  it('forwards one REPORT for copies of one interim report handled at the same moment', async () => {
+    const mtId = await submittedMt(`dup-interim-${Date.now()}`);
+    const id = (await store.getMt(mtId))!.operatorMessageId!;
+    await Promise.all(Array.from({ length: 8 }, () => report(id, 'Deferred')));
+    expect(await reportJobs(mtId)).toHaveLength(1);
     expect((await store.getMt(mtId))?.state).toBe('reported');
   });
 

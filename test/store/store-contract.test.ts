@@ -108,7 +108,7 @@ describe.each(backends)('Store contract on %s', (backend, newUrl) => {
     expect(await store.getEvents({ moId: id })).toEqual([ev('received', T0)]);
   });
 
-  it('applies MT patches forward-only: late interim reports are ignored, reported may repeat', async () => {
+  it('applies MT patches forward-only: late interim reports are ignored, reported may repeat with another outcome', async () => {
     const id = await store.reserveIds('mt', 2);
     await store.write([{ mts: [mtOf(id, []), mtOf(id + 1, [])] }]);
     await store.write([{ mtPatches: [{ mtId: id, state: 'submitted', operatorMessageId: 'op-1' }] }]);
@@ -116,6 +116,16 @@ describe.each(backends)('Store contract on %s', (backend, newUrl) => {
     await store.write([{ mtPatches: [{ mtId: id, state: 'reported', status: 'Forwarded', outcomeId: 3 }] }]);
     let mt = await store.getMt(id);
     expect(mt).toMatchObject({ state: 'reported', status: 'Forwarded', outcomeId: 3, operatorMessageId: 'op-1' });
+    // The same outcome again (an operator's resend) changes nothing: a required patch of it is not applied.
+    expect(await store.write([{ mtPatches: [{ mtId: id, state: 'reported', status: 'Forwarded', outcomeId: 3, required: true }] }])).toEqual([{ applied: false }]);
+    // Another outcome, then that one again, in one batch: the first applies, its repeat does not.
+    expect(
+      await store.write([
+        { mtPatches: [{ mtId: id, state: 'reported', status: 'Deferred', outcomeId: 2, required: true }] },
+        { mtPatches: [{ mtId: id, state: 'reported', status: 'Deferred', outcomeId: 2, required: true }] },
+        { mtPatches: [{ mtId: id, state: 'reported', status: 'Forwarded', outcomeId: 3, required: true }] },
+      ]),
+    ).toEqual([{ applied: true }, { applied: false }, { applied: true }]);
     // Final, then stale reports arrive: ignored.
     await store.write([
       { mtPatches: [{ mtId: id, state: 'failed', status: 'Failed', outcomeId: 9, outcomeDescription: 'Expired' }] },
