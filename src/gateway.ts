@@ -26,6 +26,7 @@ import { GatewayMetrics } from './observability/metrics.ts';
 import { LiveEvents } from './ui/live-events.ts';
 import { startHeartbeat } from './cluster/node-registry.ts';
 import { startHousekeeping } from './cluster/housekeeping.ts';
+import { startParkedReportSweeper } from './pipeline/parked-report-sweeper.ts';
 import { rateLimitedConnector, SharedRateLimiter } from './cluster/shared-rate-limit.ts';
 import { createFetcher } from './content/guarded-fetch.ts';
 import { RemoteContentCache } from './content/url-cache.ts';
@@ -140,6 +141,7 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
   const mtIds = new IdAllocator((n) => store.reserveIds('mt', n));
   const moIds = new IdAllocator((n) => store.reserveIds('mo', n), 100);
   const sink = new PipelineInboundSink({ store, commit, moIds, nodeId, ownerOf: (n) => owners.get(n), reportUrlFor });
+  const parkedSweeper = startParkedReportSweeper(sink, { log: storeLog });
 
   const dispatcher = new WebhookDispatcher(
     {
@@ -246,6 +248,7 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
   const closeResources = async (): Promise<void> => {
     unsubscribe();
     await housekeeping.stop();
+    await parkedSweeper.stop();
     await heartbeat.stop();
     await Promise.all([...connectors.values()].map((c) => c.close()));
     await dispatcher.close();

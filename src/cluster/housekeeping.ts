@@ -39,7 +39,7 @@ export function startHousekeeping(store: Pick<Store, 'purgeExpired'>, opts: Hous
     inflight = inflight.then(async () => {
       try {
         const counts = await store.purgeExpired(now());
-        if (counts.idempotencyKeys > 0 || counts.doneJobs > 0) log('purged expired rows', counts);
+        if (counts.idempotencyKeys > 0 || counts.doneJobs > 0 || counts.parkedReports > 0) log('purged expired rows', counts);
         return counts;
       } catch (err) {
         log('purge failed', { error: (err as Error).message });

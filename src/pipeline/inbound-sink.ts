@@ -36,8 +36,9 @@ export interface InboundSinkDeps {
 /**
  * Waits between lookups of an unknown operator message ID: ~2 s in all, enough for the submit step's commit of a
  * SubmitRsp that the report overtook (milliseconds, or the group commit's latency under load), short enough that the
- * operator's HTTP request is answered well within any timeout it has. An ID still unknown then is answered as
- * unknown (MM7 2005).
+ * operator's HTTP request is answered well within any timeout it has. A delivery report whose ID is still unknown then
+ * is parked (Store.parkReport) and applied when an MT carries the ID (redeliverParked); a read reply is answered
+ * as unknown (MM7 2005).
  */
 export const CORRELATION_RETRY_MS: readonly number[] = [20, 40, 80, 160, 320, 640, 740];
 
@@ -52,7 +53,32 @@ export class PipelineInboundSink implements InboundSink {
 
   async deliveryReport(ev: InboundReport): Promise<'ok' | 'unknown'> {
     const mt = await this.findMt(ev.operatorId, ev.operatorMessageId);
-    if (!mt) return 'unknown';
+    if (!mt) {
+      // Not known yet, or never ours: kept rather than refused, since an MMSC that gets an error for it may never
+      // send it again, and the message would stay `submitted` for good. Durable before the operator hears 'ok'.
+      const { operatorId, operatorMessageId, ...report } = ev;
+      await this.deps.store.parkReport({ operatorId, operatorMessageId, report, receivedAt: this.now() });
+      return 'ok';
+    }
+    return this.applyReport(mt, ev);
+  }
+
+  /**
+   * Apply the parked reports whose message ID an MT now carries (oldest first), then forget them. Safe on several
+   * nodes at once: each report's state change is decided in its transaction (a second copy is logged as ignored).
+   * Returns how many were applied.
+   */
+  async redeliverParked(limit = 100): Promise<number> {
+    const parked = await this.deps.store.matchedParkedReports(limit);
+    for (const p of parked) {
+      const mt = await this.deps.store.findMtByOperatorMessageId(p.operatorId, p.operatorMessageId);
+      if (mt) await this.applyReport(mt, { ...(p.report as Omit<InboundReport, 'operatorId' | 'operatorMessageId'>), operatorId: p.operatorId, operatorMessageId: p.operatorMessageId });
+    }
+    await this.deps.store.deleteParkedReports(parked.map((p) => p.id));
+    return parked.length;
+  }
+
+  private async applyReport(mt: MtMessage, ev: InboundReport): Promise<'ok'> {
     const unit = outcomeUnit(
       mt,
       ev.outcome,

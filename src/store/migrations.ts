@@ -218,6 +218,24 @@ export const MIGRATIONS: readonly Migration[] = [
         WHERE operator_message_id IS NOT NULL`,
     ],
   },
+  {
+    version: 6,
+    name: 'parked-reports',
+    // A delivery report whose MessageID matches no message yet (it overtook the commit of our SubmitRsp by more than
+    // the inbound sink's short wait) is kept here and applied once the message carries that ID
+    // (pipeline/inbound-sink.ts), instead of being refused and, by MMSCs that do not resend, lost.
+    statements: (t) => [
+      `CREATE TABLE parked_reports (
+        id ${t.autoId},
+        operator_id ${t.int} NOT NULL,
+        operator_message_id ${t.text} NOT NULL,
+        report ${t.json} NOT NULL,
+        received_at ${t.bigint} NOT NULL
+      )`,
+      `CREATE INDEX parked_reports_msg ON parked_reports (operator_id, operator_message_id)`,
+      `CREATE INDEX parked_reports_received ON parked_reports (received_at)`,
+    ],
+  },
 ];
 
 /** Apply pending migrations. Returns the versions applied by this call. */

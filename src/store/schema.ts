@@ -155,6 +155,15 @@ export interface SchemaMigrationsTable {
 }
 
 /** The whole database as Kysely sees it. */
+export interface ParkedReportsTable {
+  id: Generated<number>;
+  operator_id: number;
+  operator_message_id: string;
+  /** The report as the inbound sink took it (operators/connector.ts InboundReport, without the ids). */
+  report: JsonColumn;
+  received_at: number;
+}
+
 export interface Database {
   sequences: SequencesTable;
   mt_messages: MtMessagesTable;
@@ -168,6 +177,7 @@ export interface Database {
   nodes: NodesTable;
   idempotency_keys: IdempotencyKeysTable;
   url_cache: UrlCacheTable;
+  parked_reports: ParkedReportsTable;
   schema_migrations: SchemaMigrationsTable;
 }
 

@@ -1,6 +1,6 @@
 /**
  * Tables beside the message pipeline: the remote-content URL cache, the node registry and housekeeping
- * (expired idempotency keys, old done jobs). Functions over a kysely connection; SqlStore delegates to them.
+ * (expired idempotency keys, old done jobs, old parked reports: parked-reports.ts). Functions over a kysely connection; SqlStore delegates to them.
  */
 import type { Kysely, Selectable } from 'kysely';
 import {
@@ -12,6 +12,7 @@ import {
   type NodeRow,
   type PurgeCounts,
 } from './store.ts';
+import { purgeParkedReports } from './parked-reports.ts';
 import type { Database, NodesTable, UrlCacheTable } from './schema.ts';
 
 /** Rows one purge statement deletes: short transactions, no long lock on the jobs table. */
@@ -166,5 +167,5 @@ export async function purgeExpired(db: Db, now: number): Promise<PurgeCounts> {
     doneJobs += n;
     if (n < PURGE_BATCH) break;
   }
-  return { idempotencyKeys, doneJobs };
+  return { idempotencyKeys, doneJobs, parkedReports: await purgeParkedReports(db, now) };
 }

@@ -14,6 +14,7 @@ import type {
   JobFilter,
   JobKind,
   MtPatch,
+  ParkedReport,
   NodeInfo,
   NodeRow,
   PurgeCounts,
@@ -24,6 +25,7 @@ import type {
 import type { JobsEnqueuedListener, StoreDialect } from './dialect.ts';
 import type { BatchOutcome } from './sqlite-writer.ts';
 import { BlobCache, StoredDigests } from './blob-cache.ts';
+import * as parked from './parked-reports.ts';
 import { hasDuplicates, inRounds, patchMtsBatch, resolveJobsBatch } from './batch-updates.ts';
 import { claimIdempotencyKeys } from './idempotency.ts';
 import { inTransaction, runMigrations } from './migrations.ts';
@@ -554,6 +556,18 @@ export class KyselyStore implements SqlStore {
 
   async purgeExpired(now: number): Promise<PurgeCounts> {
     return side.purgeExpired(this.db, now);
+  }
+
+  async parkReport(report: Omit<ParkedReport, 'id'>): Promise<void> {
+    return parked.parkReport(this.db, this.dialect.encodeJson, report);
+  }
+
+  async matchedParkedReports(limit: number): Promise<ParkedReport[]> {
+    return parked.matchedParkedReports(this.db, limit);
+  }
+
+  async deleteParkedReports(ids: readonly number[]): Promise<void> {
+    return parked.deleteParkedReports(this.db, ids);
   }
 
   async getCachedUrl(url: string): Promise<CachedUrlRow | undefined> {

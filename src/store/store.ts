@@ -205,7 +205,22 @@ export interface NodeRow extends NodeInfo {
 export interface PurgeCounts {
   idempotencyKeys: number;
   doneJobs: number;
+  /** Parked delivery reports older than PARKED_REPORT_RETENTION_MS (their message ID never appeared). */
+  parkedReports: number;
 }
+
+/** A delivery report kept until a message carries its operator message ID (pipeline/inbound-sink.ts). */
+export interface ParkedReport {
+  id: number;
+  operatorId: number;
+  operatorMessageId: string;
+  /** What the inbound sink needs to apply it later, as it gave it. */
+  report: unknown;
+  receivedAt: number;
+}
+
+/** A parked report whose message ID has not appeared after this long is dropped (a report for nothing of ours). */
+export const PARKED_REPORT_RETENTION_MS = 24 * 60 * 60 * 1000;
 
 /** Done jobs are kept this long after they finished (for the status API and operations), then purged. */
 export const DONE_JOB_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
@@ -320,10 +335,20 @@ export interface Store {
   getIdempotencyKey(accountId: string, key: string, now: number): Promise<IdempotencyHit | undefined>;
 
   /**
-   * Housekeeping, safe to run on every node at once: delete idempotency keys that expired at `now` and done jobs
-   * that finished more than DONE_JOB_RETENTION_MS before `now`. Deletes in bounded batches (short transactions).
+   * Housekeeping, safe to run on every node at once: delete idempotency keys that expired at `now`, done jobs
+   * that finished more than DONE_JOB_RETENTION_MS before `now`, and reports parked more than
+   * PARKED_REPORT_RETENTION_MS before it. Deletes in bounded batches (short transactions).
    */
   purgeExpired(now: number): Promise<PurgeCounts>;
+
+  /** Keep a delivery report whose operator message ID matches no MT yet. */
+  parkReport(report: Omit<ParkedReport, 'id'>): Promise<void>;
+
+  /** Parked reports whose operator message ID an MT of that operator now carries, oldest first, at most `limit`. */
+  matchedParkedReports(limit: number): Promise<ParkedReport[]>;
+
+  /** Forget parked reports once applied. */
+  deleteParkedReports(ids: readonly number[]): Promise<void>;
 
   /** The cache row of a remote-content URL, or undefined. */
   getCachedUrl(url: string): Promise<CachedUrlRow | undefined>;

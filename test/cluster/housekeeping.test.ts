@@ -22,7 +22,7 @@ describe('startHousekeeping', () => {
     await store.write([{ idempotency: claim('old', Date.now() - 1, mtId) }, { idempotency: claim('new', Date.now() + 60_000, mtId + 1) }]);
     const logs: { msg: string; extra?: object }[] = [];
     hk = startHousekeeping(store, { intervalMs: 50, minIntervalMs: 10, log: (msg, extra) => logs.push({ msg, extra }) });
-    await expect.poll(() => logs.find((l) => l.msg === 'purged expired rows')?.extra).toEqual({ idempotencyKeys: 1, doneJobs: 0 });
+    await expect.poll(() => logs.find((l) => l.msg === 'purged expired rows')?.extra).toEqual({ idempotencyKeys: 1, doneJobs: 0, parkedReports: 0 });
     // The expired key is free again: a new unit with it is applied.
     const [r] = await store.write([{ idempotency: claim('old', Date.now() + 60_000, mtId) }]);
     expect(r).toEqual({ applied: true });

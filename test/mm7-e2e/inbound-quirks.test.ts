@@ -23,6 +23,7 @@ import {
 } from './helpers.ts';
 
 const MAX_BODY = 256 * 1024;
+const LATE = '15553000099';
 const IMAGE = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), randomBytes(2500)]);
 const SMIL = '<smil><body><par><img src="img"/><text src="txt"/></par></body></smil>';
 
@@ -32,7 +33,8 @@ let gw: TestGateway;
 
 beforeAll(async () => {
   peer = await startMm7Peer();
-  peer.script((req) => ({ messageId: `mmsc-q-${recipientOf(req)}` }));
+  // LATE's SubmitRsp comes after 2.6 s: its delivery report overtakes it by more than the inbound sink's short wait.
+  peer.script((req) => ({ messageId: `mmsc-q-${recipientOf(req)}`, ...(recipientOf(req).endsWith(LATE) ? { delayMs: 2600 } : {}) }));
   sink = await startSink();
   gw = await startMm7Gateway(peer, { moUrl: `${sink.url}/mo`, reportUrl: `${sink.url}/reports`, maxBodyBytes: MAX_BODY });
 });
@@ -157,12 +159,23 @@ describe('quirky requests are accepted', () => {
 });
 
 describe('refusals are SOAP faults or HTTP auth errors, never the API error handler', () => {
-  it('a delivery report for an unknown MessageID: fault 2005, TransactionID echoed', async () => {
-    const res = await sendDeliveryReport(inboundUrl(gw), { messageId: 'never-issued-123', mmStatus: 'Retrieved', transactionId: 'tx-unknown-9' }, INBOUND);
-    const a = expectFault(res, 2005);
-    expect(a.env.transactionId).toBe('tx-unknown-9');
-    expect(a.env.fault!.faultcode).toBe('Client');
-    expect(a.version).toBe('6.8.0');
+  it('a delivery report that overtakes our SubmitRsp by seconds is taken (1000), kept, and forwarded once the MessageID is known', async () => {
+    const before = peer.requests.length;
+    const r = await send(gw.url, simpleMt(LATE));
+    expect(r.status).toBe(200);
+    const mtId = r.json.mtId as number;
+    // The MMSC has the SubmitReq (its answer is on the way, slowly) and already reports the delivery.
+    while (peer.requests.length === before) await sleep(20);
+    const messageId = `mmsc-q-${recipientOf(peer.requests[before]!)}`;
+    const res = await sendDeliveryReport(inboundUrl(gw), { messageId, mmStatus: 'Retrieved', transactionId: 'tx-early-9' }, INBOUND);
+    expect(res.status, res.body).toBe(200);
+    expect(readSoapAnswer(res)).toMatchObject({ operation: 'DeliveryReportRsp', statusCode: 1000 });
+    expect(readSoapAnswer(res).env.transactionId).toBe('tx-early-9');
+    // Once the SubmitRsp is committed, the parked report reaches the customer, once.
+    const doc = await waitForMt(gw, mtId, (d) => d.state === 'delivered', 'delivered');
+    expect(doc.operatorMessageId).toBe(messageId);
+    for (let i = 0; i < 100 && reportsFor(mtId).length === 0; i++) await sleep(100);
+    expect(reportsFor(mtId).map((x) => x.status)).toEqual(['Retrieved']);
   });
 
   it('wrong or missing inbound credentials: 401 with a Basic challenge, nothing taken', async () => {

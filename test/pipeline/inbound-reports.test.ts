@@ -108,9 +108,26 @@ describe.each(storeBackends('mmsgate-inbound-reports'))('delivery reports from a
     expect((await store.getMt(mtId))?.state).toBe('delivered');
   });
 
-  it('answers unknown for a message ID that never appears, after the wait', async () => {
+  it('parks a report whose message ID is still unknown after the wait, and applies it once the ID appears', async () => {
+    const mtId = await store.reserveIds('mt', 1);
+    await store.write([{ mts: [mtOf(mtId, [], { operatorId: OPERATOR })] }]);
+    const id = `late-${mtId}`;
     const t0 = Date.now();
-    expect(await report(`never-${t0}`, 'Retrieved')).toBe('unknown');
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(550); // it looked again for the configured 620 ms
+    // Taken (the operator may forget it), after looking again for the configured 620 ms.
+    expect(await report(id, 'Deferred')).toBe('ok');
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(550);
+    expect(await report(id, 'Retrieved')).toBe('ok');
+    expect(await reportJobs(mtId)).toHaveLength(0);
+    // Nothing to apply while no message carries the ID.
+    expect(await sink.redeliverParked()).toBe(0);
+    // Our SubmitRsp's commit lands long after the reports: both apply, in the order they came.
+    await store.write([{ mtPatches: [{ mtId, state: 'submitted', operatorMessageId: id }] }]);
+    expect(await sink.redeliverParked()).toBe(2);
+    const statuses = (await reportJobs(mtId)).reverse().map((j) => (j.payload.body as { status: string }).status);
+    expect(statuses).toEqual(['Deferred', 'Retrieved']);
+    expect((await store.getMt(mtId))?.state).toBe('delivered');
+    // Applied once: nothing is left parked for it.
+    expect(await sink.redeliverParked()).toBe(0);
+    expect(await reportJobs(mtId)).toHaveLength(2);
   });
 });

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/open-store.ts';
 import type { SqlStore } from '../../src/store/sql-store.ts';
-import type { Job, JobKind, NewJob } from '../../src/store/store.ts';
+import { PARKED_REPORT_RETENTION_MS, type Job, type JobKind, type NewJob } from '../../src/store/store.ts';
 import { BINARY, blobOf, moOf, mtOf, partOf, storeBackends } from './fixtures.ts';
 
 const FIRST_ID = 100_000_000_000_000;
@@ -235,6 +235,25 @@ describe.each(backends)('Store contract on %s', (backend, newUrl) => {
     expect(await store.getMt(id)).toMatchObject({ state: 'delivered', status: 'Retrieved', operatorMessageId: 'op-a' });
     expect(await store.getMt(id + 1)).toMatchObject({ state: 'delivered', status: 'Retrieved', operatorMessageId: 'op-b' });
     expect(await store.getMt(id + 2)).toMatchObject({ state: 'submitted', operatorMessageId: 'op-c' });
+  });
+
+  it('parks delivery reports until an MT of their operator carries the message ID, and purges old ones', async () => {
+    const id = await store.reserveIds('mt', 1);
+    await store.write([{ mts: [mtOf(id, [], { operatorId: 77 })] }]);
+    const msgId = `parked-${id}`;
+    await store.parkReport({ operatorId: 77, operatorMessageId: msgId, report: { outcome: { id: 1, status: 'Retrieved' }, at: T0 }, receivedAt: T0 });
+    await store.parkReport({ operatorId: 78, operatorMessageId: msgId, report: { other: true }, receivedAt: T0 }); // another operator's
+    await store.parkReport({ operatorId: 77, operatorMessageId: `never-${id}`, report: {}, receivedAt: T0 - PARKED_REPORT_RETENTION_MS - 1 });
+    const mine = (await store.matchedParkedReports(100)).filter((p) => p.operatorMessageId === msgId);
+    expect(mine).toEqual([]);
+    await store.write([{ mtPatches: [{ mtId: id, state: 'submitted', operatorMessageId: msgId }] }]);
+    const matched = (await store.matchedParkedReports(100)).filter((p) => p.operatorMessageId === msgId);
+    expect(matched).toEqual([{ id: expect.any(Number), operatorId: 77, operatorMessageId: msgId, report: { outcome: { id: 1, status: 'Retrieved' }, at: T0 }, receivedAt: T0 }]);
+    await store.deleteParkedReports(matched.map((p) => p.id));
+    expect((await store.matchedParkedReports(100)).filter((p) => p.operatorMessageId === msgId)).toEqual([]);
+    // The one for nothing of ours is dropped after the retention; the other operator's (younger) stays.
+    expect((await store.purgeExpired(T0)).parkedReports).toBe(1);
+    expect((await store.purgeExpired(T0)).parkedReports).toBe(0);
   });
 
   it('stores MOs with parts and applies MO state changes', async () => {

@@ -128,15 +128,15 @@ describe.each(backends)('Store extensions on %s', (backend, newUrl) => {
       await own.write(claimed.map((j) => ({ job: { jobId: j.id, owner: 'w', outcome: 'done' as const } })));
 
       // Within the retention nothing but the expired key goes.
-      expect(await own.purgeExpired(now)).toEqual({ idempotencyKeys: 1, doneJobs: 0 });
+      expect(await own.purgeExpired(now)).toEqual({ idempotencyKeys: 1, doneJobs: 0, parkedReports: 0 });
       expect((await own.listJobs({ state: 'done' })).length).toBe(2);
 
       const later = Date.now() + DONE_JOB_RETENTION_MS + 1;
-      expect(await own.purgeExpired(later)).toEqual({ idempotencyKeys: 1, doneJobs: 2 });
+      expect(await own.purgeExpired(later)).toEqual({ idempotencyKeys: 1, doneJobs: 2, parkedReports: 0 });
       expect(await own.listJobs({ state: 'done' })).toEqual([]);
       // The ready job stays, however old.
       expect((await own.listJobs({})).map((j) => j.kind)).toEqual(['mo']);
-      expect(await own.purgeExpired(later)).toEqual({ idempotencyKeys: 0, doneJobs: 0 });
+      expect(await own.purgeExpired(later)).toEqual({ idempotencyKeys: 0, doneJobs: 0, parkedReports: 0 });
     } finally {
       await own.close();
     }
