@@ -39,3 +39,15 @@ export function toPipelineError(err: unknown): unknown {
   if (err.permanent) return new ContentRejectedError(err);
   return new TemporaryError(`${err.reason}: ${err.message}`, err.retryAfterMs);
 }
+
+/**
+ * What a customer is told about a failure (dry run answers, the message's events in the status API). A refused
+ * address is not named: the guard's own message says which address a host name resolved to from inside the
+ * gateway's network (an internal DNS oracle). Every other message is the error's own.
+ */
+export function customerFacingMessage(err: unknown): string {
+  if ((err as { reason?: unknown }).reason === 'address-refused') {
+    return 'the remote content address is refused (a private or reserved address, or a host not allowed by remoteContent.allowedHosts)';
+  }
+  return err instanceof Error ? err.message : String(err);
+}

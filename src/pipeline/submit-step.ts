@@ -7,6 +7,7 @@
 import { OUTCOMES } from '../core/outcomes.ts';
 import { nextAttemptAt, PermanentError, type RetrySchedule, TemporaryError } from '../core/retry-policy.ts';
 import { OperatorRejectedError, type Connector } from '../operators/connector.ts';
+import { customerFacingMessage } from '../content/failures.ts';
 import type { RemoteContentCache } from '../content/url-cache.ts';
 import type { Outcome } from '../core/outcomes.ts';
 import type { Job, Store, WriteUnit } from '../store/store.ts';
@@ -109,7 +110,8 @@ export function createSubmitStep(deps: SubmitStepDeps): Step {
         if (err instanceof PermanentError) {
           // Content errors (fetch, adaptation) carry their own outcome; anything else is the operator's refusal.
           const outcome = (err as PermanentError & { outcome?: Outcome }).outcome ?? OUTCOMES.OPERATOR_REJECTED;
-          return { type: 'done', effects: outcomeUnit(mt, outcome, ctx, { eventType: 'submit-rejected', detail: { error: message } }) };
+          // The customer reads this event (status API): a refused address is not named there (content/failures.ts).
+          return { type: 'done', effects: outcomeUnit(mt, outcome, ctx, { eventType: 'submit-rejected', detail: { error: customerFacingMessage(err) } }) };
         }
         const retryAfter = err instanceof TemporaryError ? err.retryAfterMs : 0;
         // The backoff counts from the failure, not from the start of the attempt (content preparation and the

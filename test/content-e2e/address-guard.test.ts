@@ -59,6 +59,10 @@ async function expectRefused(g: GatewayWithSink, mtId: number, destination: stri
   const st = await statusOf(g.gw.url, mtId);
   expect(st).toMatchObject({ state: 'failed', status: 'Rejected', outcomeId: 23 });
   expect((await handsetMessages(g.gw.url, destination)).some((m) => m.mtId === mtId)).toBe(false);
+  // The customer is not told which address a name resolved to (an internal DNS oracle), in the timeline or the jobs.
+  const rejected = (st.events as { type: string; detail: { error?: string } }[]).find((e) => e.type === 'submit-rejected');
+  expect(rejected?.detail.error).toMatch(/^the remote content address is refused/);
+  expect((st.jobs as { lastError: string | null }[]).every((j) => j.lastError === null)).toBe(true);
 }
 
 describe('default policy: loopback remote content is refused before connecting', () => {

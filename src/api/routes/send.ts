@@ -9,6 +9,7 @@ import { createHash, hash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 
+import { customerFacingMessage } from '../../content/failures.ts';
 import { ApiError } from '../../core/errors.ts';
 import { TemporaryError } from '../../core/retry-policy.ts';
 import { normaliseContentId, REMOTE_CONTENT_TYPE, type MtMessage, type Part } from '../../core/message.ts';
@@ -207,22 +208,10 @@ async function dryRun(ctx: GatewayContext, operatorId: number, parts: Part[], bl
       dryRun: true,
       mobileOperatorId: operatorId,
       wouldFail: true,
-      error: customerFacingError(err),
+      error: customerFacingMessage(err),
       ...(outcome ? { status: outcome.status, outcomeId: outcome.id, outcomeDescription: outcome.description } : {}),
     };
   }
-}
-
-/**
- * What a dry run tells the customer about a failure. A refused address is not named: the message would tell which
- * address a host name resolves to from inside the gateway's network (an internal DNS oracle); the operator's logs
- * and job errors keep the detail.
- */
-function customerFacingError(err: unknown): string {
-  if ((err as { reason?: unknown }).reason === 'address-refused') {
-    return 'the remote content address is refused (a private or reserved address, or a host not allowed by remoteContent.allowedHosts)';
-  }
-  return err instanceof Error ? err.message : String(err);
 }
 
 /** Turn parsed content parts into stored parts + blobs; Content-Ids normalised and made unique. */
