@@ -150,6 +150,14 @@ describe('Mm7Connector against a loopback MMSC', () => {
     }
   });
 
+  it('gives up without a resend when an HTTP 200 answer breaks off in its body', async () => {
+    peer.script([{ breakOffAfterBytes: 40 }]);
+    const e = await rejection(connector().submit(request()));
+    expect(e).toBeInstanceOf(OperatorRejectedError);
+    expect((e as OperatorRejectedError).outcome).toBe(OUTCOMES.OPERATOR_ANSWER_UNREADABLE);
+    expect((e as Error).message).toMatch(/HTTP 200 but its body broke off/);
+  });
+
   it('retries HTTP 401 from the MMSC (credentials rotated on one side) instead of failing the message', async () => {
     const errors: string[] = [];
     peer.script([{ httpStatus: 401, rawBody: 'Unauthorized', headers: { 'content-type': 'text/plain', 'www-authenticate': 'Basic realm="mmsc"' } }]);

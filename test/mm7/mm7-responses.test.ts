@@ -202,6 +202,19 @@ describe('what counts as an answer to SubmitReq', () => {
     // With an HTTP error the HTTP status decides, as for any body without an answer.
     expect(thrown(() => judgeSubmitResponse(res(503, deliverRsp), 'tx-1'))).toBeInstanceOf(TemporaryError);
   });
+
+  it('takes a bare RSErrorRsp (no Fault around it) by its status, under HTTP 200 or 500', () => {
+    const rsError = (code: number) =>
+      SUBMIT_RSP_OTHER_NS.replace(/SubmitRsp/g, 'RSErrorRsp').replace(/<([a-zA-Z0-9]+:)?StatusCode>\d+</, `<$1StatusCode>${code}<`);
+    for (const http of [200, 500]) {
+      const e = thrown(() => judgeSubmitResponse(res(http, rsError(2002)), 'tx-1'));
+      expect(e).toBeInstanceOf(OperatorRejectedError);
+      expect((e as OperatorRejectedError).outcome).toBe(OUTCOMES.OPERATOR_ADDRESS_ERROR);
+    }
+    expect(thrown(() => judgeSubmitResponse(res(500, rsError(3000)), 'tx-1'))).toBeInstanceOf(TemporaryError);
+    // 'Success' inside an error answer is contradictory: retried, never taken for an acceptance.
+    expect(thrown(() => judgeSubmitResponse(res(200, rsError(1000)), 'tx-1'))).toBeInstanceOf(TemporaryError);
+  });
 });
 
 /** A SOAP 1.2 fault (SOAP 1.2 Part 1 §5.4): Code/Value, optional Subcode, Reason/Text, Detail. */

@@ -35,6 +35,8 @@ export interface PeerReply {
   headers?: Record<string, string>;
   /** Send this body verbatim instead of building one. */
   rawBody?: string;
+  /** Announce the whole body's length, send only this many bytes of it, then reset the connection. */
+  breakOffAfterBytes?: number;
 }
 
 /** One SubmitReq as received. */
@@ -84,7 +86,12 @@ export async function startMm7Peer(opts: { tls?: { cert: string; key: string } }
         const ns = reply.namespace ?? rec.envelope?.namespace ?? `${NS_BASE}REL-6-MM7-1-4`;
         const tx = reply.transactionId ?? rec.envelope?.transactionId ?? 'none';
         const text = reply.rawBody ?? submitRsp(reply, ns, tx);
-        res.writeHead(reply.httpStatus ?? (reply.fault ? 500 : 200), { 'content-type': 'text/xml; charset=utf-8', ...reply.headers });
+        const length = reply.breakOffAfterBytes !== undefined ? { 'content-length': String(Buffer.byteLength(text)) } : {};
+        res.writeHead(reply.httpStatus ?? (reply.fault ? 500 : 200), { 'content-type': 'text/xml; charset=utf-8', ...length, ...reply.headers });
+        if (reply.breakOffAfterBytes !== undefined) {
+          res.write(Buffer.from(text).subarray(0, reply.breakOffAfterBytes), () => setTimeout(() => res.socket?.destroy(), 20));
+          return;
+        }
         res.end(text);
       })().catch(() => {
         res.statusCode = 599;

@@ -181,6 +181,8 @@ export class Mm7Connector implements Connector {
       accept: 'text/xml, multipart/related, */*',
     };
     if (this.auth) headers.authorization = this.auth;
+    // The answer's status once its head has arrived: a 2xx whose body then breaks off is an answer we cannot read.
+    let answered: number | undefined;
     try {
       const res = await this.pool.request({
         path: this.path,
@@ -189,6 +191,7 @@ export class Mm7Connector implements Connector {
         body,
         signal: stop ? AbortSignal.any([AbortSignal.timeout(this.timeoutMs), stop]) : AbortSignal.timeout(this.timeoutMs),
       });
+      answered = res.statusCode;
       const chunks: Buffer[] = [];
       let size = 0;
       for await (const chunk of res.body) {
@@ -210,6 +213,16 @@ export class Mm7Connector implements Connector {
       return { status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) };
     } catch (err) {
       if (err instanceof TemporaryError || err instanceof OperatorRejectedError) throw err;
+      if (answered !== undefined && answered >= 200 && answered < 300) {
+        // The MMSC said 2xx, then the body broke off (reset, timeout, stopped): it may have taken the message, and a
+        // resend would reach the handset twice (mm7-responses.ts, as for any 2xx we cannot read).
+        const e = err as { code?: string; name?: string };
+        throw new OperatorRejectedError(
+          OUTCOMES.OPERATOR_ANSWER_UNREADABLE,
+          `MMSC answered HTTP ${answered} but its body broke off (${e.code ?? e.name ?? 'error'}); the message may have been delivered`,
+          { httpStatus: answered },
+        );
+      }
       if (stop?.aborted) throw new TemporaryError(`MM7 request stopped: ${(stop.reason as Error).message}`);
       // Timeouts, refused/reset connections, TLS failures: the MMSC may be back soon.
       const e = err as { name?: string; code?: string; message?: string };

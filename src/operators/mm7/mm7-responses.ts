@@ -134,9 +134,10 @@ export function judgeSubmitResponse(
     statusText: parsed?.statusText ?? null,
     faultcode: parsed?.fault?.faultcode ?? null,
   };
-  // Only SubmitRsp and Fault answer a SubmitReq (§8.1.2, §9.2.3): a status inside any other operation (a DeliverRsp
-  // from a misrouted or confused peer) says nothing about our submission.
-  const answers = parsed !== null && (parsed.operation === 'SubmitRsp' || parsed.fault !== null);
+  // Only SubmitRsp, RSErrorRsp (the MMSC's error answer, §8.7; most send it inside a Fault, some bare) and Fault answer
+  // a SubmitReq (§8.1.2, §9.2.3): a status inside any other operation (a DeliverRsp from a misrouted or confused
+  // peer) says nothing about our submission.
+  const answers = parsed !== null && (parsed.operation === 'SubmitRsp' || parsed.operation === 'RSErrorRsp' || parsed.fault !== null);
   if (parsed && !answers) {
     logger.warn({ ...logContext, ...detail }, 'MM7 answer to SubmitReq is neither SubmitRsp nor Fault');
   }
@@ -144,7 +145,7 @@ export function judgeSubmitResponse(
   if (answers && parsed.statusCode !== null) {
     const info = classifyStatusCode(parsed.statusCode);
     const text = parsed.statusText ?? info.text;
-    if (info.cls === 'success' && !parsed.fault) {
+    if (info.cls === 'success' && !parsed.fault && parsed.operation === 'SubmitRsp') {
       if (!parsed.messageId) {
         // Accepted but uncorrelatable: do not resend (the handset would get it twice); reports cannot match.
         logger.warn({ ...logContext, ...detail }, 'MM7 SubmitRsp without MessageID');
@@ -157,7 +158,7 @@ export function judgeSubmitResponse(
       };
     }
     if (info.cls === 'temporary' || info.cls === 'success') {
-      // 'success' inside a Fault is contradictory: retry rather than guess.
+      // 'success' inside a Fault or an RSErrorRsp is contradictory: retry rather than guess.
       throw new TemporaryError(`MM7 status ${parsed.statusCode} ${text}`, retryAfter);
     }
     throw new OperatorRejectedError(info.outcome ?? OUTCOMES.OPERATOR_REJECTED, `MM7 status ${parsed.statusCode} ${text}`, detail);
