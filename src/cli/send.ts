@@ -3,7 +3,8 @@
  * Content parts keep the order given on the command line: `--text A --file b.jpg --text C` sends text, image, text.
  */
 import { MmsApiError, MmsClient, MmsNetworkError, type SendPart } from '../client/index.ts';
-import { open } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
 import { clientOptions, CONNECTION_OPTIONS, intOption, parseCommandLine, printError, usageFailure, UsageError, type CliIo } from './args.ts';
 import { printable } from './terminal.ts';
 
@@ -80,17 +81,16 @@ export async function runSend(argv: string[], io: CliIo): Promise<number> {
 
 /** Throws a UsageError saying why `file` cannot be sent, unless it is a regular file this process can read. */
 async function checkReadableFile(file: string): Promise<void> {
-  let handle;
+  // stat + access rather than open: opening a named pipe (`--file <(cmd)`, a FIFO) would block until a writer comes,
+  // and reading it here would use up what the send needs. Pipes and /dev/stdin are fine; directories are not.
   try {
-    handle = await open(file, 'r');
-    if (!(await handle.stat()).isFile()) throw new UsageError(`--file ${JSON.stringify(file)} is not a file`);
+    if ((await stat(file)).isDirectory()) throw new UsageError(`--file ${JSON.stringify(file)}: is a directory`);
+    await access(file, constants.R_OK);
   } catch (e) {
     if (e instanceof UsageError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (e as Error).message;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (e as Error).message;
     throw new UsageError(`--file ${JSON.stringify(file)}: ${why}`);
-  } finally {
-    await handle?.close();
   }
 }
 

@@ -3,7 +3,8 @@
  * (an unknown option, a file that is not there) exits 2 with what is wrong and one line of usage, the same way in
  * every command; 1 stays for a refusal or an unreachable gateway.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -71,7 +72,7 @@ describe('a wrong command line', () => {
     expect(r.err).toMatch(/^usage: mmsgate send /m);
     const folder = await mmsgate('send', '--to', '15551230001', '--from', '88600', '--file', dir, '--endpoint', g.url);
     expect(folder.code).toBe(2);
-    expect(folder.err).toContain('is not a file');
+    expect(folder.err).toContain(`--file ${JSON.stringify(dir)}: is a directory`);
     const url = await mmsgate('send', '--to', '15551230001', '--from', '88600', '--url', 'photo.jpg', '--endpoint', g.url);
     expect(url.code).toBe(2);
     expect(url.err).toContain('--url must be an absolute http(s) URL');
@@ -79,5 +80,20 @@ describe('a wrong command line', () => {
     // The same command with a file that is there is sent (exit 0), so 2 above was the file, not the rest.
     const ok = await mmsgate('send', '--to', '15551230001', '--from', '88600', '--text', 'hi', '--endpoint', g.url);
     expect(ok.code, ok.err).toBe(0);
+  });
+
+  it('send --file takes a named pipe (as from `--file <(cmd)` or /dev/stdin) and sends what it carries', async () => {
+    const g = await startFakeGateway(accept());
+    cleanups.push(() => g.close());
+    const dir = await mkdtemp(join(tmpdir(), 'mmsgate-usage-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const fifo = join(dir, 'photo.jpg');
+    execFileSync('mkfifo', [fifo]);
+    // The writer blocks until the send opens the pipe for reading; the check before it must not.
+    const writer = writeFile(fifo, 'bytes from a pipe');
+    const r = await mmsgate('send', '--to', '15551230001', '--from', '88600', '--file', fifo, '--endpoint', g.url);
+    await writer;
+    expect(r.code, r.err).toBe(0);
+    expect(g.received[0]!.parts.map((p) => p.bytes.toString())).toContain('bytes from a pipe');
   });
 });
