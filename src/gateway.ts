@@ -26,6 +26,7 @@ import { GatewayMetrics } from './observability/metrics.ts';
 import { LiveEvents } from './ui/live-events.ts';
 import { startHeartbeat } from './cluster/node-registry.ts';
 import { startHousekeeping } from './cluster/housekeeping.ts';
+import { classifyAddress } from './content/address-guard.ts';
 import { startParkedReportSweeper } from './pipeline/parked-report-sweeper.ts';
 import { rateLimitedConnector, SharedRateLimiter } from './cluster/shared-rate-limit.ts';
 import { createFetcher } from './content/guarded-fetch.ts';
@@ -168,7 +169,7 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
       maxImageWidth: op?.maxImageWidth ?? 1600,
       maxImageHeight: op?.maxImageHeight ?? 1600,
       generateSmil: op?.generateSmil ?? op?.type === 'mm7',
-      maxTotalBytes: config.remoteContent.maxMessageBytes,
+      maxFetchedBytes: config.remoteContent.maxMessageBytes,
     };
   };
   const submitSchedule = scheduleOf(config.submit);
@@ -314,7 +315,12 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
   };
 }
 
-/** A listen host that only this machine can reach. */
+/** A listen host that only this machine can reach (a name other than localhost counts as reachable). */
 function isLoopbackHost(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+  if (host === 'localhost') return true;
+  try {
+    return classifyAddress(host) === 'loopback';
+  } catch {
+    return false;
+  }
 }

@@ -5,6 +5,8 @@
  */
 import { z } from 'zod';
 import { parseDuration } from '../core/retry-policy.ts';
+import { parseScryptHash } from '../core/secrets.ts';
+import { secretKey } from '../shared/standard-webhooks.ts';
 
 /** A duration: "500ms", "5s", "2m", "1h", "3d" or a number of milliseconds. Parsed to ms. */
 const duration = z.union([z.string(), z.number().nonnegative()]).transform((v, ctx) => {
@@ -28,19 +30,20 @@ const httpUrl = z
 const scryptHash = z
   .string()
   .regex(/^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/]+={0,2}\$[A-Za-z0-9+/]+={0,2}$/, 'must be a hash printed by `mmsgate hash-password` (scrypt$N$r$p$salt$hash)')
-  .refine((h) => {
-    const [, n, r, p, , hash] = h.split('$');
-    const [N, R, P] = [Number(n), Number(r), Number(p)];
-    // scrypt's own rules (RFC 7914 §2: N a power of two > 1), within what verification allows (256 MiB), and a
-    // hash long enough to mean something.
-    return N > 1 && (N & (N - 1)) === 0 && R >= 1 && P >= 1 && 128 * N * R <= 256 * 1024 * 1024 && Buffer.from(hash!, 'base64').length >= 16;
-  }, 'scrypt parameters or hash length out of range: make it again with `mmsgate hash-password`');
+  .refine((h) => parseScryptHash(h) !== undefined, 'scrypt parameters or hash length out of range: make it again with `mmsgate hash-password`');
 
-/** A Standard Webhooks secret: `whsec_` and the base64 of the key (shared/standard-webhooks.ts secretKey). */
-const webhookSecret = z
-  .string()
-  .regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, 'must be whsec_ followed by base64 (e.g. from `openssl rand -base64 32`)')
-  .refine((s) => Buffer.from(s.slice('whsec_'.length), 'base64').length >= 16, 'the key must be at least 16 bytes (24 to 64 recommended)');
+/** A Standard Webhooks secret: `whsec_` and the base64 of the key, as the signer reads it (shared/standard-webhooks.ts). */
+const webhookSecret = z.string().superRefine((secret, ctx) => {
+  let key: Buffer;
+  try {
+    if (!secret.startsWith('whsec_')) throw new Error('no whsec_ prefix');
+    key = secretKey(secret);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be whsec_ followed by base64 (e.g. from `openssl rand -base64 32`)' });
+    return;
+  }
+  if (key.length < 16) ctx.addIssue({ code: 'custom', message: 'the key must be at least 16 bytes (24 to 64 recommended)' });
+});
 
 const digits = (what: string) => z.string().regex(/^[0-9]{3,15}$/, `${what} must be 3 to 15 digits`);
 
@@ -320,7 +323,7 @@ export const configSchema = z
         timeout: duration.default(parseDuration('30s')),
         maxBytes: z.number().int().positive().default(5 * 1024 * 1024),
         /**
-         * One message's content before adaptation, fetched and inline together: a message naming many large remote
+         * The remote content fetched for one message, all its parts together: a message naming many large remote
          * parts is refused (outcome 22) once past it, instead of being held in memory whole.
          */
         maxMessageBytes: z.number().int().positive().default(10 * 1024 * 1024),

@@ -17,17 +17,47 @@ export function hashSecret(plain: string): string {
   return `scrypt$${N}$${R}$${P}$${salt.toString('base64')}$${hash.toString('base64')}`;
 }
 
-/** Verify a secret against a stored hash, in constant time. Resolves false on a malformed hash. */
+/** Most memory one verification may take (scrypt's maxmem). */
+const MAX_SCRYPT_MEM = 256 * 1024 * 1024;
+
+/** A stored hash's parts. */
+export interface ScryptHash {
+  N: number;
+  r: number;
+  p: number;
+  salt: Buffer;
+  hash: Buffer;
+}
+
+/**
+ * The parts of a stored hash, or undefined when it is malformed or names parameters scrypt cannot run here: N a power
+ * of two above 1 and below 2^(16r) (RFC 7914 §2), and the memory OpenSSL takes for them (128·N·r plus 128·r·(p+2)
+ * bytes) within what verification allows; a hash of at least 16 bytes.
+ */
+export function parseScryptHash(stored: string): ScryptHash | undefined {
+  const m = /^scrypt\$(\d{1,10})\$(\d{1,4})\$(\d{1,4})\$([A-Za-z0-9+/]+={0,2})\$([A-Za-z0-9+/]+={0,2})$/.exec(stored);
+  if (!m) return undefined;
+  const [N, r, p] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  if (!(N > 1 && (N & (N - 1)) === 0 && r >= 1 && p >= 1 && Math.log2(N) < 16 * r)) return undefined;
+  if (128 * N * r + 128 * r * (p + 2) > MAX_SCRYPT_MEM) return undefined;
+  const hash = Buffer.from(m[5]!, 'base64');
+  if (hash.length < 16) return undefined;
+  return { N, r, p, salt: Buffer.from(m[4]!, 'base64'), hash };
+}
+
+/** Verify a secret against a stored hash, in constant time. Resolves false on a malformed or unusable hash. */
 export function verifySecret(plain: string, stored: string): Promise<boolean> {
-  const m = /^scrypt\$(\d+)\$(\d+)\$(\d+)\$([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+)$/.exec(stored);
-  if (!m) return Promise.resolve(false);
-  const [n, r, p] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  const salt = Buffer.from(m[4]!, 'base64');
-  const expected = Buffer.from(m[5]!, 'base64');
+  const h = parseScryptHash(stored);
+  if (!h) return Promise.resolve(false);
   return new Promise((resolve) => {
-    scryptCb(plain, salt, expected.length, { N: n, r, p, maxmem: 256 * 1024 * 1024 }, (err, got) => {
-      resolve(!err && got.length === expected.length && timingSafeEqual(got, expected));
-    });
+    try {
+      scryptCb(plain, h.salt, h.hash.length, { N: h.N, r: h.r, p: h.p, maxmem: MAX_SCRYPT_MEM }, (err, got) => {
+        resolve(!err && got.length === h.hash.length && timingSafeEqual(got, h.hash));
+      });
+    } catch {
+      // Parameters node:crypto refuses synchronously (parseScryptHash should have caught them): not a match.
+      resolve(false);
+    }
   });
 }
 

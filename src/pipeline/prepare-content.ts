@@ -24,11 +24,11 @@ export interface ContentLimits {
   /** Generate SMIL when the parts hold none. */
   generateSmil: boolean;
   /**
-   * The message's content before adaptation, inline and fetched together, at most (remoteContent.maxMessageBytes):
-   * each remote part is bounded by remoteContent.maxBytes, but a message may name up to api.maxParts of them, all held
-   * in memory at once while the message is prepared.
+   * The remote content fetched for one message, all its parts together, at most (remoteContent.maxMessageBytes): each
+   * remote part is bounded by remoteContent.maxBytes, but a message may name up to api.maxParts of them, all held in
+   * memory at once while the message is prepared. (Inline parts are bounded by the request they came in, api.maxBodyBytes.)
    */
-  maxTotalBytes: number;
+  maxFetchedBytes: number;
 }
 
 export interface PreparedContent {
@@ -52,16 +52,7 @@ export async function prepareContent(input: readonly Part[], limits: ContentLimi
   const fetched: PreparedContent['fetched'] = [];
   // `sha256` is known for stored parts; fetched, generated and adapted bytes are new blobs.
   const withBytes: { contentType: string; contentId: string; bytes: Buffer; sha256?: string }[] = [];
-  let total = 0;
-  const count = (bytes: Buffer): void => {
-    total += bytes.length;
-    // Checked as each part arrives, so at most one remote body (remoteContent.maxBytes) past the budget is ever held.
-    if (total > limits.maxTotalBytes) {
-      throw new ContentRejectedError(
-        new ContentFetchError('too-large', `the message's content exceeds ${limits.maxTotalBytes} bytes before adaptation (remoteContent.maxMessageBytes)`),
-      );
-    }
-  };
+  let fetchedBytes = 0;
   for (const part of input) {
     if (part.remoteUrl && !part.sha256) {
       if (!deps.cache) throw new PermanentError('remote content is not enabled');
@@ -72,12 +63,17 @@ export async function prepareContent(input: readonly Part[], limits: ContentLimi
       } catch (err) {
         throw toPipelineError(err);
       }
-      count(withBytes[withBytes.length - 1]!.bytes);
+      fetchedBytes += withBytes[withBytes.length - 1]!.bytes.length;
+      // Checked as each part arrives, so at most one remote body (remoteContent.maxBytes) past the budget is held.
+      if (fetchedBytes > limits.maxFetchedBytes) {
+        throw new ContentRejectedError(
+          new ContentFetchError('too-large', `the message's remote content exceeds ${limits.maxFetchedBytes} bytes (remoteContent.maxMessageBytes)`),
+        );
+      }
       continue;
     }
     const bytes = part.sha256 ? await deps.bytesOf(part.sha256) : undefined;
     if (!bytes) throw new PermanentError(`content of part ${part.contentId} is missing`);
-    count(bytes);
     withBytes.push({ contentType: part.contentType, contentId: part.contentId, bytes, sha256: part.sha256 });
   }
   let smilGenerated = false;

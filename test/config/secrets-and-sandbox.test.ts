@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { ConfigError, loadConfig } from '../../src/config/load.ts';
 import type { ConfigInput } from '../../src/config/schema.ts';
-import { hashSecret } from '../../src/core/secrets.ts';
+import { hashSecret, verifySecret } from '../../src/core/secrets.ts';
 import { startGateway, type Gateway } from '../../src/gateway.ts';
 
 const sim = { id: 77, type: 'simulator' as const, prefixes: ['1'] };
@@ -37,6 +37,15 @@ describe('password hashes and webhook secrets are checked at start', () => {
     const [, , r, p, salt, hash] = hashSecret('s3cret').split('$');
     expect(refusal(account({ passwordHash: `scrypt$1000$${r}$${p}$${salt}$${hash}` }))).toMatch(/accounts\.0\.passwordHash: scrypt parameters/);
     expect(refusal(account({ passwordHash: `scrypt$16384$${r}$${p}$${salt}$AAAA` }))).toMatch(/accounts\.0\.passwordHash/);
+    // Parameters scrypt itself refuses (N >= 2^(16r), RFC 7914) or that need more memory than verification allows.
+    expect(refusal(account({ passwordHash: `scrypt$131072$1$1$${salt}$${hash}` }))).toMatch(/accounts\.0\.passwordHash: scrypt parameters/);
+    expect(refusal(account({ passwordHash: `scrypt$262144$8$1$${salt}$${hash}` }))).toMatch(/accounts\.0\.passwordHash: scrypt parameters/);
+  });
+
+  it('verification answers false, never throws, for a hash scrypt cannot run', async () => {
+    const [, , , , salt, hash] = hashSecret('s3cret').split('$');
+    await expect(verifySecret('s3cret', `scrypt$131072$1$1$${salt}$${hash}`)).resolves.toBe(false);
+    await expect(verifySecret('s3cret', `scrypt$262144$8$1$${salt}$${hash}`)).resolves.toBe(false);
   });
 
   it('checks an operator inbound passwordHash the same way', () => {

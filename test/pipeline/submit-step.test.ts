@@ -38,7 +38,7 @@ describe('submit step', () => {
         nodeId: 'n1',
         concurrency: 1,
         reportUrlFor: () => undefined,
-        limitsFor: () => ({ maxMessageBytes: 600_000, maxImageWidth: 1600, maxImageHeight: 1600, generateSmil: false, maxTotalBytes: 10 * 1024 * 1024 }),
+        limitsFor: () => ({ maxMessageBytes: 600_000, maxImageWidth: 1600, maxImageHeight: 1600, generateSmil: false, maxFetchedBytes: 10 * 1024 * 1024 }),
         cache: undefined,
         now: () => clock,
       });
@@ -76,7 +76,7 @@ describe('submit step', () => {
         nodeId: 'n1',
         concurrency: 1,
         reportUrlFor: () => undefined,
-        limitsFor: () => ({ maxMessageBytes: 600_000, maxImageWidth: 1600, maxImageHeight: 1600, generateSmil: false, maxTotalBytes: 10 * 1024 * 1024 }),
+        limitsFor: () => ({ maxMessageBytes: 600_000, maxImageWidth: 1600, maxImageHeight: 1600, generateSmil: false, maxFetchedBytes: 10 * 1024 * 1024 }),
         cache: undefined,
       };
       const job = (refId: number, payload: Record<string, unknown>) => ({ id: refId, kind: 'submit', refId, attempts: 1, firstAttemptAt: T0, payload }) as Job;

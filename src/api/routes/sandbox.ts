@@ -126,10 +126,10 @@ export function registerSandboxRoutes(app: FastifyInstance, ctx: GatewayContext)
   });
 }
 
-/** JSON bodies as objects, text as text, anything else (multipart) as text when printable, else base64. */
 /** Part types a browser shows without running anything: raster images, audio, video, plain text. */
 const INLINE_TYPES = /^\s*(image\/(jpeg|png|gif|webp|bmp)|audio\/[a-z0-9.+-]+|video\/[a-z0-9.+-]+|text\/plain)\s*(;|$)/i;
 
+/** JSON bodies as objects, text as text, anything else (multipart) as text when printable, else base64. */
 function describeBody(contentType: string, body: Buffer): unknown {
   const type = parseContentType(contentType).type;
   if (type === 'application/json') {
