@@ -30,6 +30,7 @@
 import { hash, randomBytes } from 'node:crypto';
 import { passwordChecks, verifySecret as verifySecretScrypt, type DerivationGate } from '../core/secrets.ts';
 import { ApiError } from '../core/errors.ts';
+import { ExpiringLru } from '../shared/expiring-lru.ts';
 import { SingleFlight } from '../shared/single-flight.ts';
 
 /** Longest Authorization header considered (a bound on what we hash and parse). */
@@ -73,10 +74,10 @@ export function parseBasicAuth(header: string | undefined): Credentials | undefi
 
 export class Authenticator<A extends AuthAccount> {
   private readonly accounts = new Map<string, A>();
-  /** salted digest of a verified credential -> its account and expiry (ms); Map order is least recently used first */
-  private readonly verified = new Map<string, { account: A; expiresAt: number }>();
-  /** salted digest of a refused credential -> expiry (ms); Map order is least recently used first */
-  private readonly refused = new Map<string, number>();
+  /** salted digest of a verified credential -> its account */
+  private readonly verified: ExpiringLru<A>;
+  /** salted digests of credentials refused within failureTtlMs */
+  private readonly refused: ExpiringLru<true>;
   /**
    * Verifications running now, by cache key, so that concurrent requests with the same credential share one. Bounded
    * by the requests in flight (each entry has at least one waiting).
@@ -84,22 +85,20 @@ export class Authenticator<A extends AuthAccount> {
   private readonly verifying = new SingleFlight<string, A>();
   /** Per-process salt of the cache keys (see the file comment). */
   private readonly salt = randomBytes(32).toString('base64');
-  private readonly maxVerified: number;
-  private readonly maxRefused: number;
   private readonly failureTtlMs: number;
   private readonly gate: DerivationGate;
 
   constructor(
     accounts: readonly A[],
     private readonly cacheTtlMs: number,
-    private readonly now: () => number = Date.now,
+    now: () => number = Date.now,
     /** The key derivation and comparison (core/secrets.ts); a parameter so tests can count derivations. */
     private readonly verifySecret: (plain: string, stored: string) => Promise<boolean> = verifySecretScrypt,
     limits: AuthLimits = {},
   ) {
     for (const a of accounts) this.accounts.set(a.id, a);
-    this.maxVerified = limits.maxVerified ?? 10_000;
-    this.maxRefused = limits.maxRefused ?? 10_000;
+    this.verified = new ExpiringLru(limits.maxVerified ?? 10_000, now);
+    this.refused = new ExpiringLru(limits.maxRefused ?? 10_000, now);
     this.failureTtlMs = limits.failureTtlMs ?? 60_000;
     this.gate = limits.gate ?? passwordChecks;
   }
@@ -108,7 +107,7 @@ export class Authenticator<A extends AuthAccount> {
   cached(header: string | undefined): A | undefined {
     if (header === undefined || header.length > MAX_AUTH_HEADER) return undefined;
     const cred = parseBasicAuth(header);
-    return cred && this.lookup(this.cacheKey(cred));
+    return cred && this.verified.get(this.cacheKey(cred));
   }
 
   /** The account for this Authorization header, or an ApiError (AUTH_REQUIRED / AUTH_INVALID / RATE_LIMITED). */
@@ -117,9 +116,9 @@ export class Authenticator<A extends AuthAccount> {
     const cred = parseBasicAuth(header);
     if (!cred) throw new ApiError('AUTH_REQUIRED');
     const key = this.cacheKey(cred);
-    const hit = this.lookup(key);
+    const hit = this.verified.get(key);
     if (hit !== undefined) return hit;
-    if (this.refusedRecently(key)) throw new ApiError('AUTH_INVALID');
+    if (this.refused.get(key)) throw new ApiError('AUTH_INVALID');
     // Requests that arrive together with the same credential (a client opening its connections after a restart, or
     // when the cached entry expires under load) share one key derivation instead of each running its own: 64
     // connections once cost 64 scrypt runs (~3.5 s of CPU) before the first answer.
@@ -128,16 +127,15 @@ export class Authenticator<A extends AuthAccount> {
 
   /** The key derivation behind a cache miss; remembers the answer either way. */
   private async verify(cred: Credentials, key: string): Promise<A> {
-    const t = this.now();
     const account = this.accounts.get(cred.user); // account IDs are case-sensitive
     // An unknown account costs the same derivation as a real one, so timing does not reveal which account IDs exist.
     const running = this.gate.tryRun(() => this.verifySecret(cred.pass, account?.passwordHash ?? DUMMY_HASH));
     if (running === undefined) throw new ApiError('RATE_LIMITED', { retryAfter: BUSY_RETRY_AFTER_S });
     if (!(await running) || account === undefined) {
-      remember(this.refused, key, t + this.failureTtlMs, this.maxRefused);
+      this.refused.set(key, true, this.failureTtlMs);
       throw new ApiError('AUTH_INVALID');
     }
-    remember(this.verified, key, { account, expiresAt: t + this.cacheTtlMs }, this.maxVerified);
+    this.verified.set(key, account, this.cacheTtlMs);
     return account;
   }
 
@@ -145,33 +143,6 @@ export class Authenticator<A extends AuthAccount> {
   private cacheKey(cred: Credentials): string {
     return hash('sha256', `${this.salt}${cred.user}:${cred.pass}`, 'base64');
   }
-
-  /** The account cached under `key` if still fresh (now the most recently used); an expired entry is dropped. */
-  private lookup(key: string): A | undefined {
-    const hit = this.verified.get(key);
-    if (hit === undefined) return undefined;
-    this.verified.delete(key);
-    if (hit.expiresAt <= this.now()) return undefined;
-    this.verified.set(key, hit);
-    return hit.account;
-  }
-
-  /** True when this credential was refused within failureTtlMs. */
-  private refusedRecently(key: string): boolean {
-    const expiresAt = this.refused.get(key);
-    if (expiresAt === undefined) return false;
-    this.refused.delete(key);
-    if (expiresAt <= this.now()) return false;
-    this.refused.set(key, expiresAt);
-    return true;
-  }
-}
-
-/** Store `key` as the most recently used entry of `map`, dropping the least recently used one when it is full. */
-function remember<V>(map: Map<string, V>, key: string, value: V, max: number): void {
-  map.delete(key);
-  if (map.size >= max) map.delete(map.keys().next().value!);
-  map.set(key, value);
 }
 
 // A fixed hash of a random string, for the unknown-account path.

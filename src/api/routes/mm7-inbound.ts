@@ -7,6 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { ExpiringLru } from '../../shared/expiring-lru.ts';
 import { bodyPending, CONTINUE_DEFERRED } from '../replies.ts';
 import { credentialDigest, DerivationGate, hashSecret, passwordChecks, safeEqual, verifySecret } from '../../core/secrets.ts';
 import { checkMm7Access, handleMm7Request, mm7FaultResponse, type Mm7HttpResponse } from '../../operators/mm7/mm7-inbound.ts';
@@ -140,7 +141,7 @@ export function inboundCredentialCheck(
   gate: DerivationGate = passwordChecks,
 ): CredentialCheck {
   const verified = new Set<string>();
-  const refused = new Map<string, number>();
+  const refused = new ExpiringLru<true>(MAX_REFUSED);
   // Checks running now, by credential: an MMSC that opens several connections at once (after our restart) costs one
   // key derivation, not one per connection.
   const checking = new SingleFlight<string, boolean | 'busy'>();
@@ -150,21 +151,14 @@ export function inboundCredentialCheck(
   return async (user, pass) => {
     const key = credentialDigest(user, pass).toString('hex');
     if (verified.has(key)) return true;
-    const until = refused.get(key);
-    if (until !== undefined) {
-      if (until > Date.now()) return false;
-      refused.delete(key);
-    }
+    if (refused.get(key)) return false;
     return checking.run(key, async () => {
       const userOk = safeEqual(user, inbound.username);
       const passOk = await gate.tryRun(() => verify(pass, stored));
       if (passOk === undefined) return 'busy';
       const ok = userOk && passOk && inbound.passwordHash !== undefined;
       if (ok) verified.add(key);
-      else {
-        if (refused.size >= MAX_REFUSED) refused.delete(refused.keys().next().value as string);
-        refused.set(key, Date.now() + REFUSED_TTL_MS);
-      }
+      else refused.set(key, true, REFUSED_TTL_MS);
       return ok;
     });
   };
