@@ -115,10 +115,17 @@ export class DerivationGate {
 }
 
 /**
- * The gate the gateway's password checks share. Half of libuv's default pool: the other two threads stay free for
+ * The gate of the customer API's password checks. Half of libuv's default pool: the other two threads stay free for
  * DNS and file and image work even while wrong passwords pour in; 32 waiting is under a second of derivations.
  */
 export const passwordChecks = new DerivationGate(2, 32);
+
+/**
+ * The MM7 inbound endpoints' own gate: a flood of wrong customer passwords (passwordChecks full) must not keep an
+ * operator's MMSC from logging in, nor the other way round. One derivation at a time is plenty for the few credentials
+ * MMSCs use; with the customers' two, one of libuv's four threads stays free for DNS, files and images.
+ */
+export const operatorPasswordChecks = new DerivationGate(1, 16);
 
 /** A keyed digest of a credential, for the verified-credential cache (never the plain text). */
 export function credentialDigest(user: string, pass: string): Buffer {

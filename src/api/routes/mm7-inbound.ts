@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { ExpiringLru } from '../../shared/expiring-lru.ts';
 import { bodyPending, CONTINUE_DEFERRED } from '../replies.ts';
-import { credentialDigest, DerivationGate, hashSecret, passwordChecks, safeEqual, verifySecret } from '../../core/secrets.ts';
+import { credentialDigest, DerivationGate, hashSecret, operatorPasswordChecks, safeEqual, verifySecret } from '../../core/secrets.ts';
 import { checkMm7Access, handleMm7Request, mm7FaultResponse, type Mm7HttpResponse } from '../../operators/mm7/mm7-inbound.ts';
 import { SingleFlight } from '../../shared/single-flight.ts';
 import type { GatewayContext } from '../context.ts';
@@ -129,7 +129,7 @@ const MAX_REFUSED = 1_000;
  * before guessing its password. The derivation runs on libuv's pool (verifySecret), not on the event loop. Only a
  * credential verified here is cached, so a cache hit is fast only for someone who already holds the right password.
  *
- * Derivations go through the node's shared gate (core/secrets.ts passwordChecks): when it is full the answer is
+ * Derivations go through the operators' gate (core/secrets.ts operatorPasswordChecks, apart from the customers'): when it is full the answer is
  * 'busy' (503, which MMSCs retry) with nothing derived; a refused credential is remembered for a minute, so a sender
  * repeating a wrong password costs one derivation, not one per request.
  *
@@ -138,7 +138,7 @@ const MAX_REFUSED = 1_000;
 export function inboundCredentialCheck(
   inbound: { username: string; passwordHash?: string },
   verify: (plain: string, stored: string) => Promise<boolean> = verifySecret,
-  gate: DerivationGate = passwordChecks,
+  gate: DerivationGate = operatorPasswordChecks,
 ): CredentialCheck {
   const verified = new Set<string>();
   const refused = new ExpiringLru<true>(MAX_REFUSED);
