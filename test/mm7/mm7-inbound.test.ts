@@ -393,6 +393,25 @@ describe('safety', () => {
     expect(sink.reports).toHaveLength(0);
   });
 
+  it('answers a DeliverReq whose attachment cannot be decoded with 2007 in its own TransactionID and namespace', async () => {
+    const ns = 'http://www.3gpp.org/ftp/Specs/archive/23_series/23.140/schema/REL-5-MM7-1-2';
+    const soap =
+      `<env:Envelope xmlns:env="http://schemas.xmlsoap.org/soap/envelope/"><env:Header>` +
+      `<mm7:TransactionID xmlns:mm7="${ns}" env:mustUnderstand="1">tx-bad-mime-7</mm7:TransactionID></env:Header>` +
+      `<env:Body><mm7:DeliverReq xmlns:mm7="${ns}"><mm7:MM7Version>5.3.0</mm7:MM7Version>` +
+      `<mm7:Sender><mm7:Number>15551230001</mm7:Number></mm7:Sender><mm7:Content href="cid:c1"/></mm7:DeliverReq></env:Body></env:Envelope>`;
+    const body = crlf(
+      `--b1\nContent-Type: text/xml\nContent-ID: <soap>\n\n${soap}\n` +
+        `--b1\nContent-Type: text/plain\nContent-ID: <c1>\nContent-Transfer-Encoding: x-uuencode\n\nbegin 644 x\n\nend\n--b1--\n`,
+    );
+    const r = await post(body, 'multipart/related; boundary=b1; type="text/xml"; start="<soap>"');
+    const a = answer(r);
+    expect([r.status, a.code]).toEqual([500, 2007]);
+    expect(a.env.transactionId).toBe('tx-bad-mime-7');
+    expect(a.env.namespace).toBe(ns);
+    expect(sink.mos).toHaveLength(0);
+  });
+
   it('answers non-XML with a 2007 fault', async () => {
     const r = await post('this is not xml', 'text/xml');
     expect([r.status, answer(r).code]).toEqual([500, 2007]);

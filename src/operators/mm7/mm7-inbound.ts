@@ -180,6 +180,10 @@ export async function handleMm7Request(req: Mm7HttpRequest, ctx: Mm7InboundConte
       split = await splitInbound(header(req.headers, 'content-type'), req.body, limits);
     } catch (err) {
       logger.warn({ ...log, err: errText(err) }, 'MM7 request with a malformed or oversized multipart body');
+      // The SOAP part could not be taken apart from the rest (an attachment with an unknown transfer encoding, say):
+      // still answer in the request's own TransactionID and namespace, which the MMSC correlates our fault by
+      // (§9.2.3), read off the raw bytes.
+      ({ transactionId, namespace } = sniffEnvelopeIds(req.body));
       return tooLarge(err) ? fault(2007, 'Message too large', 413) : fault(2007, 'Malformed MIME body');
     }
 
@@ -296,4 +300,17 @@ function tooLarge(err: unknown): boolean {
 
 function errText(err: unknown): string {
   return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}
+
+/** MM7 schema namespaces (REL-5-MM7-1-0 ... REL-6-MM7-1-4 and operators' own minor numbers). */
+const MM7_NAMESPACE = /http:\/\/www\.3gpp\.org\/ftp\/Specs\/archive\/23_series\/23\.140\/schema\/REL-\d+-MM7-\d+-\d+/;
+const TRANSACTION_ID = /<(?:[A-Za-z_][\w.-]*:)?TransactionID\b[^>]*>\s*([^<\s][^<]{0,199}?)\s*<\//;
+
+/**
+ * The TransactionID and MM7 namespace of a request whose MIME could not be parsed, read from its first 64 KiB as text
+ * (the SOAP part comes first in every MMSC's requests we know); null where not found.
+ */
+export function sniffEnvelopeIds(body: Buffer): { transactionId: string | null; namespace: string | null } {
+  const text = body.subarray(0, 64 * 1024).toString('latin1');
+  return { transactionId: TRANSACTION_ID.exec(text)?.[1] ?? null, namespace: MM7_NAMESPACE.exec(text)?.[0] ?? null };
 }
