@@ -4,7 +4,6 @@
  * CSI, DEL, BEL), bidirectional overrides and line separators are shown escaped instead of acting.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -14,7 +13,7 @@ import { formatStatus, runStatus } from '../../src/cli/status.ts';
 import { printable, safeJson } from '../../src/cli/terminal.ts';
 import { base64Body, buildMultipart } from '../../src/shared/multipart-writer.ts';
 import { Capture, cliIo } from '../client-e2e/helpers.ts';
-import { json, startFakeGateway } from '../client/fake-gateway.ts';
+import { json, postForStatus, startFakeGateway } from '../client/fake-gateway.ts';
 
 /** Clear the screen, set the window title, red text via a C1 CSI, a right-to-left override, DEL, a line separator. */
 const HOSTILE = '\u001b[2J\u001b]0;owned\u0007\u009b31m\u202eevil\u007f\u2028x';
@@ -25,17 +24,6 @@ const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-function post(url: string, headers: Record<string, string>, body: Buffer | string) {
-  return new Promise<number>((resolve, reject) => {
-    const req = httpRequest(url, { method: 'POST', headers, agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
 describe('printable', () => {
   it('escapes controls, DEL, C1, bidi controls and line separators, and keeps other scripts', () => {
@@ -60,7 +48,7 @@ describe('mmsgate listen', () => {
     cleanups.push(() => l.close());
 
     const report = { type: 'REPORT', mtId: '123456789012345', date: HOSTILE, status: HOSTILE, outcomeId: 1, outcomeDescription: HOSTILE, userAgent: HOSTILE };
-    expect(await post(l.url, { 'content-type': 'application/json', 'x-request-id': 'req-9' }, JSON.stringify(report))).toBe(200);
+    expect(await postForStatus(l.url, { 'content-type': 'application/json', 'x-request-id': 'req-9' }, JSON.stringify(report))).toBe(200);
     const mo = buildMultipart([
       {
         headers: { 'Content-Type': 'application/json', 'Content-Id': 'main' },
@@ -68,7 +56,7 @@ describe('mmsgate listen', () => {
       },
       { headers: { 'Content-Type': 'text/plain', 'Content-Id': `t${HOSTILE}`, 'Content-Transfer-Encoding': 'base64' }, body: base64Body(Buffer.from(`hello ${HOSTILE}`)) },
     ]);
-    expect(await post(l.url, { 'content-type': mo.contentType }, mo.body)).toBe(200);
+    expect(await postForStatus(l.url, { 'content-type': mo.contentType }, mo.body)).toBe(200);
 
     expect(out.text).toContain('--- REPORT  mtId 123456789012345');
     expect(out.text).toContain('--- MO  moId 777');

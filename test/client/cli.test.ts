@@ -1,5 +1,4 @@
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -8,7 +7,7 @@ import { runListen, safePartFileName, startListener } from '../../src/cli/listen
 import { runSend } from '../../src/cli/send.ts';
 import { formatStatus, runStatus } from '../../src/cli/status.ts';
 import { base64Body, buildMultipart } from '../../src/shared/multipart-writer.ts';
-import { accept, json, startFakeGateway, type FakeGateway } from './fake-gateway.ts';
+import { accept, json, postForStatus, startFakeGateway, type FakeGateway } from './fake-gateway.ts';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -132,17 +131,6 @@ describe('mmsgate status', () => {
   });
 });
 
-function post(url: string, headers: Record<string, string>, body: Buffer | string) {
-  return new Promise<number>((resolve, reject) => {
-    const req = httpRequest(url, { method: 'POST', headers, agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
 describe('mmsgate listen', () => {
   it('prints a REPORT and an MO and saves the MO parts byte-exact under safe names', async () => {
     const dir = await tempDir();
@@ -151,7 +139,7 @@ describe('mmsgate listen', () => {
     cleanups.push(() => l.close());
 
     const report = { type: 'REPORT', mtId: '123456789012345', date: '2016-05-16T19:20:30+00:00', status: 'Retrieved', outcomeId: 1, outcomeDescription: 'Success.', userAgent: 'HTC One' };
-    expect(await post(l.url, { 'content-type': 'application/json', 'x-request-id': 'req-9', 'x-mmsgate-delivery-id': 'dlv-1' }, JSON.stringify(report))).toBe(200);
+    expect(await postForStatus(l.url, { 'content-type': 'application/json', 'x-request-id': 'req-9', 'x-mmsgate-delivery-id': 'dlv-1' }, JSON.stringify(report))).toBe(200);
     expect(out.text).toContain('--- REPORT  mtId 123456789012345');
     expect(out.text).toMatch(/status +Retrieved/);
     expect(out.text).toContain('dlv-1');
@@ -161,7 +149,7 @@ describe('mmsgate listen', () => {
       { headers: { 'Content-Type': 'text/plain', 'Content-Id': 'text.txt', 'Content-Transfer-Encoding': 'base64' }, body: base64Body(Buffer.from('Here is a picture of the bird in question')) },
       { headers: { 'Content-Type': 'image/jpeg', 'Content-Id': '../../evil', 'Content-Transfer-Encoding': 'base64' }, body: base64Body(JPEG) },
     ]);
-    expect(await post(l.url, { 'content-type': mo.contentType }, mo.body)).toBe(200);
+    expect(await postForStatus(l.url, { 'content-type': mo.contentType }, mo.body)).toBe(200);
     expect(out.text).toContain('--- MO  moId 777  from 14553011955  to 88600');
     expect(out.text).toContain('"Here is a picture of the bird in question"');
     const files = (await readdir(join(dir, 'parts'))).sort();
@@ -170,10 +158,10 @@ describe('mmsgate listen', () => {
     expect(await readdir(dir)).toEqual(['parts']); // nothing escaped the folder
 
     // A redelivery does not overwrite the first copy.
-    expect(await post(l.url, { 'content-type': mo.contentType }, mo.body)).toBe(200);
+    expect(await postForStatus(l.url, { 'content-type': mo.contentType }, mo.body)).toBe(200);
     expect((await readdir(join(dir, 'parts'))).sort()).toEqual(['777-1-text-2.txt', '777-1-text.txt', '777-2-evil-2.jpg', '777-2-evil.jpg']);
 
-    expect(await post(l.url, { 'content-type': 'application/json' }, '{"nope"')).toBe(400);
+    expect(await postForStatus(l.url, { 'content-type': 'application/json' }, '{"nope"')).toBe(400);
     expect(out.text).toContain('answered 400');
   });
 
@@ -191,10 +179,10 @@ describe('mmsgate listen', () => {
     const done = runListen(['--port', '0', '--save-dir', dir, '--secret', 'whsec_' + Buffer.alloc(32, 1).toString('base64')], o);
     for (let i = 0; i < 100 && !o.stderr.text.includes('listening on'); i++) await new Promise((r) => setTimeout(r, 20));
     const url = /listening on (\S+)/.exec(o.stderr.text)![1]!;
-    expect(await post(url, { 'content-type': 'application/json' }, '{"type":"REPORT","mtId":1,"status":"Retrieved","outcomeId":1}')).toBe(401);
+    expect(await postForStatus(url, { 'content-type': 'application/json' }, '{"type":"REPORT","mtId":1,"status":"Retrieved","outcomeId":1}')).toBe(401);
     ac.abort();
     expect(await done).toBe(0);
-    await expect(post(url, { 'content-type': 'application/json' }, '{}')).rejects.toThrow(/ECONNREFUSED/);
+    await expect(postForStatus(url, { 'content-type': 'application/json' }, '{}')).rejects.toThrow(/ECONNREFUSED/);
   });
 });
 

@@ -1,5 +1,5 @@
 /** A small node:http server that plays the gateway's send and status API for the client tests. */
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseContentType, parseMultipart, type MimePart } from '../../src/client/mime-parse.ts';
 
@@ -82,4 +82,16 @@ export async function closedPort(): Promise<number> {
   const port = (s.address() as AddressInfo).port;
   await new Promise((r) => s.close(r));
   return port;
+}
+
+/** POST `body` on a fresh connection (a webhook sender, for `mmsgate listen`); resolves to the answer's status. */
+export function postForStatus(url: string, headers: Record<string, string>, body: Buffer | string): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const req = httpRequest(url, { method: 'POST', headers, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }

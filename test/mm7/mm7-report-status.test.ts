@@ -7,14 +7,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IdAllocator } from '../../src/core/ids.ts';
 import { handleMm7Request } from '../../src/operators/mm7/mm7-inbound.ts';
-import { PipelineInboundSink } from '../../src/pipeline/inbound-sink.ts';
-import { GroupCommitter } from '../../src/store/group-commit.ts';
+import type { PipelineInboundSink } from '../../src/pipeline/inbound-sink.ts';
 import { openStore } from '../../src/store/open-store.ts';
 import type { SqlStore } from '../../src/store/sql-store.ts';
 import { mtOf } from '../store/fixtures.ts';
 import { deliveryReportXml } from '../support/mm7-peer.ts';
+import { inboundSinkOver } from '../pipeline/sink-fixture.ts';
 
 const OPERATOR = 78;
 let dir: string;
@@ -24,16 +23,7 @@ let sink: PipelineInboundSink;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'mmsgate-mm7-status-'));
   store = await openStore(`sqlite:${join(dir, 'store.db')}`);
-  const committer = new GroupCommitter(store);
-  sink = new PipelineInboundSink({
-    store,
-    commit: (u) => committer.submit(u),
-    moIds: new IdAllocator((n) => store.reserveIds('mo', n)),
-    nodeId: 'n1',
-    ownerOf: () => undefined,
-    reportUrlFor: () => 'http://127.0.0.1:9/reports',
-    correlationRetryMs: [20],
-  });
+  sink = inboundSinkOver(store, { correlationRetryMs: [20] });
 });
 afterAll(async () => {
   await store?.close();

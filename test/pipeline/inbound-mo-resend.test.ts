@@ -3,12 +3,11 @@
  * not make the customer receive it twice: a resend with the same operator message ID (LinkedID) is recognised.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IdAllocator } from '../../src/core/ids.ts';
-import { PipelineInboundSink } from '../../src/pipeline/inbound-sink.ts';
-import { GroupCommitter } from '../../src/store/group-commit.ts';
+import type { PipelineInboundSink } from '../../src/pipeline/inbound-sink.ts';
 import { openStore } from '../../src/store/open-store.ts';
 import type { SqlStore } from '../../src/store/sql-store.ts';
 import { storeBackends } from '../store/fixtures.ts';
+import { inboundSinkOver } from './sink-fixture.ts';
 
 describe.each(storeBackends('mmsgate-mo-resend'))('MO resends from an operator on %s', (_backend, newUrl) => {
   let store: SqlStore;
@@ -16,12 +15,7 @@ describe.each(storeBackends('mmsgate-mo-resend'))('MO resends from an operator o
   let now = 1_800_000_000_000;
   beforeAll(async () => {
     store = await openStore(await newUrl());
-    const committer = new GroupCommitter(store);
-    sink = new PipelineInboundSink({
-      store,
-      commit: (u) => committer.submit(u),
-      moIds: new IdAllocator((n) => store.reserveIds('mo', n)),
-      nodeId: 'n1',
+    sink = inboundSinkOver(store, {
       ownerOf: (n) => (n === '88600' ? { accountId: 'acme', moUrl: 'http://127.0.0.1:9/mo' } : undefined),
       reportUrlFor: () => undefined,
       now: () => now,

@@ -4,32 +4,21 @@
  * the decision is taken inside the store's transaction.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IdAllocator } from '../../src/core/ids.ts';
 import { outcomeFromMmStatus } from '../../src/core/outcomes.ts';
-import { PipelineInboundSink } from '../../src/pipeline/inbound-sink.ts';
-import { GroupCommitter } from '../../src/store/group-commit.ts';
+import type { PipelineInboundSink } from '../../src/pipeline/inbound-sink.ts';
 import { openStore } from '../../src/store/open-store.ts';
 import type { SqlStore } from '../../src/store/sql-store.ts';
 import { mtOf, storeBackends } from '../store/fixtures.ts';
+import { inboundSinkOver } from './sink-fixture.ts';
 
 const OPERATOR = 77;
 
 describe.each(storeBackends('mmsgate-inbound-reports'))('delivery reports from an operator on %s', (_backend, newUrl) => {
   let store: SqlStore;
   let sink: PipelineInboundSink;
-  let committer: GroupCommitter;
   beforeAll(async () => {
     store = await openStore(await newUrl());
-    committer = new GroupCommitter(store);
-    sink = new PipelineInboundSink({
-      store,
-      commit: (u) => committer.submit(u),
-      moIds: new IdAllocator((n) => store.reserveIds('mo', n)),
-      nodeId: 'n1',
-      ownerOf: () => undefined,
-      reportUrlFor: () => 'http://127.0.0.1:9/reports',
-      correlationRetryMs: [20, 40, 80, 160, 320],
-    });
+    sink = inboundSinkOver(store, { correlationRetryMs: [20, 40, 80, 160, 320] });
   });
   afterAll(async () => {
     await store?.close();
