@@ -141,7 +141,7 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
     runners.forEach((r) => (kinds.length === 0 || r.kinds.some((k) => kinds.includes(k))) && r.wake());
   const mtIds = new IdAllocator((n) => store.reserveIds('mt', n));
   const moIds = new IdAllocator((n) => store.reserveIds('mo', n), 100);
-  const sink = new PipelineInboundSink({ store, commit, moIds, nodeId, ownerOf: (n) => owners.get(n), reportUrlFor });
+  const sink = new PipelineInboundSink({ store, commit, moIds, nodeId, ownerOf: (n) => owners.get(n), reportUrlFor, log: (msg, extra) => log.warn(extra ?? {}, msg) });
   const parkedSweeper = startParkedReportSweeper(sink, { log: storeLog });
 
   const dispatcher = new WebhookDispatcher(

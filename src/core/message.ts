@@ -40,6 +40,7 @@ export function isFinalMtState(s: MtState): boolean {
 
 /** True when a message in state `from` may move to `to` (forward-only; interim reports may repeat). */
 export function canTransition(from: MtState, to: MtState): boolean {
+  // reported -> reported: a later interim report refines the outcome (the store applies it only with another outcome).
   if (from === 'reported' && to === 'reported') return true;
   return MT_STATE_RANK[to] > MT_STATE_RANK[from];
 }

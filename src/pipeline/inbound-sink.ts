@@ -25,6 +25,8 @@ export interface InboundSinkDeps {
   ownerOf(number: string): NumberOwner | undefined;
   reportUrlFor(accountId: string, mtConfig: string): string | undefined;
   now?: () => number;
+  /** Where parking a report is logged (operators' reports for unknown IDs deserve a look). */
+  log?: (msg: string, extra?: object) => void;
   /**
    * How long to look again, in ms after each miss, for the MT of a report or read reply whose operator message ID is
    * not known yet (default CORRELATION_RETRY_MS). An MMSC may send a report right after its SubmitRsp, before the
@@ -57,28 +59,33 @@ export class PipelineInboundSink implements InboundSink {
       // Not known yet, or never ours: kept rather than refused, since an MMSC that gets an error for it may never
       // send it again, and the message would stay `submitted` for good. Durable before the operator hears 'ok'.
       const { operatorId, operatorMessageId, ...report } = ev;
-      await this.deps.store.parkReport({ operatorId, operatorMessageId, report, receivedAt: this.now() });
-      return 'ok';
+      const kept = await this.deps.store.parkReport({ operatorId, operatorMessageId, report, receivedAt: this.now() });
+      this.deps.log?.(kept ? 'delivery report parked: its MessageID matches no message yet' : 'delivery report refused: its MessageID matches no message and too many are parked', {
+        operatorId,
+        operatorMessageId: operatorMessageId.slice(0, 100),
+      });
+      return kept ? 'ok' : 'unknown';
     }
     return this.applyReport(mt, ev);
   }
 
   /**
-   * Apply the parked reports whose message ID an MT now carries (oldest first), then forget them. Safe on several
-   * nodes at once: each report's state change is decided in its transaction (a second copy is logged as ignored).
-   * Returns how many were applied.
+   * Apply the parked reports whose message ID an MT now carries, oldest first. Each is consumed in the transaction that
+   * applies it (WriteUnit.claimParked): a crash in between leaves it parked, and of several nodes sweeping at once only
+   * one applies it. Returns how many were taken.
    */
   async redeliverParked(limit = 100): Promise<number> {
     const parked = await this.deps.store.matchedParkedReports(limit);
     for (const p of parked) {
       const mt = await this.deps.store.findMtByOperatorMessageId(p.operatorId, p.operatorMessageId);
-      if (mt) await this.applyReport(mt, { ...(p.report as Omit<InboundReport, 'operatorId' | 'operatorMessageId'>), operatorId: p.operatorId, operatorMessageId: p.operatorMessageId });
+      if (!mt) continue;
+      const report = p.report as Omit<InboundReport, 'operatorId' | 'operatorMessageId'>;
+      await this.applyReport(mt, { ...report, operatorId: p.operatorId, operatorMessageId: p.operatorMessageId }, p.id);
     }
-    await this.deps.store.deleteParkedReports(parked.map((p) => p.id));
     return parked.length;
   }
 
-  private async applyReport(mt: MtMessage, ev: InboundReport): Promise<'ok'> {
+  private async applyReport(mt: MtMessage, ev: InboundReport, parkedId?: number): Promise<'ok'> {
     const unit = outcomeUnit(
       mt,
       ev.outcome,
@@ -93,6 +100,7 @@ export class PipelineInboundSink implements InboundSink {
     // handled at once (operators resend, NOTES quirk 9), or a Deferred racing a Retrieved, only a copy that moves the
     // message forward queues a REPORT; the others are logged as ignored, as a report after the final one is.
     for (const p of unit.mtPatches ?? []) p.required = true;
+    if (parkedId !== undefined) unit.claimParked = [parkedId];
     const result = await this.deps.commit(unit);
     if (unit.mtPatches?.length && !result.applied) {
       await this.deps.commit({

@@ -1,12 +1,12 @@
 /**
- * Parked delivery reports (Store.parkReport / matchedParkedReports / deleteParkedReports): reports whose operator
+ * Parked delivery reports (Store.parkReport / matchedParkedReports, WriteUnit.claimParked): reports whose operator
  * message ID matched no MT when they arrived, kept until an MT of that operator carries the ID (the report overtook
  * the commit of our SubmitRsp), or PARKED_REPORT_RETENTION_MS. Rare rows outside the group commit, like the other
  * side tables.
  */
 import type { Kysely } from 'kysely';
 import { decodeJson, type Database } from './schema.ts';
-import { PARKED_REPORT_RETENTION_MS, type ParkedReport } from './store.ts';
+import { MAX_PARKED_REPORTS_PER_OPERATOR, PARKED_REPORT_RETENTION_MS, type ParkedReport } from './store.ts';
 
 type Db = Kysely<Database>;
 
@@ -16,19 +16,31 @@ const MAX_ID_LENGTH = 256;
 const PURGE_BATCH = 5000;
 const MAX_PURGE_ROUNDS = 100;
 
-export async function parkReport(db: Db, encodeJson: (v: unknown) => unknown, r: Omit<ParkedReport, 'id'>): Promise<void> {
-  if (r.operatorMessageId.length > MAX_ID_LENGTH) return; // never matches an MT of ours
+export async function parkReport(db: Db, encodeJson: (v: unknown) => unknown, r: Omit<ParkedReport, 'id'>): Promise<boolean> {
+  if (r.operatorMessageId.length > MAX_ID_LENGTH) return false; // never matches an MT of ours
+  // Bounded per operator (an MMSC reporting IDs that are not ours, or a flood): the index's prefix counts them.
+  const { n } = await db
+    .selectFrom('parked_reports')
+    .select((eb) => eb.fn.countAll<number | string>().as('n'))
+    .where('operator_id', '=', r.operatorId)
+    .executeTakeFirstOrThrow();
+  if (Number(n) >= MAX_PARKED_REPORTS_PER_OPERATOR) return false;
   await db
     .insertInto('parked_reports')
     .values({ operator_id: r.operatorId, operator_message_id: r.operatorMessageId, report: encodeJson(r.report), received_at: r.receivedAt })
     .execute();
+  return true;
 }
+
+/** Clock skew between nodes allowed for when a parked report must be younger than its message. */
+const CLOCK_SKEW_MS = 60_000;
 
 export async function matchedParkedReports(db: Db, limit: number): Promise<ParkedReport[]> {
   // The join walks mt_messages_operator_msg (operator_id, operator_message_id): a few index probes per parked row.
   const rows = await db
     .selectFrom('parked_reports as p')
     .innerJoin('mt_messages as m', (j) => j.onRef('m.operator_id', '=', 'p.operator_id').onRef('m.operator_message_id', '=', 'p.operator_message_id'))
+    .where((eb) => eb('p.received_at', '>=', eb(eb.ref('m.created_at'), '-', CLOCK_SKEW_MS)))
     .select(['p.id', 'p.operator_id', 'p.operator_message_id', 'p.report', 'p.received_at'])
     .orderBy('p.id')
     .limit(Math.max(1, Math.min(1000, Math.floor(limit))))
@@ -40,11 +52,6 @@ export async function matchedParkedReports(db: Db, limit: number): Promise<Parke
     report: decodeJson(r.report),
     receivedAt: Number(r.received_at),
   }));
-}
-
-export async function deleteParkedReports(db: Db, ids: readonly number[]): Promise<void> {
-  if (ids.length === 0) return;
-  await db.deleteFrom('parked_reports').where('id', 'in', [...ids]).execute();
 }
 
 /** Delete reports parked before `now - PARKED_REPORT_RETENTION_MS`, in bounded statements; returns how many. */
@@ -61,4 +68,18 @@ export async function purgeParkedReports(db: Db, now: number): Promise<number> {
     if (n < PURGE_BATCH) break;
   }
   return total;
+}
+
+/**
+ * The units' claims on parked reports (WriteUnit.claimParked), inside the write transaction: each unit deletes its
+ * rows and is skipped when any was already gone. Row locks make a concurrent claimer on another node wait and then
+ * find nothing to delete, so one report is applied once.
+ */
+export async function claimParked(db: Db, units: readonly { claimParked?: number[] }[], applied: boolean[]): Promise<void> {
+  for (let i = 0; i < units.length; i++) {
+    const ids = units[i]!.claimParked;
+    if (!applied[i] || !ids?.length) continue;
+    const r = await db.deleteFrom('parked_reports').where('id', 'in', [...ids]).executeTakeFirst();
+    if (Number(r.numDeletedRows) < ids.length) applied[i] = false;
+  }
 }

@@ -118,6 +118,7 @@ export class KyselyStore implements SqlStore {
       : ((await this.writeInOneStatement(units, now)) ?? (await this.db.connection().execute((conn) =>
       inTransaction(conn, this.dialect.beginWrite, async () => {
         const { applied, retriedKinds } = await this.resolveJobs(conn, units, now);
+        await parked.claimParked(conn, units, applied);
         await this.applyRequiredPatches(conn, requiredPatchesInIdOrder(units, applied), applied, now);
         // After the job and patch checks: a unit skipped claims no key.
         const hits = await claimIdempotencyKeys(conn, units, applied, now);
@@ -558,16 +559,12 @@ export class KyselyStore implements SqlStore {
     return side.purgeExpired(this.db, now);
   }
 
-  async parkReport(report: Omit<ParkedReport, 'id'>): Promise<void> {
+  async parkReport(report: Omit<ParkedReport, 'id'>): Promise<boolean> {
     return parked.parkReport(this.db, this.dialect.encodeJson, report);
   }
 
   async matchedParkedReports(limit: number): Promise<ParkedReport[]> {
     return parked.matchedParkedReports(this.db, limit);
-  }
-
-  async deleteParkedReports(ids: readonly number[]): Promise<void> {
-    return parked.deleteParkedReports(this.db, ids);
   }
 
   async getCachedUrl(url: string): Promise<CachedUrlRow | undefined> {
@@ -640,7 +637,7 @@ function patchColumns(p: MtPatch, rank: number, now: number): Record<string, str
   return set;
 }
 
-/** A unit that only adds rows: no job to resolve, no idempotency key to claim, nothing to patch. */
+/** A unit that only adds rows: no job to resolve, no idempotency key or parked report to claim, nothing to patch. */
 function insertsOnly(u: WriteUnit): boolean {
-  return u.job === undefined && u.idempotency === undefined && !u.mtPatches?.length && !u.moStates?.length;
+  return u.job === undefined && u.idempotency === undefined && !u.claimParked?.length && !u.mtPatches?.length && !u.moStates?.length;
 }

@@ -156,6 +156,14 @@ export class SqliteBatchWriter {
 
   private apply(units: readonly WriteUnit[], now: number): BatchOutcome {
     const { applied, retriedKinds } = this.resolveJobs(units, now);
+    for (let i = 0; i < units.length; i++) {
+      const ids = units[i]!.claimParked;
+      if (!applied[i] || !ids?.length) continue;
+      const del = this.stmt('DELETE FROM parked_reports WHERE id = ?');
+      let gone = 0;
+      for (const id of ids) gone += del.run(id).changes;
+      if (gone < ids.length) applied[i] = false; // applied by another node already
+    }
     for (const { i, patch } of requiredPatchesInIdOrder(units, applied)) if (!this.patchMt(patch, now)) applied[i] = false;
     // After the job and patch checks: a unit skipped claims no key.
     const hits = this.claimKeys(units, applied, now);

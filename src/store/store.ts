@@ -143,6 +143,12 @@ export interface WriteUnit {
    * unit. Race-safe across nodes: of two concurrent units with one key exactly one is applied.
    */
   idempotency?: IdempotencyClaim;
+  /**
+   * Parked reports (ParkedReport.id) this unit applies: deleted in its transaction, and if any of them is already gone
+   * (another node applied it), the WHOLE unit is skipped. Consumed even when the unit's required patch then skips it
+   * (a report for a message already past it is still done with).
+   */
+  claimParked?: number[];
   blobs?: NewBlob[];
   /** New MT messages, with their parts (parts refer to blobs by sha256). */
   mts?: MtMessage[];
@@ -219,8 +225,15 @@ export interface ParkedReport {
   receivedAt: number;
 }
 
-/** A parked report whose message ID has not appeared after this long is dropped (a report for nothing of ours). */
-export const PARKED_REPORT_RETENTION_MS = 24 * 60 * 60 * 1000;
+/**
+ * A parked report whose message ID has not appeared after this long is dropped (a report for nothing of ours): a
+ * report overtakes our SubmitRsp by the MM7 request time plus our commit, seconds; an hour leaves room for a slow
+ * database without keeping reports for recycled IDs.
+ */
+export const PARKED_REPORT_RETENTION_MS = 60 * 60 * 1000;
+
+/** Parked reports kept per operator at most: past it, unknown IDs are refused again (MM7 2005). */
+export const MAX_PARKED_REPORTS_PER_OPERATOR = 1000;
 
 /** Done jobs are kept this long after they finished (for the status API and operations), then purged. */
 export const DONE_JOB_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
@@ -341,14 +354,19 @@ export interface Store {
    */
   purgeExpired(now: number): Promise<PurgeCounts>;
 
-  /** Keep a delivery report whose operator message ID matches no MT yet. */
-  parkReport(report: Omit<ParkedReport, 'id'>): Promise<void>;
+  /**
+   * Keep a delivery report whose operator message ID matches no MT yet. False (nothing kept) when the operator already
+   * has MAX_PARKED_REPORTS_PER_OPERATOR parked.
+   */
+  parkReport(report: Omit<ParkedReport, 'id'>): Promise<boolean>;
 
-  /** Parked reports whose operator message ID an MT of that operator now carries, oldest first, at most `limit`. */
+  /**
+   * Parked reports whose operator message ID an MT of that operator now carries, oldest first, at most `limit`. Only
+   * an MT created before the report arrived counts (give or take a minute of clock skew between nodes): an operator
+   * reusing an ID later never gets an old report applied to a new message.
+   */
   matchedParkedReports(limit: number): Promise<ParkedReport[]>;
 
-  /** Forget parked reports once applied. */
-  deleteParkedReports(ids: readonly number[]): Promise<void>;
 
   /** The cache row of a remote-content URL, or undefined. */
   getCachedUrl(url: string): Promise<CachedUrlRow | undefined>;

@@ -119,4 +119,17 @@ describe.each(storeBackends('mmsgate-inbound-reports'))('delivery reports from a
     expect(await sink.redeliverParked()).toBe(0);
     expect(await reportJobs(mtId)).toHaveLength(2);
   });
+
+  it('applies each parked report once when several nodes sweep at the same moment', async () => {
+    const mtId = await store.reserveIds('mt', 1);
+    await store.write([{ mts: [mtOf(mtId, [], { operatorId: OPERATOR })] }]);
+    const id = `swept-${mtId}`;
+    expect(await report(id, 'Forwarded')).toBe('ok');
+    expect(await report(id, 'Deferred')).toBe('ok');
+    await store.write([{ mtPatches: [{ mtId, state: 'submitted', operatorMessageId: id }] }]);
+    const other = inboundSinkOver(store, { nodeId: 'n2' });
+    await Promise.all([sink.redeliverParked(), other.redeliverParked(), sink.redeliverParked()]);
+    const statuses = (await reportJobs(mtId)).reverse().map((j) => (j.payload.body as { status: string }).status);
+    expect(statuses).toEqual(['Forwarded', 'Deferred']);
+  });
 });

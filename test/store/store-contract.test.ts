@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/open-store.ts';
 import type { SqlStore } from '../../src/store/sql-store.ts';
-import { PARKED_REPORT_RETENTION_MS, type Job, type JobKind, type NewJob } from '../../src/store/store.ts';
+import { MAX_PARKED_REPORTS_PER_OPERATOR, PARKED_REPORT_RETENTION_MS, type Job, type JobKind, type NewJob } from '../../src/store/store.ts';
 import { BINARY, blobOf, moOf, mtOf, partOf, storeBackends } from './fixtures.ts';
 
 const FIRST_ID = 100_000_000_000_000;
@@ -249,11 +249,48 @@ describe.each(backends)('Store contract on %s', (backend, newUrl) => {
     await store.write([{ mtPatches: [{ mtId: id, state: 'submitted', operatorMessageId: msgId }] }]);
     const matched = (await store.matchedParkedReports(100)).filter((p) => p.operatorMessageId === msgId);
     expect(matched).toEqual([{ id: expect.any(Number), operatorId: 77, operatorMessageId: msgId, report: { outcome: { id: 1, status: 'Retrieved' }, at: T0 }, receivedAt: T0 }]);
-    await store.deleteParkedReports(matched.map((p) => p.id));
+    // Claimed by a unit: consumed with it, and a second claim of the same report skips its unit.
+    expect(await store.write([{ claimParked: matched.map((p) => p.id), events: [{ mtId: id, at: T0, type: 'report-received', node: 'n1', detail: {} }] }])).toEqual([{ applied: true }]);
+    expect(await store.write([{ claimParked: matched.map((p) => p.id), events: [{ mtId: id, at: T0, type: 'report-received', node: 'n1', detail: {} }] }])).toEqual([{ applied: false }]);
+    expect((await store.getEvents({ mtId: id })).filter((e) => e.type === 'report-received')).toHaveLength(1);
     expect((await store.matchedParkedReports(100)).filter((p) => p.operatorMessageId === msgId)).toEqual([]);
     // The one for nothing of ours is dropped after the retention; the other operator's (younger) stays.
     expect((await store.purgeExpired(T0)).parkedReports).toBe(1);
     expect((await store.purgeExpired(T0)).parkedReports).toBe(0);
+  });
+
+  it('never applies a parked report to a message created after it arrived (an operator reusing an ID)', async () => {
+    const id = await store.reserveIds('mt', 1);
+    const msgId = `reused-${id}`;
+    await store.parkReport({ operatorId: 77, operatorMessageId: msgId, report: { old: true }, receivedAt: T0 });
+    await store.write([{ mts: [mtOf(id, [], { operatorId: 77, state: 'submitted', operatorMessageId: msgId, createdAt: T0 + 2 * 3600_000, updatedAt: T0 + 2 * 3600_000 })] }]);
+    expect((await store.matchedParkedReports(1000)).filter((p) => p.operatorMessageId === msgId)).toEqual([]);
+  });
+
+  it('keeps at most MAX_PARKED_REPORTS_PER_OPERATOR parked per operator', async () => {
+    const operatorId = 9000 + (backend.length % 7);
+    for (let i = 0; i < MAX_PARKED_REPORTS_PER_OPERATOR; i++) {
+      expect(await store.parkReport({ operatorId, operatorMessageId: `flood-${i}`, report: {}, receivedAt: T0 })).toBe(true);
+    }
+    expect(await store.parkReport({ operatorId, operatorMessageId: 'one-more', report: {}, receivedAt: T0 })).toBe(false);
+    expect(await store.parkReport({ operatorId: operatorId + 100, operatorMessageId: 'another-operator', report: {}, receivedAt: T0 })).toBe(true);
+  });
+
+  it('lets a reported message take another outcome but not the same again, for several messages in one batch', async () => {
+    const id = await store.reserveIds('mt', 2);
+    await store.write([{ mts: [mtOf(id, [], { state: 'reported', status: 'Deferred', outcomeId: 4 }), mtOf(id + 1, [], { state: 'reported', status: 'Deferred', outcomeId: 4 })] }]);
+    const results = await store.write([
+      { mtPatches: [{ mtId: id, state: 'reported', status: 'Deferred', outcomeId: 4, required: true }] },
+      { mtPatches: [{ mtId: id + 1, state: 'reported', status: 'Forwarded', outcomeId: 5, required: true }] },
+    ]);
+    expect(results).toEqual([{ applied: false }, { applied: true }]);
+    // Not required: the same rule, without a unit to skip.
+    await store.write([
+      { mtPatches: [{ mtId: id, state: 'reported', status: 'Forwarded', outcomeId: 5 }] },
+      { mtPatches: [{ mtId: id + 1, state: 'reported', status: 'Forwarded', outcomeId: 5, userAgent: 'changed' }] },
+    ]);
+    expect(await store.getMt(id)).toMatchObject({ status: 'Forwarded', outcomeId: 5 });
+    expect(await store.getMt(id + 1)).toMatchObject({ status: 'Forwarded', outcomeId: 5, userAgent: null });
   });
 
   it('stores MOs with parts and applies MO state changes', async () => {

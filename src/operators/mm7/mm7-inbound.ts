@@ -307,10 +307,13 @@ const MM7_NAMESPACE = /http:\/\/www\.3gpp\.org\/ftp\/Specs\/archive\/23_series\/
 const TRANSACTION_ID = /<(?:[A-Za-z_][\w.-]*:)?TransactionID\b[^>]*>\s*([^<\s][^<]{0,199}?)\s*<\//;
 
 /**
- * The TransactionID and MM7 namespace of a request whose MIME could not be parsed, read from its first 64 KiB as text
+ * The TransactionID and MM7 namespace of a request whose MIME could not be parsed, read from its first 64 KiB as UTF-8
  * (the SOAP part comes first in every MMSC's requests we know); null where not found.
  */
 export function sniffEnvelopeIds(body: Buffer): { transactionId: string | null; namespace: string | null } {
-  const text = body.subarray(0, 64 * 1024).toString('latin1');
-  return { transactionId: TRANSACTION_ID.exec(text)?.[1] ?? null, namespace: MM7_NAMESPACE.exec(text)?.[0] ?? null };
+  const text = body.subarray(0, 64 * 1024).toString('utf8');
+  const raw = TRANSACTION_ID.exec(text)?.[1];
+  // The five predefined XML entities (XML 1.0 §4.6), so that the echo is the ID itself, not its escaped form.
+  const transactionId = raw?.replace(/&(amp|lt|gt|quot|apos);/g, (_, e: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" })[e]!) ?? null;
+  return { transactionId, namespace: MM7_NAMESPACE.exec(text)?.[0] ?? null };
 }
