@@ -60,10 +60,8 @@ export class PipelineInboundSink implements InboundSink {
       // send it again, and the message would stay `submitted` for good. Durable before the operator hears 'ok'.
       const { operatorId, operatorMessageId, ...report } = ev;
       const kept = await this.deps.store.parkReport({ operatorId, operatorMessageId, report, receivedAt: this.now() });
-      this.deps.log?.(kept ? 'delivery report parked: its MessageID matches no message yet' : 'delivery report refused: its MessageID matches no message and too many are parked', {
-        operatorId,
-        operatorMessageId: operatorMessageId.slice(0, 100),
-      });
+      // A refusal is logged by the operator's protocol handler, which answers it (MM7: 2005).
+      if (kept) this.deps.log?.('delivery report parked: its MessageID matches no message yet', { operatorId, operatorMessageId: operatorMessageId.slice(0, 100) });
       return kept ? 'ok' : 'unknown';
     }
     return this.applyReport(mt, ev);
@@ -77,7 +75,8 @@ export class PipelineInboundSink implements InboundSink {
   async redeliverParked(limit = 100): Promise<number> {
     const parked = await this.deps.store.matchedParkedReports(limit);
     for (const p of parked) {
-      const mt = await this.deps.store.findMtByOperatorMessageId(p.operatorId, p.operatorMessageId);
+      // The MT the match chose (created before the report came), not simply the newest with this ID.
+      const mt = await this.deps.store.getMt(p.mtId);
       if (!mt) continue;
       const report = p.report as Omit<InboundReport, 'operatorId' | 'operatorMessageId'>;
       await this.applyReport(mt, { ...report, operatorId: p.operatorId, operatorMessageId: p.operatorMessageId }, p.id);
@@ -102,7 +101,8 @@ export class PipelineInboundSink implements InboundSink {
     for (const p of unit.mtPatches ?? []) p.required = true;
     if (parkedId !== undefined) unit.claimParked = [parkedId];
     const result = await this.deps.commit(unit);
-    if (unit.mtPatches?.length && !result.applied) {
+    // A lost claim means another node applied this parked report: nothing was ignored here.
+    if (unit.mtPatches?.length && !result.applied && !result.claimLost) {
       await this.deps.commit({
         events: [
           {

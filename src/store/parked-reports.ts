@@ -6,7 +6,8 @@
  */
 import type { Kysely } from 'kysely';
 import { decodeJson, type Database } from './schema.ts';
-import { MAX_PARKED_REPORTS_PER_OPERATOR, PARKED_REPORT_RETENTION_MS, type ParkedReport } from './store.ts';
+import { MAX_PARKED_REPORTS_PER_OPERATOR, PARKED_REPORT_RETENTION_MS, type ParkedReport, type WriteUnit } from './store.ts';
+import { claimsInIdOrder } from './write-plan.ts';
 
 type Db = Kysely<Database>;
 
@@ -35,23 +36,32 @@ export async function parkReport(db: Db, encodeJson: (v: unknown) => unknown, r:
 /** Clock skew between nodes allowed for when a parked report must be younger than its message. */
 const CLOCK_SKEW_MS = 60_000;
 
-export async function matchedParkedReports(db: Db, limit: number): Promise<ParkedReport[]> {
+export async function matchedParkedReports(db: Db, limit: number): Promise<(ParkedReport & { mtId: number })[]> {
   // The join walks mt_messages_operator_msg (operator_id, operator_message_id): a few index probes per parked row.
   const rows = await db
     .selectFrom('parked_reports as p')
     .innerJoin('mt_messages as m', (j) => j.onRef('m.operator_id', '=', 'p.operator_id').onRef('m.operator_message_id', '=', 'p.operator_message_id'))
     .where((eb) => eb('p.received_at', '>=', eb(eb.ref('m.created_at'), '-', CLOCK_SKEW_MS)))
-    .select(['p.id', 'p.operator_id', 'p.operator_message_id', 'p.report', 'p.received_at'])
+    .select(['p.id', 'p.operator_id', 'p.operator_message_id', 'p.report', 'p.received_at', 'm.mt_id'])
     .orderBy('p.id')
+    .orderBy('m.mt_id', 'desc')
     .limit(Math.max(1, Math.min(1000, Math.floor(limit))))
     .execute();
-  return rows.map((r) => ({
-    id: Number(r.id),
-    operatorId: Number(r.operator_id),
-    operatorMessageId: r.operator_message_id,
-    report: decodeJson(r.report),
-    receivedAt: Number(r.received_at),
-  }));
+  // One row per parked report: its newest matching MT (rows come newest first within a report).
+  const out = new Map<number, ParkedReport & { mtId: number }>();
+  for (const r of rows) {
+    const id = Number(r.id);
+    if (out.has(id)) continue;
+    out.set(id, {
+      id,
+      operatorId: Number(r.operator_id),
+      operatorMessageId: r.operator_message_id,
+      report: decodeJson(r.report),
+      receivedAt: Number(r.received_at),
+      mtId: Number(r.mt_id),
+    });
+  }
+  return [...out.values()];
 }
 
 /** Delete reports parked before `now - PARKED_REPORT_RETENTION_MS`, in bounded statements; returns how many. */
@@ -75,11 +85,14 @@ export async function purgeParkedReports(db: Db, now: number): Promise<number> {
  * rows and is skipped when any was already gone. Row locks make a concurrent claimer on another node wait and then
  * find nothing to delete, so one report is applied once.
  */
-export async function claimParked(db: Db, units: readonly { claimParked?: number[] }[], applied: boolean[]): Promise<void> {
-  for (let i = 0; i < units.length; i++) {
-    const ids = units[i]!.claimParked;
-    if (!applied[i] || !ids?.length) continue;
-    const r = await db.deleteFrom('parked_reports').where('id', 'in', [...ids]).executeTakeFirst();
-    if (Number(r.numDeletedRows) < ids.length) applied[i] = false;
+export async function claimParked(db: Db, units: readonly WriteUnit[], applied: boolean[]): Promise<number[]> {
+  const lost: number[] = [];
+  for (const { i, ids } of claimsInIdOrder(units, applied)) {
+    const r = await db.deleteFrom('parked_reports').where('id', 'in', ids).executeTakeFirst();
+    if (Number(r.numDeletedRows) < ids.length) {
+      applied[i] = false;
+      lost.push(i);
+    }
   }
+  return lost;
 }

@@ -40,7 +40,7 @@ import {
   partFromRow,
 } from './rows.ts';
 import type { Database, JobsTable } from './schema.ts';
-import { chunkRows, planWrite, requiredPatchesInIdOrder, resolutionsInIdOrder, type WritePlan } from './write-plan.ts';
+import { chunkRows, lostFlags, planWrite, requiredPatchesInIdOrder, resolutionsInIdOrder, type WritePlan } from './write-plan.ts';
 
 /** Bounds on caller-supplied counts (a bug upstream must not turn into a giant query). */
 const MAX_LIST_LIMIT = 1000;
@@ -113,12 +113,12 @@ export class KyselyStore implements SqlStore {
     const units = this.withoutStoredBlobs(given);
     const now = Date.now();
     const writer = this.dialect.writer;
-    const { applied, hits, kinds } = writer
+    const { applied, hits, kinds, claimLost } = writer
       ? await writer.write(this.db, units, now)
       : ((await this.writeInOneStatement(units, now)) ?? (await this.db.connection().execute((conn) =>
       inTransaction(conn, this.dialect.beginWrite, async () => {
         const { applied, retriedKinds } = await this.resolveJobs(conn, units, now);
-        await parked.claimParked(conn, units, applied);
+        const lost = await parked.claimParked(conn, units, applied);
         await this.applyRequiredPatches(conn, requiredPatchesInIdOrder(units, applied), applied, now);
         // After the job and patch checks: a unit skipped claims no key.
         const hits = await claimIdempotencyKeys(conn, units, applied, now);
@@ -126,7 +126,7 @@ export class KyselyStore implements SqlStore {
         await this.insertRows(conn, plan);
         await this.applyPatches(conn, plan, now);
         const kinds = [...new Set([...plan.jobKinds, ...retriedKinds])].sort();
-        return { applied, hits, kinds };
+        return { applied, hits, kinds, ...lostFlags(units.length, lost) };
       }),
     )));
     if (kinds.length > 0) this.announce(kinds as JobKind[]);
@@ -135,7 +135,7 @@ export class KyselyStore implements SqlStore {
     }
     return applied.map((a, i) => {
       const existing = hits[i];
-      return existing ? { applied: false, existing } : { applied: a };
+      return existing ? { applied: false, existing } : claimLost?.[i] ? { applied: false, claimLost: true } : { applied: a };
     });
   }
 
@@ -563,7 +563,7 @@ export class KyselyStore implements SqlStore {
     return parked.parkReport(this.db, this.dialect.encodeJson, report);
   }
 
-  async matchedParkedReports(limit: number): Promise<ParkedReport[]> {
+  async matchedParkedReports(limit: number): Promise<(ParkedReport & { mtId: number })[]> {
     return parked.matchedParkedReports(this.db, limit);
   }
 

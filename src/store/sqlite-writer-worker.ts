@@ -69,7 +69,12 @@ function writeGroup(reqs: Extract<WriterRequest, { op: 'write' }>[]): void {
   let at = 0;
   for (const r of reqs) {
     const n = r.units.length;
-    const value: BatchOutcome = { applied: outcome.applied.slice(at, at + n), hits: outcome.hits.slice(at, at + n), kinds: outcome.kinds };
+    const value: BatchOutcome = {
+      applied: outcome.applied.slice(at, at + n),
+      hits: outcome.hits.slice(at, at + n),
+      kinds: outcome.kinds,
+      ...(outcome.claimLost ? { claimLost: outcome.claimLost.slice(at, at + n) } : {}),
+    };
     at += n;
     replies.postMessage({ id: r.id, ok: true, value } satisfies WriterReply);
   }

@@ -12,7 +12,7 @@ import { MT_STATE_RANK } from '../core/message.ts';
 import { planClaims, settleClaim } from './idempotency.ts';
 import type { Part } from '../core/message.ts';
 import type { IdempotencyClaim, IdempotencyHit, MtPatch, WriteUnit } from './store.ts';
-import { requiredPatchesInIdOrder, resolutionsInIdOrder } from './write-plan.ts';
+import { claimsInIdOrder, lostFlags, requiredPatchesInIdOrder, resolutionsInIdOrder } from './write-plan.ts';
 import { mtPartsJson } from './rows.ts';
 
 /** What one batch did: per-unit applied flags, idempotency holders, and job kinds that became ready. */
@@ -20,6 +20,8 @@ export interface BatchOutcome {
   applied: boolean[];
   hits: (IdempotencyHit | undefined)[];
   kinds: string[];
+  /** Per unit: skipped because a parked report it claimed was already taken (WriteUnit.claimParked). */
+  claimLost?: boolean[];
 }
 
 type Statement = BetterSqlite3.Statement;
@@ -156,14 +158,14 @@ export class SqliteBatchWriter {
 
   private apply(units: readonly WriteUnit[], now: number): BatchOutcome {
     const { applied, retriedKinds } = this.resolveJobs(units, now);
-    for (let i = 0; i < units.length; i++) {
-      const ids = units[i]!.claimParked;
-      if (!applied[i] || !ids?.length) continue;
+    const claimLost = claimsInIdOrder(units, applied).map(({ i, ids }) => {
       const del = this.stmt('DELETE FROM parked_reports WHERE id = ?');
       let gone = 0;
       for (const id of ids) gone += del.run(id).changes;
-      if (gone < ids.length) applied[i] = false; // applied by another node already
-    }
+      if (gone === ids.length) return -1;
+      applied[i] = false; // applied by another node already
+      return i;
+    });
     for (const { i, patch } of requiredPatchesInIdOrder(units, applied)) if (!this.patchMt(patch, now)) applied[i] = false;
     // After the job and patch checks: a unit skipped claims no key.
     const hits = this.claimKeys(units, applied, now);
@@ -177,7 +179,7 @@ export class SqliteBatchWriter {
       if (applied[i]) this.insertUnit(units[i]!, now, seenBlobs, kinds);
     }
     this.applyPatches(units, applied, now);
-    return { applied, hits, kinds: [...kinds].sort() };
+    return { applied, hits, kinds: [...kinds].sort(), ...lostFlags(units.length, claimLost) };
   }
 
   /** The rows of one unit, parents before children (schema.ts), each table in the unit's order. */

@@ -168,6 +168,8 @@ export interface WriteResult {
   applied: boolean;
   /** Set when the unit was skipped for its idempotency key: the request that holds the key. */
   existing?: IdempotencyHit;
+  /** Set when the unit was skipped because a parked report it claimed was already taken (by another node). */
+  claimLost?: true;
 }
 
 /**
@@ -361,11 +363,12 @@ export interface Store {
   parkReport(report: Omit<ParkedReport, 'id'>): Promise<boolean>;
 
   /**
-   * Parked reports whose operator message ID an MT of that operator now carries, oldest first, at most `limit`. Only
-   * an MT created before the report arrived counts (give or take a minute of clock skew between nodes): an operator
+   * Parked reports whose operator message ID an MT of that operator now carries, oldest first, at most `limit`, each
+   * with that MT (the newest of them, should the operator have given the ID twice). Only an MT created before the
+   * report arrived counts (give or take a minute of clock skew between nodes): an operator
    * reusing an ID later never gets an old report applied to a new message.
    */
-  matchedParkedReports(limit: number): Promise<ParkedReport[]>;
+  matchedParkedReports(limit: number): Promise<(ParkedReport & { mtId: number })[]>;
 
 
   /** The cache row of a remote-content URL, or undefined. */

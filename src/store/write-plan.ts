@@ -163,3 +163,23 @@ export function resolutionsInIdOrder(units: readonly WriteUnit[]): { i: number; 
     .filter((x): x is { i: number; job: JobResolution } => x.job !== undefined)
     .sort((a, b) => a.job.jobId - b.job.jobId);
 }
+
+/**
+ * The parked-report claims of the units still applied, each unit's ids sorted and the units in the order of their
+ * first id: every transaction deletes shared rows in the same order (PostgreSQL: no deadlock between nodes).
+ */
+export function claimsInIdOrder(units: readonly WriteUnit[], applied: readonly boolean[]): { i: number; ids: number[] }[] {
+  const out: { i: number; ids: number[] }[] = [];
+  units.forEach((u, i) => {
+    if (applied[i] && u.claimParked?.length) out.push({ i, ids: [...u.claimParked].sort((a, b) => a - b) });
+  });
+  return out.sort((a, b) => a.ids[0]! - b.ids[0]!);
+}
+
+/** BatchOutcome.claimLost from the indexes of units that lost a claim (-1: kept its claim); absent when none did. */
+export function lostFlags(n: number, lost: readonly number[]): { claimLost?: boolean[] } {
+  if (!lost.some((i) => i >= 0)) return {};
+  const flags = new Array<boolean>(n).fill(false);
+  for (const i of lost) if (i >= 0) flags[i] = true;
+  return { claimLost: flags };
+}

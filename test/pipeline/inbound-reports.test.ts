@@ -131,5 +131,22 @@ describe.each(storeBackends('mmsgate-inbound-reports'))('delivery reports from a
     await Promise.all([sink.redeliverParked(), other.redeliverParked(), sink.redeliverParked()]);
     const statuses = (await reportJobs(mtId)).reverse().map((j) => (j.payload.body as { status: string }).status);
     expect(statuses).toEqual(['Forwarded', 'Deferred']);
+    // The nodes that lost a claim ignored nothing: no report-ignored event is logged for them.
+    expect((await eventTypes(mtId)).filter((t) => t === 'report-ignored')).toEqual([]);
+  });
+
+  it('applies a parked report to the message that existed when it came, not a later one given the same ID', async () => {
+    const mtId = await store.reserveIds('mt', 2);
+    const now = Date.now();
+    await store.write([{ mts: [mtOf(mtId, [], { operatorId: OPERATOR, createdAt: now - 10_000, updatedAt: now - 10_000 })] }]);
+    const id = `reused-${mtId}`;
+    expect(await report(id, 'Retrieved')).toBe('ok');
+    await store.write([{ mtPatches: [{ mtId, state: 'submitted', operatorMessageId: id }] }]);
+    // An hour later the operator hands the same ID to another message of ours, before the sweep ran.
+    const later = now + 3600_000;
+    await store.write([{ mts: [mtOf(mtId + 1, [], { operatorId: OPERATOR, state: 'submitted', operatorMessageId: id, createdAt: later, updatedAt: later })] }]);
+    expect(await sink.redeliverParked()).toBe(1);
+    expect((await store.getMt(mtId))?.state).toBe('delivered');
+    expect((await store.getMt(mtId + 1))?.state).toBe('submitted');
   });
 });

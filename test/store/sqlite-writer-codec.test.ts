@@ -41,6 +41,7 @@ const acceptUnit: WriteUnit = {
 /** Every other key a unit can have (pipeline steps, MO intake, the sandbox). */
 const otherUnit: WriteUnit = {
   job: { jobId: 7, owner: 'w1', outcome: 'retry', runAt: T0 + 5, error: 'busy' },
+  claimParked: [11, 3],
   mos: [moOf(200_000_000_000_001, [partOf(blob, 'image/png', 'p')])],
   mtPatches: [{ mtId: 1, state: 'delivered', status: 'Delivered', outcomeId: null }],
   moStates: [{ moId: 200_000_000_000_001, state: 'delivered' }],

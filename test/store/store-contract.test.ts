@@ -248,10 +248,10 @@ describe.each(backends)('Store contract on %s', (backend, newUrl) => {
     expect(mine).toEqual([]);
     await store.write([{ mtPatches: [{ mtId: id, state: 'submitted', operatorMessageId: msgId }] }]);
     const matched = (await store.matchedParkedReports(100)).filter((p) => p.operatorMessageId === msgId);
-    expect(matched).toEqual([{ id: expect.any(Number), operatorId: 77, operatorMessageId: msgId, report: { outcome: { id: 1, status: 'Retrieved' }, at: T0 }, receivedAt: T0 }]);
+    expect(matched).toEqual([{ id: expect.any(Number), operatorId: 77, operatorMessageId: msgId, report: { outcome: { id: 1, status: 'Retrieved' }, at: T0 }, receivedAt: T0, mtId: id }]);
     // Claimed by a unit: consumed with it, and a second claim of the same report skips its unit.
     expect(await store.write([{ claimParked: matched.map((p) => p.id), events: [{ mtId: id, at: T0, type: 'report-received', node: 'n1', detail: {} }] }])).toEqual([{ applied: true }]);
-    expect(await store.write([{ claimParked: matched.map((p) => p.id), events: [{ mtId: id, at: T0, type: 'report-received', node: 'n1', detail: {} }] }])).toEqual([{ applied: false }]);
+    expect(await store.write([{ claimParked: matched.map((p) => p.id), events: [{ mtId: id, at: T0, type: 'report-received', node: 'n1', detail: {} }] }])).toEqual([{ applied: false, claimLost: true }]);
     expect((await store.getEvents({ mtId: id })).filter((e) => e.type === 'report-received')).toHaveLength(1);
     expect((await store.matchedParkedReports(100)).filter((p) => p.operatorMessageId === msgId)).toEqual([]);
     // The one for nothing of ours is dropped after the retention; the other operator's (younger) stays.
