@@ -256,7 +256,8 @@ export async function handleMm7Request(req: Mm7HttpRequest, ctx: Mm7InboundConte
           ctxLog,
         );
         if (res === 'unknown') {
-          logger.warn({ ...ctxLog, messageId: r.messageId }, 'MM7 delivery report for an unknown MessageID');
+          // The sink parks reports for IDs it does not know yet; 'unknown' means it could not (the operator's cap).
+          logger.warn({ ...ctxLog, messageId: r.messageId }, 'MM7 delivery report for an unknown MessageID, not kept: too many of this operator are parked');
           return fault(2005, `MessageID ${r.messageId} not found`);
         }
         return ok('DeliveryReportRsp');
