@@ -3,6 +3,7 @@
  * Running it on all nodes at once is safe (each DELETE is a short statement over rows nobody else needs); the
  * random start offset spreads the nodes' rounds over the interval.
  */
+import { startPeriodic } from '../shared/periodic.ts';
 import type { PurgeCounts, Store } from '../store/store.ts';
 
 /** Default time between purges. */
@@ -31,8 +32,7 @@ export function startHousekeeping(store: Pick<Store, 'purgeExpired'>, opts: Hous
   const interval = Math.max(opts.minIntervalMs ?? 1000, Math.floor(opts.intervalMs ?? DEFAULT_PURGE_INTERVAL_MS));
   const log = opts.log ?? (() => {});
   const now = opts.now ?? Date.now;
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
+  // Runs (the timer's and runOnce's) go one after another.
   let inflight: Promise<PurgeCounts | undefined> = Promise.resolve(undefined);
 
   const runOnce = (): Promise<PurgeCounts | undefined> => {
@@ -49,18 +49,12 @@ export function startHousekeeping(store: Pick<Store, 'purgeExpired'>, opts: Hous
     return inflight;
   };
 
-  const schedule = (delay: number): void => {
-    if (stopped) return;
-    timer = setTimeout(() => void runOnce().finally(() => schedule(interval)), delay);
-    timer.unref();
-  };
-  schedule(Math.floor(Math.random() * interval));
+  const timer = startPeriodic(runOnce, interval, Math.floor(Math.random() * interval));
 
   return {
     runOnce,
     async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
+      await timer.stop();
       await inflight;
     },
   };

@@ -1,21 +1,18 @@
 /**
  * Parked delivery reports (Store.parkReport / matchedParkedReports, WriteUnit.claimParked): reports whose operator
  * message ID matched no MT when they arrived, kept until an MT of that operator carries the ID (the report overtook
- * the commit of our SubmitRsp), or PARKED_REPORT_RETENTION_MS. Rare rows outside the group commit, like the other
- * side tables.
+ * the commit of our SubmitRsp), or PARKED_REPORT_RETENTION_MS (purged with the other side tables, side-tables.ts).
+ * Rare rows outside the group commit.
  */
 import type { Kysely } from 'kysely';
 import { decodeJson, type Database } from './schema.ts';
-import { MAX_PARKED_REPORTS_PER_OPERATOR, PARKED_REPORT_RETENTION_MS, type ParkedReport, type WriteUnit } from './store.ts';
+import { MAX_PARKED_REPORTS_PER_OPERATOR, type ParkedReport, type WriteUnit } from './store.ts';
 import { claimsInIdOrder } from './write-plan.ts';
 
 type Db = Kysely<Database>;
 
 /** Longest operator message ID kept (MM7 MessageIDs are short; anything longer is not one of ours). */
 const MAX_ID_LENGTH = 256;
-/** Deleted per purge statement, and statements per call (a backlog is worked off over several calls). */
-const PURGE_BATCH = 5000;
-const MAX_PURGE_ROUNDS = 100;
 
 export async function parkReport(db: Db, encodeJson: (v: unknown) => unknown, r: Omit<ParkedReport, 'id'>): Promise<boolean> {
   if (r.operatorMessageId.length > MAX_ID_LENGTH) return false; // never matches an MT of ours
@@ -62,22 +59,6 @@ export async function matchedParkedReports(db: Db, limit: number): Promise<(Park
     });
   }
   return [...out.values()];
-}
-
-/** Delete reports parked before `now - PARKED_REPORT_RETENTION_MS`, in bounded statements; returns how many. */
-export async function purgeParkedReports(db: Db, now: number): Promise<number> {
-  const cutoff = now - PARKED_REPORT_RETENTION_MS;
-  let total = 0;
-  for (let round = 0; round < MAX_PURGE_ROUNDS; round++) {
-    const r = await db
-      .deleteFrom('parked_reports')
-      .where('id', 'in', (eb) => eb.selectFrom('parked_reports as o').select('o.id').where('o.received_at', '<', cutoff).limit(PURGE_BATCH))
-      .executeTakeFirst();
-    const n = Number(r.numDeletedRows);
-    total += n;
-    if (n < PURGE_BATCH) break;
-  }
-  return total;
 }
 
 /**

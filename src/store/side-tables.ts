@@ -1,10 +1,11 @@
 /**
  * Tables beside the message pipeline: the remote-content URL cache, the node registry and housekeeping
- * (expired idempotency keys, old done jobs, old parked reports: parked-reports.ts). Functions over a kysely connection; SqlStore delegates to them.
+ * (expired idempotency keys, old done jobs, old parked reports). Functions over a kysely connection; SqlStore delegates to them.
  */
 import type { Kysely, Selectable } from 'kysely';
 import {
   DONE_JOB_RETENTION_MS,
+  PARKED_REPORT_RETENTION_MS,
   MAX_CACHED_URL_BYTES,
   type CachedUrlRow,
   type IdempotencyHit,
@@ -12,7 +13,6 @@ import {
   type NodeRow,
   type PurgeCounts,
 } from './store.ts';
-import { purgeParkedReports } from './parked-reports.ts';
 import type { Database, NodesTable, UrlCacheTable } from './schema.ts';
 
 /** Rows one purge statement deletes: short transactions, no long lock on the jobs table. */
@@ -168,4 +168,20 @@ export async function purgeExpired(db: Db, now: number): Promise<PurgeCounts> {
     if (n < PURGE_BATCH) break;
   }
   return { idempotencyKeys, doneJobs, parkedReports: await purgeParkedReports(db, now) };
+}
+
+/** Delete reports parked before `now - PARKED_REPORT_RETENTION_MS`, in bounded statements; returns how many. */
+async function purgeParkedReports(db: Db, now: number): Promise<number> {
+  const cutoff = now - PARKED_REPORT_RETENTION_MS;
+  let total = 0;
+  for (let round = 0; round < MAX_PURGE_ROUNDS; round++) {
+    const r = await db
+      .deleteFrom('parked_reports')
+      .where('id', 'in', (eb) => eb.selectFrom('parked_reports as o').select('o.id').where('o.received_at', '<', cutoff).limit(PURGE_BATCH))
+      .executeTakeFirst();
+    const n = Number(r.numDeletedRows);
+    total += n;
+    if (n < PURGE_BATCH) break;
+  }
+  return total;
 }
