@@ -1,5 +1,6 @@
 /**
- * Periodic housekeeping on every node: delete expired idempotency keys and old done jobs (Store.purgeExpired).
+ * Periodic housekeeping on every node: delete expired idempotency keys, old done jobs and, with a retention, the
+ * messages past it and the blobs nothing references any more (Store.purgeExpired, store/retention.ts).
  * Running it on all nodes at once is safe (each DELETE is a short statement over rows nobody else needs); the
  * random start offset spreads the nodes' rounds over the interval.
  */
@@ -17,6 +18,8 @@ export interface HousekeepingOptions {
   now?: () => number;
   /** Lower bound of the interval (default 1000 ms). */
   minIntervalMs?: number;
+  /** Messages older than this are deleted (config `retention.messages`); 0 or absent keeps them. */
+  retentionMs?: number;
 }
 
 /** A running housekeeping timer. */
@@ -38,8 +41,9 @@ export function startHousekeeping(store: Pick<Store, 'purgeExpired'>, opts: Hous
   const runOnce = (): Promise<PurgeCounts | undefined> => {
     inflight = inflight.then(async () => {
       try {
-        const counts = await store.purgeExpired(now());
-        if (counts.idempotencyKeys > 0 || counts.doneJobs > 0 || counts.parkedReports > 0) log('purged expired rows', counts);
+        const counts = await store.purgeExpired(now(), opts.retentionMs || undefined);
+        const retired = counts.retired ? Object.values(counts.retired).some((n) => n > 0) : false;
+        if (counts.idempotencyKeys > 0 || counts.doneJobs > 0 || counts.parkedReports > 0 || retired) log('purged expired rows', counts);
         return counts;
       } catch (err) {
         log('purge failed', { error: (err as Error).message });

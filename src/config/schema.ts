@@ -8,6 +8,12 @@ import { parseDuration } from '../core/retry-policy.ts';
 import { parseScryptHash } from '../core/secrets.ts';
 import { secretKey } from '../shared/standard-webhooks.ts';
 
+/**
+ * The shortest message retention accepted: longer than idempotency keys live (24 h) and, many times over, than the
+ * store's content de-duplication window (store/blob-cache.ts BLOB_SKIP_WINDOW_MS).
+ */
+export const MIN_RETENTION_MS = 24 * 60 * 60 * 1000;
+
 /** A duration: "500ms", "5s", "2m", "1h", "3d" or a number of milliseconds. Parsed to ms. */
 const duration = z.union([z.string(), z.number().nonnegative()]).transform((v, ctx) => {
   try {
@@ -286,6 +292,22 @@ export const configSchema = z
       .object({
         /** Serve Prometheus metrics at GET /metrics (no authentication: restrict it at the load balancer). */
         enabled: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
+    retention: z
+      .object({
+        /**
+         * Messages (MT and MO) created and last changed longer ago than this are deleted with their events, jobs and
+         * parts, and then the content no message references any more (a day later). 0 keeps everything. A message
+         * with a job still to run (a report being retried) stays until the job ends. Housekeeping applies it every
+         * 10 minutes on every node (store/retention.ts).
+         */
+        messages: duration
+          .default(parseDuration('30d'))
+          .refine((ms) => ms === 0 || ms >= MIN_RETENTION_MS, {
+            message: 'must be 0 (keep everything) or at least 1d: idempotency keys and the content de-duplication window need a day',
+          }),
       })
       .strict()
       .prefault({}),

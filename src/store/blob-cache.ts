@@ -1,8 +1,8 @@
 /**
  * A bounded in-memory cache of blob bytes by sha256.
  *
- * Blobs are content-addressed and never rewritten or deleted (a digest names one byte string forever), so a copy
- * read once stays right on every node; the pipeline reads the same parts for each of a message's jobs, and on
+ * Blobs are content-addressed and never rewritten (a digest names one byte string forever; a blob is deleted only
+ * when nothing references it any more), so a copy read once stays right on every node; the pipeline reads the same parts for each of a message's jobs, and on
  * PostgreSQL each read holds a pooled connection the claims and group commits are waiting for.
  */
 
@@ -50,23 +50,46 @@ export class BlobCache {
 }
 
 /**
- * Digests of blobs known to be stored (committed by this process, or read back). A write skips those blobs: the
- * row is there for good (blobs are never deleted), so re-sending the bytes only cost an INSERT that finds the
- * conflict after copying the whole blob into a record (a campaign sends one content to many numbers). Bounded:
- * the oldest digests are forgotten first, which only means one more no-op insert.
+ * A write that brings a stored blob moves its `last_ref_at` forward only when it is older than this: one UPDATE per
+ * blob and hour, not one per message (sqlite-writer.ts INSERT.blob, sql-store.ts insertRows).
+ */
+export const BLOB_TOUCH_INTERVAL_MS = 60 * 60 * 1000;
+
+/**
+ * A write may leave out a blob known to be stored only while the blob's `last_ref_at` is known to be at most this old.
+ * Blobs are deleted once nothing references them, judged by `last_ref_at` (store/retention.ts); a write that leaves
+ * a blob out does not move it. So every message referencing a blob was written at most this long after the blob's
+ * `last_ref_at`, which retention.ts's grace period covers many times over. Longer than the touch interval, so a
+ * blob just written may be left out for an hour.
+ */
+export const BLOB_SKIP_WINDOW_MS = 2 * BLOB_TOUCH_INTERVAL_MS;
+
+/**
+ * Digests of blobs known to be stored, each with a time its row's `last_ref_at` is known to be at least (from a
+ * commit of this process, or a read that returned it). A write skips those blobs while that time is less than
+ * BLOB_SKIP_WINDOW_MS old: re-sending the bytes would only cost an INSERT that finds the conflict after copying the
+ * whole blob into a record (a campaign sends one content to many numbers). Bounded: the oldest digests are forgotten
+ * first, which only means one more insert.
  */
 export class StoredDigests {
-  private readonly digests = new Set<string>();
+  private readonly digests = new Map<string, number>();
 
   constructor(private readonly max = 20_000) {}
 
-  has(sha256: string): boolean {
-    return this.digests.has(sha256);
+  /** True if a write at `now` may leave this blob out. */
+  has(sha256: string, now: number): boolean {
+    const at = this.digests.get(sha256);
+    return at !== undefined && now - at < BLOB_SKIP_WINDOW_MS;
   }
 
-  add(sha256: string): void {
-    if (this.digests.has(sha256)) return;
-    if (this.digests.size >= this.max) this.digests.delete(this.digests.values().next().value as string);
-    this.digests.add(sha256);
+  /** The blob is stored and its `last_ref_at` is at least `refAt`. */
+  add(sha256: string, refAt: number): void {
+    const known = this.digests.get(sha256);
+    if (known !== undefined) {
+      if (refAt > known) this.digests.set(sha256, refAt);
+      return;
+    }
+    if (this.digests.size >= this.max) this.digests.delete(this.digests.keys().next().value as string);
+    this.digests.set(sha256, refAt);
   }
 }

@@ -236,6 +236,22 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX parked_reports_received ON parked_reports (received_at)`,
     ],
   },
+  {
+    version: 7,
+    name: 'retention',
+    // Messages past the configured retention are deleted, and then the blobs nothing references any more
+    // (retention.ts). MT parts live in a JSON column, so "is this blob referenced" is not a query an index answers;
+    // each blob instead carries a lower bound of when a message last brought it (blob-cache.ts). Blobs stored before
+    // this migration count as brought now: they get a whole retention period from the upgrade.
+    statements: (t) => [
+      `ALTER TABLE blobs ADD COLUMN last_ref_at ${t.bigint} NOT NULL DEFAULT 0`,
+      `UPDATE blobs SET last_ref_at = ${Date.now()}`,
+      `CREATE INDEX blobs_last_ref ON blobs (last_ref_at, sha256)`,
+      // The sweep keeps blobs a cached URL still names; stale cache rows go by age.
+      `CREATE INDEX url_cache_sha256 ON url_cache (sha256)`,
+      `CREATE INDEX url_cache_fetched ON url_cache (fetched_at)`,
+    ],
+  },
 ];
 
 /** Apply pending migrations. Returns the versions applied by this call. */

@@ -21,6 +21,8 @@ export interface OpenStoreOptions {
   log?: (msg: string, extra?: object) => void;
   /** Tests only: how a SQLite store syncs its WAL (see sqlite-wal-sync.ts). */
   sqliteWalSync?: SyncFn;
+  /** Tests only: the clock of write() (SqlStoreOptions.clock). */
+  clock?: () => number;
 }
 
 /** Pick the dialect for a store URL. Throws on an unknown scheme (without echoing credentials). */
@@ -57,7 +59,7 @@ function sqliteOptions(rest: string): SqliteOptions {
 
 /** Open the store at `url` and run its migrations. Returns a SqlStore (the Store port plus onJobsEnqueued). */
 export async function openStore(url: string, opts: OpenStoreOptions = {}): Promise<SqlStore> {
-  const store: SqlStore = new KyselyStore(dialectForUrl(url, opts), { log: opts.log });
+  const store: SqlStore = new KyselyStore(dialectForUrl(url, opts), { log: opts.log, clock: opts.clock });
   try {
     await store.migrate();
   } catch (err) {

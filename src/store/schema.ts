@@ -51,6 +51,11 @@ export interface BlobsTable {
   sha256: string;
   bytes: Buffer;
   size: number;
+  /**
+   * Lower bound of when a message last brought this blob (migration 7): every message referencing it was written at
+   * most BLOB_SKIP_WINDOW_MS after this (blob-cache.ts). The retention sweep (retention.ts) deletes by it.
+   */
+  last_ref_at: number;
 }
 
 export interface MoMessagesTable {

@@ -2,7 +2,7 @@
  * The Store port over kysely: one implementation for every SQL backend; what differs lives in a StoreDialect
  * (sqlite-dialect.ts, postgres-dialect.ts).
  */
-import { Kysely, sql, type CompiledQuery, type QueryCreator, type Selectable } from 'kysely';
+import { Kysely, sql, type CompiledQuery, type OnConflictBuilder, type OnConflictUpdateBuilder, type QueryCreator, type Selectable } from 'kysely';
 import { MT_STATE_RANK, type MessageEvent, type MoMessage, type MtMessage, type Part } from '../core/message.ts';
 import type {
   CachedUrlRow,
@@ -24,11 +24,12 @@ import type {
 } from './store.ts';
 import type { JobsEnqueuedListener, StoreDialect } from './dialect.ts';
 import type { BatchOutcome } from './sqlite-writer.ts';
-import { BlobCache, StoredDigests } from './blob-cache.ts';
+import { BLOB_TOUCH_INTERVAL_MS, BlobCache, StoredDigests } from './blob-cache.ts';
 import * as parked from './parked-reports.ts';
 import { hasDuplicates, inRounds, patchMtsBatch, resolveJobsBatch } from './batch-updates.ts';
 import { claimIdempotencyKeys } from './idempotency.ts';
 import { inTransaction, runMigrations } from './migrations.ts';
+import { purgeRetired } from './retention.ts';
 import * as side from './side-tables.ts';
 import {
   eventFromRow,
@@ -55,9 +56,24 @@ export type JobsEnqueuedCallback = (kinds: JobKind[]) => void;
 /** Options for SqlStore. */
 export interface SqlStoreOptions {
   log?: (msg: string, extra?: object) => void;
+  /** The clock of write() (ms since the epoch); tests move it. Default Date.now. */
+  clock?: () => number;
 }
 
 type Conn = Kysely<Database>;
+
+/**
+ * A blob already stored is the same bytes (content addressing, so nothing to write), but bringing it again keeps it
+ * from the retention sweep: its last_ref_at moves forward, at most once per BLOB_TOUCH_INTERVAL_MS (as
+ * sqlite-writer.ts INSERT.blob does). PostgreSQL locks the conflicting row either way until the commit; the store's
+ * known-digest cache (blob-cache.ts StoredDigests) leaves a blob out of most writes, so that is about once an hour.
+ */
+function touchStoredBlob(oc: OnConflictBuilder<Database, 'blobs'>): OnConflictUpdateBuilder<Database, 'blobs'> {
+  return oc
+    .column('sha256')
+    .doUpdateSet({ last_ref_at: (eb) => eb.ref('excluded.last_ref_at') })
+    .where('blobs.last_ref_at', '<', (eb) => eb(eb.ref('excluded.last_ref_at'), '-', BLOB_TOUCH_INTERVAL_MS));
+}
 
 function clampLimit(n: number | undefined, dflt: number, max: number): number {
   if (n === undefined || !Number.isFinite(n)) return dflt;
@@ -81,6 +97,7 @@ export class KyselyStore implements SqlStore {
   private readonly blobCache = new BlobCache();
   private readonly storedBlobs = new StoredDigests();
   private readonly log: (msg: string, extra?: object) => void;
+  private readonly clock: () => number;
 
   /** See StoreDialect.writesInFlight. */
   get writesInFlight(): number {
@@ -101,6 +118,7 @@ export class KyselyStore implements SqlStore {
     this.backend = dialect.name;
     this.db = new Kysely<Database>({ dialect: dialect.kysely });
     this.log = opts.log ?? (() => {});
+    this.clock = opts.clock ?? Date.now;
   }
 
   async migrate(): Promise<void> {
@@ -110,8 +128,8 @@ export class KyselyStore implements SqlStore {
 
   async write(given: readonly WriteUnit[]): Promise<WriteResult[]> {
     if (given.length === 0) return [];
-    const units = this.withoutStoredBlobs(given);
-    const now = Date.now();
+    const now = this.clock();
+    const units = this.withoutStoredBlobs(given, now);
     const writer = this.dialect.writer;
     const { applied, hits, kinds, claimLost } = writer
       ? await writer.write(this.db, units, now)
@@ -131,7 +149,8 @@ export class KyselyStore implements SqlStore {
     )));
     if (kinds.length > 0) this.announce(kinds as JobKind[]);
     for (let i = 0; i < units.length; i++) {
-      if (applied[i]) for (const b of units[i]!.blobs ?? []) this.storedBlobs.add(b.sha256);
+      // Written now: the row's last_ref_at is at least now minus the touch interval (sqlite-writer.ts INSERT.blob).
+      if (applied[i]) for (const b of units[i]!.blobs ?? []) this.storedBlobs.add(b.sha256, now - BLOB_TOUCH_INTERVAL_MS);
     }
     return applied.map((a, i) => {
       const existing = hits[i];
@@ -209,11 +228,10 @@ export class KyselyStore implements SqlStore {
     let query: QueryCreator<Database> = this.db;
     for (const [table, rows] of tables) {
       if (rows.length === 0) continue;
-      query = query.with(`w_${table}`, (db) => {
-        const insert = db.insertInto(table).values(rows as never);
-        // Content addressing: a blob another transaction stored meanwhile is the same bytes.
-        return table === 'blobs' ? insert.onConflict((oc) => oc.column('sha256').doNothing()) : insert;
-      }) as unknown as QueryCreator<Database>;
+      query = query.with(`w_${table}`, (db) =>
+        // A blob another transaction stored meanwhile is the same bytes (touchStoredBlob).
+        table === 'blobs' ? db.insertInto('blobs').values(rows as never).onConflict(touchStoredBlob) : db.insertInto(table).values(rows as never),
+      ) as unknown as QueryCreator<Database>;
     }
     await query.selectNoFrom(sql`1`.as('done')).execute();
     return { applied, hits: units.map(() => undefined), kinds: plan.jobKinds };
@@ -226,7 +244,7 @@ export class KyselyStore implements SqlStore {
       await conn
         .insertInto('blobs')
         .values(rows)
-        .onConflict((oc) => oc.column('sha256').doNothing())
+        .onConflict(touchStoredBlob)
         .execute();
     }
     for (const rows of chunkRows(plan.mts, max)) await conn.insertInto('mt_messages').values(rows).execute();
@@ -514,22 +532,23 @@ export class KyselyStore implements SqlStore {
   async getBlob(sha256: string): Promise<Buffer | undefined> {
     const cached = this.blobCache.get(sha256);
     if (cached) return cached;
-    const row = await this.db.selectFrom('blobs').select('bytes').where('sha256', '=', sha256).executeTakeFirst();
+    const row = await this.db.selectFrom('blobs').select(['bytes', 'last_ref_at']).where('sha256', '=', sha256).executeTakeFirst();
     if (!row) return undefined;
     const bytes = Buffer.from(row.bytes);
     this.blobCache.set(sha256, bytes);
-    this.storedBlobs.add(sha256);
+    // Known stored as of its own last_ref_at, not of this read: a read does not keep a blob (retention.ts).
+    this.storedBlobs.add(sha256, Number(row.last_ref_at));
     return bytes;
   }
 
   /** The units without the blobs known to be stored already (copies only of the units that change). */
-  private withoutStoredBlobs(units: readonly WriteUnit[]): readonly WriteUnit[] {
+  private withoutStoredBlobs(units: readonly WriteUnit[], now: number): readonly WriteUnit[] {
     let out: WriteUnit[] | undefined;
     for (let i = 0; i < units.length; i++) {
       const blobs = units[i]!.blobs;
-      if (!blobs || !blobs.some((b) => this.storedBlobs.has(b.sha256))) continue;
+      if (!blobs || !blobs.some((b) => this.storedBlobs.has(b.sha256, now))) continue;
       out ??= units.slice();
-      out[i] = { ...units[i]!, blobs: blobs.filter((b) => !this.storedBlobs.has(b.sha256)) };
+      out[i] = { ...units[i]!, blobs: blobs.filter((b) => !this.storedBlobs.has(b.sha256, now)) };
     }
     return out ?? units;
   }
@@ -555,8 +574,10 @@ export class KyselyStore implements SqlStore {
     return side.getIdempotencyKey(this.db, accountId, key, now);
   }
 
-  async purgeExpired(now: number): Promise<PurgeCounts> {
-    return side.purgeExpired(this.db, now);
+  async purgeExpired(now: number, retentionMs?: number): Promise<PurgeCounts> {
+    const counts = await side.purgeExpired(this.db, now);
+    if (retentionMs === undefined || retentionMs <= 0) return counts;
+    return { ...counts, retired: await purgeRetired(this.db, this.dialect.beginWrite, now, retentionMs) };
   }
 
   async parkReport(report: Omit<ParkedReport, 'id'>): Promise<boolean> {

@@ -14,6 +14,7 @@ import type { Part } from '../core/message.ts';
 import type { IdempotencyClaim, IdempotencyHit, MtPatch, WriteUnit } from './store.ts';
 import { claimsInIdOrder, lostFlags, requiredPatchesInIdOrder, resolutionsInIdOrder } from './write-plan.ts';
 import { mtPartsJson } from './rows.ts';
+import { BLOB_TOUCH_INTERVAL_MS } from './blob-cache.ts';
 
 /** What one batch did: per-unit applied flags, idempotency holders, and job kinds that became ready. */
 export interface BatchOutcome {
@@ -52,7 +53,10 @@ const SHA256_HEX = /^[0-9a-f]{64}$/;
  * binding is a measurable share of the time per message (see docs/benchmarks.md).
  */
 const INSERT = {
-  blob: 'INSERT INTO blobs (sha256, bytes, size) VALUES (?, ?, ?) ON CONFLICT (sha256) DO NOTHING',
+  // A blob already stored is the same bytes (content addressing); bringing it again keeps it from the retention
+  // sweep (last_ref_at, store/retention.ts), moved at most once per BLOB_TOUCH_INTERVAL_MS.
+  blob: `INSERT INTO blobs (sha256, bytes, size, last_ref_at) VALUES (?, ?, ?, ?) ON CONFLICT (sha256)
+    DO UPDATE SET last_ref_at = excluded.last_ref_at WHERE blobs.last_ref_at < excluded.last_ref_at - ${BLOB_TOUCH_INTERVAL_MS}`,
   mt: `INSERT INTO mt_messages (mt_id, account_id, request_id, source, destination, mt_config, subject, operator_id, state,
     state_rank, status, outcome_id, outcome_description, user_agent, operator_message_id, created_at, updated_at, parts)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -189,7 +193,7 @@ export class SqliteBatchWriter {
       for (const b of u.blobs) {
         if (seenBlobs.has(b.sha256)) continue;
         seenBlobs.add(b.sha256);
-        ins.run(b.sha256, b.bytes, b.bytes.length);
+        ins.run(b.sha256, b.bytes, b.bytes.length, now);
       }
     }
     if (u.mts) {

@@ -8,6 +8,7 @@
  * after its unit is durable.
  */
 import type { MessageEvent, MoMessage, MoState, MtMessage, MtState, Part } from '../core/message.ts';
+import type { RetentionCounts } from './retention.ts';
 
 /** Kinds of queued work. Each has a worker in src/pipeline/. */
 export type JobKind =
@@ -215,6 +216,8 @@ export interface PurgeCounts {
   doneJobs: number;
   /** Parked delivery reports older than PARKED_REPORT_RETENTION_MS (their message ID never appeared). */
   parkedReports: number;
+  /** Messages and what hangs off them past the retention, when one was given (retention.ts). */
+  retired?: RetentionCounts;
 }
 
 /** A delivery report kept until a message carries its operator message ID (pipeline/inbound-sink.ts). */
@@ -352,9 +355,12 @@ export interface Store {
   /**
    * Housekeeping, safe to run on every node at once: delete idempotency keys that expired at `now`, done jobs
    * that finished more than DONE_JOB_RETENTION_MS before `now`, and reports parked more than
-   * PARKED_REPORT_RETENTION_MS before it. Deletes in bounded batches (short transactions).
+   * PARKED_REPORT_RETENTION_MS before it. With `retentionMs` also messages created and last changed more than that
+   * before `now` and with no job still to run, with their events, jobs and parts, sandbox rows of that age, stale
+   * URL-cache rows, and blobs nothing references any more (retention.ts). Deletes in bounded batches (short
+   * transactions); a backlog is worked off over several calls.
    */
-  purgeExpired(now: number): Promise<PurgeCounts>;
+  purgeExpired(now: number, retentionMs?: number): Promise<PurgeCounts>;
 
   /**
    * Keep a delivery report whose operator message ID matches no MT yet. False (nothing kept) when the operator already

@@ -64,7 +64,7 @@ export function planWrite(
     for (const b of u.blobs ?? []) {
       // Content addressing only holds if the key is a real digest; a bad key would poison deduplication.
       if (!SHA256_HEX.test(b.sha256)) throw new TypeError(`blob key is not a lowercase sha256 hex: ${b.sha256}`);
-      if (!blobs.has(b.sha256)) blobs.set(b.sha256, { sha256: b.sha256, bytes: b.bytes, size: b.bytes.length });
+      if (!blobs.has(b.sha256)) blobs.set(b.sha256, { sha256: b.sha256, bytes: b.bytes, size: b.bytes.length, last_ref_at: now });
     }
     for (const m of u.mts ?? []) {
       plan.mts.push(mtRow(m, json));

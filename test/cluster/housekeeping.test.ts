@@ -5,6 +5,15 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startHousekeeping, type Housekeeping } from '../../src/cluster/housekeeping.ts';
 import { openStore } from '../../src/store/open-store.ts';
 import type { SqlStore } from '../../src/store/sql-store.ts';
+import type { MtMessage } from '../../src/core/message.ts';
+
+function oldMt(mtId: number): MtMessage {
+  return {
+    mtId, accountId: 'acme', requestId: 'r', source: '88600', destination: '15551230001', mtConfig: 'default', subject: null,
+    operatorId: 77, state: 'delivered', status: null, outcomeId: null, outcomeDescription: null, userAgent: null,
+    operatorMessageId: null, createdAt: 0, updatedAt: 0, parts: [],
+  };
+}
 
 let store: SqlStore | undefined;
 let hk: Housekeeping | undefined;
@@ -27,6 +36,21 @@ describe('startHousekeeping', () => {
     const [r] = await store.write([{ idempotency: claim('old', Date.now() + 60_000, mtId) }]);
     expect(r).toEqual({ applied: true });
     expect(await store.getIdempotencyKey('acme', 'new', Date.now())).toEqual({ mtId: mtId + 1, requestHash: 'h' });
+  });
+
+  it('deletes messages past the configured retention, and none without one', async () => {
+    store = await openStore('sqlite::memory:');
+    const mtId = await store.reserveIds('mt', 1);
+    const day = 86_400_000;
+    const now = Date.now();
+    await store.write([{ mts: [{ ...oldMt(mtId), createdAt: now - 31 * day, updatedAt: now - 31 * day }] }]);
+    const keep = startHousekeeping(store, { retentionMs: 0 });
+    expect((await keep.runOnce())?.retired).toBeUndefined();
+    await keep.stop();
+    expect((await store.getMt(mtId))?.mtId).toBe(mtId);
+    hk = startHousekeeping(store, { retentionMs: 30 * day });
+    expect((await hk.runOnce())?.retired?.mtMessages).toBe(1);
+    expect(await store.getMt(mtId)).toBeUndefined();
   });
 
   it('logs a failing purge and keeps going', async () => {

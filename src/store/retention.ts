@@ -1,0 +1,216 @@
+/**
+ * Retention: messages older than the configured period are deleted with everything hanging off them (events, jobs,
+ * MO parts), then the sandbox's rows of that age, stale URL-cache rows, and finally the blobs nothing references any
+ * more. Without it the store grows with every message, forever.
+ *
+ * Which messages: created AND last changed more than `retentionMs` ago, with no job still to run (a message whose
+ * report is still being retried stays until that job ends). Each page's DELETE repeats the conditions, so a message
+ * another node changes meanwhile (a late report) is kept; on PostgreSQL the DELETE re-checks its own row after
+ * waiting for that node's lock.
+ *
+ * How they are found without an index on their times (one more B-tree on the accept path): ids grow with time (ids
+ * come in blocks reserved in order, core/ids.ts), so the oldest messages have the lowest ids. The scan walks ids from
+ * the lowest and stops at the first page holding no message older than the cutoff. A node that sat on a reserved
+ * block for longer than the retention could leave a whole page of young messages in front of older ones; those are
+ * then reached once the young ones age out, one retention period late at most.
+ *
+ * Blobs: MT parts are a JSON column (migration 4), so no index tells whether a blob is still referenced. Each blob
+ * carries `last_ref_at`, and every message referencing it was written at most BLOB_SKIP_WINDOW_MS (2 h) after that
+ * (blob-cache.ts, the writers' upsert). A blob whose `last_ref_at` is more than retention + BLOB_GRACE_MS old can
+ * therefore only be referenced by a message created before the cutoff that is still here, and the message scan has
+ * just listed all of those (the "kept" messages: a job still to run, or changed recently): their blobs are spared,
+ * as are blobs a URL-cache row names. The sweep runs only when the scans completed, so that list is whole.
+ */
+import { sql, type Kysely } from 'kysely';
+import { inTransaction } from './migrations.ts';
+import { mtPartsFromColumn } from './rows.ts';
+import type { Database } from './schema.ts';
+
+/** Extra age, past the retention, before an unreferenced blob goes; many times BLOB_SKIP_WINDOW_MS (clock skew between nodes included). */
+export const BLOB_GRACE_MS = 24 * 60 * 60 * 1000;
+
+/** Rows per page: each page's DELETE is one short transaction. */
+const PAGE = 1000;
+/** Pages per table and call; a backlog is worked off over several calls (housekeeping runs every 10 minutes). */
+const MAX_PAGES = 200;
+/** Messages kept past the cutoff whose blobs are spared, at most; past it this call sweeps no blobs. */
+const MAX_KEPT = 50_000;
+
+const MT_JOB_KINDS = ['submit', 'report', 'sim-deliver'] as const;
+const MO_JOB_KINDS = ['mo'] as const;
+
+type Db = Kysely<Database>;
+
+/** What one retention pass deleted. */
+export interface RetentionCounts {
+  mtMessages: number;
+  moMessages: number;
+  /** Sandbox virtual-handset copies and inbox entries. */
+  sandboxRows: number;
+  cachedUrls: number;
+  blobs: number;
+}
+
+/** Delete what is past `retentionMs` at `now` (see the module comment). `beginWrite` opens a write transaction. */
+export async function purgeRetired(db: Db, beginWrite: string, now: number, retentionMs: number): Promise<RetentionCounts> {
+  const cutoff = now - retentionMs;
+  const mt = await purgeMessages(db, beginWrite, cutoff, MT_SCAN);
+  const mo = await purgeMessages(db, beginWrite, cutoff, MO_SCAN);
+  const handset = await purgeByAge(db, 'handset_messages', cutoff);
+  const inbox = await purgeByAge(db, 'inbox', cutoff);
+  const cachedUrls = await purgeCachedUrls(db, now, cutoff);
+  let blobs = 0;
+  if (mt.complete && mo.complete && handset.complete) {
+    const spared = new Set([...(await mtDigests(db, mt.kept)), ...(await moDigests(db, mo.kept))]);
+    blobs = await sweepBlobs(db, cutoff - BLOB_GRACE_MS, spared);
+  }
+  return { mtMessages: mt.deleted, moMessages: mo.deleted, sandboxRows: handset.deleted + inbox.deleted, cachedUrls, blobs };
+}
+
+/** One message table as the scan sees it. */
+interface MessageScan {
+  table: 'mt_messages' | 'mo_messages';
+  id: 'mt_id' | 'mo_id';
+  created: 'created_at' | 'received_at';
+  refKind: 'mt' | 'mo';
+  jobKinds: readonly string[];
+}
+
+const MT_SCAN: MessageScan = { table: 'mt_messages', id: 'mt_id', created: 'created_at', refKind: 'mt', jobKinds: MT_JOB_KINDS };
+const MO_SCAN: MessageScan = { table: 'mo_messages', id: 'mo_id', created: 'received_at', refKind: 'mo', jobKinds: MO_JOB_KINDS };
+
+interface ScanResult {
+  deleted: number;
+  /** Ids of messages created before the cutoff and kept. */
+  kept: number[];
+  /** False when the scan stopped at its page limit (or kept too many to list). */
+  complete: boolean;
+}
+
+async function purgeMessages(db: Db, beginWrite: string, cutoff: number, s: MessageScan): Promise<ScanResult> {
+  const { table, id, created } = s;
+  let cursor = 0;
+  let deleted = 0;
+  const kept: number[] = [];
+  for (let page = 0; page < MAX_PAGES; page++) {
+    const rows = await sql<{ id: number; created: number; updated: number }>`
+      SELECT ${sql.ref(id)} AS id, ${sql.ref(created)} AS created, updated_at AS updated FROM ${sql.table(table)}
+      WHERE ${sql.ref(id)} > ${cursor} ORDER BY ${sql.ref(id)} LIMIT ${PAGE}`.execute(db);
+    const old = rows.rows.filter((r) => Number(r.created) < cutoff);
+    if (old.length === 0) return { deleted, kept, complete: true };
+    cursor = Number(rows.rows[rows.rows.length - 1]!.id);
+    const candidates = old.filter((r) => Number(r.updated) < cutoff).map((r) => Number(r.id));
+    const gone = candidates.length === 0 ? new Set<number>() : await deleteMessages(db, beginWrite, cutoff, s, candidates);
+    deleted += gone.size;
+    for (const r of old) if (!gone.has(Number(r.id))) kept.push(Number(r.id));
+    if (kept.length > MAX_KEPT) return { deleted, kept, complete: false };
+    if (rows.rows.length < PAGE) return { deleted, kept, complete: true };
+  }
+  return { deleted, kept, complete: false };
+}
+
+/** Delete the candidates that still qualify, with their events, jobs and (MO) parts, in one transaction; their ids. */
+async function deleteMessages(db: Db, beginWrite: string, cutoff: number, s: MessageScan, ids: number[]): Promise<Set<number>> {
+  const { table, id, refKind, jobKinds } = s;
+  return db.connection().execute((conn) =>
+    inTransaction(conn, beginWrite, async () => {
+      const rows = await sql<{ id: number }>`
+        DELETE FROM ${sql.table(table)} WHERE ${sql.ref(id)} IN (${sql.join(ids)}) AND updated_at < ${cutoff}
+          AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.ref_id = ${sql.ref(`${table}.${id}`)} AND j.state = 'ready'
+            AND j.kind IN (${sql.join(jobKinds)}))
+        RETURNING ${sql.ref(id)} AS id`.execute(conn);
+      const gone = rows.rows.map((r) => Number(r.id));
+      if (gone.length > 0) {
+        await conn.deleteFrom('events').where('ref_kind', '=', refKind).where('ref_id', 'in', gone).execute();
+        await conn.deleteFrom('jobs').where('ref_id', 'in', gone).where('kind', 'in', jobKinds).execute();
+        if (refKind === 'mo') await conn.deleteFrom('mo_parts').where('msg_id', 'in', gone).execute();
+      }
+      return new Set(gone);
+    }),
+  );
+}
+
+/** Sandbox tables whose autoincrement ids follow their arrival: delete from the oldest until a page has none old. */
+async function purgeByAge(db: Db, table: 'handset_messages' | 'inbox', cutoff: number): Promise<{ deleted: number; complete: boolean }> {
+  let deleted = 0;
+  for (let page = 0; page < MAX_PAGES; page++) {
+    const rows = await db.selectFrom(table).select(['id', 'received_at']).orderBy('id').limit(PAGE).execute();
+    const old = rows.filter((r) => Number(r.received_at) < cutoff).map((r) => Number(r.id));
+    if (old.length === 0) return { deleted, complete: true };
+    const r = await db.deleteFrom(table).where('id', 'in', old).executeTakeFirst();
+    deleted += Number(r.numDeletedRows);
+    // Rows newer than the cutoff in front of older ones (clock skew between nodes): leave the rest for next time.
+    if (old.length < rows.length) return { deleted, complete: true };
+  }
+  return { deleted, complete: false };
+}
+
+/** URL-cache rows fetched before the cutoff and stale now (a fresh one is still in use, whatever its age). */
+async function purgeCachedUrls(db: Db, now: number, cutoff: number): Promise<number> {
+  let deleted = 0;
+  for (let page = 0; page < MAX_PAGES; page++) {
+    const r = await db
+      .deleteFrom('url_cache')
+      .where('url', 'in', (eb) =>
+        eb.selectFrom('url_cache').select('url').where('fetched_at', '<', cutoff).where('fresh_until', '<', now).limit(PAGE),
+      )
+      .where('fetched_at', '<', cutoff)
+      .where('fresh_until', '<', now)
+      .executeTakeFirst();
+    const n = Number(r.numDeletedRows);
+    deleted += n;
+    if (n < PAGE) break;
+  }
+  return deleted;
+}
+
+async function mtDigests(db: Db, ids: number[]): Promise<string[]> {
+  const out: string[] = [];
+  for (let i = 0; i < ids.length; i += PAGE) {
+    const rows = await db.selectFrom('mt_messages').select('parts').where('mt_id', 'in', ids.slice(i, i + PAGE)).execute();
+    for (const r of rows) for (const p of mtPartsFromColumn(r.parts)) if (p.sha256) out.push(p.sha256);
+  }
+  return out;
+}
+
+async function moDigests(db: Db, ids: number[]): Promise<string[]> {
+  const out: string[] = [];
+  for (let i = 0; i < ids.length; i += PAGE) {
+    const rows = await db.selectFrom('mo_parts').select('sha256').where('msg_id', 'in', ids.slice(i, i + PAGE)).execute();
+    for (const r of rows) if (r.sha256) out.push(r.sha256);
+  }
+  return out;
+}
+
+/** Delete blobs last brought before `blobCutoff`, except `spared` ones and those a URL-cache row names. */
+async function sweepBlobs(db: Db, blobCutoff: number, spared: ReadonlySet<string>): Promise<number> {
+  let deleted = 0;
+  let after: { at: number; sha256: string } | undefined;
+  for (let page = 0; page < MAX_PAGES; page++) {
+    let q = db.selectFrom('blobs').select(['sha256', 'last_ref_at']).where('last_ref_at', '<', blobCutoff);
+    if (after) {
+      const { at, sha256 } = after;
+      q = q.where((eb) => eb.or([eb('last_ref_at', '>', at), eb.and([eb('last_ref_at', '=', at), eb('sha256', '>', sha256)])]));
+    }
+    const rows = await q.orderBy('last_ref_at').orderBy('sha256').limit(PAGE).execute();
+    if (rows.length === 0) break;
+    const last = rows[rows.length - 1]!;
+    after = { at: Number(last.last_ref_at), sha256: last.sha256 };
+    const victims = rows.map((r) => r.sha256).filter((d) => !spared.has(d));
+    if (victims.length > 0) {
+      // The age is checked again in the DELETE: a message written meanwhile brought the blob back (its upsert moved
+      // last_ref_at; on PostgreSQL the DELETE re-checks the row after waiting for that writer's lock).
+      const r = await db
+        .deleteFrom('blobs')
+        .where('sha256', 'in', victims)
+        .where('last_ref_at', '<', blobCutoff)
+        .where(({ not, exists, selectFrom }) =>
+          not(exists(selectFrom('url_cache').select(sql`1`.as('one')).whereRef('url_cache.sha256', '=', 'blobs.sha256'))),
+        )
+        .executeTakeFirst();
+      deleted += Number(r.numDeletedRows);
+    }
+    if (rows.length < PAGE) break;
+  }
+  return deleted;
+}

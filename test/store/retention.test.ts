@@ -1,0 +1,166 @@
+/**
+ * Retention on every backend: messages past it go with their events, jobs and parts; messages with a job still to
+ * run or a recent change stay; blobs go a day later unless a kept message, a later message or a cached URL still
+ * names them.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { openStore } from '../../src/store/open-store.ts';
+import type { SqlStore } from '../../src/store/sql-store.ts';
+import { blobOf, moOf, mtOf, partOf, storeBackends } from './fixtures.ts';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const RETENTION = 30 * DAY;
+const T0 = 1_800_000_000_000;
+
+const backends = storeBackends('mmsgate-retention');
+
+describe.each(backends)('Retention on %s', (_backend, newUrl) => {
+  const opened: SqlStore[] = [];
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((s) => s.close()));
+  });
+
+  /** A store whose write() clock is `clock.now`; a second one reads blobs past the first one's byte cache. */
+  async function stores(): Promise<{ store: SqlStore; fresh: () => Promise<SqlStore>; clock: { now: number } }> {
+    const url = await newUrl();
+    const clock = { now: T0 };
+    const store = await openStore(url, { clock: () => clock.now });
+    opened.push(store);
+    return {
+      store,
+      clock,
+      fresh: async () => {
+        const s = await openStore(url);
+        opened.push(s);
+        return s;
+      },
+    };
+  }
+
+  const text = (s: string) => blobOf(Buffer.from(s, 'utf8'));
+
+  it('deletes old messages with their events, jobs and parts, keeping young ones, recently changed ones and ones with a job to run', async () => {
+    const { store, clock } = await stores();
+    const id = await store.reserveIds('mt', 4);
+    const [gone, pending, changed, young] = [id, id + 1, id + 2, id + 3];
+    const moId = await store.reserveIds('mo', 1);
+    const [a, e] = [text('old and done'), text('an old MO')];
+    const old = { createdAt: T0, updatedAt: T0, state: 'delivered' as const };
+    await store.write([
+      {
+        blobs: [a],
+        mts: [mtOf(gone, [partOf(a, 'text/plain', 'a')], old)],
+        events: [{ mtId: gone, at: T0, type: 'accepted', node: 'n1', detail: {} }],
+        jobs: [{ kind: 'submit', refId: gone, runAt: T0 }],
+      },
+      { mts: [mtOf(pending, [], old)], jobs: [{ kind: 'report', refId: pending, runAt: T0 + 40 * DAY }] },
+      { mts: [mtOf(changed, [], { ...old, updatedAt: T0 + RETENTION })] },
+      { mts: [mtOf(young, [], { createdAt: T0 + 20 * DAY, updatedAt: T0 + 20 * DAY })] },
+      { blobs: [e], mos: [{ ...moOf(moId, [partOf(e, 'image/png', 'e')]), receivedAt: T0 }], jobs: [{ kind: 'mo', refId: moId, runAt: T0 }] },
+    ]);
+    // The old message's submit job and the MO's job ran: done, not still to run.
+    const claimed = await store.claimJobs({ kinds: ['submit', 'mo'], owner: 'w', leaseMs: 60_000, limit: 10, now: T0 });
+    expect(claimed.map((j) => j.refId).sort()).toEqual([gone, moId].sort());
+    await store.write(claimed.map((j) => ({ job: { jobId: j.id, owner: 'w', outcome: 'done' as const } })));
+
+    clock.now = T0 + RETENTION + HOUR;
+    const counts = await store.purgeExpired(clock.now, RETENTION);
+    expect(counts.retired).toMatchObject({ mtMessages: 1, moMessages: 1 });
+    expect(await store.getMt(gone)).toBeUndefined();
+    expect(await store.getEvents({ mtId: gone })).toEqual([]);
+    expect(await store.listJobs({ refId: gone })).toEqual([]);
+    expect(await store.getMo(moId)).toBeUndefined();
+    for (const kept of [pending, changed, young]) expect((await store.getMt(kept))?.mtId).toBe(kept);
+    expect(await store.listJobs({ refId: pending })).toHaveLength(1);
+    // Nothing more to do at the same time.
+    expect((await store.purgeExpired(clock.now, RETENTION)).retired).toMatchObject({ mtMessages: 0, moMessages: 0 });
+    // Without a retention nothing of the kind is looked at.
+    expect((await store.purgeExpired(T0 + 100 * DAY)).retired).toBeUndefined();
+    expect((await store.getMt(young))?.mtId).toBe(young);
+  });
+
+  it('deletes a blob only once no message left can name it, a day after the first one went', async () => {
+    const { store, clock, fresh } = await stores();
+    const id = await store.reserveIds('mt', 2);
+    const [a, shared] = [text('only in the old message'), text('in both messages')];
+    await store.write([{ blobs: [a, shared], mts: [mtOf(id, [partOf(a, 'text/plain', 'a'), partOf(shared, 'text/plain', 's')], { createdAt: T0, updatedAt: T0 })] }]);
+    // An hour later a message brings the shared blob again (within the window the store leaves it out of the write);
+    // that message is still changing much later (say its report is retried), so it outlives the first by far.
+    clock.now = T0 + HOUR - 1;
+    const late = T0 + 40 * DAY;
+    await store.write([{ blobs: [shared], mts: [mtOf(id + 1, [partOf(shared, 'text/plain', 's')], { createdAt: clock.now, updatedAt: late })] }]);
+
+    // The first message is past the retention: it goes, its blobs stay for the grace day.
+    const afterFirst = T0 + RETENTION + HOUR / 2;
+    expect((await store.purgeExpired(afterFirst, RETENTION)).retired).toMatchObject({ mtMessages: 1, blobs: 0 });
+    expect((await (await fresh()).getBlob(a.sha256))?.toString()).toBe('only in the old message');
+
+    // A day later the first message's own blob goes; the shared one stays, the second message still names it.
+    expect((await store.purgeExpired(afterFirst + DAY + 2 * HOUR, RETENTION)).retired).toMatchObject({ mtMessages: 0, blobs: 1 });
+    const reader = await fresh();
+    expect(await reader.getBlob(a.sha256)).toBeUndefined();
+    expect((await reader.getBlob(shared.sha256))?.toString()).toBe('in both messages');
+    expect((await reader.getMt(id + 1))?.parts[0]?.sha256).toBe(shared.sha256);
+
+    // Once the second message is past the retention too, it goes, and its blob with it.
+    expect((await store.purgeExpired(late + RETENTION + 1, RETENTION)).retired).toMatchObject({ mtMessages: 1, blobs: 1 });
+    expect(await (await fresh()).getBlob(shared.sha256)).toBeUndefined();
+  });
+
+  it('keeps a blob that a message long after the first brings again', async () => {
+    const { store, clock, fresh } = await stores();
+    const id = await store.reserveIds('mt', 2);
+    const logo = text('a campaign logo');
+    await store.write([{ blobs: [logo], mts: [mtOf(id, [partOf(logo, 'image/png', 'l')], { createdAt: T0, updatedAt: T0 })] }]);
+    // Ten days later the same content again (the store knew it, but not recently: the write refreshes the blob).
+    clock.now = T0 + 10 * DAY;
+    await store.write([{ blobs: [logo], mts: [mtOf(id + 1, [partOf(logo, 'image/png', 'l')], { createdAt: clock.now, updatedAt: clock.now })] }]);
+    const counts = await store.purgeExpired(T0 + RETENTION + 2 * DAY, RETENTION);
+    expect(counts.retired).toMatchObject({ mtMessages: 1, blobs: 0 });
+    expect((await (await fresh()).getBlob(logo.sha256))?.toString()).toBe('a campaign logo');
+  });
+
+  it('keeps the blobs of a kept old message and of a cached URL, and drops stale cache rows', async () => {
+    const { store, fresh } = await stores();
+    const id = await store.reserveIds('mt', 1);
+    const [kept, cached, stale] = [text('part of a message with a report to retry'), text('fetched remote content'), text('stale remote content')];
+    await store.write([
+      { blobs: [kept], mts: [mtOf(id, [partOf(kept, 'text/plain', 'k')], { createdAt: T0, updatedAt: T0 })], jobs: [{ kind: 'report', refId: id, runAt: T0 }] },
+      { blobs: [cached, stale] },
+    ]);
+    const urlRow = (url: string, sha256: string, freshUntil: number) => ({
+      url, sha256, contentType: 'image/png', size: 1, etag: null, lastModified: null, freshUntil, fetchedAt: T0,
+    });
+    await store.putCachedUrl(urlRow('https://cdn.example.com/fresh.png', cached.sha256, T0 + 100 * DAY));
+    await store.putCachedUrl(urlRow('https://cdn.example.com/stale.png', stale.sha256, T0 + HOUR));
+
+    const counts = await store.purgeExpired(T0 + RETENTION + 2 * DAY, RETENTION);
+    expect(counts.retired).toMatchObject({ mtMessages: 0, cachedUrls: 1, blobs: 1 });
+    const reader = await fresh();
+    expect((await reader.getBlob(kept.sha256))?.toString()).toBe('part of a message with a report to retry');
+    expect((await reader.getBlob(cached.sha256))?.toString()).toBe('fetched remote content');
+    expect(await reader.getBlob(stale.sha256)).toBeUndefined();
+    expect(await reader.getCachedUrl('https://cdn.example.com/stale.png')).toBeUndefined();
+    expect((await reader.getCachedUrl('https://cdn.example.com/fresh.png'))?.sha256).toBe(cached.sha256);
+  });
+
+  it('works off more old messages than one page, oldest first', async () => {
+    const { store } = await stores();
+    const n = 2500;
+    const id = await store.reserveIds('mt', n + 1);
+    const units = Array.from({ length: n }, (_, i) => ({
+      mts: [mtOf(id + i, [], { createdAt: T0 + i, updatedAt: T0 + i })],
+      events: [{ mtId: id + i, at: T0 + i, type: 'accepted', node: 'n1', detail: {} }],
+    }));
+    for (let i = 0; i < n; i += 500) await store.write(units.slice(i, i + 500));
+    await store.write([{ mts: [mtOf(id + n, [], { createdAt: T0 + 40 * DAY, updatedAt: T0 + 40 * DAY })] }]);
+    // Cutoff between message 1,999 and 2,000: exactly the first 2,000 go.
+    const counts = await store.purgeExpired(T0 + RETENTION + 2000, RETENTION);
+    expect(counts.retired?.mtMessages).toBe(2000);
+    expect(await store.getMt(id + 1999)).toBeUndefined();
+    expect((await store.getMt(id + 2000))?.mtId).toBe(id + 2000);
+    expect(await store.getEvents({ mtId: id + 2000 })).toHaveLength(1);
+    expect((await store.getMt(id + n))?.mtId).toBe(id + n);
+  });
+});
