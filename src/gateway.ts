@@ -11,6 +11,7 @@ import { IdAllocator } from './core/ids.ts';
 import { schedule as makeSchedule, type RetrySchedule } from './core/retry-policy.ts';
 import { Authenticator } from './api/auth.ts';
 import { buildApp } from './api/app.ts';
+import { accountSendGates } from './api/account-rate-limit.ts';
 import type { ApiAccount, GatewayContext } from './api/context.ts';
 import type { Connector, SubmitRequest } from './operators/connector.ts';
 import { SimulatorConnector } from './operators/simulator/simulator-connector.ts';
@@ -227,6 +228,8 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
     log,
     store,
     auth: new Authenticator<ApiAccount>(accounts, config.api.authCacheTtl),
+    // accounts[].maxSendsPerSecond is a limit for the whole cluster, split like the operators' limits.
+    sendGates: accountSendGates(config.accounts, () => heartbeat.liveNodes()),
     mtIds,
     commit,
     sink,

@@ -7,6 +7,7 @@ import type { AccountConfig } from '../config/schema.ts';
 import type { IdAllocator } from '../core/ids.ts';
 import type { InboundSink } from '../operators/connector.ts';
 import type { Store, WriteResult, WriteUnit } from '../store/store.ts';
+import type { AccountSendGate } from './account-rate-limit.ts';
 import type { Authenticator } from './auth.ts';
 import type { Part } from '../core/message.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
@@ -28,6 +29,11 @@ export interface GatewayContext {
   readonly sink: InboundSink;
   /** True while this node stops accepting (graceful shutdown). */
   isDraining(): boolean;
+  /**
+   * Per-account send rates by account id (api/account-rate-limit.ts); undefined when no account has one. An account
+   * missing from the map is unlimited.
+   */
+  readonly sendGates?: ReadonlyMap<string, AccountSendGate>;
   /** Prometheus metrics of this node. */
   readonly metrics: GatewayMetrics;
   /** Fetch, add SMIL and adapt as the submit step would (for the send API's dry run). */

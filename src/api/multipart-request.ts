@@ -53,13 +53,24 @@ export function headerAsUtf8(v: string | undefined): string {
 const NON_ASCII = /[^\x00-\x7f]/;
 
 /**
+ * A last say on whether a request's body is wanted, once its head passed the checks: `admit` returns to go on or
+ * throws an ApiError to refuse (the per-account send rate, api/account-rate-limit.ts), before `100 Continue` and
+ * before any byte of the body is read.
+ */
+export interface BodyGate {
+  admit(): void;
+}
+
+/**
  * Read a multipart/mixed request body with every limit enforced while it streams. Refuses a wrong Content-Type, a
- * missing boundary, and an announced Content-Length over the limit before reading any of the body; `sendContinue`
- * (an `Expect: 100-continue` request) is called once those checks passed, just before the body is wanted.
+ * missing boundary, and an announced Content-Length over the limit before reading any of the body; then `gate`, if
+ * any, decides; `sendContinue` (an `Expect: 100-continue` request) is called once all that passed, just before the
+ * body is wanted.
  */
 export async function readMultipartRequest(
   req: { headers: IncomingHttpHeaders; body: unknown; sendContinue?: () => void },
   api: ApiLimits,
+  gate?: BodyGate,
 ): Promise<ParsedPart[]> {
   const ctHeader = headerAsUtf8(req.headers['content-type']);
   const ct = parseContentType(ctHeader);
@@ -74,6 +85,7 @@ export async function readMultipartRequest(
     // Refuse before reading: the client learns at once, and we close the connection instead of draining it.
     throw new ApiError('BODY_TOO_LARGE', { limit: api.maxBodyBytes });
   }
+  if (gate !== undefined) gate.admit();
   if (req.sendContinue !== undefined) req.sendContinue();
   return readAllPartsFromStream(req.body as NodeJS.ReadableStream, {
     boundary,

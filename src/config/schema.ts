@@ -92,9 +92,20 @@ const accountSchema = z
       .default([]),
     /** Standard Webhooks secrets ("whsec_..."); when set, reports and MO are signed. Two during rotation. */
     webhookSecrets: z.array(webhookSecret).max(2).default([]),
+    /**
+     * Sends (POST /mms/v2/send requests) per second for the whole cluster; each live node takes its share. Absent:
+     * unlimited. Over it: 429 RATE_LIMITED with Retry-After (api/account-rate-limit.ts).
+     */
+    maxSendsPerSecond: z.number().positive('must be a number of sends per second above 0').optional(),
+    /** Sends the account may make at once after an idle period, for the whole cluster. Default: one second's worth. */
+    sendBurst: z.number().int('must be a whole number of sends').min(1, 'must be at least 1').optional(),
   })
   .strict()
-  .refine((a) => !!a.password !== !!a.passwordHash, { message: 'give exactly one of password or passwordHash' });
+  .refine((a) => !!a.password !== !!a.passwordHash, { message: 'give exactly one of password or passwordHash' })
+  .refine((a) => a.sendBurst === undefined || a.maxSendsPerSecond !== undefined, {
+    path: ['sendBurst'],
+    message: 'sendBurst needs maxSendsPerSecond (without it the account is unlimited)',
+  });
 
 const simulatorSchema = z
   .object({

@@ -2,8 +2,9 @@
  * `POST /mms/v2/send` — OpenMarket HTTP MMS v2 MT submission.
  *
  * Order matters for the guarantees: authenticate before reading the body (401 parses none of the upload), refuse an
- * announced oversize body before reading it (413), stream-parse with every limit enforced, validate, then commit
- * message + parts + first job in one group-committed transaction, and only then answer 200 `{"mtId"}`.
+ * announced oversize body before reading it (413), take a token of the account's send rate before reading it (429),
+ * stream-parse with every limit enforced, validate, then commit message + parts + first job in one group-committed
+ * transaction, and only then answer 200 `{"mtId"}`.
  */
 import { createHash, hash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -56,7 +57,8 @@ export interface SendInput {
   log: RequestLog;
   /**
    * Only for an `Expect: 100-continue` request: sends `100 Continue`. Called once the request passed the checks that
-   * need no body (auth, Idempotency-Key, Content-Type, announced length), so a refused request never sends its body.
+   * need no body (auth, Idempotency-Key, Content-Type, announced length, the account's send rate), so a refused
+   * request never sends its body.
    */
   sendContinue?: () => void;
 }
@@ -75,7 +77,10 @@ export async function acceptSend(ctx: GatewayContext, input: SendInput): Promise
   // A credential verified recently answers without a promise turn; anything else takes the full (scrypt) path.
   const account = ctx.auth.cached(headers.authorization) ?? (await ctx.auth.authenticate(headers.authorization));
   const idemKey = idempotencyKeyOf(headers['idempotency-key']);
-  const parts = await readMultipartRequest(input, ctx.config.api);
+  // The account's send rate, checked before the body is read (api/account-rate-limit.ts). No account with a limit:
+  // sendGates is undefined and this costs one property check.
+  const gate = ctx.sendGates === undefined ? undefined : ctx.sendGates.get(account.id);
+  const parts = await readMultipartRequest(input, ctx.config.api, gate);
   const control = pickControlPart(parts);
   const json = parseControlJson(control.body, ctx.config.api.lenientMultipart);
   const valid = validateMtRequest(json, account, ctx.config.operators);
