@@ -46,4 +46,29 @@ describe.each(storeBackends('mmsgate-migrations'))('migrations on %s', (_backend
       await store.close();
     }
   });
+
+  it('gives blobs stored before retention a whole retention period from the upgrade (migration 7)', async () => {
+    const url = await newUrl();
+    const dialect = dialectForUrl(url);
+    const db = new Kysely<Database>({ dialect: dialect.kysely });
+    const sha = 'b'.repeat(64);
+    try {
+      await runMigrations(db, dialect, MIGRATIONS.filter((m) => m.version <= 6));
+      await sql`INSERT INTO blobs (sha256, bytes, size) VALUES (${sha}, ${Buffer.from('kept')}, 4)`.execute(db);
+    } finally {
+      await db.destroy();
+    }
+    const before = Date.now();
+    const store = await openStore(url);
+    try {
+      // Nothing names the blob, but it cannot be known to be unused yet: a sweep right after the upgrade keeps it...
+      const day = 86_400_000;
+      expect((await store.purgeExpired(before + 30 * day, 30 * day)).retired?.blobs).toBe(0);
+      expect((await store.getBlob(sha))?.toString()).toBe('kept');
+      // ...and one past the retention and the grace day after the upgrade deletes it.
+      expect((await store.purgeExpired(Date.now() + 32 * day, 30 * day)).retired?.blobs).toBe(1);
+    } finally {
+      await store.close();
+    }
+  });
 });
