@@ -109,8 +109,12 @@ const accountSchema = z
 
 const simulatorSchema = z
   .object({
-    /** Time from accepted submission to delivery on the virtual handset. */
-    deliveryDelay: duration.default(200),
+    /**
+     * Time from accepted submission to delivery on the virtual handset. At most 1 h: the handset's copy names the
+     * submitted content, which the retention keeps on the assumption that copies follow their submission closely
+     * (store/retention.ts).
+     */
+    deliveryDelay: duration.default(200).refine((ms) => ms <= 3_600_000, { message: 'must be at most 1h' }),
     /** userAgent reported for Retrieved messages. */
     userAgent: z.string().default('SimPhone MMS/1.0'),
     chaos: z
@@ -383,7 +387,17 @@ export const configSchema = z
       .strict()
       .prefault({}),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    // A retried send with its Idempotency-Key must find the message it replays; the retention must not delete it first.
+    if (c.retention.messages > 0 && c.api.idempotencyTtl > c.retention.messages) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['retention', 'messages'],
+        message: `must not be shorter than api.idempotencyTtl (${c.api.idempotencyTtl} ms): a retried send would replay an mtId already deleted`,
+      });
+    }
+  });
 
 export type ConfigInput = z.input<typeof configSchema>;
 export type Config = z.output<typeof configSchema>;

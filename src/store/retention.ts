@@ -4,22 +4,21 @@
  * more. Without it the store grows with every message, forever.
  *
  * Which messages: created AND last changed more than `retentionMs` ago, with no job still to run (a message whose
- * report is still being retried stays until that job ends). Each page's DELETE repeats the conditions, so a message
- * another node changes meanwhile (a late report) is kept; on PostgreSQL the DELETE re-checks its own row after
- * waiting for that node's lock.
- *
- * How they are found without an index on their times (one more B-tree on the accept path): ids grow with time (ids
- * come in blocks reserved in order, core/ids.ts), so the oldest messages have the lowest ids. The scan walks ids from
- * the lowest and stops at the first page holding no message older than the cutoff. A node that sat on a reserved
- * block for longer than the retention could leave a whole page of young messages in front of older ones; those are
- * then reached once the young ones age out, one retention period late at most.
+ * report is still being retried stays until that job ends). Old messages are found through the index on their
+ * creation time (migration 7), oldest first. Each page's DELETE repeats the conditions, so a message another node
+ * changes meanwhile (a late report, a replayed job: both move updated_at) is kept; on PostgreSQL the DELETE
+ * re-checks its own row after waiting for that node's lock.
  *
  * Blobs: MT parts are a JSON column (migration 4), so no index tells whether a blob is still referenced. Each blob
  * carries `last_ref_at`, and every message referencing it was written at most BLOB_SKIP_WINDOW_MS (2 h) after that
  * (blob-cache.ts, the writers' upsert). A blob whose `last_ref_at` is more than retention + BLOB_GRACE_MS old can
  * therefore only be referenced by a message created before the cutoff that is still here, and the message scan has
  * just listed all of those (the "kept" messages: a job still to run, or changed recently): their blobs are spared,
- * as are blobs a URL-cache row names. The sweep runs only when the scans completed, so that list is whole.
+ * as are blobs a URL-cache row names. The sweep runs only when the scans went through every old message, so that
+ * list is whole.
+ *
+ * Work per call is bounded by time (WORK_BUDGET_MS), not by a page count: deleting must keep up with accepting, so a
+ * busy gateway deletes as many messages per run as it takes, and a backlog is worked off over several runs.
  */
 import { sql, type Kysely } from 'kysely';
 import { inTransaction } from './migrations.ts';
@@ -31,7 +30,9 @@ export const BLOB_GRACE_MS = 24 * 60 * 60 * 1000;
 
 /** Rows per page: each page's DELETE is one short transaction. */
 const PAGE = 1000;
-/** Pages per table and call; a backlog is worked off over several calls (housekeeping runs every 10 minutes). */
+/** Time one call may spend deleting (housekeeping calls every 10 minutes); past it the rest waits for the next call. */
+const WORK_BUDGET_MS = 60_000;
+/** Pages of the small tables (sandbox rows, URL cache) per call. */
 const MAX_PAGES = 200;
 /** Messages kept past the cutoff whose blobs are spared, at most; past it this call sweeps no blobs. */
 const MAX_KEPT = 50_000;
@@ -52,17 +53,24 @@ export interface RetentionCounts {
 }
 
 /** Delete what is past `retentionMs` at `now` (see the module comment). `beginWrite` opens a write transaction. */
-export async function purgeRetired(db: Db, beginWrite: string, now: number, retentionMs: number): Promise<RetentionCounts> {
+export async function purgeRetired(
+  db: Db,
+  beginWrite: string,
+  now: number,
+  retentionMs: number,
+  clock: () => number = Date.now,
+): Promise<RetentionCounts> {
   const cutoff = now - retentionMs;
-  const mt = await purgeMessages(db, beginWrite, cutoff, MT_SCAN);
-  const mo = await purgeMessages(db, beginWrite, cutoff, MO_SCAN);
+  const deadline = clock() + WORK_BUDGET_MS;
+  const mt = await purgeMessages(db, beginWrite, cutoff, MT_SCAN, () => clock() > deadline);
+  const mo = await purgeMessages(db, beginWrite, cutoff, MO_SCAN, () => clock() > deadline);
   const handset = await purgeByAge(db, 'handset_messages', cutoff);
   const inbox = await purgeByAge(db, 'inbox', cutoff);
   const cachedUrls = await purgeCachedUrls(db, now, cutoff);
   let blobs = 0;
-  if (mt.complete && mo.complete && handset.complete) {
+  if (mt.complete && mo.complete) {
     const spared = new Set([...(await mtDigests(db, mt.kept)), ...(await moDigests(db, mo.kept))]);
-    blobs = await sweepBlobs(db, cutoff - BLOB_GRACE_MS, spared);
+    blobs = await sweepBlobs(db, cutoff - BLOB_GRACE_MS, spared, () => clock() > deadline);
   }
   return { mtMessages: mt.deleted, moMessages: mo.deleted, sandboxRows: handset.deleted + inbox.deleted, cachedUrls, blobs };
 }
@@ -83,30 +91,34 @@ interface ScanResult {
   deleted: number;
   /** Ids of messages created before the cutoff and kept. */
   kept: number[];
-  /** False when the scan stopped at its page limit (or kept too many to list). */
+  /** False when the scan ran out of time (or kept too many to list) before it had seen every old message. */
   complete: boolean;
 }
 
-async function purgeMessages(db: Db, beginWrite: string, cutoff: number, s: MessageScan): Promise<ScanResult> {
+async function purgeMessages(db: Db, beginWrite: string, cutoff: number, s: MessageScan, outOfTime: () => boolean): Promise<ScanResult> {
   const { table, id, created } = s;
-  let cursor = 0;
+  let after: { created: number; id: number } | undefined;
   let deleted = 0;
   const kept: number[] = [];
-  for (let page = 0; page < MAX_PAGES; page++) {
-    const rows = await sql<{ id: number; created: number; updated: number }>`
+  for (;;) {
+    if (outOfTime()) return { deleted, kept, complete: false };
+    // Oldest first by (creation time, id) through the creation-time index; the kept ones are stepped over.
+    const from = after
+      ? sql`AND (${sql.ref(created)} > ${after.created} OR (${sql.ref(created)} = ${after.created} AND ${sql.ref(id)} > ${after.id}))`
+      : sql``;
+    const { rows } = await sql<{ id: number; created: number; updated: number }>`
       SELECT ${sql.ref(id)} AS id, ${sql.ref(created)} AS created, updated_at AS updated FROM ${sql.table(table)}
-      WHERE ${sql.ref(id)} > ${cursor} ORDER BY ${sql.ref(id)} LIMIT ${PAGE}`.execute(db);
-    const old = rows.rows.filter((r) => Number(r.created) < cutoff);
-    if (old.length === 0) return { deleted, kept, complete: true };
-    cursor = Number(rows.rows[rows.rows.length - 1]!.id);
-    const candidates = old.filter((r) => Number(r.updated) < cutoff).map((r) => Number(r.id));
+      WHERE ${sql.ref(created)} < ${cutoff} ${from} ORDER BY ${sql.ref(created)}, ${sql.ref(id)} LIMIT ${PAGE}`.execute(db);
+    if (rows.length === 0) return { deleted, kept, complete: true };
+    const last = rows[rows.length - 1]!;
+    after = { created: Number(last.created), id: Number(last.id) };
+    const candidates = rows.filter((r) => Number(r.updated) < cutoff).map((r) => Number(r.id));
     const gone = candidates.length === 0 ? new Set<number>() : await deleteMessages(db, beginWrite, cutoff, s, candidates);
     deleted += gone.size;
-    for (const r of old) if (!gone.has(Number(r.id))) kept.push(Number(r.id));
+    for (const r of rows) if (!gone.has(Number(r.id))) kept.push(Number(r.id));
     if (kept.length > MAX_KEPT) return { deleted, kept, complete: false };
-    if (rows.rows.length < PAGE) return { deleted, kept, complete: true };
+    if (rows.length < PAGE) return { deleted, kept, complete: true };
   }
-  return { deleted, kept, complete: false };
 }
 
 /** Delete the candidates that still qualify, with their events, jobs and (MO) parts, in one transaction; their ids. */
@@ -130,7 +142,11 @@ async function deleteMessages(db: Db, beginWrite: string, cutoff: number, s: Mes
   );
 }
 
-/** Sandbox tables whose autoincrement ids follow their arrival: delete from the oldest until a page has none old. */
+/**
+ * Sandbox tables whose autoincrement ids follow their arrival: delete from the oldest until a page has none old.
+ * Their parts name blobs too; a handset copy is made within simulator.deliveryDelay (at most 1 h, config/schema.ts)
+ * of the submission that wrote or refreshed those blobs, well inside the blob windows.
+ */
 async function purgeByAge(db: Db, table: 'handset_messages' | 'inbox', cutoff: number): Promise<{ deleted: number; complete: boolean }> {
   let deleted = 0;
   for (let page = 0; page < MAX_PAGES; page++) {
@@ -183,10 +199,10 @@ async function moDigests(db: Db, ids: number[]): Promise<string[]> {
 }
 
 /** Delete blobs last brought before `blobCutoff`, except `spared` ones and those a URL-cache row names. */
-async function sweepBlobs(db: Db, blobCutoff: number, spared: ReadonlySet<string>): Promise<number> {
+async function sweepBlobs(db: Db, blobCutoff: number, spared: ReadonlySet<string>, outOfTime: () => boolean): Promise<number> {
   let deleted = 0;
   let after: { at: number; sha256: string } | undefined;
-  for (let page = 0; page < MAX_PAGES; page++) {
+  while (!outOfTime()) {
     let q = db.selectFrom('blobs').select(['sha256', 'last_ref_at']).where('last_ref_at', '<', blobCutoff);
     if (after) {
       const { at, sha256 } = after;

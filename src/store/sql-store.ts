@@ -62,6 +62,9 @@ export interface SqlStoreOptions {
 
 type Conn = Kysely<Database>;
 
+/** replayJob: the dead job's message is gone (deleted by the retention); the transaction rolls back. */
+class ReplayTargetGone extends Error {}
+
 /**
  * A blob already stored is the same bytes (content addressing, so nothing to write), but bringing it again keeps it
  * from the retention sweep: its last_ref_at moves forward, at most once per BLOB_TOUCH_INTERVAL_MS (as
@@ -447,23 +450,41 @@ export class KyselyStore implements SqlStore {
   }
 
   async replayJob(jobId: number, now: number): Promise<boolean> {
-    const row = await this.db
-      .updateTable('jobs')
-      .set({
-        state: 'ready',
-        attempts: 0,
-        first_attempt_at: null,
-        run_at: now,
-        lease_owner: null,
-        lease_expires_at: null,
-        updated_at: now,
-      })
-      .where('id', '=', jobId)
-      .where('state', '=', 'dead')
-      .returning('kind')
-      .executeTakeFirst();
-    if (!row) return false;
-    this.announce([row.kind as JobKind]);
+    const kind = await this.db.connection().execute((conn) =>
+      inTransaction(conn, this.dialect.beginWrite, async () => {
+        const row = await conn
+          .updateTable('jobs')
+          .set({
+            state: 'ready',
+            attempts: 0,
+            first_attempt_at: null,
+            run_at: now,
+            lease_owner: null,
+            lease_expires_at: null,
+            updated_at: now,
+          })
+          .where('id', '=', jobId)
+          .where('state', '=', 'dead')
+          .returning(['kind', 'ref_id'])
+          .executeTakeFirst();
+        if (!row) return undefined;
+        // A replay changes its message: moving updated_at keeps the retention (retention.ts) from deleting the message
+        // and this job under it (its DELETE re-checks updated_at on the row this UPDATE locks). A message already
+        // deleted has nothing to replay for.
+        const ref = Number(row.ref_id);
+        const touched =
+          row.kind === 'mo'
+            ? await conn.updateTable('mo_messages').set({ updated_at: now }).where('mo_id', '=', ref).executeTakeFirst()
+            : await conn.updateTable('mt_messages').set({ updated_at: now }).where('mt_id', '=', ref).executeTakeFirst();
+        if (Number(touched.numUpdatedRows) === 0 && ref !== 0) throw new ReplayTargetGone();
+        return row.kind as JobKind;
+      }),
+    ).catch((err: unknown) => {
+      if (err instanceof ReplayTargetGone) return undefined;
+      throw err;
+    });
+    if (kind === undefined) return false;
+    this.announce([kind]);
     return true;
   }
 

@@ -306,7 +306,10 @@ export interface Store {
   /** List jobs (newest first) for the status API and operations. */
   listJobs(filter: JobFilter): Promise<Job[]>;
 
-  /** Move a dead job back to ready (attempts reset, runAt now). Returns false if it was not dead. */
+  /**
+   * Move a dead job back to ready (attempts reset, runAt now) and mark its message changed (updated_at). Returns false
+   * if it was not dead, or its message is gone (deleted by the retention).
+   */
   replayJob(jobId: number, now: number): Promise<boolean>;
 
   /** An MT with its parts, or undefined. */

@@ -163,4 +163,49 @@ describe.each(backends)('Retention on %s', (_backend, newUrl) => {
     expect(await store.getEvents({ mtId: id + 2000 })).toHaveLength(1);
     expect((await store.getMt(id + n))?.mtId).toBe(id + n);
   });
+
+  it('finds old messages by their creation time, not their ids (a block of ids used long after it was reserved)', async () => {
+    const { store, clock, fresh } = await stores();
+    const low = await store.reserveIds('mt', 1000);
+    const old = await store.reserveIds('mt', 1);
+    const b = text('content of an old message with a report still being retried');
+    await store.write([
+      { blobs: [b], mts: [mtOf(old, [partOf(b, 'image/png', 'p')], { createdAt: T0, updatedAt: T0 })], jobs: [{ kind: 'report', refId: old, runAt: T0 + 40 * DAY }] },
+    ]);
+    // A node that sat on the lower block writes 1,000 young messages with it much later.
+    clock.now = T0 + 20 * DAY;
+    for (let i = 0; i < 1000; i += 500) {
+      await store.write(Array.from({ length: 500 }, (_, k) => ({ mts: [mtOf(low + i + k, [], { createdAt: clock.now, updatedAt: clock.now })] })));
+    }
+    const counts = await store.purgeExpired(T0 + RETENTION + 2 * DAY, RETENTION);
+    expect(counts.retired).toMatchObject({ mtMessages: 0, blobs: 0 });
+    const reader = await fresh();
+    expect((await reader.getMt(old))?.parts[0]?.sha256).toBe(b.sha256);
+    expect((await reader.getBlob(b.sha256))?.toString()).toBe('content of an old message with a report still being retried');
+  });
+
+  it('keeps an old MO with its delivery still being retried, and its content', async () => {
+    const { store, fresh } = await stores();
+    const moId = await store.reserveIds('mo', 1);
+    const pic = text('a picture a customer has not taken yet');
+    await store.write([{ blobs: [pic], mos: [{ ...moOf(moId, [partOf(pic, 'image/jpeg', 'pic')]), receivedAt: T0 }], jobs: [{ kind: 'mo', refId: moId, runAt: T0 + 40 * DAY }] }]);
+    const counts = await store.purgeExpired(T0 + RETENTION + 2 * DAY, RETENTION);
+    expect(counts.retired).toMatchObject({ moMessages: 0, blobs: 0 });
+    const reader = await fresh();
+    expect((await reader.getMo(moId))?.parts[0]?.sha256).toBe(pic.sha256);
+    expect((await reader.getBlob(pic.sha256))?.toString()).toBe('a picture a customer has not taken yet');
+  });
+
+  it('keeps a message whose dead job was replayed, with the job', async () => {
+    const { store } = await stores();
+    const id = await store.reserveIds('mt', 1);
+    await store.write([{ mts: [mtOf(id, [], { createdAt: T0, updatedAt: T0 })], jobs: [{ kind: 'report', refId: id, runAt: T0 }] }]);
+    const [job] = await store.claimJobs({ kinds: ['report'], owner: 'w', leaseMs: 60_000, limit: 1, now: T0 });
+    await store.write([{ job: { jobId: job!.id, owner: 'w', outcome: 'dead', error: 'endpoint down' } }]);
+    // Weeks later an operator replays it, just before the purge would have taken the message.
+    const now = T0 + RETENTION + HOUR;
+    expect(await store.replayJob(job!.id, now - 1)).toBe(true);
+    expect((await store.purgeExpired(now, RETENTION)).retired?.mtMessages).toBe(0);
+    expect(await store.listJobs({ refId: id })).toMatchObject([{ id: job!.id, state: 'ready' }]);
+  });
 });

@@ -377,8 +377,12 @@ describe.each(backends)('Store contract on %s', (backend, newUrl) => {
     expect((await store.listJobs({ state: 'dead', kind: 'submit' })).map((j) => j.id)).toContain(job!.id);
     expect(await mine(T0 + 999_999)).toEqual([]);
 
+    // A job is replayed for its message, which the replay marks changed (the retention then keeps it).
+    expect(await store.replayJob(job!.id, T0 + 100_000)).toBe(false);
+    await store.write([{ mts: [mtOf(job!.refId, [], { createdAt: T0, updatedAt: T0 })] }]);
     expect(await store.replayJob(job!.id, T0 + 100_000)).toBe(true);
     expect(await store.replayJob(job!.id, T0 + 100_000)).toBe(false);
+    expect((await store.getMt(job!.refId))?.updatedAt).toBe(T0 + 100_000);
     const [replayed] = await mine(T0 + 100_000);
     expect(replayed).toMatchObject({ attempts: 1, firstAttemptAt: T0 + 100_000, state: 'ready' });
   });
