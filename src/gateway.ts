@@ -90,6 +90,8 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
   const store = await openStore(config.storeUrl, { poolSize: config.storePoolSize, log: (msg, extra) => log.info(extra ?? {}, msg) });
   const committer = new GroupCommitter(store);
   const metrics = new GatewayMetrics(config.nodeId);
+  // The queue's figures are read from the store when /metrics is scraped (cached there), never on the request path.
+  metrics.trackJobQueue((now) => store.jobStats(now), { log: (msg, extra) => log.warn(extra ?? {}, msg) });
   // Committed events, fanned out to the sandbox console's live view.
   const live = new LiveEvents();
   const commit = async (u: Parameters<GroupCommitter['submit']>[0]) => {

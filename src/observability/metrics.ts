@@ -2,10 +2,26 @@
  * Prometheus metrics (prom-client), one registry per gateway (several gateways can share a process in tests).
  * Every state change is an event in a committed unit, so counting committed events by type measures the whole
  * pipeline (accepted, submitted, submit-retry, report-received, report-delivered, report-attempt-failed, ...) from
- * one place, without instrumenting each step.
+ * one place, without instrumenting each step. The job queue's figures (trackJobQueue) are read from the store when
+ * /metrics is scraped, never on the request path.
  */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { WriteUnit } from '../store/store.ts';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { JOB_KINDS, type JobStats, type WriteUnit } from '../store/store.ts';
+
+/** The `state` label values of mmsgate_jobs: JobKindStats's counts. */
+export const JOB_METRIC_STATES = ['due', 'leased', 'blocked', 'scheduled', 'dead'] as const;
+
+/** Options of GatewayMetrics.trackJobQueue. */
+export interface JobQueueMetricsOptions {
+  /** How long one reading of the queue answers scrapes, in ms (default 5000). */
+  cacheMs?: number;
+  /** A reading that takes longer leaves the queue's series out of this scrape, in ms (default 5000). */
+  timeoutMs?: number;
+  /** Where failed readings are reported. */
+  log?: (msg: string, extra?: object) => void;
+  /** ms since the epoch; tests move it. Default Date.now. */
+  clock?: () => number;
+}
 
 export class GatewayMetrics {
   readonly registry = new Registry();
@@ -71,8 +87,114 @@ export class GatewayMetrics {
     }
   }
 
+  /**
+   * Export the job queue's figures, read by `read` (Store.jobStats) when /metrics is scraped: `mmsgate_jobs{kind,state}`,
+   * `mmsgate_job_oldest_due_age_seconds{kind}` and `mmsgate_job_stats_up`. One reading serves every scrape for
+   * `cacheMs` (scrapes meanwhile, and the gauges of one scrape, share it), so frequent scrapes on several nodes do not
+   * each read a backlog. A reading that fails or takes longer than `timeoutMs` fails only these series: the scrape
+   * answers with everything else, `mmsgate_job_stats_up` 0 and no queue series (never figures older than `cacheMs`).
+   * Call once.
+   */
+  trackJobQueue(read: (now: number) => Promise<JobStats>, opts: JobQueueMetricsOptions = {}): void {
+    const cacheMs = opts.cacheMs ?? 5000;
+    const reader = new JobQueueReader(read, cacheMs, opts.timeoutMs ?? 5000, opts.log ?? (() => {}), opts.clock ?? Date.now);
+    const shared = `Cluster-wide: read from the store all nodes share, so every node reports the same figures (aggregate with max, not sum); read at most once every ${cacheMs / 1000} s per node.`;
+    new Gauge({
+      name: 'mmsgate_jobs',
+      help:
+        'Jobs by kind and state: due (waiting for a worker), leased (a worker runs it), blocked (waits for an earlier ' +
+        'job of the same message), scheduled (waits for a retry\'s time), dead (given up, kept for replay). ' + shared,
+      labelNames: ['kind', 'state'],
+      registers: [this.registry],
+      async collect() {
+        const stats = await reader.current();
+        if (!stats) return this.reset();
+        for (const kind of JOB_KINDS) for (const state of JOB_METRIC_STATES) this.set({ kind, state }, stats[kind][state]);
+      },
+    });
+    new Gauge({
+      name: 'mmsgate_job_oldest_due_age_seconds',
+      help: 'How long the longest-waiting due job of each kind has been due, in seconds (0 when none is due). ' + shared,
+      labelNames: ['kind'],
+      registers: [this.registry],
+      async collect() {
+        const stats = await reader.current();
+        if (!stats) return this.reset();
+        for (const kind of JOB_KINDS) this.set({ kind }, stats[kind].oldestDueAgeMs / 1000);
+      },
+    });
+    new Gauge({
+      name: 'mmsgate_job_stats_up',
+      help:
+        `1 when mmsgate_jobs and mmsgate_job_oldest_due_age_seconds are current (read within ${cacheMs / 1000} s), ` +
+        '0 when reading them from the store failed or took too long (they are then left out).',
+      registers: [this.registry],
+      async collect() {
+        this.set((await reader.current()) ? 1 : 0);
+      },
+    });
+  }
+
   /** Prometheus text exposition. */
   async render(): Promise<{ contentType: string; body: string }> {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}
+
+/** Readings of the job queue for the gauges: cached, shared, bounded in time, failures kept out of the scrape. */
+class JobQueueReader {
+  /** The last reading that settled: when it started, and its figures (undefined: it failed). */
+  private last: { at: number; stats: JobStats | undefined } | undefined;
+  /** The store read under way, if any (a slow one is joined by later scrapes, never started twice). */
+  private reading: Promise<void> | undefined;
+  /** What the scrape under way gets (its gauges collect at the same moment and must agree). */
+  private answer: Promise<JobStats | undefined> | undefined;
+
+  constructor(
+    private readonly read: (now: number) => Promise<JobStats>,
+    private readonly cacheMs: number,
+    private readonly timeoutMs: number,
+    private readonly log: (msg: string, extra?: object) => void,
+    private readonly clock: () => number,
+  ) {}
+
+  /** Figures at most cacheMs old, or undefined when the store did not give them (in time). */
+  current(): Promise<JobStats | undefined> {
+    this.answer ??= this.fresh().finally(() => {
+      this.answer = undefined;
+    });
+    return this.answer;
+  }
+
+  private async fresh(): Promise<JobStats | undefined> {
+    const now = this.clock();
+    if (this.last && now - this.last.at < this.cacheMs) return this.last.stats;
+    this.reading ??= this.readAt(now).finally(() => {
+      this.reading = undefined;
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), this.timeoutMs);
+      timer.unref();
+    });
+    try {
+      if ((await Promise.race([this.reading, late])) === 'late') {
+        this.log('job queue metrics: reading the store took too long; left out of this scrape', { timeoutMs: this.timeoutMs });
+        return undefined;
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+    return this.last?.stats;
+  }
+
+  private async readAt(now: number): Promise<void> {
+    try {
+      this.last = { at: now, stats: await this.read(now) };
+    } catch (err) {
+      // Kept as a failure for cacheMs: a store that is down is not asked again by every scrape.
+      this.last = { at: now, stats: undefined };
+      this.log('job queue metrics: reading the store failed; left out of this scrape', { error: (err as Error).message });
+    }
   }
 }

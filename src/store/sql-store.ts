@@ -13,6 +13,7 @@ import type {
   Job,
   JobFilter,
   JobKind,
+  JobStats,
   MtPatch,
   ParkedReport,
   NodeInfo,
@@ -28,6 +29,7 @@ import { BLOB_TOUCH_INTERVAL_MS, BlobCache, StoredDigests } from './blob-cache.t
 import * as parked from './parked-reports.ts';
 import { hasDuplicates, inRounds, patchMtsBatch, resolveJobsBatch } from './batch-updates.ts';
 import { claimIdempotencyKeys } from './idempotency.ts';
+import { jobStats } from './job-stats.ts';
 import { inTransaction, runMigrations } from './migrations.ts';
 import { purgeRetired } from './retention.ts';
 import * as side from './side-tables.ts';
@@ -438,6 +440,10 @@ export class KyselyStore implements SqlStore {
           SELECT 1 FROM jobs o WHERE o.order_key = j.order_key AND o.state = 'ready' AND o.id < j.id))`.execute(this.db);
     const t = r.rows[0]?.t;
     return t === null || t === undefined ? null : Number(t);
+  }
+
+  async jobStats(now: number): Promise<JobStats> {
+    return jobStats(this.db, now);
   }
 
   async listJobs(filter: JobFilter): Promise<Job[]> {

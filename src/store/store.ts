@@ -17,6 +17,9 @@ export type JobKind =
   | 'mo' // POST an MO to the customer's moUrl
   | 'sim-deliver'; // the simulator delivers to its virtual handset and reports (remote content is fetched by submit)
 
+/** Every job kind, in a fixed order (a bounded set: queue metrics label by it). */
+export const JOB_KINDS: readonly JobKind[] = ['submit', 'report', 'mo', 'sim-deliver'];
+
 export type JobState = 'ready' | 'done' | 'dead';
 
 /** A queued job as stored. Times in ms since the epoch. */
@@ -252,6 +255,36 @@ export interface ClaimOptions {
   now: number;
 }
 
+/**
+ * How the jobs of one kind stand at a moment `now` (Store.jobStats). Every ready job counts in exactly one of `due`,
+ * `leased`, `blocked` and `scheduled`, judged in that order of precedence: leased, then blocked, then by runAt.
+ * Done jobs are not counted (they are history, kept for DONE_JOB_RETENTION_MS; the committed events count throughput).
+ */
+export interface JobKindStats {
+  /**
+   * Waiting for a worker: ready, runAt <= now, no lease running, and not held behind an older job of its order key;
+   * what claimJobs would hand out at `now`. A job whose lease expired (its node died or lost it) counts here again,
+   * due since its lease ended.
+   */
+  due: number;
+  /** In progress: ready with a lease that has not expired (leaseExpiresAt >= now; runAt is then the lease's end). */
+  leased: number;
+  /**
+   * Held behind an older ready job with the same order key (a message's later delivery report waits for its earlier
+   * one): claimable only once that job is done or dead, whatever its own runAt. Not leased.
+   */
+  blocked: number;
+  /** Waiting for a later time: ready, not leased, runAt > now (a retry's next attempt, or enqueued for later). */
+  scheduled: number;
+  /** How long the longest-waiting `due` job has been due, in ms: now minus the least runAt among them; 0 if none. */
+  oldestDueAgeMs: number;
+  /** Given up (state dead), kept until replayed or deleted with their message. */
+  dead: number;
+}
+
+/** JobKindStats for every kind of JOB_KINDS (a kind without jobs has all zeros). */
+export type JobStats = Record<JobKind, JobKindStats>;
+
 export interface JobFilter {
   state?: JobState;
   kind?: JobKind;
@@ -302,6 +335,14 @@ export interface Store {
 
   /** Earliest runAt among ready jobs of these kinds (to sleep until then), or null. */
   nextRunAt(kinds: readonly JobKind[]): Promise<number | null>;
+
+  /**
+   * The queue at `now` (ms), per job kind: due, leased, blocked and scheduled ready jobs, the age of the oldest due
+   * one, and dead jobs (JobKindStats says precisely what counts where). For monitoring: reads every ready and dead
+   * job (through the indexes that hold only those: the live queue, never the done history), so callers cache it.
+   * Rows of a kind this version does not know are left out.
+   */
+  jobStats(now: number): Promise<JobStats>;
 
   /** List jobs (newest first) for the status API and operations. */
   listJobs(filter: JobFilter): Promise<Job[]>;

@@ -1,11 +1,11 @@
 /**
- * Store contract, part two, on every backend: idempotency keys inside write(), housekeeping, the remote-content
- * URL cache and the node registry.
+ * Store contract, part two, on every backend: idempotency keys inside write(), housekeeping, the queue's figures for
+ * monitoring (jobStats), the remote-content URL cache and the node registry.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/open-store.ts';
 import type { SqlStore } from '../../src/store/sql-store.ts';
-import { DONE_JOB_RETENTION_MS, type CachedUrlRow, type IdempotencyClaim } from '../../src/store/store.ts';
+import { DONE_JOB_RETENTION_MS, type CachedUrlRow, type IdempotencyClaim, type JobKindStats } from '../../src/store/store.ts';
 import { BINARY, blobOf, mtOf, storeBackends } from './fixtures.ts';
 
 const HOUR = 3_600_000;
@@ -140,6 +140,87 @@ describe.each(backends)('Store extensions on %s', (backend, newUrl) => {
     } finally {
       await own.close();
     }
+  });
+
+  describe('job statistics', () => {
+    const zero: JobKindStats = { due: 0, leased: 0, blocked: 0, scheduled: 0, oldestDueAgeMs: 0, dead: 0 };
+    const stats = (over: Partial<JobKindStats>): JobKindStats => ({ ...zero, ...over });
+
+    it('counts every kind, zeros included, on an empty queue', async () => {
+      const own = await openStore(await newUrl());
+      try {
+        expect(await own.jobStats(Date.now())).toEqual({ submit: zero, report: zero, mo: zero, 'sim-deliver': zero });
+      } finally {
+        await own.close();
+      }
+    });
+
+    it('splits ready jobs into due, leased, blocked and scheduled, follows claims, leases, retries and deaths', async () => {
+      const own = await openStore(await newUrl());
+      try {
+        const t = Date.now();
+        await own.write([
+          {
+            jobs: [
+              { kind: 'submit', refId: 1, runAt: t - 3000 },
+              { kind: 'submit', refId: 2, runAt: t - 1000 },
+              { kind: 'submit', refId: 3, runAt: t + 60_000 }, // a later attempt
+              // Reports of one message go out in order: the second waits for the first, though it is due.
+              { kind: 'report', refId: 4, orderKey: 'report:4', runAt: t - 5000 },
+              { kind: 'report', refId: 4, orderKey: 'report:4', runAt: t - 4000 },
+              { kind: 'report', refId: 5, orderKey: 'report:5', runAt: t - 2000 },
+              { kind: 'mo', refId: 6, runAt: t - 500 },
+            ],
+          },
+        ]);
+        expect(await own.jobStats(t)).toEqual({
+          submit: stats({ due: 2, scheduled: 1, oldestDueAgeMs: 3000 }),
+          report: stats({ due: 2, blocked: 1, oldestDueAgeMs: 5000 }),
+          mo: stats({ due: 1, oldestDueAgeMs: 500 }),
+          'sim-deliver': zero,
+        });
+
+        // A claim leases the oldest submit job: no longer due; the next one is the oldest due.
+        const [leased] = await own.claimJobs({ kinds: ['submit'], owner: 'w1', leaseMs: 30_000, limit: 1, now: t });
+        expect(leased?.refId).toBe(1);
+        // The MO job dies after its attempt.
+        const [mo] = await own.claimJobs({ kinds: ['mo'], owner: 'w1', leaseMs: 30_000, limit: 1, now: t });
+        expect((await own.jobStats(t)).mo).toEqual(stats({ leased: 1 }));
+        await own.write([{ job: { jobId: mo!.id, owner: 'w1', outcome: 'dead', error: 'gave up' } }]);
+        // The first report is attempted and retried in a minute: scheduled; the one behind it stays blocked.
+        const [first] = await own.claimJobs({ kinds: ['report'], owner: 'w2', leaseMs: 30_000, limit: 1, now: t });
+        expect(first?.refId).toBe(4);
+        expect((await own.jobStats(t)).report).toEqual(stats({ due: 1, leased: 1, blocked: 1, oldestDueAgeMs: 2000 }));
+        await own.write([{ job: { jobId: first!.id, owner: 'w2', outcome: 'retry', runAt: t + 60_000, error: 'HTTP 503' } }]);
+        expect(await own.jobStats(t)).toEqual({
+          submit: stats({ due: 1, leased: 1, scheduled: 1, oldestDueAgeMs: 1000 }),
+          report: stats({ due: 1, blocked: 1, scheduled: 1, oldestDueAgeMs: 2000 }),
+          mo: stats({ dead: 1 }),
+          'sim-deliver': zero,
+        });
+
+        // Past the lease's end (t + 30 s) the leased job is due again, due since its lease ended; the retry still waits.
+        const later = t + 31_000;
+        expect((await own.jobStats(later)).submit).toEqual(stats({ due: 2, scheduled: 1, oldestDueAgeMs: 32_000 }));
+        expect((await own.jobStats(later)).report).toEqual(stats({ due: 1, blocked: 1, scheduled: 1, oldestDueAgeMs: 33_000 }));
+        // Once the retry's time has come it is due, and the report behind it still waits for it.
+        expect((await own.jobStats(t + 61_000)).report).toEqual(stats({ due: 2, blocked: 1, oldestDueAgeMs: 63_000 }));
+
+        // A job finished is history: counted nowhere. The report behind it becomes due.
+        const claimed = await own.claimJobs({ kinds: ['report'], owner: 'w2', leaseMs: 30_000, limit: 10, now: t + 61_000 });
+        expect(claimed.map((j) => j.refId).sort()).toEqual([4, 5]); // not the one behind report:4's first
+        const retried = claimed.find((j) => j.refId === 4)!;
+        await own.write([{ job: { jobId: retried.id, owner: 'w2', outcome: 'done' } }]);
+        expect((await own.jobStats(t + 61_000)).report).toEqual(stats({ due: 1, leased: 1, oldestDueAgeMs: 65_000 }));
+        expect((await own.listJobs({ state: 'done' })).length).toBe(1);
+
+        // A replayed dead job is due at once.
+        expect(await own.replayJob(mo!.id, t + 62_000)).toBe(true);
+        expect((await own.jobStats(t + 62_000)).mo).toEqual(stats({ due: 1 }));
+      } finally {
+        await own.close();
+      }
+    });
   });
 
   describe('remote-content URL cache', () => {
