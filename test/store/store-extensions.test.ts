@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/open-store.ts';
 import type { SqlStore } from '../../src/store/sql-store.ts';
 import { DONE_JOB_RETENTION_MS, type CachedUrlRow, type IdempotencyClaim, type JobKindStats } from '../../src/store/store.ts';
-import { BINARY, blobOf, mtOf, storeBackends } from './fixtures.ts';
+import { BINARY, blobOf, moOf, mtOf, storeBackends } from './fixtures.ts';
 
 const HOUR = 3_600_000;
 
@@ -214,7 +214,8 @@ describe.each(backends)('Store extensions on %s', (backend, newUrl) => {
         expect((await own.jobStats(t + 61_000)).report).toEqual(stats({ due: 1, leased: 1, oldestDueAgeMs: 65_000 }));
         expect((await own.listJobs({ state: 'done' })).length).toBe(1);
 
-        // A replayed dead job is due at once.
+        // A replayed dead job is due at once (a replay needs its message: the MO is written now).
+        await own.write([{ mos: [{ ...moOf(6, []), receivedAt: t }] }]);
         expect(await own.replayJob(mo!.id, t + 62_000)).toBe(true);
         expect((await own.jobStats(t + 62_000)).mo).toEqual(stats({ due: 1 }));
       } finally {
