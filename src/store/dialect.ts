@@ -44,6 +44,12 @@ export interface SqlWriter {
   run(db: Kysely<Database>, sql: string, params: readonly unknown[], flush: boolean): Promise<unknown[]>;
   /** Settle the writes that have completed, now (a threaded writer's replies would otherwise wait for the event loop). */
   poll?(): void;
+  /**
+   * Several compiled statements in one flushed transaction; the rows of each. Its writes are serialised (one writer),
+   * so later statements may qualify their rows by the same subquery as earlier ones and see the same rows
+   * (retention.ts deletes a page of messages so, off the event loop when the writer is a thread).
+   */
+  runAll(db: Kysely<Database>, statements: readonly { sql: string; params: readonly unknown[] }[]): Promise<unknown[][]>;
 }
 
 /** One SQL backend. */

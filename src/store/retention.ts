@@ -21,6 +21,7 @@
  * busy gateway deletes as many messages per run as it takes, and a backlog is worked off over several runs.
  */
 import { sql, type Kysely } from 'kysely';
+import { deleteCounting, type MaintenanceWriter } from './maintenance-writes.ts';
 import { inTransaction } from './migrations.ts';
 import { mtPartsFromColumn } from './rows.ts';
 import type { Database } from './schema.ts';
@@ -52,27 +53,37 @@ export interface RetentionCounts {
   blobs: number;
 }
 
-/** Delete what is past `retentionMs` at `now` (see the module comment). `beginWrite` opens a write transaction. */
-export async function purgeRetired(
-  db: Db,
-  beginWrite: string,
-  now: number,
-  retentionMs: number,
-  clock: () => number = Date.now,
-): Promise<RetentionCounts> {
+/** Options for purgeRetired. */
+export interface RetentionOptions {
+  /** Opens a write transaction on `db` (StoreDialect.beginWrite), when there is no `writer`. */
+  beginWrite: string;
+  /**
+   * The backend's serialised writer (SQLite). A page of messages is then a few statements on it that qualify their
+   * rows by the same subquery, which nothing can change between them; without one (PostgreSQL) a page is a
+   * transaction on `db` whose DELETE ... RETURNING names the rows the other deletes follow.
+   */
+  writer?: MaintenanceWriter;
+  /** For the work budget; default Date.now. */
+  clock?: () => number;
+}
+
+/** Delete what is past `retentionMs` at `now` (see the module comment). */
+export async function purgeRetired(db: Db, now: number, retentionMs: number, opts: RetentionOptions): Promise<RetentionCounts> {
+  const clock = opts.clock ?? Date.now;
   const cutoff = now - retentionMs;
   const deadline = clock() + WORK_BUDGET_MS;
-  const mt = await purgeMessages(db, beginWrite, cutoff, MT_SCAN, () => clock() > deadline);
-  const mo = await purgeMessages(db, beginWrite, cutoff, MO_SCAN, () => clock() > deadline);
-  const handset = await purgeByAge(db, 'handset_messages', cutoff);
-  const inbox = await purgeByAge(db, 'inbox', cutoff);
-  const cachedUrls = await purgeCachedUrls(db, now, cutoff);
+  const outOfTime = () => clock() > deadline;
+  const w = opts.writer;
+  const mt = await purgeMessages(db, opts, cutoff, MT_SCAN, outOfTime);
+  const mo = await purgeMessages(db, opts, cutoff, MO_SCAN, outOfTime);
+  const sandboxRows = (await purgeByAge(db, w, 'handset_messages', cutoff)) + (await purgeByAge(db, w, 'inbox', cutoff));
+  const cachedUrls = await purgeCachedUrls(db, w, now, cutoff);
   let blobs = 0;
   if (mt.complete && mo.complete) {
     const spared = new Set([...(await mtDigests(db, mt.kept)), ...(await moDigests(db, mo.kept))]);
-    blobs = await sweepBlobs(db, cutoff - BLOB_GRACE_MS, spared, () => clock() > deadline);
+    blobs = await sweepBlobs(db, w, cutoff - BLOB_GRACE_MS, spared, outOfTime);
   }
-  return { mtMessages: mt.deleted, moMessages: mo.deleted, sandboxRows: handset.deleted + inbox.deleted, cachedUrls, blobs };
+  return { mtMessages: mt.deleted, moMessages: mo.deleted, sandboxRows, cachedUrls, blobs };
 }
 
 /** One message table as the scan sees it. */
@@ -95,7 +106,7 @@ interface ScanResult {
   complete: boolean;
 }
 
-async function purgeMessages(db: Db, beginWrite: string, cutoff: number, s: MessageScan, outOfTime: () => boolean): Promise<ScanResult> {
+async function purgeMessages(db: Db, opts: RetentionOptions, cutoff: number, s: MessageScan, outOfTime: () => boolean): Promise<ScanResult> {
   const { table, id, created } = s;
   let after: { created: number; id: number } | undefined;
   let deleted = 0;
@@ -113,7 +124,7 @@ async function purgeMessages(db: Db, beginWrite: string, cutoff: number, s: Mess
     const last = rows[rows.length - 1]!;
     after = { created: Number(last.created), id: Number(last.id) };
     const candidates = rows.filter((r) => Number(r.updated) < cutoff).map((r) => Number(r.id));
-    const gone = candidates.length === 0 ? new Set<number>() : await deleteMessages(db, beginWrite, cutoff, s, candidates);
+    const gone = candidates.length === 0 ? new Set<number>() : await deleteMessages(db, opts, cutoff, s, candidates);
     deleted += gone.size;
     for (const r of rows) if (!gone.has(Number(r.id))) kept.push(Number(r.id));
     if (kept.length > MAX_KEPT) return { deleted, kept, complete: false };
@@ -122,16 +133,28 @@ async function purgeMessages(db: Db, beginWrite: string, cutoff: number, s: Mess
 }
 
 /** Delete the candidates that still qualify, with their events, jobs and (MO) parts, in one transaction; their ids. */
-async function deleteMessages(db: Db, beginWrite: string, cutoff: number, s: MessageScan, ids: number[]): Promise<Set<number>> {
+async function deleteMessages(db: Db, opts: RetentionOptions, cutoff: number, s: MessageScan, ids: number[]): Promise<Set<number>> {
   const { table, id, refKind, jobKinds } = s;
+  // Still old, unchanged since the scan read it, and no job left to run.
+  const qualifies = (alias: string) => sql`${sql.ref(`${alias}.${id}`)} IN (${sql.join(ids)}) AND ${sql.ref(`${alias}.updated_at`)} < ${cutoff}
+    AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.ref_id = ${sql.ref(`${alias}.${id}`)} AND j.state = 'ready'
+      AND j.kind IN (${sql.join(jobKinds)}))`;
+  const deleteMessagesSql = sql<{ id: number }>`DELETE FROM ${sql.table(table)} WHERE ${qualifies(table)} RETURNING ${sql.ref(id)} AS id`;
+  if (opts.writer) {
+    // One writer: the children first, by the same qualification, then the messages.
+    const qualified = sql`SELECT ${sql.ref(`m.${id}`)} FROM ${sql.table(table)} m WHERE ${qualifies('m')}`;
+    const statements = [
+      sql`DELETE FROM events WHERE ref_kind = ${refKind} AND ref_id IN (${qualified})`.compile(db),
+      sql`DELETE FROM jobs WHERE kind IN (${sql.join(jobKinds)}) AND ref_id IN (${qualified})`.compile(db),
+      ...(refKind === 'mo' ? [sql`DELETE FROM mo_parts WHERE msg_id IN (${qualified})`.compile(db)] : []),
+      deleteMessagesSql.compile(db),
+    ];
+    const results = await opts.writer.runAll(statements);
+    return new Set((results[results.length - 1] as { id: number }[]).map((r) => Number(r.id)));
+  }
   return db.connection().execute((conn) =>
-    inTransaction(conn, beginWrite, async () => {
-      const rows = await sql<{ id: number }>`
-        DELETE FROM ${sql.table(table)} WHERE ${sql.ref(id)} IN (${sql.join(ids)}) AND updated_at < ${cutoff}
-          AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.ref_id = ${sql.ref(`${table}.${id}`)} AND j.state = 'ready'
-            AND j.kind IN (${sql.join(jobKinds)}))
-        RETURNING ${sql.ref(id)} AS id`.execute(conn);
-      const gone = rows.rows.map((r) => Number(r.id));
+    inTransaction(conn, opts.beginWrite, async () => {
+      const gone = (await deleteMessagesSql.execute(conn)).rows.map((r) => Number(r.id));
       if (gone.length > 0) {
         await conn.deleteFrom('events').where('ref_kind', '=', refKind).where('ref_id', 'in', gone).execute();
         await conn.deleteFrom('jobs').where('ref_id', 'in', gone).where('kind', 'in', jobKinds).execute();
@@ -147,33 +170,32 @@ async function deleteMessages(db: Db, beginWrite: string, cutoff: number, s: Mes
  * Their parts name blobs too; a handset copy is made within simulator.deliveryDelay (at most 1 h, config/schema.ts)
  * of the submission that wrote or refreshed those blobs, well inside the blob windows.
  */
-async function purgeByAge(db: Db, table: 'handset_messages' | 'inbox', cutoff: number): Promise<{ deleted: number; complete: boolean }> {
+async function purgeByAge(db: Db, w: MaintenanceWriter | undefined, table: 'handset_messages' | 'inbox', cutoff: number): Promise<number> {
   let deleted = 0;
   for (let page = 0; page < MAX_PAGES; page++) {
     const rows = await db.selectFrom(table).select(['id', 'received_at']).orderBy('id').limit(PAGE).execute();
     const old = rows.filter((r) => Number(r.received_at) < cutoff).map((r) => Number(r.id));
-    if (old.length === 0) return { deleted, complete: true };
-    const r = await db.deleteFrom(table).where('id', 'in', old).executeTakeFirst();
-    deleted += Number(r.numDeletedRows);
+    if (old.length === 0) break;
+    deleted += await deleteCounting(db, w, db.deleteFrom(table).where('id', 'in', old).returning('id').compile());
     // Rows newer than the cutoff in front of older ones (clock skew between nodes): leave the rest for next time.
-    if (old.length < rows.length) return { deleted, complete: true };
+    if (old.length < rows.length) break;
   }
-  return { deleted, complete: false };
+  return deleted;
 }
 
 /** URL-cache rows fetched before the cutoff and stale now (a fresh one is still in use, whatever its age). */
-async function purgeCachedUrls(db: Db, now: number, cutoff: number): Promise<number> {
+async function purgeCachedUrls(db: Db, w: MaintenanceWriter | undefined, now: number, cutoff: number): Promise<number> {
   let deleted = 0;
   for (let page = 0; page < MAX_PAGES; page++) {
-    const r = await db
+    const q = db
       .deleteFrom('url_cache')
       .where('url', 'in', (eb) =>
         eb.selectFrom('url_cache').select('url').where('fetched_at', '<', cutoff).where('fresh_until', '<', now).limit(PAGE),
       )
       .where('fetched_at', '<', cutoff)
       .where('fresh_until', '<', now)
-      .executeTakeFirst();
-    const n = Number(r.numDeletedRows);
+      .returning('url');
+    const n = await deleteCounting(db, w, q.compile());
     deleted += n;
     if (n < PAGE) break;
   }
@@ -199,7 +221,7 @@ async function moDigests(db: Db, ids: number[]): Promise<string[]> {
 }
 
 /** Delete blobs last brought before `blobCutoff`, except `spared` ones and those a URL-cache row names. */
-async function sweepBlobs(db: Db, blobCutoff: number, spared: ReadonlySet<string>, outOfTime: () => boolean): Promise<number> {
+async function sweepBlobs(db: Db, w: MaintenanceWriter | undefined, blobCutoff: number, spared: ReadonlySet<string>, outOfTime: () => boolean): Promise<number> {
   let deleted = 0;
   let after: { at: number; sha256: string } | undefined;
   while (!outOfTime()) {
@@ -216,15 +238,15 @@ async function sweepBlobs(db: Db, blobCutoff: number, spared: ReadonlySet<string
     if (victims.length > 0) {
       // The age is checked again in the DELETE: a message written meanwhile brought the blob back (its upsert moved
       // last_ref_at; on PostgreSQL the DELETE re-checks the row after waiting for that writer's lock).
-      const r = await db
+      const del = db
         .deleteFrom('blobs')
         .where('sha256', 'in', victims)
         .where('last_ref_at', '<', blobCutoff)
         .where(({ not, exists, selectFrom }) =>
           not(exists(selectFrom('url_cache').select(sql`1`.as('one')).whereRef('url_cache.sha256', '=', 'blobs.sha256'))),
         )
-        .executeTakeFirst();
-      deleted += Number(r.numDeletedRows);
+        .returning('sha256');
+      deleted += await deleteCounting(db, w, del.compile());
     }
     if (rows.length < PAGE) break;
   }

@@ -32,6 +32,7 @@ import { claimIdempotencyKeys } from './idempotency.ts';
 import { jobStats } from './job-stats.ts';
 import { inTransaction, runMigrations } from './migrations.ts';
 import { purgeRetired } from './retention.ts';
+import type { MaintenanceWriter } from './maintenance-writes.ts';
 import * as side from './side-tables.ts';
 import {
   eventFromRow,
@@ -602,9 +603,14 @@ export class KyselyStore implements SqlStore {
   }
 
   async purgeExpired(now: number, retentionMs?: number): Promise<PurgeCounts> {
-    const counts = await side.purgeExpired(this.db, now);
+    const dw = this.dialect.writer;
+    // Housekeeping deletes go to the backend's writer when it has one (maintenance-writes.ts).
+    const writer: MaintenanceWriter | undefined = dw
+      ? { runAll: (qs) => dw.runAll(this.db, qs.map((q) => ({ sql: q.sql, params: q.parameters }))) }
+      : undefined;
+    const counts = await side.purgeExpired(this.db, now, writer);
     if (retentionMs === undefined || retentionMs <= 0) return counts;
-    return { ...counts, retired: await purgeRetired(this.db, this.dialect.beginWrite, now, retentionMs) };
+    return { ...counts, retired: await purgeRetired(this.db, now, retentionMs, { beginWrite: this.dialect.beginWrite, writer }) };
   }
 
   async parkReport(report: Omit<ParkedReport, 'id'>): Promise<boolean> {

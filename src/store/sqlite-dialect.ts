@@ -73,6 +73,7 @@ function inlineWriter(w: SqliteBatchWriter, wal?: WalSync): SqlWriter {
       });
       return changed ? durable(rows) : rows;
     },
+    runAll: async (db, statements) => durable(await db.connection().execute(async () => w.runAll(statements))),
   };
 }
 
@@ -81,6 +82,7 @@ function threadedWriter(t: SqliteWriterThread): SqlWriter {
   return {
     write: (_db, units, now) => t.write(units, now),
     run: (_db, sql, params, flush) => t.run(sql, params, flush),
+    runAll: (_db, statements) => t.runAll(statements),
     poll: () => t.poll(),
   };
 }

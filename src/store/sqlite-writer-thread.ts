@@ -31,6 +31,8 @@ export type WriterRequest =
   | { id: number; op: 'write'; units: EncodedUnit[]; now: number }
   /** One statement; `flush: false` runs it with synchronous=NORMAL (lease writes). Returns rows of a reader. */
   | { id: number; op: 'run'; sql: string; params: unknown[]; flush: boolean }
+  /** Several statements in one flushed transaction (maintenance deletes); the rows of each. */
+  | { id: number; op: 'runAll'; statements: { sql: string; params: unknown[] }[] }
   | { id: number; op: 'close' };
 
 /** Thread -> main. id 0 is the ready signal. */
@@ -86,6 +88,11 @@ export class SqliteWriterThread {
    */
   poll(): void {
     for (let m = receiveMessageOnPort(this.replies); m; m = receiveMessageOnPort(this.replies)) this.settle(m.message as WriterReply);
+  }
+
+  /** Run several statements in one transaction on the thread's connection; the rows of each. */
+  async runAll(statements: readonly { sql: string; params: readonly unknown[] }[]): Promise<unknown[][]> {
+    return (await this.call({ op: 'runAll', statements: statements.map((st) => ({ sql: st.sql, params: [...st.params] })) })) as unknown[][];
   }
 
   /** Close the thread's connection and let the thread end. */

@@ -26,6 +26,8 @@ function serve(req: WriterRequest): unknown {
       return writer.write(decodeUnits(req.units), req.now);
     case 'run':
       return writer.runStatement(req.sql, req.params, req.flush);
+    case 'runAll':
+      return writer.runAll(req.statements);
     case 'close':
       db.close();
       return null;

@@ -112,14 +112,7 @@ export class SqliteBatchWriter {
    * so, and the caller syncs.
    */
   runStatement(sqlText: string, params: readonly unknown[], flush: boolean): unknown[] {
-    let s = this.single.get(sqlText);
-    if (!s) {
-      s = this.db.prepare(sqlText);
-      // Their shapes vary (IN lists of any length up to the chunk size): a bounded cache.
-      if (this.single.size >= 256) this.single.delete(this.single.keys().next().value as string);
-      this.single.set(sqlText, s);
-    }
-    const stmt = s;
+    const stmt = this.prepared(sqlText);
     const exec = (): unknown[] => {
       if (stmt.reader) {
         const rows = stmt.all(...params);
@@ -131,6 +124,28 @@ export class SqliteBatchWriter {
       return [];
     };
     return flush && this.commitSync === 'commit' ? exec() : this.withoutCommitSync(exec);
+  }
+
+  /**
+   * Several statements in one transaction (all or nothing), committed as write() commits; the rows of each. For
+   * maintenance writes whose statements qualify their rows by the same subquery in turn (retention.ts): with one
+   * writer nothing can change between them.
+   */
+  runAll(statements: readonly { sql: string; params: readonly unknown[] }[]): unknown[][] {
+    const stmts = statements.map((st) => ({ stmt: this.prepared(st.sql), params: st.params }));
+    const run = this.db.transaction(() => stmts.map(({ stmt, params }) => (stmt.reader ? stmt.all(...params) : (stmt.run(...params), []))));
+    return this.commitSync === 'caller' ? this.withoutCommitSync(() => run.immediate()) : run.immediate();
+  }
+
+  /** A prepared statement from the bounded cache of one-off statements (their shapes vary: IN lists of any length). */
+  private prepared(sqlText: string): Statement {
+    let s = this.single.get(sqlText);
+    if (!s) {
+      s = this.db.prepare(sqlText);
+      if (this.single.size >= 256) this.single.delete(this.single.keys().next().value as string);
+      this.single.set(sqlText, s);
+    }
+    return s;
   }
 
   /**

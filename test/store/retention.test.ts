@@ -3,6 +3,7 @@
  * run or a recent change stay; blobs go a day later unless a kept message, a later message or a cached URL still
  * names them.
  */
+import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/open-store.ts';
 import type { SqlStore } from '../../src/store/sql-store.ts';
@@ -15,7 +16,7 @@ const T0 = 1_800_000_000_000;
 
 const backends = storeBackends('mmsgate-retention');
 
-describe.each(backends)('Retention on %s', (_backend, newUrl) => {
+describe.each(backends)('Retention on %s', (backend, newUrl) => {
   const opened: SqlStore[] = [];
   afterEach(async () => {
     await Promise.all(opened.splice(0).map((s) => s.close()));
@@ -207,5 +208,30 @@ describe.each(backends)('Retention on %s', (_backend, newUrl) => {
     expect(await store.replayJob(job!.id, now - 1)).toBe(true);
     expect((await store.purgeExpired(now, RETENTION)).retired?.mtMessages).toBe(0);
     expect(await store.listJobs({ refId: id })).toMatchObject([{ id: job!.id, state: 'ready' }]);
+  });
+
+  it.runIf(backend === 'sqlite')('deletes on the writer thread: waiting for the write lock does not hold the event loop', async () => {
+    const url = await newUrl();
+    const store = await openStore(url, { clock: () => T0 });
+    opened.push(store);
+    const id = await store.reserveIds('mt', 1);
+    await store.write([{ mts: [mtOf(id, [], { createdAt: T0, updatedAt: T0 })] }]);
+    // Another connection holds the write lock for 600 ms (a checkpoint, a backup, another process).
+    const other = new BetterSqlite3(url.slice('sqlite:'.length));
+    other.exec('BEGIN IMMEDIATE');
+    const release = setTimeout(() => other.exec('COMMIT'), 600);
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 10);
+    try {
+      const counts = await store.purgeExpired(T0 + RETENTION + HOUR, RETENTION);
+      expect(counts.retired?.mtMessages).toBe(1);
+      // The loop kept turning while the purge waited (on the main connection it would have slept in SQLite's busy handler).
+      expect(ticks).toBeGreaterThan(20);
+    } finally {
+      clearInterval(ticker);
+      clearTimeout(release);
+      if (other.inTransaction) other.exec('COMMIT');
+      other.close();
+    }
   });
 });
