@@ -210,6 +210,27 @@ describe.each(backends)('Retention on %s', (backend, newUrl) => {
     expect(await store.listJobs({ refId: id })).toMatchObject([{ id: job!.id, state: 'ready' }]);
   });
 
+  it('lets two nodes purge at once: every old message deleted once, nothing else', async () => {
+    const { store, fresh } = await stores();
+    const other = await fresh();
+    const n = 3000;
+    const id = await store.reserveIds('mt', n + 1);
+    for (let i = 0; i < n; i += 500) {
+      await store.write(Array.from({ length: 500 }, (_, k) => ({
+        mts: [mtOf(id + i + k, [], { createdAt: T0 + i + k, updatedAt: T0 + i + k })],
+        events: [{ mtId: id + i + k, at: T0, type: 'accepted', node: 'n1', detail: {} }],
+      })));
+    }
+    await store.write([{ mts: [mtOf(id + n, [], { createdAt: T0 + 40 * DAY, updatedAt: T0 + 40 * DAY })] }]);
+    const now = T0 + RETENTION + DAY;
+    const [a, b] = await Promise.all([store.purgeExpired(now, RETENTION), other.purgeExpired(now, RETENTION)]);
+    // A message both saw is deleted by one of them; the other counts it as gone meanwhile, never twice.
+    expect(a.retired!.mtMessages + b.retired!.mtMessages).toBe(n);
+    expect(await store.getMt(id + n - 1)).toBeUndefined();
+    expect(await store.getEvents({ mtId: id + n - 1 })).toEqual([]);
+    expect((await store.getMt(id + n))?.mtId).toBe(id + n);
+  });
+
   it.runIf(backend === 'sqlite')('deletes on the writer thread: waiting for the write lock does not hold the event loop', async () => {
     const url = await newUrl();
     const store = await openStore(url, { clock: () => T0 });
