@@ -13,7 +13,7 @@
  */
 import { ConfigError, loadConfig } from '../config/load.ts';
 import { openStore } from '../store/open-store.ts';
-import type { Job, JobKind, JobState, Store } from '../store/store.ts';
+import { JOB_KINDS, type Job, type JobState, type Store } from '../store/store.ts';
 import { intOption, parseCommandLine, usageFailure, UsageError, type CliIo } from './args.ts';
 import { printable, safeJson } from './terminal.ts';
 
@@ -40,7 +40,6 @@ const OPTIONS = {
 } as const;
 
 const STATES: readonly JobState[] = ['ready', 'done', 'dead'];
-const KINDS: readonly JobKind[] = ['submit', 'report', 'mo', 'sim-deliver'];
 /** Most jobs `replay --all` moves in one run (run it again for more). */
 const MAX_REPLAY_ALL = 1000;
 
@@ -55,7 +54,7 @@ export async function runJobs(argv: string[], io: CliIo): Promise<number> {
     }
     const [action = 'list', ...ids] = positionals;
     if (action !== 'list' && action !== 'replay') throw new UsageError(`unknown action "${action}" (list or replay)`);
-    const kind = oneOf(values.kind, KINDS, 'kind');
+    const kind = oneOf(values.kind, JOB_KINDS, 'kind');
     // Only the store is needed: not the TLS key (which an operator running this may not be allowed to read).
     const config = loadConfig({ file: values.config ?? io.env.MMSGATE_CONFIG, dataDir: values['data-dir'], readPemFiles: false });
     if (action === 'list') {

@@ -25,6 +25,7 @@ import { deleteCounting, type MaintenanceWriter } from './maintenance-writes.ts'
 import { inTransaction } from './migrations.ts';
 import { mtPartsFromColumn } from './rows.ts';
 import type { Database } from './schema.ts';
+import { JOB_KINDS, JOB_REF } from './store.ts';
 
 /** Extra age, past the retention, before an unreferenced blob goes; many times BLOB_SKIP_WINDOW_MS (clock skew between nodes included). */
 export const BLOB_GRACE_MS = 24 * 60 * 60 * 1000;
@@ -38,8 +39,8 @@ const MAX_PAGES = 200;
 /** Messages kept past the cutoff whose blobs are spared, at most; past it this call sweeps no blobs. */
 const MAX_KEPT = 50_000;
 
-const MT_JOB_KINDS = ['submit', 'report', 'sim-deliver'] as const;
-const MO_JOB_KINDS = ['mo'] as const;
+const MT_JOB_KINDS = JOB_KINDS.filter((k) => JOB_REF[k] === 'mt');
+const MO_JOB_KINDS = JOB_KINDS.filter((k) => JOB_REF[k] === 'mo');
 
 type Db = Kysely<Database>;
 

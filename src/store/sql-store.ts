@@ -23,6 +23,7 @@ import type {
   WriteResult,
   WriteUnit,
 } from './store.ts';
+import { JOB_REF } from './store.ts';
 import type { JobsEnqueuedListener, StoreDialect } from './dialect.ts';
 import type { BatchOutcome } from './sqlite-writer.ts';
 import { BLOB_TOUCH_INTERVAL_MS, BlobCache, StoredDigests } from './blob-cache.ts';
@@ -480,7 +481,7 @@ export class KyselyStore implements SqlStore {
         // deleted has nothing to replay for.
         const ref = Number(row.ref_id);
         const touched =
-          row.kind === 'mo'
+          JOB_REF[row.kind as JobKind] === 'mo'
             ? await conn.updateTable('mo_messages').set({ updated_at: now }).where('mo_id', '=', ref).executeTakeFirst()
             : await conn.updateTable('mt_messages').set({ updated_at: now }).where('mt_id', '=', ref).executeTakeFirst();
         if (Number(touched.numUpdatedRows) === 0 && ref !== 0) throw new ReplayTargetGone();

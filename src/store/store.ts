@@ -17,8 +17,14 @@ export type JobKind =
   | 'mo' // POST an MO to the customer's moUrl
   | 'sim-deliver'; // the simulator delivers to its virtual handset and reports (remote content is fetched by submit)
 
+/**
+ * What a job's refId names, per kind: an MT (mtId) or an MO (moId). The two id sequences overlap, so a job's message
+ * is known only with its kind (the retention deletes a message's jobs by it; a replay marks the message changed).
+ */
+export const JOB_REF: Readonly<Record<JobKind, 'mt' | 'mo'>> = { submit: 'mt', report: 'mt', mo: 'mo', 'sim-deliver': 'mt' };
+
 /** Every job kind, in a fixed order (a bounded set: queue metrics label by it). */
-export const JOB_KINDS: readonly JobKind[] = ['submit', 'report', 'mo', 'sim-deliver'];
+export const JOB_KINDS: readonly JobKind[] = Object.keys(JOB_REF) as JobKind[];
 
 export type JobState = 'ready' | 'done' | 'dead';
 
