@@ -113,7 +113,12 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
 
   const storeLog = (msg: string, extra?: object) => log.info(extra ?? {}, msg);
   const heartbeat = startHeartbeat(store, { id: nodeId, dataCenter: config.node.dataCenter, url: null }, { intervalMs: config.node.heartbeatInterval, log: storeLog });
-  const housekeeping = startHousekeeping(store, { log: storeLog, retentionMs: config.retention.messages });
+  const housekeeping = startHousekeeping(store, {
+    log: storeLog,
+    warn: (msg, extra) => log.warn(extra ?? {}, msg),
+    retentionMs: config.retention.messages,
+    onRun: (counts) => metrics.observeHousekeeping(counts),
+  });
   // Per-operator messages/s is a limit for the whole cluster: each live node takes its share (cluster/shared-rate-limit).
   const connectors = new Map<number, Connector>(
     config.operators.map((op) => {

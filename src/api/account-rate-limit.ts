@@ -22,7 +22,7 @@ export class AccountSendGate implements BodyGate {
     const waitMs = this.bucket.tryTake();
     if (waitMs === 0) return;
     // Retry-After is whole seconds (RFC 9110 §10.2.3); rounding up means a client that waits it out finds a token.
-    throw new ApiError('RATE_LIMITED', { retryAfter: Math.max(1, Math.ceil(waitMs / 1000)) });
+    throw new ApiError('RATE_LIMITED', { cause: "over the account's send rate", retryAfter: Math.max(1, Math.ceil(waitMs / 1000)) });
   }
 }
 

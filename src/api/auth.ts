@@ -130,7 +130,7 @@ export class Authenticator<A extends AuthAccount> {
     const account = this.accounts.get(cred.user); // account IDs are case-sensitive
     // An unknown account costs the same derivation as a real one, so timing does not reveal which account IDs exist.
     const running = this.gate.tryRun(() => this.verifySecret(cred.pass, account?.passwordHash ?? DUMMY_HASH));
-    if (running === undefined) throw new ApiError('RATE_LIMITED', { retryAfter: BUSY_RETRY_AFTER_S });
+    if (running === undefined) throw new ApiError('RATE_LIMITED', { cause: 'new credentials are being checked', retryAfter: BUSY_RETRY_AFTER_S });
     if (!(await running) || account === undefined) {
       this.refused.set(key, true, this.failureTtlMs);
       throw new ApiError('AUTH_INVALID');

@@ -81,7 +81,7 @@ export async function runJobs(argv: string[], io: CliIo): Promise<number> {
       else refused.push(id);
     }
     io.stdout.write(`replayed ${replayed} job${replayed === 1 ? '' : 's'}\n`);
-    if (refused.length > 0) io.stderr.write(`mmsgate jobs: not dead (or no such job), left as they are: ${refused.join(', ')}\n`);
+    if (refused.length > 0) io.stderr.write(`mmsgate jobs: not dead, no such job, or its message was deleted (retention); left as they are: ${refused.join(', ')}\n`);
     if (values.all && targets.length === MAX_REPLAY_ALL) io.stdout.write(`(at most ${MAX_REPLAY_ALL} per run: run it again for more)\n`);
     return refused.length > 0 ? 1 : 0;
   } catch (e) {

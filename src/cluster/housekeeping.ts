@@ -20,6 +20,10 @@ export interface HousekeepingOptions {
   minIntervalMs?: number;
   /** Messages older than this are deleted (config `retention.messages`); 0 or absent keeps them. */
   retentionMs?: number;
+  /** Where a failed purge is reported (default: `log`): a purge that keeps failing lets the store grow without bound. */
+  warn?: (msg: string, extra?: object) => void;
+  /** Told the outcome of every run: what it deleted, or undefined when it failed (the gateway counts both in metrics). */
+  onRun?: (counts: PurgeCounts | undefined) => void;
 }
 
 /** A running housekeeping timer. */
@@ -34,6 +38,8 @@ export interface Housekeeping {
 export function startHousekeeping(store: Pick<Store, 'purgeExpired'>, opts: HousekeepingOptions = {}): Housekeeping {
   const interval = Math.max(opts.minIntervalMs ?? 1000, Math.floor(opts.intervalMs ?? DEFAULT_PURGE_INTERVAL_MS));
   const log = opts.log ?? (() => {});
+  const warn = opts.warn ?? log;
+  const onRun = opts.onRun ?? (() => {});
   const now = opts.now ?? Date.now;
   // Runs (the timer's and runOnce's) go one after another.
   let inflight: Promise<PurgeCounts | undefined> = Promise.resolve(undefined);
@@ -44,9 +50,11 @@ export function startHousekeeping(store: Pick<Store, 'purgeExpired'>, opts: Hous
         const counts = await store.purgeExpired(now(), opts.retentionMs || undefined);
         const retired = counts.retired ? Object.values(counts.retired).some((n) => n > 0) : false;
         if (counts.idempotencyKeys > 0 || counts.doneJobs > 0 || counts.parkedReports > 0 || retired) log('purged expired rows', counts);
+        onRun(counts);
         return counts;
       } catch (err) {
-        log('purge failed', { error: (err as Error).message });
+        warn('purge failed', { error: (err as Error).message });
+        onRun(undefined);
         return undefined;
       }
     });

@@ -14,6 +14,14 @@ import { secretKey } from '../shared/standard-webhooks.ts';
  */
 export const MIN_RETENTION_MS = 24 * 60 * 60 * 1000;
 
+/** A duration in ms written back the way a config file writes it (3d, 36h, 90s, 250ms). */
+function durationText(ms: number): string {
+  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+    if (ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
 /** A duration: "500ms", "5s", "2m", "1h", "3d" or a number of milliseconds. Parsed to ms. */
 const duration = z.union([z.string(), z.number().nonnegative()]).transform((v, ctx) => {
   try {
@@ -96,7 +104,7 @@ const accountSchema = z
      * Sends (POST /mms/v2/send requests) per second for the whole cluster; each live node takes its share. Absent:
      * unlimited. Over it: 429 RATE_LIMITED with Retry-After (api/account-rate-limit.ts).
      */
-    maxSendsPerSecond: z.number().positive('must be a number of sends per second above 0').optional(),
+    maxSendsPerSecond: z.number().positive('must be a number of sends per second above 0 (leave it out for no limit)').optional(),
     /** Sends the account may make at once after an idle period, for the whole cluster. Default: one second's worth. */
     sendBurst: z.number().int('must be a whole number of sends').min(1, 'must be at least 1').optional(),
   })
@@ -321,7 +329,7 @@ export const configSchema = z
         messages: duration
           .default(parseDuration('30d'))
           .refine((ms) => ms === 0 || ms >= MIN_RETENTION_MS, {
-            message: 'must be 0 (keep everything) or at least 1d: idempotency keys and the content de-duplication window need a day',
+            message: 'must be 0 (keep everything) or at least 1d (the store keeps stored content for reuse for hours past its last use)',
           }),
       })
       .strict()
@@ -390,11 +398,12 @@ export const configSchema = z
   .strict()
   .superRefine((c, ctx) => {
     // A retried send with its Idempotency-Key must find the message it replays; the retention must not delete it first.
-    if (c.retention.messages > 0 && c.api.idempotencyTtl > c.retention.messages) {
+    // (A retention under the 1d floor already has its own error.)
+    if (c.retention.messages >= MIN_RETENTION_MS && c.api.idempotencyTtl > c.retention.messages) {
       ctx.addIssue({
         code: 'custom',
         path: ['retention', 'messages'],
-        message: `must not be shorter than api.idempotencyTtl (${c.api.idempotencyTtl} ms): a retried send would replay an mtId already deleted`,
+        message: `must not be shorter than api.idempotencyTtl (${durationText(c.api.idempotencyTtl)}): a retried send would replay an mtId already deleted`,
       });
     }
   });

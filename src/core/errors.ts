@@ -85,7 +85,7 @@ export const ERRORS = {
   NOT_FOUND: { status: 404, retryable: false, description: 'No such resource.' },
   METHOD_NOT_ALLOWED: { status: 405, retryable: false, description: 'Method {method} is not allowed here.' },
   // --- capacity and server
-  RATE_LIMITED: { status: 429, retryable: true, description: 'Too many requests; retry after {retryAfter} s.' },
+  RATE_LIMITED: { status: 429, retryable: true, description: 'Too many requests ({cause}); retry after {retryAfter} s.' },
   SHUTTING_DOWN: { status: 503, retryable: true, description: 'This node is shutting down; send to another node.' },
   STORE_UNAVAILABLE: { status: 503, retryable: true, description: 'The message store is unavailable; retry later.' },
   INTERNAL: { status: 500, retryable: true, description: 'Internal error; the request was not accepted.' },

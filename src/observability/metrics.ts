@@ -6,7 +6,7 @@
  * /metrics is scraped, never on the request path.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { JOB_KINDS, type JobStats, type WriteUnit } from '../store/store.ts';
+import { JOB_KINDS, type JobStats, type PurgeCounts, type WriteUnit } from '../store/store.ts';
 
 /** The `state` label values of mmsgate_jobs: JobKindStats's counts. */
 export const JOB_METRIC_STATES = ['due', 'leased', 'blocked', 'scheduled', 'dead'] as const;
@@ -31,6 +31,8 @@ export class GatewayMetrics {
   /** Per event type, the labelled counter (prom-client hashes a label object on every inc otherwise). */
   private readonly eventChildren = new Map<string, { inc(): void }>();
   private readonly commitBatches: Counter;
+  private readonly housekeepingRuns: Counter<'result'>;
+  private readonly purgedRows: Counter<'what'>;
 
   constructor(nodeId: string) {
     this.registry.setDefaultLabels({ node: nodeId });
@@ -59,6 +61,21 @@ export class GatewayMetrics {
       help: 'Units of work committed to the store.',
       registers: [this.registry],
     });
+    this.housekeepingRuns = new Counter({
+      name: 'mmsgate_housekeeping_runs_total',
+      help: 'Housekeeping runs of this node (expired keys, old jobs, message retention), by result (ok, failed).',
+      labelNames: ['result'],
+      registers: [this.registry],
+    });
+    this.purgedRows = new Counter({
+      name: 'mmsgate_purged_total',
+      help: 'Rows housekeeping deleted on this node, by what they were (mt_messages, mo_messages, blobs, idempotency_keys, ...).',
+      labelNames: ['what'],
+      registers: [this.registry],
+    });
+    // Present from the start, so that a rate() over them works before the first run.
+    this.housekeepingRuns.labels({ result: 'ok' }).inc(0);
+    this.housekeepingRuns.labels({ result: 'failed' }).inc(0);
   }
 
   /** Label-bound children per (method, route, status): a map lookup per request instead of label hashing. */
@@ -133,6 +150,30 @@ export class GatewayMetrics {
         this.set((await reader.current()) ? 1 : 0);
       },
     });
+  }
+
+  /** Count a housekeeping run: what it deleted, or undefined when it failed. */
+  observeHousekeeping(counts: PurgeCounts | undefined): void {
+    if (!counts) {
+      this.housekeepingRuns.labels({ result: 'failed' }).inc();
+      return;
+    }
+    this.housekeepingRuns.labels({ result: 'ok' }).inc();
+    const deleted: Record<string, number> = {
+      idempotency_keys: counts.idempotencyKeys,
+      done_jobs: counts.doneJobs,
+      parked_reports: counts.parkedReports,
+      ...(counts.retired
+        ? {
+            mt_messages: counts.retired.mtMessages,
+            mo_messages: counts.retired.moMessages,
+            sandbox_rows: counts.retired.sandboxRows,
+            cached_urls: counts.retired.cachedUrls,
+            blobs: counts.retired.blobs,
+          }
+        : {}),
+    };
+    for (const [what, n] of Object.entries(deleted)) if (n > 0) this.purgedRows.labels({ what }).inc(n);
   }
 
   /** Prometheus text exposition. */

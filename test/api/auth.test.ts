@@ -219,7 +219,7 @@ describe('over HTTP', () => {
       const busy = await send(gw.url, simpleMt('15551230001'), basic(ACCOUNT.id, 'a guess'));
       expect(busy.status).toBe(429);
       expect(busy.headers['retry-after']).toBe('1');
-      expect(busy.json).toMatchObject({ code: 'RATE_LIMITED' });
+      expect(busy.json).toMatchObject({ code: 'RATE_LIMITED', description: 'Too many requests (new credentials are being checked); retry after 1 s.' });
       expect((await status(gw.url, 1, AUTH)).status).toBe(404);
     } finally {
       while (held.length > 0 || passwordChecks.load.running > 0) {

@@ -66,7 +66,7 @@ describe('mmsgate jobs', () => {
     // A job that is not dead (now done) is refused, and said so.
     const again = await jobs('replay', String(dead.id));
     expect(again.code).toBe(1);
-    expect(again.err).toContain(`not dead (or no such job), left as they are: ${dead.id}`);
+    expect(again.err).toContain(`not dead, no such job, or its message was deleted (retention); left as they are: ${dead.id}`);
   });
 
   it('replays every dead job of a kind with --all', async () => {

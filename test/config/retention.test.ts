@@ -13,12 +13,14 @@ describe('retention.messages', () => {
 
   it('refuses less than a day, naming the key', () => {
     expect(() => loadConfig({ raw: { retention: { messages: '12h' } } })).toThrow(/retention\.messages: must be 0 \(keep everything\) or at least 1d/);
+    // One error for one value: the idempotency check is not added on top.
+    expect(() => loadConfig({ raw: { retention: { messages: '12h' } } })).not.toThrow(/idempotencyTtl/);
     expect(() => loadConfig({ raw: { retention: { message: '30d' } as never } })).toThrow(/retention/);
   });
 
   it('must outlast idempotency keys, which replay the mtId of the message they name', () => {
     expect(() => loadConfig({ raw: { retention: { messages: '2d' }, api: { idempotencyTtl: '3d' } } })).toThrow(
-      /retention\.messages: must not be shorter than api\.idempotencyTtl/,
+      /retention\.messages: must not be shorter than api\.idempotencyTtl \(3d\)/,
     );
     expect(loadConfig({ raw: { retention: { messages: 0 }, api: { idempotencyTtl: '3d' } } }).retention.messages).toBe(0);
   });

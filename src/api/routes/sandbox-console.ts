@@ -75,7 +75,7 @@ export function registerSandboxConsole(app: FastifyInstance, ctx: GatewayContext
         res.write(frame(d, nextId++));
       });
     } catch (err) {
-      if (err instanceof TooManySubscribersError) throw new ApiError('RATE_LIMITED', { retryAfter: 5 });
+      if (err instanceof TooManySubscribersError) throw new ApiError('RATE_LIMITED', { cause: 'too many live event subscribers', retryAfter: 5 });
       throw err;
     }
     reply.hijack();
