@@ -76,14 +76,21 @@ export async function runJobs(argv: string[], io: CliIo): Promise<number> {
       : jobIds;
     let replayed = 0;
     const refused: number[] = [];
+    const failed: string[] = [];
     for (const id of targets) {
-      if (await store.replayJob(id, Date.now())) replayed++;
-      else refused.push(id);
+      // One job that cannot be replayed now (the store busy, a lock conflict) must not hide what happened to the others.
+      try {
+        if (await store.replayJob(id, Date.now())) replayed++;
+        else refused.push(id);
+      } catch (err) {
+        failed.push(`${id} (${printable((err as Error).message)})`);
+      }
     }
     io.stdout.write(`replayed ${replayed} job${replayed === 1 ? '' : 's'}\n`);
     if (refused.length > 0) io.stderr.write(`mmsgate jobs: not dead, no such job, or its message was deleted (retention); left as they are: ${refused.join(', ')}\n`);
+    if (failed.length > 0) io.stderr.write(`mmsgate jobs: could not replay now, try again: ${failed.join(', ')}\n`);
     if (values.all && targets.length === MAX_REPLAY_ALL) io.stdout.write(`(at most ${MAX_REPLAY_ALL} per run: run it again for more)\n`);
-    return refused.length > 0 ? 1 : 0;
+    return refused.length > 0 || failed.length > 0 ? 1 : 0;
   } catch (e) {
     if (e instanceof UsageError) return usageFailure(io, 'jobs', e.message, SYNOPSIS);
     if (e instanceof ConfigError) {

@@ -44,19 +44,32 @@ export function startHousekeeping(store: Pick<Store, 'purgeExpired'>, opts: Hous
   // Runs (the timer's and runOnce's) go one after another.
   let inflight: Promise<PurgeCounts | undefined> = Promise.resolve(undefined);
 
+  /** A callback that throws must not stop housekeeping: the chain of runs below would stay rejected for good. */
+  const report = (fn: () => void): void => {
+    try {
+      fn();
+    } catch {
+      // The log or the metrics failed; the next run is what matters.
+    }
+  };
+
   const runOnce = (): Promise<PurgeCounts | undefined> => {
     inflight = inflight.then(async () => {
+      let counts: PurgeCounts | undefined;
       try {
-        const counts = await store.purgeExpired(now(), opts.retentionMs || undefined);
-        const retired = counts.retired ? Object.values(counts.retired).some((n) => n > 0) : false;
-        if (counts.idempotencyKeys > 0 || counts.doneJobs > 0 || counts.parkedReports > 0 || retired) log('purged expired rows', counts);
-        onRun(counts);
-        return counts;
+        counts = await store.purgeExpired(now(), opts.retentionMs || undefined);
       } catch (err) {
-        warn('purge failed', { error: (err as Error).message });
-        onRun(undefined);
+        report(() => warn('purge failed', { error: (err as Error).message }));
+        report(() => onRun(undefined));
         return undefined;
       }
+      const retired = counts.retired ? Object.values(counts.retired).some((n) => n > 0) : false;
+      if (counts.idempotencyKeys > 0 || counts.doneJobs > 0 || counts.parkedReports > 0 || retired) {
+        const c = counts;
+        report(() => log('purged expired rows', c));
+      }
+      report(() => onRun(counts));
+      return counts;
     });
     return inflight;
   };

@@ -23,6 +23,9 @@ export interface JobQueueMetricsOptions {
   clock?: () => number;
 }
 
+/** The `what` label values of mmsgate_purged_total (a fixed set). */
+const PURGED_KINDS = ['idempotency_keys', 'done_jobs', 'parked_reports', 'mt_messages', 'mo_messages', 'sandbox_rows', 'cached_urls', 'blobs'] as const;
+
 export class GatewayMetrics {
   readonly registry = new Registry();
   private readonly httpRequests: Counter<'method' | 'route' | 'status'>;
@@ -76,6 +79,7 @@ export class GatewayMetrics {
     // Present from the start, so that a rate() over them works before the first run.
     this.housekeepingRuns.labels({ result: 'ok' }).inc(0);
     this.housekeepingRuns.labels({ result: 'failed' }).inc(0);
+    for (const what of PURGED_KINDS) this.purgedRows.labels({ what }).inc(0);
   }
 
   /** Label-bound children per (method, route, status): a map lookup per request instead of label hashing. */

@@ -4,7 +4,8 @@
  *
  * Why: on SQLite a write on the main connection waits for the write lock inside SQLite's busy handler, which sleeps
  * on the event loop; while the writer thread (or another process, a backup) holds the lock, every request of the
- * node would wait with it, up to the busy timeout. The writer thread waits instead.
+ * node would wait with it, up to the busy timeout. The writer thread waits instead. (With `writerThread=false` the
+ * writer is the event loop itself, as for every other write in that mode.)
  */
 import type { CompiledQuery, Kysely } from 'kysely';
 import type { Database } from './schema.ts';

@@ -66,8 +66,8 @@ export interface SqlStoreOptions {
 
 type Conn = Kysely<Database>;
 
-/** replayJob: the dead job's message is gone (deleted by the retention); the transaction rolls back. */
-class ReplayTargetGone extends Error {}
+/** replayJob: nothing to replay (the message was deleted by the retention, or the job is no longer dead); rolls back. */
+class ReplayNotDone extends Error {}
 
 /**
  * A blob already stored is the same bytes (content addressing, so nothing to write), but bringing it again keeps it
@@ -460,6 +460,18 @@ export class KyselyStore implements SqlStore {
   async replayJob(jobId: number, now: number): Promise<boolean> {
     const kind = await this.db.connection().execute((conn) =>
       inTransaction(conn, this.dialect.beginWrite, async () => {
+        const job = await conn.selectFrom('jobs').select(['kind', 'ref_id']).where('id', '=', jobId).where('state', '=', 'dead').executeTakeFirst();
+        if (!job) return undefined;
+        // A replay changes its message: moving updated_at keeps the retention (retention.ts) from deleting the message
+        // and this job under it (its DELETE re-checks updated_at). The message row is locked before the job's, the
+        // order the retention locks them in (on PostgreSQL the other order could deadlock with it). A message already
+        // deleted has nothing to replay for.
+        const ref = Number(job.ref_id);
+        const touched =
+          JOB_REF[job.kind as JobKind] === 'mo'
+            ? await conn.updateTable('mo_messages').set({ updated_at: now }).where('mo_id', '=', ref).executeTakeFirst()
+            : await conn.updateTable('mt_messages').set({ updated_at: now }).where('mt_id', '=', ref).executeTakeFirst();
+        if (Number(touched.numUpdatedRows) === 0 && ref !== 0) throw new ReplayNotDone();
         const row = await conn
           .updateTable('jobs')
           .set({
@@ -472,23 +484,14 @@ export class KyselyStore implements SqlStore {
             updated_at: now,
           })
           .where('id', '=', jobId)
-          .where('state', '=', 'dead')
-          .returning(['kind', 'ref_id'])
+          .where('state', '=', 'dead') // replayed by someone else meanwhile: roll the message's update back too
+          .returning('kind')
           .executeTakeFirst();
-        if (!row) return undefined;
-        // A replay changes its message: moving updated_at keeps the retention (retention.ts) from deleting the message
-        // and this job under it (its DELETE re-checks updated_at on the row this UPDATE locks). A message already
-        // deleted has nothing to replay for.
-        const ref = Number(row.ref_id);
-        const touched =
-          JOB_REF[row.kind as JobKind] === 'mo'
-            ? await conn.updateTable('mo_messages').set({ updated_at: now }).where('mo_id', '=', ref).executeTakeFirst()
-            : await conn.updateTable('mt_messages').set({ updated_at: now }).where('mt_id', '=', ref).executeTakeFirst();
-        if (Number(touched.numUpdatedRows) === 0 && ref !== 0) throw new ReplayTargetGone();
+        if (!row) throw new ReplayNotDone();
         return row.kind as JobKind;
       }),
     ).catch((err: unknown) => {
-      if (err instanceof ReplayTargetGone) return undefined;
+      if (err instanceof ReplayNotDone) return undefined;
       throw err;
     });
     if (kind === undefined) return false;

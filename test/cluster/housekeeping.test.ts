@@ -75,4 +75,29 @@ describe('startHousekeeping', () => {
     expect(runs.every((r) => r === undefined)).toBe(true);
     expect(await hk.runOnce()).toBeUndefined();
   });
+
+  it('keeps running after a log or metrics callback threw', async () => {
+    let calls = 0;
+    let thrown = false;
+    hk = startHousekeeping(
+      {
+        async purgeExpired() {
+          calls++;
+          return { idempotencyKeys: 0, doneJobs: 0, parkedReports: 0 };
+        },
+      },
+      {
+        intervalMs: 20,
+        minIntervalMs: 10,
+        onRun: () => {
+          if (!thrown) {
+            thrown = true;
+            throw new Error('metrics broke');
+          }
+        },
+      },
+    );
+    await expect.poll(() => calls).toBeGreaterThanOrEqual(3);
+    expect(await hk.runOnce()).toEqual({ idempotencyKeys: 0, doneJobs: 0, parkedReports: 0 });
+  });
 });

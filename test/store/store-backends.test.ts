@@ -291,6 +291,36 @@ describe('SQLite file store', () => {
 });
 
 describe('PostgreSQL with several nodes', () => {
+  it('replays a dead job while another node deletes its message past the retention, without a deadlock', async () => {
+    const T0 = 1_800_000_000_000;
+    const url = await freshPgDatabase();
+    const store = await openStore(url, { clock: () => T0 });
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    try {
+      const id = await store.reserveIds('mt', 1);
+      await store.write([{ mts: [mtOf(id, [], { createdAt: T0, updatedAt: T0 })], jobs: [{ kind: 'report', refId: id, runAt: T0 }] }]);
+      const [job] = await store.claimJobs({ kinds: ['report'], owner: 'w', leaseMs: 60_000, limit: 1, now: T0 });
+      await store.write([{ job: { jobId: job!.id, owner: 'w', outcome: 'dead', error: 'down' } }]);
+      // The retention's page on the other node, statement by statement, in its order: the message first, then its jobs.
+      await c.query('BEGIN');
+      const del = await c.query(`DELETE FROM mt_messages WHERE mt_id = $1 AND updated_at < $2 RETURNING mt_id`, [id, T0 + 1]);
+      expect(del.rowCount).toBe(1);
+      // An operator replays meanwhile: it must wait for the message's lock before it takes the job's.
+      const replay = store.replayJob(job!.id, T0 + 1000).then((v) => ({ v }), (e: Error) => ({ e: e.message }));
+      await new Promise((r) => setTimeout(r, 200));
+      await c.query(`DELETE FROM jobs WHERE ref_id = $1`, [id]);
+      await c.query('COMMIT');
+      // The message is gone: nothing to replay (not "deadlock detected").
+      expect(await replay).toEqual({ v: false });
+      expect(await store.listJobs({ refId: id })).toEqual([]);
+    } finally {
+      await c.query('ROLLBACK').catch(() => {});
+      await c.end();
+      await store.close();
+    }
+  }, 30_000);
+
   it('migrates safely when nodes start at the same instant on an empty database', async () => {
     const url = await freshPgDatabase();
     const stores = await Promise.all(Array.from({ length: 4 }, () => openStore(url, { poolSize: 2 })));
