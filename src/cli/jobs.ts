@@ -5,6 +5,7 @@
  *   mmsgate jobs [list] [--state dead] [--kind report] [--limit 50] [--json]
  *   mmsgate jobs replay ID...            move given-up (dead) jobs back to the queue, attempts reset
  *   mmsgate jobs replay --all [--kind K] every dead job (of one kind)
+ *   mmsgate jobs discard ID... | --all [--kind K]   give dead jobs up for good (done; they stop counting as dead)
  *
  * Why: a delivery that gave up (a customer endpoint down for longer than `webhooks.reports.maxAge`, a 4xx answered
  * `max4xxAttempts` times) stays as a dead job with its last error; once the cause is fixed, replaying it sends it
@@ -19,14 +20,16 @@ import { printable, safeJson } from './terminal.ts';
 
 const USAGE = `usage: mmsgate jobs [list] [--state dead|ready|done] [--kind K] [--limit N] [--json] [--config FILE] [--data-dir DIR]
        mmsgate jobs replay (ID... | --all [--kind K]) [--config FILE] [--data-dir DIR]
+       mmsgate jobs discard (ID... | --all [--kind K]) [--config FILE] [--data-dir DIR]
 
-Lists the gateway's jobs (default: the given-up ones, state dead, newest first) or puts dead jobs back in the queue.
+Lists the gateway's jobs (default: the given-up ones, state dead, newest first), puts dead jobs back in the queue
+(replay), or gives them up for good (discard: they become done, marked "discarded", and stop counting as dead).
 Kinds: submit (to the operator), report (delivery report to the customer), mo (MO to the customer), sim-deliver.
 The store is the one \`mmsgate serve\` with the same --config / --data-dir uses (or MMSGATE_CONFIG).
 `;
 
 /** The one line of usage a wrong command line is answered with. */
-const SYNOPSIS = 'usage: mmsgate jobs [list] [--state S] [--kind K] [--limit N] [--json] | mmsgate jobs replay (ID... | --all [--kind K])';
+const SYNOPSIS = 'usage: mmsgate jobs [list] [--state S] [--kind K] [--limit N] [--json] | mmsgate jobs replay|discard (ID... | --all [--kind K])';
 
 const OPTIONS = {
   config: { type: 'string', short: 'c' },
@@ -40,7 +43,7 @@ const OPTIONS = {
 } as const;
 
 const STATES: readonly JobState[] = ['ready', 'done', 'dead'];
-/** Most jobs `replay --all` moves in one run (run it again for more). */
+/** Most jobs `replay --all` or `discard --all` changes in one run (run it again for more). */
 const MAX_REPLAY_ALL = 1000;
 
 /** Runs `mmsgate jobs`; returns the exit code (0 done, 1 a job not replayable or a store error, 2 usage). */
@@ -53,7 +56,7 @@ export async function runJobs(argv: string[], io: CliIo): Promise<number> {
       return 0;
     }
     const [action = 'list', ...ids] = positionals;
-    if (action !== 'list' && action !== 'replay') throw new UsageError(`unknown action "${action}" (list or replay)`);
+    if (action !== 'list' && action !== 'replay' && action !== 'discard') throw new UsageError(`unknown action "${action}" (list, replay or discard)`);
     const kind = oneOf(values.kind, JOB_KINDS, 'kind');
     // Only the store is needed: not the TLS key (which an operator running this may not be allowed to read).
     const config = loadConfig({ file: values.config ?? io.env.MMSGATE_CONFIG, dataDir: values['data-dir'], readPemFiles: false });
@@ -66,7 +69,7 @@ export async function runJobs(argv: string[], io: CliIo): Promise<number> {
       io.stdout.write(values.json ? `${safeJson(jobs.map(publicJob))}\n` : formatJobs(jobs, state));
       return 0;
     }
-    if (values.state !== undefined || values.limit !== undefined || values.json) throw new UsageError('replay takes IDs or --all [--kind K]');
+    if (values.state !== undefined || values.limit !== undefined || values.json) throw new UsageError(`${action} takes IDs or --all [--kind K]`);
     if (Boolean(values.all) === (ids.length > 0)) throw new UsageError('give job IDs or --all, not both or neither');
     const jobIds = [...new Set(ids.map((id) => jobId(id)))];
     if (kind && !values.all) throw new UsageError('--kind goes with --all');
@@ -74,21 +77,24 @@ export async function runJobs(argv: string[], io: CliIo): Promise<number> {
     const targets = values.all
       ? (await store.listJobs({ state: 'dead', ...(kind ? { kind } : {}), limit: MAX_REPLAY_ALL })).map((j) => j.id)
       : jobIds;
-    let replayed = 0;
+    const apply = action === 'replay' ? (id: number) => store!.replayJob(id, Date.now()) : (id: number) => store!.discardJob(id, Date.now());
+    const done = action === 'replay' ? 'replayed' : 'discarded';
+    let changed = 0;
     const refused: number[] = [];
     const failed: string[] = [];
     for (const id of targets) {
-      // One job that cannot be replayed now (the store busy, a lock conflict) must not hide what happened to the others.
+      // One job that cannot be changed now (the store busy, a lock conflict) must not hide what happened to the others.
       try {
-        if (await store.replayJob(id, Date.now())) replayed++;
+        if (await apply(id)) changed++;
         else refused.push(id);
       } catch (err) {
         failed.push(`${id} (${printable((err as Error).message)})`);
       }
     }
-    io.stdout.write(`replayed ${replayed} job${replayed === 1 ? '' : 's'}\n`);
-    if (refused.length > 0) io.stderr.write(`mmsgate jobs: not dead, no such job, or its message was deleted (retention); left as they are: ${refused.join(', ')}\n`);
-    if (failed.length > 0) io.stderr.write(`mmsgate jobs: could not replay now, try again: ${failed.join(', ')}\n`);
+    io.stdout.write(`${done} ${changed} job${changed === 1 ? '' : 's'}\n`);
+    const why = action === 'replay' ? 'not dead, no such job, or its message was deleted (retention)' : 'not dead, or no such job';
+    if (refused.length > 0) io.stderr.write(`mmsgate jobs: ${why}; left as they are: ${refused.join(', ')}\n`);
+    if (failed.length > 0) io.stderr.write(`mmsgate jobs: could not ${action} now, try again: ${failed.join(', ')}\n`);
     if (values.all && targets.length === MAX_REPLAY_ALL) io.stdout.write(`(at most ${MAX_REPLAY_ALL} per run: run it again for more)\n`);
     return refused.length > 0 || failed.length > 0 ? 1 : 0;
   } catch (e) {

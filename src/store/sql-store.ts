@@ -499,6 +499,21 @@ export class KyselyStore implements SqlStore {
     return true;
   }
 
+  async discardJob(jobId: number, now: number): Promise<boolean> {
+    const row = await this.db
+      .updateTable('jobs')
+      .set((eb) => ({
+        state: 'done',
+        updated_at: now,
+        last_error: sql<string>`${'discarded by an operator; last error: '} || ${eb.fn.coalesce('last_error', sql<string>`''`)}`,
+      }))
+      .where('id', '=', jobId)
+      .where('state', '=', 'dead')
+      .returning('id')
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
   async getMt(mtId: number): Promise<MtMessage | undefined> {
     const row = await this.db.selectFrom('mt_messages').selectAll().where('mt_id', '=', mtId).executeTakeFirst();
     return row ? mtFromRow(row) : undefined;

@@ -359,6 +359,13 @@ export interface Store {
    */
   replayJob(jobId: number, now: number): Promise<boolean>;
 
+  /**
+   * Give up a dead job for good (an operator's decision: the delivery is not wanted any more): it becomes done, its
+   * last error prefixed "discarded", and goes with the other done jobs after DONE_JOB_RETENTION_MS. False if it was not
+   * dead.
+   */
+  discardJob(jobId: number, now: number): Promise<boolean>;
+
   /** An MT with its parts, or undefined. */
   getMt(mtId: number): Promise<MtMessage | undefined>;
 

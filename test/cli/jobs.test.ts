@@ -84,6 +84,27 @@ describe('mmsgate jobs', () => {
     expect((await jobs()).out).toBe('no dead jobs\n');
   });
 
+  it('discards a dead job the operator gives up on: it stops counting as dead and is never sent again', async () => {
+    sink.respondWith(404);
+    const mtId = ((await send(gw.url, simpleMt('15551260004'))).json as { mtId: number }).mtId;
+    const dead = await eventually(async () =>
+      (JSON.parse((await jobs('list', '--json', '--kind', 'report')).out) as { id: number; refId: number }[]).find((j) => j.refId === mtId),
+    );
+    const answered = sink.requests.length;
+    expect(await jobs('discard', String(dead.id))).toMatchObject({ code: 0, out: 'discarded 1 job\n' });
+    expect((await jobs('list', '--json', '--kind', 'report')).out).not.toContain(`"refId": ${mtId}`);
+    const done = (await gw.gateway.store.listJobs({ refId: mtId })).find((j) => j.id === dead.id);
+    expect(done).toMatchObject({ state: 'done', lastError: 'discarded by an operator; last error: HTTP 404' });
+    // Not dead any more: neither replayable nor discardable again.
+    expect((await jobs('replay', String(dead.id))).code).toBe(1);
+    const again = await jobs('discard', String(dead.id));
+    expect(again.code).toBe(1);
+    expect(again.err).toContain(`not dead, or no such job; left as they are: ${dead.id}`);
+    sink.respondWith(200);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(sink.requests.length).toBe(answered); // nothing more was sent for it
+  });
+
   it('shows text from outside (an endpoint error, an MMSC fault string) without letting it drive the terminal', async () => {
     // A dead job whose last error carries an OSC title sequence, a clear-screen, a C1 CSI and a bidi override.
     const hostile = 'HTTP 404 \u001b]0;owned\u0007\u001b[2J\u009b31m\u202eevil';
@@ -119,7 +140,7 @@ describe('mmsgate jobs', () => {
   });
 
   it('refuses bad usage with exit 2 and says how to use it', async () => {
-    for (const args of [['replay'], ['replay', '1', '--all'], ['replay', 'x1'], ['list', '--state', 'zombie'], ['list', '--kind', 'fax'], ['purge']]) {
+    for (const args of [['replay'], ['replay', '1', '--all'], ['replay', 'x1'], ['discard'], ['discard', '1', '--json'], ['list', '--state', 'zombie'], ['list', '--kind', 'fax'], ['purge']]) {
       const r = await jobs(...args);
       expect(r.code).toBe(2);
       expect(r.err).toContain('usage: mmsgate jobs');

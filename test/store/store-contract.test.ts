@@ -385,6 +385,15 @@ describe.each(backends)('Store contract on %s', (backend, newUrl) => {
     expect((await store.getMt(job!.refId))?.updatedAt).toBe(T0 + 100_000);
     const [replayed] = await mine(T0 + 100_000);
     expect(replayed).toMatchObject({ attempts: 1, firstAttemptAt: T0 + 100_000, state: 'ready' });
+
+    // Dead again, then given up for good by an operator: done, marked, and no longer replayable.
+    await store.write([{ job: { jobId: job!.id, owner: 'W', outcome: 'dead', error: 'gave up again' } }]);
+    expect(await store.discardJob(job!.id, T0 + 200_000)).toBe(true);
+    expect(await store.discardJob(job!.id, T0 + 200_000)).toBe(false);
+    [stored] = await store.listJobs({ refId: job!.refId });
+    expect(stored).toMatchObject({ state: 'done', updatedAt: T0 + 200_000, lastError: 'discarded by an operator; last error: gave up again' });
+    expect(await store.replayJob(job!.id, T0 + 300_000)).toBe(false);
+    expect(await mine(T0 + 999_999)).toEqual([]);
   });
 
   it('releases leases so others claim at once, and reports the next run time', async () => {
