@@ -15,6 +15,7 @@ commands:
   listen [--port 9100] [--host H] [--save-dir DIR] [--secret whsec_...]   print incoming reports and MO (a webhook sink)
   jobs [list] [--state dead|ready|done] [--kind K] [--limit N] [--json]   the queue (default: given-up jobs, state dead)
   jobs replay (ID... | --all [--kind K])                         put given-up jobs back in the queue
+  jobs discard (ID... | --all [--kind K])                        give given-up jobs up for good (done, not sent again)
   hash-password                                                  print the scrypt hash of a password (asked at a terminal, else read from stdin)
 
 send and status also take [--endpoint URL]... [--account ID] [--password PW] [--timeout MS] [--ca PEMFILE]
