@@ -55,7 +55,7 @@ export function startHousekeeping(store: Pick<Store, 'purgeExpired'>, opts: Hous
 
   const runOnce = (): Promise<PurgeCounts | undefined> => {
     inflight = inflight.then(async () => {
-      let counts: PurgeCounts | undefined;
+      let counts: PurgeCounts;
       try {
         counts = await store.purgeExpired(now(), opts.retentionMs || undefined);
       } catch (err) {
@@ -65,8 +65,7 @@ export function startHousekeeping(store: Pick<Store, 'purgeExpired'>, opts: Hous
       }
       const retired = counts.retired ? Object.values(counts.retired).some((n) => n > 0) : false;
       if (counts.idempotencyKeys > 0 || counts.doneJobs > 0 || counts.parkedReports > 0 || retired) {
-        const c = counts;
-        report(() => log('purged expired rows', c));
+        report(() => log('purged expired rows', counts));
       }
       report(() => onRun(counts));
       return counts;

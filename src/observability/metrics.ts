@@ -23,8 +23,17 @@ export interface JobQueueMetricsOptions {
   clock?: () => number;
 }
 
-/** The `what` label values of mmsgate_purged_total (a fixed set). */
-const PURGED_KINDS = ['idempotency_keys', 'done_jobs', 'parked_reports', 'mt_messages', 'mo_messages', 'sandbox_rows', 'cached_urls', 'blobs'] as const;
+/** The `what` label values of mmsgate_purged_total (a fixed set), each read from a run's PurgeCounts. */
+const PURGED: Readonly<Record<string, (c: PurgeCounts) => number>> = {
+  idempotency_keys: (c) => c.idempotencyKeys,
+  done_jobs: (c) => c.doneJobs,
+  parked_reports: (c) => c.parkedReports,
+  mt_messages: (c) => c.retired?.mtMessages ?? 0,
+  mo_messages: (c) => c.retired?.moMessages ?? 0,
+  sandbox_rows: (c) => c.retired?.sandboxRows ?? 0,
+  cached_urls: (c) => c.retired?.cachedUrls ?? 0,
+  blobs: (c) => c.retired?.blobs ?? 0,
+};
 
 export class GatewayMetrics {
   readonly registry = new Registry();
@@ -79,7 +88,7 @@ export class GatewayMetrics {
     // Present from the start, so that a rate() over them works before the first run.
     this.housekeepingRuns.labels({ result: 'ok' }).inc(0);
     this.housekeepingRuns.labels({ result: 'failed' }).inc(0);
-    for (const what of PURGED_KINDS) this.purgedRows.labels({ what }).inc(0);
+    for (const what of Object.keys(PURGED)) this.purgedRows.labels({ what }).inc(0);
   }
 
   /** Label-bound children per (method, route, status): a map lookup per request instead of label hashing. */
@@ -163,21 +172,10 @@ export class GatewayMetrics {
       return;
     }
     this.housekeepingRuns.labels({ result: 'ok' }).inc();
-    const deleted: Record<string, number> = {
-      idempotency_keys: counts.idempotencyKeys,
-      done_jobs: counts.doneJobs,
-      parked_reports: counts.parkedReports,
-      ...(counts.retired
-        ? {
-            mt_messages: counts.retired.mtMessages,
-            mo_messages: counts.retired.moMessages,
-            sandbox_rows: counts.retired.sandboxRows,
-            cached_urls: counts.retired.cachedUrls,
-            blobs: counts.retired.blobs,
-          }
-        : {}),
-    };
-    for (const [what, n] of Object.entries(deleted)) if (n > 0) this.purgedRows.labels({ what }).inc(n);
+    for (const [what, of] of Object.entries(PURGED)) {
+      const n = of(counts);
+      if (n > 0) this.purgedRows.labels({ what }).inc(n);
+    }
   }
 
   /** Prometheus text exposition. */

@@ -21,3 +21,24 @@ export async function deleteCounting(db: Kysely<Database>, w: MaintenanceWriter 
   if (w) return (await w.runAll([q]))[0]!.length;
   return (await db.executeQuery(q)).rows.length;
 }
+
+/**
+ * Repeat a DELETE ... RETURNING that takes at most `batch` rows (its own LIMIT), each run its own short statement,
+ * until one deletes fewer than `batch` or `maxRounds` ran (a backlog is worked off over several calls); the rows
+ * deleted in all.
+ */
+export async function deleteInRounds(
+  db: Kysely<Database>,
+  w: MaintenanceWriter | undefined,
+  batch: number,
+  maxRounds: number,
+  q: CompiledQuery,
+): Promise<number> {
+  let total = 0;
+  for (let round = 0; round < maxRounds; round++) {
+    const n = await deleteCounting(db, w, q);
+    total += n;
+    if (n < batch) break;
+  }
+  return total;
+}

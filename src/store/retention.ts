@@ -21,7 +21,7 @@
  * busy gateway deletes as many messages per run as it takes, and a backlog is worked off over several runs.
  */
 import { sql, type Kysely } from 'kysely';
-import { deleteCounting, type MaintenanceWriter } from './maintenance-writes.ts';
+import { deleteCounting, deleteInRounds, type MaintenanceWriter } from './maintenance-writes.ts';
 import { inTransaction } from './migrations.ts';
 import { mtPartsFromColumn } from './rows.ts';
 import type { Database } from './schema.ts';
@@ -186,21 +186,15 @@ async function purgeByAge(db: Db, w: MaintenanceWriter | undefined, table: 'hand
 
 /** URL-cache rows fetched before the cutoff and stale now (a fresh one is still in use, whatever its age). */
 async function purgeCachedUrls(db: Db, w: MaintenanceWriter | undefined, now: number, cutoff: number): Promise<number> {
-  let deleted = 0;
-  for (let page = 0; page < MAX_PAGES; page++) {
-    const q = db
-      .deleteFrom('url_cache')
-      .where('url', 'in', (eb) =>
-        eb.selectFrom('url_cache').select('url').where('fetched_at', '<', cutoff).where('fresh_until', '<', now).limit(PAGE),
-      )
-      .where('fetched_at', '<', cutoff)
-      .where('fresh_until', '<', now)
-      .returning('url');
-    const n = await deleteCounting(db, w, q.compile());
-    deleted += n;
-    if (n < PAGE) break;
-  }
-  return deleted;
+  const q = db
+    .deleteFrom('url_cache')
+    .where('url', 'in', (eb) =>
+      eb.selectFrom('url_cache').select('url').where('fetched_at', '<', cutoff).where('fresh_until', '<', now).limit(PAGE),
+    )
+    .where('fetched_at', '<', cutoff)
+    .where('fresh_until', '<', now)
+    .returning('url');
+  return deleteInRounds(db, w, PAGE, MAX_PAGES, q.compile());
 }
 
 async function mtDigests(db: Db, ids: number[]): Promise<string[]> {

@@ -14,7 +14,7 @@ import {
   type PurgeCounts,
 } from './store.ts';
 import type { Database, NodesTable, UrlCacheTable } from './schema.ts';
-import { deleteCounting, type MaintenanceWriter } from './maintenance-writes.ts';
+import { deleteInRounds, type MaintenanceWriter } from './maintenance-writes.ts';
 
 /** Rows one purge statement deletes: short transactions, no long lock on the jobs table. */
 export const PURGE_BATCH = 5000;
@@ -132,60 +132,42 @@ export async function listNodes(db: Db, aliveSince: number): Promise<NodeRow[]> 
  * backend's writer when it has one (maintenance-writes.ts).
  */
 export async function purgeExpired(db: Db, now: number, w?: MaintenanceWriter): Promise<PurgeCounts> {
-  let idempotencyKeys = 0;
-  for (let round = 0; round < MAX_PURGE_ROUNDS; round++) {
-    // The condition is repeated outside the subquery: on PostgreSQL the DELETE re-checks, after waiting for a row
-    // lock, only its own WHERE, so a key another node re-claimed meanwhile (a new expiry) would otherwise be deleted.
-    const q = db
-      .deleteFrom('idempotency_keys')
-      .where('expires_at', '<=', now)
-      .where((eb) =>
-        eb(
-          eb.refTuple('account_id', 'idem_key'),
-          'in',
-          eb
-            .selectFrom('idempotency_keys as k')
-            .select(['k.account_id', 'k.idem_key'])
-            .where('k.expires_at', '<=', now)
-            .limit(PURGE_BATCH)
-            .$asTuple('account_id', 'idem_key'),
-        ),
-      )
-      .returning('idem_key');
-    const n = await deleteCounting(db, w, q.compile());
-    idempotencyKeys += n;
-    if (n < PURGE_BATCH) break;
-  }
-  let doneJobs = 0;
+  // The condition is repeated outside the subquery: on PostgreSQL the DELETE re-checks, after waiting for a row
+  // lock, only its own WHERE, so a key another node re-claimed meanwhile (a new expiry) would otherwise be deleted.
+  const expiredKeys = db
+    .deleteFrom('idempotency_keys')
+    .where('expires_at', '<=', now)
+    .where((eb) =>
+      eb(
+        eb.refTuple('account_id', 'idem_key'),
+        'in',
+        eb
+          .selectFrom('idempotency_keys as k')
+          .select(['k.account_id', 'k.idem_key'])
+          .where('k.expires_at', '<=', now)
+          .limit(PURGE_BATCH)
+          .$asTuple('account_id', 'idem_key'),
+      ),
+    )
+    .returning('idem_key');
   const cutoff = now - DONE_JOB_RETENTION_MS;
-  for (let round = 0; round < MAX_PURGE_ROUNDS; round++) {
-    const q = db
-      .deleteFrom('jobs')
-      .where('state', '=', 'done') // repeated outside the subquery, as above
-      .where('updated_at', '<', cutoff)
-      .where('id', 'in', (eb) =>
-        eb.selectFrom('jobs as d').select('d.id').where('d.state', '=', 'done').where('d.updated_at', '<', cutoff).limit(PURGE_BATCH),
-      )
-      .returning('id');
-    const n = await deleteCounting(db, w, q.compile());
-    doneJobs += n;
-    if (n < PURGE_BATCH) break;
-  }
-  return { idempotencyKeys, doneJobs, parkedReports: await purgeParkedReports(db, now, w) };
-}
-
-/** Delete reports parked before `now - PARKED_REPORT_RETENTION_MS`, in bounded statements; returns how many. */
-async function purgeParkedReports(db: Db, now: number, w: MaintenanceWriter | undefined): Promise<number> {
-  const cutoff = now - PARKED_REPORT_RETENTION_MS;
-  let total = 0;
-  for (let round = 0; round < MAX_PURGE_ROUNDS; round++) {
-    const q = db
-      .deleteFrom('parked_reports')
-      .where('id', 'in', (eb) => eb.selectFrom('parked_reports as o').select('o.id').where('o.received_at', '<', cutoff).limit(PURGE_BATCH))
-      .returning('id');
-    const n = await deleteCounting(db, w, q.compile());
-    total += n;
-    if (n < PURGE_BATCH) break;
-  }
-  return total;
+  const oldDoneJobs = db
+    .deleteFrom('jobs')
+    .where('state', '=', 'done') // repeated outside the subquery, as above
+    .where('updated_at', '<', cutoff)
+    .where('id', 'in', (eb) =>
+      eb.selectFrom('jobs as d').select('d.id').where('d.state', '=', 'done').where('d.updated_at', '<', cutoff).limit(PURGE_BATCH),
+    )
+    .returning('id');
+  // Reports parked before `now - PARKED_REPORT_RETENTION_MS` (their message ID never appeared).
+  const parkedCutoff = now - PARKED_REPORT_RETENTION_MS;
+  const oldParked = db
+    .deleteFrom('parked_reports')
+    .where('id', 'in', (eb) => eb.selectFrom('parked_reports as o').select('o.id').where('o.received_at', '<', parkedCutoff).limit(PURGE_BATCH))
+    .returning('id');
+  return {
+    idempotencyKeys: await deleteInRounds(db, w, PURGE_BATCH, MAX_PURGE_ROUNDS, expiredKeys.compile()),
+    doneJobs: await deleteInRounds(db, w, PURGE_BATCH, MAX_PURGE_ROUNDS, oldDoneJobs.compile()),
+    parkedReports: await deleteInRounds(db, w, PURGE_BATCH, MAX_PURGE_ROUNDS, oldParked.compile()),
+  };
 }
