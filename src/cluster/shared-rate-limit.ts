@@ -18,11 +18,16 @@
  *   may send one at once: a limit below the number of live nodes can be exceeded for that first second.
  */
 import type { Connector, SubmitAccepted, SubmitRequest } from '../operators/connector.ts';
+import { SharedTokenBucket } from './shared-token-bucket.ts';
+
+export { nodeShare } from './shared-token-bucket.ts';
 
 /** Re-read the live-node count at least this often while waiting, so a long wait follows rebalancing. */
 const MAX_WAIT_SLICE_MS = 1000;
 /** Default bucket size in seconds of this node's rate: a small burst keeps the cluster's sum close to the limit. */
 const DEFAULT_BURST_SECONDS = 0.1;
+/** Stands for a burst of 0 s (the bucket refuses a burst of 0; its one-message floor gives the same). */
+const MIN_BURST_SECONDS = 1e-9;
 
 /** Options for SharedRateLimiter. */
 export interface SharedRateLimitOptions {
@@ -36,43 +41,26 @@ export interface SharedRateLimitOptions {
   now?: () => number;
 }
 
-/** This node's share of a cluster-wide rate (pure). `liveNodes` below 1 counts as 1: this node is alive. */
-export function nodeShare(limit: number, liveNodes: number): number {
-  if (!(limit > 0)) return Infinity;
-  return limit / Math.max(1, Math.floor(liveNodes) || 1);
-}
-
-/** Token bucket refilled at this node's share. take() waits in FIFO order and never fails. */
+/** Token bucket refilled at this node's share (shared-token-bucket.ts). take() waits in FIFO order and never fails. */
 export class SharedRateLimiter {
-  private readonly limit: number;
-  private readonly burstSeconds: number;
-  private readonly now: () => number;
-  private tokens: number;
-  private last: number;
+  /** Undefined when unlimited. */
+  private readonly bucket: SharedTokenBucket | undefined;
   private tail: Promise<void> = Promise.resolve();
 
-  constructor(private readonly opts: SharedRateLimitOptions) {
+  constructor(opts: SharedRateLimitOptions) {
     if (!Number.isFinite(opts.limit) || opts.limit < 0) throw new RangeError('rate limit must be a finite number >= 0');
-    this.limit = opts.limit;
-    this.burstSeconds = Math.max(0, opts.burstSeconds ?? DEFAULT_BURST_SECONDS);
-    this.now = opts.now ?? (() => performance.now());
-    this.last = this.now();
-    this.tokens = this.capacity(this.rate());
-  }
-
-  /** Messages per second this node may send now. Infinity when unlimited. */
-  rate(): number {
-    return nodeShare(this.limit, this.opts.liveNodes());
-  }
-
-  private capacity(rate: number): number {
-    return Math.max(1, rate * this.burstSeconds);
-  }
-
-  private refill(rate: number): void {
-    const t = this.now();
-    this.tokens = Math.min(this.capacity(rate), this.tokens + ((t - this.last) / 1000) * rate);
-    this.last = t;
+    const burstSeconds = Math.max(0, opts.burstSeconds ?? DEFAULT_BURST_SECONDS);
+    this.bucket =
+      opts.limit > 0
+        ? new SharedTokenBucket({
+            limit: opts.limit,
+            // The bucket's burst is for the whole cluster and split like the rate: limit x seconds gives each node its
+            // share x seconds. It holds at least one message however small (a burst of 0 s means just that one).
+            burst: opts.limit * Math.max(burstSeconds, MIN_BURST_SECONDS),
+            liveNodes: opts.liveNodes,
+            ...(opts.now ? { now: opts.now } : {}),
+          })
+        : undefined;
   }
 
   /**
@@ -80,8 +68,9 @@ export class SharedRateLimiter {
    * stopped taker's turn then passes without taking a token.
    */
   take(signal?: AbortSignal): Promise<void> {
-    if (!(this.limit > 0)) return Promise.resolve();
-    const turn = this.tail.then(() => this.acquire(signal));
+    const bucket = this.bucket;
+    if (!bucket) return Promise.resolve();
+    const turn = this.tail.then(() => this.acquire(bucket, signal));
     this.tail = turn.catch(() => undefined); // a stopped taker must not stop the ones behind it
     if (!signal) return turn;
     return new Promise<void>((resolve, reject) => {
@@ -101,17 +90,12 @@ export class SharedRateLimiter {
     });
   }
 
-  private async acquire(signal: AbortSignal | undefined): Promise<void> {
+  private async acquire(bucket: SharedTokenBucket, signal: AbortSignal | undefined): Promise<void> {
     for (;;) {
       signal?.throwIfAborted(); // stopped before (or while) waiting: no token taken
-      const rate = this.rate();
-      this.refill(rate);
-      if (this.tokens >= 1) {
-        this.tokens -= 1;
-        return;
-      }
-      const waitMs = Math.ceil(((1 - this.tokens) / rate) * 1000);
-      await new Promise((r) => setTimeout(r, Math.max(1, Math.min(MAX_WAIT_SLICE_MS, waitMs))));
+      const waitMs = bucket.tryTake();
+      if (waitMs === 0) return;
+      await new Promise((r) => setTimeout(r, Math.max(1, Math.min(MAX_WAIT_SLICE_MS, Math.ceil(waitMs)))));
     }
   }
 }

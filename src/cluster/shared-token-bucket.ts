@@ -10,7 +10,12 @@
  * never less than one message): with the default burst of one second's worth of the limit the cluster as a whole
  * can take about `limit` messages at once after an idle period, however many nodes serve it.
  */
-import { nodeShare } from './shared-rate-limit.ts';
+
+/** This node's share of a cluster-wide rate (pure). `liveNodes` below 1 counts as 1: this node is alive. */
+export function nodeShare(limit: number, liveNodes: number): number {
+  if (!(limit > 0)) return Infinity;
+  return limit / Math.max(1, Math.floor(liveNodes) || 1);
+}
 
 /** Options for SharedTokenBucket. */
 export interface SharedTokenBucketOptions {
