@@ -105,6 +105,37 @@ describe('mmsgate jobs', () => {
     expect(sink.requests.length).toBe(answered); // nothing more was sent for it
   });
 
+  it('goes on past a job whose write fails, changes the others, and names the failed one to try again', async () => {
+    sink.respondWith(404);
+    const mtIds: number[] = [];
+    for (const d of ['15551260005', '15551260006']) mtIds.push(((await send(gw.url, simpleMt(d))).json as { mtId: number }).mtId);
+    const dead = await eventually(async () => {
+      const list = JSON.parse((await jobs('list', '--json', '--kind', 'report')).out) as { id: number; refId: number }[];
+      const found = mtIds.map((id) => list.find((j) => j.refId === id));
+      return found.every(Boolean) ? found.map((j) => j!.id) : undefined;
+    });
+    const [failing, fine] = dead as [number, number];
+    // The store refuses any change to the first job (as a lock conflict or a full disk would), only that one.
+    const db = new Database(path.join(dir, 'mmsgate.db'), { timeout: 5000 });
+    db.exec(`CREATE TRIGGER refuse_one BEFORE UPDATE ON jobs WHEN OLD.id = ${failing} BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END`);
+    try {
+      sink.respondWith(200);
+      for (const action of ['discard', 'replay'] as const) {
+        const r = await jobs(action, String(failing), String(fine));
+        expect(r.code).toBe(1);
+        expect(r.out).toBe(`${action === 'replay' ? 'replayed' : 'discarded'} ${action === 'discard' ? 1 : 0} job${action === 'discard' ? '' : 's'}\n`);
+        expect(r.err).toContain(`could not ${action} now, try again: ${failing} (disk I/O error)`);
+        if (action === 'replay') expect(r.err).toContain(`left as they are: ${fine}`); // discarded just before
+      }
+    } finally {
+      db.exec('DROP TRIGGER refuse_one');
+      db.close();
+    }
+    // The failed one is still dead and replays once the store takes writes again.
+    expect(await jobs('replay', String(failing))).toMatchObject({ code: 0, out: 'replayed 1 job\n' });
+    await sink.waitFor((reqs) => reqs.some((q) => q.answered === 200 && JSON.parse(q.body.toString()).mtId === mtIds[0]));
+  });
+
   it('shows text from outside (an endpoint error, an MMSC fault string) without letting it drive the terminal', async () => {
     // A dead job whose last error carries an OSC title sequence, a clear-screen, a C1 CSI and a bidi override.
     const hostile = 'HTTP 404 \u001b]0;owned\u0007\u001b[2J\u009b31m\u202eevil';
