@@ -154,8 +154,14 @@ const mm7Schema = z
      */
     version: z.string().optional(),
     namespace: z.string().default('REL-6-MM7-1-4'),
-    /** ExpiryDate sent with each SubmitReq (relative). */
+    /** ExpiryDate sent with each SubmitReq. */
     expiry: duration.default(parseDuration('2d')),
+    /**
+     * How ExpiryDate is written. TS 23.140 §8.1.1 allows a relative xs:duration or an absolute xs:dateTime; some
+     * MMSCs take only the absolute form (Skycore documents ExpiryDate as "absolute", against "absolute or relative"
+     * for EarliestDeliveryTime). `absolute`: the time `expiry` after each submission, in UTC.
+     */
+    expiryFormat: z.enum(['relative', 'absolute']).default('relative'),
     timeout: duration.default(parseDuration('30s')),
     /**
      * An https MMSC whose certificate is not signed by a public CA (common on operator links): a PEM file of the

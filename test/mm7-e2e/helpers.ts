@@ -28,6 +28,8 @@ export interface Mm7GatewayOptions {
   /** MM7Version (default 6.8.0); `null` leaves the key out so the connector picks it by namespace. */
   version?: string | null;
   vasId?: string;
+  /** mm7.expiryFormat (default: the schema's). */
+  expiryFormat?: 'relative' | 'absolute';
   /** limits.concurrency (default 4). */
   concurrency?: number;
   /**
@@ -58,6 +60,7 @@ export function startMm7Gateway(peer: Mm7Peer, o: Mm7GatewayOptions = {}): Promi
   };
   if (o.version !== null) mm7.version = o.version ?? '6.8.0';
   if (o.vasId) mm7.vasId = o.vasId;
+  if (o.expiryFormat) mm7.expiryFormat = o.expiryFormat;
   const overrides: Record<string, unknown> = {
     operators: [
       {
