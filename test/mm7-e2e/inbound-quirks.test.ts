@@ -175,6 +175,22 @@ describe('quirky requests are accepted', () => {
     expect(parts[0]!.body.toString('utf8')).toBe(FLAT_SMIL);
     expect(parts[1]!.body.equals(FLAT_PIC)).toBe(true);
   });
+
+  it('content parts straight in the outer multipart with the href naming the first of them: every part reaches the customer', async () => {
+    // That MMSC names its first part `message-content` when the part had no Content-ID of its own (a handset's text
+    // or SMIL often has none), so the href matches one leaf part of several.
+    const subject = `flat parts MO ${randomBytes(3).toString('hex')}`;
+    const res = await postFlatDeliver(subject, 'message-content');
+    expect(res.status, res.body).toBe(200);
+    expect(readSoapAnswer(res)).toMatchObject({ operation: 'DeliverRsp', statusCode: 1000 });
+    const { parts } = readMo(await waitForMo(sink, subject));
+    expect(parts.map((p) => [p.type, p.contentId])).toEqual([
+      ['application/smil', 'message-content'],
+      ['image/gif', 'pic'],
+    ]);
+    expect(parts[0]!.body.toString('utf8')).toBe(FLAT_SMIL);
+    expect(parts[1]!.body.equals(FLAT_PIC)).toBe(true);
+  });
 });
 
 describe('refusals are SOAP faults or HTTP auth errors, never the API error handler', () => {
