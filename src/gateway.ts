@@ -76,6 +76,7 @@ function buildConnector(op: OperatorConfig, log: Logger, nodeId: string): Connec
     version: m.version,
     namespace: m.namespace,
     expiry: m.expiry,
+    expiryFormat: m.expiryFormat,
     timeoutMs: m.timeout,
     ...(m.ca !== undefined ? { ca: m.ca } : {}),
     maxConcurrent: op.limits.concurrency,

@@ -147,10 +147,21 @@ const mm7Schema = z
     vaspId: z.string().default('mmsgate'),
     /** Default VASID; the mtConfig name when absent. */
     vasId: z.string().optional(),
-    version: z.string().default('6.8.0'),
+    /**
+     * MM7Version. No default here: when absent the connector takes the one that goes with `namespace` (5.3.0 for
+     * REL-5-*, 6.8.0 for REL-6-*, mm7-status.ts defaultVersionFor), because MMSCs check the pair and refuse a
+     * mismatch (4002 Unsupported version, TS 23.140 §8.7); a fixed default would pair 6.8.0 with a REL-5 namespace.
+     */
+    version: z.string().optional(),
     namespace: z.string().default('REL-6-MM7-1-4'),
-    /** ExpiryDate sent with each SubmitReq (relative). */
+    /** ExpiryDate sent with each SubmitReq. */
     expiry: duration.default(parseDuration('2d')),
+    /**
+     * How ExpiryDate is written. TS 23.140 §8.1.1 allows a relative xs:duration or an absolute xs:dateTime; some
+     * MMSCs take only the absolute form (Skycore documents ExpiryDate as "absolute", against "absolute or relative"
+     * for EarliestDeliveryTime). `absolute`: the time `expiry` after each submission, in UTC.
+     */
+    expiryFormat: z.enum(['relative', 'absolute']).default('relative'),
     timeout: duration.default(parseDuration('30s')),
     /**
      * An https MMSC whose certificate is not signed by a public CA (common on operator links): a PEM file of the

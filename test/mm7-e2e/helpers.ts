@@ -25,8 +25,11 @@ export const INBOUND: PeerAuth = { username: 'mmsc-in', password: 'mmsc-in-secre
 /** Options of startMm7Gateway. */
 export interface Mm7GatewayOptions {
   namespace?: string;
-  version?: string;
+  /** MM7Version (default 6.8.0); `null` leaves the key out so the connector picks it by namespace. */
+  version?: string | null;
   vasId?: string;
+  /** mm7.expiryFormat (default: the schema's). */
+  expiryFormat?: 'relative' | 'absolute';
   /** limits.concurrency (default 4). */
   concurrency?: number;
   /**
@@ -53,10 +56,11 @@ export function startMm7Gateway(peer: Mm7Peer, o: Mm7GatewayOptions = {}): Promi
     username: OUTBOUND.username,
     password: OUTBOUND.password,
     vaspId: 'vasp-e2e',
-    version: o.version ?? '6.8.0',
     namespace: o.namespace ?? 'REL-6-MM7-1-4',
   };
+  if (o.version !== null) mm7.version = o.version ?? '6.8.0';
   if (o.vasId) mm7.vasId = o.vasId;
+  if (o.expiryFormat) mm7.expiryFormat = o.expiryFormat;
   const overrides: Record<string, unknown> = {
     operators: [
       {

@@ -156,6 +156,41 @@ describe('quirky requests are accepted', () => {
     const { parts } = readMo(await waitForMo(sink, subject));
     expect(parts.map((p) => p.body.toString())).toEqual(['hi']);
   });
+
+  it('DeliverReq with the originator in SenderAddress, unqualified children, content parts straight in the outer multipart', async () => {
+    const subject = `sender-address MO ${randomBytes(3).toString('hex')}`;
+    // Every part has a Content-ID of its own, so the href (cid:message-content) names none of them.
+    const res = await postFlatDeliver(subject, 'smil-1');
+    expect(res.status, res.body).toBe(200);
+    const a = readSoapAnswer(res);
+    expect(a).toMatchObject({ operation: 'DeliverRsp', statusCode: 1000, version: '5.3.0' });
+    expect(a.env.transactionId).toBe('vc-deliver-1');
+    expect(a.env.namespace).toBe(NS_BASE + 'REL-5-MM7-1-0');
+    const { json, parts } = readMo(await waitForMo(sink, subject));
+    expect(json).toMatchObject({ type: 'MO', source: '15550006666', destinations: ['88600'], subject });
+    expect(parts.map((p) => [p.type, p.contentId])).toEqual([
+      ['application/smil', 'smil-1'],
+      ['image/gif', 'pic'],
+    ]);
+    expect(parts[0]!.body.toString('utf8')).toBe(FLAT_SMIL);
+    expect(parts[1]!.body.equals(FLAT_PIC)).toBe(true);
+  });
+
+  it('content parts straight in the outer multipart with the href naming the first of them: every part reaches the customer', async () => {
+    // That MMSC names its first part `message-content` when the part had no Content-ID of its own (a handset's text
+    // or SMIL often has none), so the href matches one leaf part of several.
+    const subject = `flat parts MO ${randomBytes(3).toString('hex')}`;
+    const res = await postFlatDeliver(subject, 'message-content');
+    expect(res.status, res.body).toBe(200);
+    expect(readSoapAnswer(res)).toMatchObject({ operation: 'DeliverRsp', statusCode: 1000 });
+    const { parts } = readMo(await waitForMo(sink, subject));
+    expect(parts.map((p) => [p.type, p.contentId])).toEqual([
+      ['application/smil', 'message-content'],
+      ['image/gif', 'pic'],
+    ]);
+    expect(parts[0]!.body.toString('utf8')).toBe(FLAT_SMIL);
+    expect(parts[1]!.body.equals(FLAT_PIC)).toBe(true);
+  });
 });
 
 describe('refusals are SOAP faults or HTTP auth errors, never the API error handler', () => {
@@ -231,3 +266,30 @@ describe('refusals are SOAP faults or HTTP auth errors, never the API error hand
     expectFault(res, 2007, 413);
   });
 });
+
+const FLAT_SMIL = '<smil><body><par><img src="cid:pic"/></par></body></smil>';
+const FLAT_PIC = Buffer.concat([Buffer.from('GIF89a'), randomBytes(700), Buffer.from('\r\n--b0undary\r\n')]);
+
+/**
+ * POST a DeliverReq in the shape vectorcore-mmsc sends: REL-5-MM7-1-0 namespace on the operation only, unqualified
+ * children, the originator in `SenderAddress` where deliverReqType says `Sender`, a MessageID and no LinkedID; a Go
+ * multipart body (no `type` or `start`) whose SOAP part has no Content-ID and whose content parts (SMIL, GIF) follow
+ * it directly, the href naming `message-content`. `smilId` is the SMIL part's Content-ID.
+ */
+function postFlatDeliver(subject: string, smilId: string): Promise<PostResult> {
+  const soap =
+    '<?xml version="1.0" encoding="UTF-8"?>\n<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" ' +
+    `xmlns:mm7="${NS_BASE}REL-5-MM7-1-0"><soapenv:Header><mm7:TransactionID soapenv:mustUnderstand="1">vc-deliver-1</mm7:TransactionID>` +
+    '</soapenv:Header><soapenv:Body><mm7:DeliverReq><MM7Version>5.3.0</MM7Version><MessageID>vc-mid-77</MessageID>' +
+    '<SenderAddress><Number>+15550006666</Number></SenderAddress><Recipients><To><Number>88600</Number></To></Recipients>' +
+    `<Subject>${subject}</Subject><Content href="cid:message-content"></Content></mm7:DeliverReq></soapenv:Body></soapenv:Envelope>`;
+  const b = 'f1e2d3c4b5a6';
+  const body = Buffer.concat([
+    Buffer.from(`--${b}\r\nContent-Type: text/xml; charset=utf-8\r\n\r\n${soap}\r\n`),
+    Buffer.from(`--${b}\r\nContent-Id: <${smilId}>\r\nContent-Type: application/smil\r\n\r\n${FLAT_SMIL}\r\n`),
+    Buffer.from(`--${b}\r\nContent-Id: <pic>\r\nContent-Type: image/gif\r\n\r\n`),
+    FLAT_PIC,
+    Buffer.from(`\r\n--${b}--\r\n`),
+  ]);
+  return postRaw(inboundUrl(gw), { headers: { 'content-type': `multipart/related; boundary=${b}` }, body }, INBOUND);
+}

@@ -107,6 +107,19 @@ describe('Mm7Connector against a loopback MMSC', () => {
     ]);
   });
 
+  it("with expiryFormat 'absolute', ExpiryDate is the xs:dateTime `expiry` after the submission (UTC, whole seconds)", async () => {
+    const before = Date.now();
+    await connector({ expiry: '24h', expiryFormat: 'absolute' }).submit(request());
+    const after = Date.now();
+    const expiry = childText(peer.requests[0]!.envelope!.operation, 'ExpiryDate')!;
+    expect(expiry).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
+    const at = Date.parse(expiry);
+    expect(at).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000 + 86_400_000);
+    expect(at).toBeLessThanOrEqual(after + 86_400_000);
+    // An xs:duration cannot be turned into a date reliably (months): refused when the link is set up.
+    expect(() => connector({ expiry: 'P1M', expiryFormat: 'absolute' })).toThrow();
+  });
+
   it('sends REL-5 namespace with 5.3.0 when configured', async () => {
     await connector({ namespace: 'REL-5-MM7-1-2' }).submit(request());
     const env = peer.requests[0]!.envelope!;

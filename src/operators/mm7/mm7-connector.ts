@@ -8,13 +8,13 @@
  */
 import { Pool } from 'undici';
 import { OUTCOMES } from '../../core/outcomes.ts';
-import { TemporaryError } from '../../core/retry-policy.ts';
+import { parseDuration, TemporaryError } from '../../core/retry-policy.ts';
 import { OperatorRejectedError, type Connector, type SubmitAccepted, type SubmitRequest } from '../connector.ts';
 import { newTransactionId } from './mm7-envelope.ts';
 import { Semaphore, ThrottleClosedError } from './mm7-limits.ts';
 import { judgeSubmitResponse, silentLogger, type Mm7Logger } from './mm7-responses.ts';
 import { defaultVersionFor, mm7Namespace } from './mm7-status.ts';
-import { buildSubmitHttp, formatExpiry, type SubmitContentPart } from './mm7-submit.ts';
+import { absoluteExpiry, buildSubmitHttp, formatExpiry, type SubmitContentPart } from './mm7-submit.ts';
 
 /** Configuration of one MM7 operator link. */
 export interface Mm7ConnectorOptions {
@@ -35,6 +35,11 @@ export interface Mm7ConnectorOptions {
   namespace?: string;
   /** ExpiryDate: xs:duration ("PT24H"), absolute xs:dateTime, or a project duration ("24h"). Omitted when unset. */
   expiry?: string | number;
+  /**
+   * 'absolute': ExpiryDate is the xs:dateTime `expiry` after each submission (UTC, whole seconds), for MMSCs that
+   * take no xs:duration; `expiry` must then be a project duration ("24h") or milliseconds. Default 'relative'.
+   */
+  expiryFormat?: 'relative' | 'absolute';
   /** ServiceCode, when the operator bills by it. */
   serviceCode?: string;
   /** Content@allowAdaptations; default true (let the MMSC adapt content to the handset). */
@@ -71,6 +76,8 @@ export class Mm7Connector implements Connector {
   private readonly namespace: string;
   private readonly version: string;
   private readonly expiry: string | undefined;
+  /** Set with expiryFormat 'absolute': ExpiryDate is computed at each submission. */
+  private readonly expiryMs: number | undefined;
   private readonly auth: string | undefined;
   private readonly slots: Semaphore;
   private readonly logger: Mm7Logger;
@@ -88,6 +95,7 @@ export class Mm7Connector implements Connector {
     this.namespace = mm7Namespace(opts.namespace ?? 'REL-6-MM7-1-4');
     this.version = opts.version ?? defaultVersionFor(this.namespace);
     this.expiry = opts.expiry === undefined ? undefined : formatExpiry(opts.expiry);
+    this.expiryMs = opts.expiryFormat === 'absolute' && opts.expiry !== undefined ? parseDuration(opts.expiry) : undefined;
     this.auth =
       opts.username !== undefined ? 'Basic ' + Buffer.from(`${opts.username}:${opts.password ?? ''}`, 'utf8').toString('base64') : undefined;
     const maxConcurrent = opts.maxConcurrent ?? MM7_CONNECTOR_DEFAULTS.maxConcurrent;
@@ -152,7 +160,7 @@ export class Mm7Connector implements Connector {
         recipients: [mt.destination],
         plusPrefix: this.opts.plusPrefix,
         serviceCode: this.opts.serviceCode,
-        expiryDate: this.expiry,
+        expiryDate: this.expiryMs !== undefined ? absoluteExpiry(Date.now() + this.expiryMs) : this.expiry,
         deliveryReport: true,
         subject: mt.subject,
         contentId: 'mm7-content',

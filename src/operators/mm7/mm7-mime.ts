@@ -79,6 +79,12 @@ export async function splitInbound(contentType: string | undefined, body: Buffer
 /**
  * The content parts an operation refers to, flattened to leaves. `href` is the Content-ID from `Content@href`
  * (undefined when the operation has no Content element: then every attachment is content).
+ *
+ * The href names the one MIME part that holds the content (§9.3), usually a multipart; when it names a leaf while
+ * other parts follow the SOAP part too, the MMSC has put the MM's parts straight into the outer multipart and named
+ * the first (vectorcore-mmsc does, calling a part without Content-ID `message-content`; deliverReqType also allows
+ * several Content elements). Nothing but content travels beside the SOAP part, so every attachment is taken, in
+ * order: the named part alone would drop the rest of the MO.
  */
 export async function resolveContent(attachments: readonly ParsedPart[], href: string | undefined, limits: MultipartLimits = DEFAULT_MULTIPART_LIMITS): Promise<LeafPart[]> {
   if (attachments.length === 0) return [];
@@ -89,11 +95,15 @@ export async function resolveContent(attachments: readonly ParsedPart[], href: s
       attachments.find((p) => p.contentId === href) ??
       attachments.find((p) => p.contentId.toLowerCase() === h) ??
       attachments.find((p) => normaliseContentId(p.headers['content-location']).toLowerCase() === h);
-    if (match) selected = [match];
+    if (match && (isMultipart(match) || attachments.length === 1)) selected = [match];
   }
   const out: LeafPart[] = [];
   for (const p of selected) await flatten(p, 0, limits, out);
   return out;
+}
+
+function isMultipart(p: ParsedPart): boolean {
+  return bareType(p.contentType).startsWith('multipart/') && boundaryOf(p.contentType) !== undefined;
 }
 
 async function flatten(p: ParsedPart, depth: number, limits: MultipartLimits, out: LeafPart[]): Promise<void> {

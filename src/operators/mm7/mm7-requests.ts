@@ -79,9 +79,13 @@ export interface DeliverRequest {
   at: number | undefined;
 }
 
-/** Read a DeliverReq. Throws Mm7ValidationError without a Sender address. */
+/**
+ * Read a DeliverReq. The originator is `Sender` (deliverReqType, TS 23.140 §8.2.1); an MMSC that writes it as
+ * `SenderAddress`, the name SubmitReq uses inside SenderIdentification (vectorcore-mmsc does), is read the same way
+ * rather than losing the MO to a validation fault. Throws Mm7ValidationError when neither holds an address.
+ */
 export function readDeliverReq(op: XmlElement, contentHref: string | undefined): DeliverRequest {
-  const sender = readAddresses(child(op, 'Sender'))[0];
+  const sender = readAddresses(child(op, 'Sender'))[0] ?? readAddresses(child(op, 'SenderAddress'))[0];
   if (!sender) throw new Mm7ValidationError('DeliverReq without Sender');
   const recipients = child(op, 'Recipients');
   const list = (name: string): string[] => childrenNamed(recipients, name).flatMap((e) => readAddresses(e));

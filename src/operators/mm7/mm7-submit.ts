@@ -176,3 +176,11 @@ export function formatExpiry(expiry: string | number): string {
   const secs = Math.max(1, Math.round(ms / 1000));
   return `PT${secs}S`;
 }
+
+/**
+ * ExpiryDate as an absolute xs:dateTime (§8.1.1 relativeOrAbsoluteDateType): UTC with `Z` and whole seconds, the
+ * plainest lexical form of xs:dateTime, which every MMSC that reads dates at all accepts.
+ */
+export function absoluteExpiry(at: number): string {
+  return new Date(Math.floor(at / 1000) * 1000).toISOString().replace(/\.000Z$/, 'Z');
+}
