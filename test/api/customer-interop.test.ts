@@ -3,9 +3,10 @@
  * what the customer sees in the status API and what the handset receives.
  */
 import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pythonContentIdsRequest } from '../mime/support.ts';
-import { eventually, http, send, startTestGateway, status, type TestGateway } from '../support/gateway.ts';
+import { eventually, http, send, simpleMt, startTestGateway, status, type TestGateway } from '../support/gateway.ts';
 
 let gw: TestGateway;
 beforeAll(async () => {
@@ -32,5 +33,21 @@ describe("a send written by Python's email package (EmailMessage, policy.SMTP)",
       const bytes = (await http(`${gw.url}${part.url}`)).body;
       expect(createHash('sha256').update(bytes).digest('hex')).toBe('cde388fc3b766faceb7f3907b4725dadd08bd87d804dff57d9a80206619d47be');
     }
+  });
+});
+
+describe('a compressed request body', () => {
+  it('is refused as an unsupported Content-Encoding (415, Accept-Encoding: identity), not as malformed multipart', async () => {
+    const req = simpleMt('15550108002');
+    const r = await send(gw.url, { contentType: req.contentType, body: gzipSync(req.body) }, undefined, { 'content-encoding': 'gzip' });
+    expect(r.status).toBe(415);
+    expect(r.json.code).toBe('UNSUPPORTED_CONTENT_ENCODING');
+    expect(r.json.description).toContain('gzip');
+    expect(r.headers['accept-encoding']).toBe('identity');
+  });
+
+  it('"identity" is no content coding: the send is accepted', async () => {
+    const r = await send(gw.url, simpleMt('15550108003'), undefined, { 'content-encoding': 'Identity' });
+    expect(r.status, r.body.toString()).toBe(200);
   });
 });
