@@ -52,6 +52,14 @@ export function headerAsUtf8(v: string | undefined): string {
 
 const NON_ASCII = /[^\x00-\x7f]/;
 
+/** True for a Content-Encoding that leaves the body as it is: empty, or only "identity" (any case, RFC 9110 §8.4.1). */
+function isIdentityCoding(v: string): boolean {
+  return v.split(',').every((c) => {
+    const t = c.trim().toLowerCase();
+    return t === '' || t === 'identity';
+  });
+}
+
 /**
  * A last say on whether a request's body is wanted, once its head passed the checks: `admit` returns to go on or
  * throws an ApiError to refuse (the per-account send rate, api/account-rate-limit.ts), before `100 Continue` and
@@ -80,6 +88,12 @@ export async function readMultipartRequest(
   }
   const boundary = boundaryOf(ct); // the parse above, not a second one: this is the accept hot path
   if (!boundary) throw new ApiError('MISSING_BOUNDARY');
+  const coding = req.headers['content-encoding'];
+  if (coding !== undefined && !isIdentityCoding(coding)) {
+    // A compressed body (RFC 9110 §8.4) read as multipart would be refused as MALFORMED_MULTIPART, blaming the
+    // framing; say what is wrong instead, before reading it (§15.5.16: 415 for an unsupported content coding).
+    throw new ApiError('UNSUPPORTED_CONTENT_ENCODING', { encoding: headerAsUtf8(coding) });
+  }
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > api.maxBodyBytes) {
     // Refuse before reading: the client learns at once, and we close the connection instead of draining it.

@@ -62,6 +62,8 @@ export function errorReply(
   }
   // A refused upload may still be streaming in: close instead of draining an unbounded body.
   if (apiErr.status === 413 || apiErr.status === 431) headers.connection = 'close';
+  // RFC 9110 §12.5.3: a 415 for a content coding says which codings would have been accepted (none but identity).
+  if (apiErr.code === 'UNSUPPORTED_CONTENT_ENCODING') headers['accept-encoding'] = 'identity';
   if (apiErr.code === 'RATE_LIMITED') headers['retry-after'] = String(apiErr.details.retryAfter ?? 1);
   return { status: apiErr.status, headers, body: apiErr.toBody() };
 }

@@ -32,9 +32,9 @@ export interface SendFastPath {
   request(req: IncomingMessage, res: ServerResponse): boolean;
   /**
    * For the server's 'checkContinue' event (a request with `Expect: 100-continue`): the send's checks that need no
-   * body (draining, auth, Idempotency-Key, Content-Type, announced length, the account's send rate) run first, and
-   * only a request that passes them gets `100 Continue`; a refused one gets its final status at once and never sends
-   * its body (RFC 9110 §10.1.1).
+   * body (draining, auth, Idempotency-Key, Content-Type, Content-Encoding, announced length, the account's send rate)
+   * run first, and only a request that passes them gets `100 Continue`; a refused one gets its final status at once
+   * and never sends its body (RFC 9110 §10.1.1).
    */
   checkContinue(req: IncomingMessage, res: ServerResponse): boolean;
 }

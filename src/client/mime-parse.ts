@@ -4,6 +4,7 @@
  * (the webhook handler bounds its size first) and is lenient the way the OpenMarket examples need: CRLF or bare LF
  * line ends, a header starting on the delimiter line, no closing delimiter.
  */
+import { isUtf8 } from 'node:buffer';
 
 /** One part of a multipart body after transfer decoding. */
 export interface MimePart {
@@ -93,6 +94,14 @@ function decodeBody(body: Buffer, encoding: string): Buffer {
 
 const HEADER_LINE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+[ \t]*:/;
 
+/**
+ * A header line as text: UTF-8 when it is valid UTF-8 (the gateway writes a Content-Id or file name it got from a
+ * handset as UTF-8, as its own reader takes them; RFC 6532 §3), else byte for byte (latin1).
+ */
+function headerLine(bytes: Buffer): string {
+  return (isUtf8(bytes) ? bytes.toString('utf8') : bytes.toString('latin1')).replace(/\r$/, '');
+}
+
 /** Splits a part into headers and body. Headers end at the first blank line or the first line that is no header. */
 function splitPart(raw: Buffer, limits: MimeLimits): MimePart {
   const headers: Record<string, string> = {};
@@ -101,7 +110,7 @@ function splitPart(raw: Buffer, limits: MimeLimits): MimePart {
   while (pos < raw.length) {
     const nl = raw.indexOf(0x0a, pos);
     const end = nl < 0 ? raw.length : nl;
-    const line = raw.subarray(pos, end).toString('latin1').replace(/\r$/, '');
+    const line = headerLine(raw.subarray(pos, end));
     if (line === '') {
       pos = nl < 0 ? raw.length : nl + 1;
       break;

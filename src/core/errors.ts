@@ -40,6 +40,11 @@ export const ERRORS = {
     retryable: false,
     description: 'Content-Type must be multipart/mixed with a boundary; got {contentType}.',
   },
+  UNSUPPORTED_CONTENT_ENCODING: {
+    status: 415,
+    retryable: false,
+    description: 'Content-Encoding {encoding} is not supported; send the body without a content coding.',
+  },
   MISSING_BOUNDARY: { status: 400, retryable: false, description: 'The multipart Content-Type has no boundary parameter.' },
   MALFORMED_MULTIPART: { status: 400, retryable: false, description: 'The multipart body is malformed: {reason}.' },
   BODY_TOO_LARGE: { status: 413, retryable: false, description: 'The request body exceeds {limit} bytes.' },

@@ -17,6 +17,7 @@
  */
 import type { Readable } from 'node:stream';
 import { ApiError } from '../core/errors.ts';
+import { decodeEncodedWords } from './encoded-words.ts';
 import { decodeTransferEncoding, isSupportedTransferEncoding, normaliseTransferEncoding } from './transfer-encoding.ts';
 import type { MultipartOptions, ParsedPart } from './types.ts';
 
@@ -402,10 +403,13 @@ export class MultipartParser {
   }
 }
 
-/** Content-Id without the angle brackets of RFC 2045 §7 msg-id syntax, so "<a@b>" and "a@b" compare equal. */
+/**
+ * Content-Id without the angle brackets of RFC 2045 §7 msg-id syntax, so "<a@b>" and "a@b" compare equal; RFC 2047
+ * encoded-words decoded first, as Python's email package writes a non-ASCII or long Content-Id (encoded-words.ts).
+ */
 export function normaliseContentId(value: string | undefined): string {
   if (value === undefined) return '';
-  let v = value.trim();
+  let v = decodeEncodedWords(value).trim();
   if (v.startsWith('<')) v = v.slice(1);
   if (v.endsWith('>')) v = v.slice(0, -1);
   return v.trim();

@@ -39,7 +39,7 @@ export interface ParsedPart {
   headers: Record<string, string>;
   /** Content-Type value as given (parameters included), default "text/plain" (RFC 2045 §5.2). */
   contentType: string;
-  /** Content-Id / Content-ID, angle brackets and whitespace removed; "" when absent. */
+  /** Content-Id / Content-ID, RFC 2047 encoded-words decoded, angle brackets and whitespace removed; "" when absent. */
   contentId: string;
   /** Content-Transfer-Encoding lower-cased; "binary" when absent. */
   transferEncoding: string;

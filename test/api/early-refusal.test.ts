@@ -145,6 +145,7 @@ describe('Expect: 100-continue', () => {
     for (const [head, code] of [
       [sendHead({ auth: null, contentType: MT, contentLength: 100_000, extra: { Expect: '100-continue' } }), 'AUTH_REQUIRED'],
       [sendHead({ auth: AUTH, contentType: 'text/plain', contentLength: 100_000, extra: { Expect: '100-continue' } }), 'UNSUPPORTED_MEDIA_TYPE'],
+      [sendHead({ auth: AUTH, contentType: MT, contentLength: 100_000, extra: { Expect: '100-continue', 'Content-Encoding': 'gzip' } }), 'UNSUPPORTED_CONTENT_ENCODING'],
       [sendHead({ auth: AUTH, contentType: MT, contentLength: MAX_BODY + 1, extra: { Expect: '100-continue' } }), 'BODY_TOO_LARGE'],
     ] as const) {
       const conn = await connection();

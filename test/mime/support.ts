@@ -47,3 +47,14 @@ export async function* chunksOf(...chunks: Buffer[]): AsyncGenerator<Buffer> {
 export async function* pieces(body: Buffer, size: number): AsyncGenerator<Buffer> {
   for (let i = 0; i < body.length; i += size) yield body.subarray(i, i + size);
 }
+
+/**
+ * A send written by Python's email package (fixtures/python-emailmessage-content-ids.txt; encoded-words.test.ts says
+ * what it holds): the Content-Type of its top-level headers and the multipart body after them.
+ */
+export function pythonContentIdsRequest(): { contentType: string; body: Buffer } {
+  const raw = readFileSync(new URL('./fixtures/python-emailmessage-content-ids.txt', import.meta.url));
+  const split = raw.indexOf('\r\n\r\n');
+  const contentType = /^content-type:(.*)$/im.exec(raw.subarray(0, split).toString('latin1'))![1]!.trim();
+  return { contentType, body: raw.subarray(split + 4) };
+}

@@ -57,8 +57,8 @@ export interface SendInput {
   log: RequestLog;
   /**
    * Only for an `Expect: 100-continue` request: sends `100 Continue`. Called once the request passed the checks that
-   * need no body (auth, Idempotency-Key, Content-Type, announced length, the account's send rate), so a refused
-   * request never sends its body.
+   * need no body (auth, Idempotency-Key, Content-Type, Content-Encoding, announced length, the account's send rate),
+   * so a refused request never sends its body.
    */
   sendContinue?: () => void;
 }
