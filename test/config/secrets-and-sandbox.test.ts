@@ -29,6 +29,19 @@ function refusal(raw: ConfigInput): string {
   throw new Error('the configuration was accepted');
 }
 
+describe('URLs with credentials are refused at start, naming the key', () => {
+  // Such credentials were never sent (undici drops user:password@), and the URL went into events, the status API and
+  // the jobs listing, password included.
+  it('reportUrl, moUrl and mm7.url', () => {
+    const creds = 'https://hooks:pa55@hooks.example.com/mms';
+    expect(refusal(account({ mtConfigs: { default: { reportUrl: creds } } }))).toMatch(/accounts\.0\.mtConfigs\.default\.reportUrl: must not carry credentials/);
+    expect(refusal(account({ numbers: [{ number: '12025550100', moUrl: creds }] }))).toMatch(/accounts\.0\.numbers\.0\.moUrl: must not carry credentials/);
+    const mm7 = { id: 88, type: 'mm7', prefixes: ['44'], mm7: { url: 'http://vasp:pw@mmsc.example.net/mm7' }, inbound: { allowIps: ['192.0.2.1'] } };
+    expect(refusal({ ...account({}), operators: [sim, mm7] } as ConfigInput)).toMatch(/operators\.1\.mm7\.url: must not carry credentials/);
+    expect(() => loadConfig({ raw: account({ password: 'pw', mtConfigs: { default: { reportUrl: 'https://hooks.example.com/mms?token=abc' } } }) })).not.toThrow();
+  });
+});
+
 describe('password hashes and webhook secrets are checked at start', () => {
   it('accepts a hash made by hash-password and refuses malformed ones, naming the key', () => {
     expect(() => loadConfig({ raw: account({ passwordHash: hashSecret('s3cret') }) })).not.toThrow();
