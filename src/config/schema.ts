@@ -315,6 +315,12 @@ export const configSchema = z
          * when set true here, and only with a simulator operator.
          */
         enabled: z.boolean().optional(),
+        /**
+         * Host names the sandbox answers to besides localhost (and *.localhost), IP addresses and listen.host, e.g. a
+         * container's service name. Any other Host is refused (403 SANDBOX_HOST_REFUSED): a web page can point a name
+         * of its own at 127.0.0.1 (DNS rebinding) and would otherwise read the sandbox's events and inbox as same-origin.
+         */
+        hosts: z.array(z.string().min(1).max(253)).default([]),
       })
       .strict()
       .prefault({}),
