@@ -32,7 +32,7 @@ export interface LoadedConfig extends Config {
   /** True when the sandbox defaults were used (no config file). */
   readonly sandboxDefaults: boolean;
   /** sandbox.enabled resolved: as set, else on only with the sandbox defaults. */
-  readonly sandbox: { readonly enabled: boolean };
+  readonly sandbox: { readonly enabled: boolean; readonly hosts: string[] };
   /** listen.tls with the PEM files read (at start, so a missing file is a configuration error). */
   readonly listenTls?: { readonly cert: string; readonly key: string; readonly minVersion: 'TLSv1.2' | 'TLSv1.3' };
 }
@@ -102,7 +102,7 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   const nodeId = cfg.node.id ?? `${hostname()}-${cfg.listen.port}`;
   const tls = readFiles ? cfg.listen.tls : undefined;
   const listenTls = tls ? readListenTls(tls) : undefined;
-  const sandbox = { enabled: cfg.sandbox.enabled ?? sandboxDefaults };
+  const sandbox = { enabled: cfg.sandbox.enabled ?? sandboxDefaults, hosts: cfg.sandbox.hosts };
   return deepFreeze({ ...cfg, accounts, operators, storeUrl, nodeId, sandboxDefaults, sandbox, ...(listenTls ? { listenTls } : {}) }) as LoadedConfig;
 }
 

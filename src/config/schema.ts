@@ -35,7 +35,14 @@ const duration = z.union([z.string(), z.number().nonnegative()]).transform((v, c
 const httpUrl = z
   .string()
   .url()
-  .refine((u) => /^https?:\/\//i.test(u), 'must be an http:// or https:// URL');
+  .refine((u) => /^https?:\/\//i.test(u), 'must be an http:// or https:// URL')
+  // undici drops a URL's user:password@ without a word, so such credentials never reached the customer's endpoint or
+  // the MMSC (whose answer, 401, failed every attempt), while the URL, password and all, went into job payloads, event
+  // details (the status API) and `mmsgate jobs`.
+  .refine((u) => {
+    const url = URL.canParse(u) ? new URL(u) : undefined;
+    return url === undefined || (url.username === '' && url.password === '');
+  }, 'must not carry credentials (user:password@): they are not sent, and the URL is shown in events and logs; sign webhooks with webhookSecrets, give an MMSC operators[].mm7.username and password');
 
 /**
  * A stored password hash as `mmsgate hash-password` prints it: `scrypt$N$r$p$salt$hash` (core/secrets.ts). Checked in
@@ -319,6 +326,12 @@ export const configSchema = z
          * when set true here, and only with a simulator operator.
          */
         enabled: z.boolean().optional(),
+        /**
+         * Host names the sandbox answers to besides localhost (and *.localhost), IP addresses and listen.host, e.g. a
+         * container's service name. Any other Host is refused (403 SANDBOX_HOST_REFUSED): a web page can point a name
+         * of its own at 127.0.0.1 (DNS rebinding) and would otherwise read the sandbox's events and inbox as same-origin.
+         */
+        hosts: z.array(z.string().min(1).max(253)).default([]),
       })
       .strict()
       .prefault({}),

@@ -89,6 +89,11 @@ export const ERRORS = {
   // --- lookups and methods
   NOT_FOUND: { status: 404, retryable: false, description: 'No such resource.' },
   METHOD_NOT_ALLOWED: { status: 405, retryable: false, description: 'Method {method} is not allowed here.' },
+  SANDBOX_HOST_REFUSED: {
+    status: 403,
+    retryable: false,
+    description: 'The sandbox answers requests for localhost, an IP address or a name in sandbox.hosts only, not for {host}.',
+  },
   // --- capacity and server
   RATE_LIMITED: { status: 429, retryable: true, description: 'Too many requests ({cause}); retry after {retryAfter} s.' },
   SHUTTING_DOWN: { status: 503, retryable: true, description: 'This node is shutting down; send to another node.' },

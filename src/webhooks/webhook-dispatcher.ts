@@ -76,25 +76,32 @@ export class WebhookDispatcher {
       headers['webhook-timestamp'] = String(ts);
       headers['webhook-signature'] = signWebhook([...req.secrets], req.deliveryId, ts, req.body);
     }
+    // webhooks.timeout bounds the whole attempt, not only each wait: undici's headersTimeout and bodyTimeout restart
+    // with every byte, so an endpoint trickling its answer a byte at a time held the attempt (and one of the kind's
+    // `webhooks.concurrency` slots, shared by every account) for days.
+    const deadline = AbortSignal.timeout(this.policy.timeoutMs);
+    const signal = req.signal ? AbortSignal.any([req.signal, deadline]) : deadline;
     try {
       req.signal?.throwIfAborted();
       const res = await request(req.url, {
         method: 'POST',
         headers,
         body: req.body,
-        signal: req.signal,
+        signal,
         dispatcher: this.agent,
         headersTimeout: this.policy.timeoutMs,
         bodyTimeout: this.policy.timeoutMs,
       });
-      // The answer body is not used; read a little and drop the rest so the connection can be reused.
-      await res.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
+      // The answer body is not used; read a little and drop the rest so the connection can be reused. The status has
+      // arrived: a deadline passing while the rest trickles in cuts the connection but not the answer.
+      await res.body.dump({ limit: 64 * 1024, signal }).catch(() => undefined);
       const s = res.statusCode;
       if (s >= 200 && s < 300) return { ok: true, status: s };
       const retryable = s === 408 || s === 429 || s >= 500;
       return { ok: false, retryable, status: s, error: `HTTP ${s}`, retryAfterMs: parseRetryAfter(res.headers['retry-after'], this.now()) };
     } catch (err) {
       if (req.signal?.aborted) return { ok: false, retryable: true, error: `stopped: ${(req.signal.reason as Error).message}`, retryAfterMs: 0 };
+      if (deadline.aborted) return { ok: false, retryable: true, error: `timeout: no answer within ${this.policy.timeoutMs} ms`, retryAfterMs: 0 };
       const e = err as Error & { code?: string };
       return { ok: false, retryable: true, error: `${e.code ?? e.name}: ${e.message}`, retryAfterMs: 0 };
     }

@@ -29,6 +29,19 @@ function refusal(raw: ConfigInput): string {
   throw new Error('the configuration was accepted');
 }
 
+describe('URLs with credentials are refused at start, naming the key', () => {
+  // Such credentials were never sent (undici drops user:password@), and the URL went into events, the status API and
+  // the jobs listing, password included.
+  it('reportUrl, moUrl and mm7.url', () => {
+    const creds = 'https://hooks:pa55@hooks.example.com/mms';
+    expect(refusal(account({ mtConfigs: { default: { reportUrl: creds } } }))).toMatch(/accounts\.0\.mtConfigs\.default\.reportUrl: must not carry credentials/);
+    expect(refusal(account({ numbers: [{ number: '12025550100', moUrl: creds }] }))).toMatch(/accounts\.0\.numbers\.0\.moUrl: must not carry credentials/);
+    const mm7 = { id: 88, type: 'mm7', prefixes: ['44'], mm7: { url: 'http://vasp:pw@mmsc.example.net/mm7' }, inbound: { allowIps: ['192.0.2.1'] } };
+    expect(refusal({ ...account({}), operators: [sim, mm7] } as ConfigInput)).toMatch(/operators\.1\.mm7\.url: must not carry credentials/);
+    expect(() => loadConfig({ raw: account({ password: 'pw', mtConfigs: { default: { reportUrl: 'https://hooks.example.com/mms?token=abc' } } }) })).not.toThrow();
+  });
+});
+
 describe('password hashes and webhook secrets are checked at start', () => {
   it('accepts a hash made by hash-password and refuses malformed ones, naming the key', () => {
     expect(() => loadConfig({ raw: account({ passwordHash: hashSecret('s3cret') }) })).not.toThrow();
@@ -73,13 +86,13 @@ describe('the sandbox endpoints', () => {
   describe('over HTTP', () => {
     let dir: string;
     const gateways: Gateway[] = [];
-    async function start(sandbox: boolean | undefined): Promise<string> {
+    async function start(sandbox: boolean | { enabled: boolean; hosts: string[] } | undefined): Promise<string> {
       const raw = {
         ...account({ password: 'p' }),
         listen: { host: '127.0.0.1', port: 0 },
         dataDir: path.join(dir, String(gateways.length)),
         log: { level: 'silent' },
-        ...(sandbox === undefined ? {} : { sandbox: { enabled: sandbox } }),
+        ...(sandbox === undefined ? {} : { sandbox: typeof sandbox === 'boolean' ? { enabled: sandbox } : sandbox }),
       } as ConfigInput;
       const gw = await startGateway(loadConfig({ raw }));
       gateways.push(gw);
@@ -115,6 +128,26 @@ describe('the sandbox endpoints', () => {
       const page = await request(`${on}/sandbox`);
       expect(page.statusCode).toBe(200);
       await page.body.dump();
+    });
+
+    it('answers only requests addressed to localhost, an IP address, listen.host or sandbox.hosts (no DNS rebinding)', async () => {
+      const on = await start({ enabled: true, hosts: ['mmsgate'] });
+      const port = new URL(on).port;
+      const status = async (method: string, p: string, host: string): Promise<[number, unknown]> => {
+        const r = await request(`${on}${p}`, { method, headers: { host, 'content-type': 'multipart/mixed; boundary=b' }, body: method === 'POST' ? '--b--\r\n' : undefined });
+        const body = r.headers['content-type']?.toString().startsWith('application/json') ? await r.body.json() : (await r.body.dump(), undefined);
+        return [r.statusCode, body];
+      };
+      // A page's own name pointed at 127.0.0.1: refused before anything is read or streamed.
+      for (const [method, p] of [['GET', '/sandbox'], ['GET', '/sandbox/events'], ['GET', '/sandbox/inbox'], ['GET', '/sandbox/handsets/15551230001/messages'], ['POST', '/sandbox/mo']] as const) {
+        const [code, body] = await status(method, p, `rebind.attacker.example:${port}`);
+        expect([method, p, code, (body as { code?: string }).code]).toEqual([method, p, 403, 'SANDBOX_HOST_REFUSED']);
+      }
+      for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, `app.localhost:${port}`, `mmsgate:${port}`, `MMSGATE.:${port}`]) {
+        expect([host, (await status('GET', '/sandbox/inbox', host))[0]]).toEqual([host, 200]);
+      }
+      // The customer API is not the sandbox's: any Host as before.
+      expect((await status('GET', '/healthz', `api.example.com:${port}`))[0]).toBe(200);
     });
   });
 });

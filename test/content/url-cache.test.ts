@@ -52,6 +52,18 @@ describe('freshnessOf (RFC 9111 §4.2)', () => {
     expect(cc.has('private')).toBe(true);
   });
 
+  it('reads a hostile Cache-Control as long as the fetcher takes in milliseconds, not seconds (the node waits meanwhile)', () => {
+    // The origin picks this header; up to the fetcher's 16 KB of headers. Each of these took 1 to 4 s before.
+    const hostile = ['a'.repeat(16_000) + ' b', 'a' + ' '.repeat(16_000) + 'b', 'a=' + ' '.repeat(16_000) + 'b c'];
+    const started = performance.now();
+    for (const v of hostile) freshnessOf({ 'cache-control': v }, T0, 5 * MIN);
+    expect(performance.now() - started).toBeLessThan(250);
+    // Whitespace inside a name or value does not make a directive: the default TTL applies.
+    expect(freshnessOf({ 'cache-control': hostile[0]! }, T0, 5 * MIN).freshUntil).toBe(T0 + 5 * MIN);
+    expect(freshnessOf({ 'cache-control': 'max-age=60 junk, s-maxage = 30' }, T0, 5 * MIN).freshUntil).toBe(T0 + 30_000);
+    expect(parseCacheControl('private, no-cache="a\\"b, c", max-age="7"')).toEqual(new Map([['private', ''], ['no-cache', 'a"b, c'], ['max-age', '7']]));
+  });
+
   it('builds conditional headers from the stored validators', () => {
     expect(revalidationHeaders({ etag: '"v1"', lastModified: DATE })).toEqual({ 'if-none-match': '"v1"', 'if-modified-since': DATE });
     expect(revalidationHeaders({})).toEqual({});

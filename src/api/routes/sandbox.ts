@@ -7,6 +7,7 @@
  * - `POST /sandbox/inbox/{box}` / `GET /sandbox/inbox`: the built-in customer endpoint of the sandbox defaults;
  *   records exactly what a customer endpoint would have received.
  */
+import { isIP } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
 import { isInternationalNumber, isShortCode } from '../../core/message.ts';
@@ -16,9 +17,36 @@ import { parseControlJson, pickControlPart, readMultipartRequest } from '../mult
 
 const MAX_LIST = 200;
 
+/**
+ * The Host names the sandbox answers to. It takes no credentials and trusts being reached on loopback only, but a web
+ * page open in a browser on that machine can resolve a name of its own to 127.0.0.1 (DNS rebinding): its scripts then
+ * read /sandbox/events, the inbox and the handsets, and inject MOs, as same-origin requests. Such a request carries the
+ * page's name in Host; an IP address, localhost, listen.host and the names in sandbox.hosts cannot be one.
+ */
+export function sandboxHostAllowed(hostHeader: string | undefined, listenHost: string, extra: readonly string[]): boolean {
+  if (hostHeader === undefined) return true; // HTTP/1.0 without Host: not a browser
+  let host = hostHeader.trim().toLowerCase();
+  if (host.startsWith('[')) host = host.slice(1, host.indexOf(']') >>> 0);
+  else host = host.replace(/:\d*$/, '');
+  host = host.replace(/\.$/, '');
+  if (isIP(host) !== 0 || host === 'localhost' || host.endsWith('.localhost')) return true;
+  return host === listenHost.toLowerCase() || extra.some((h) => h.toLowerCase().replace(/\.$/, '') === host);
+}
+
+/** True for the paths served by the sandbox (this file and sandbox-console.ts). */
+const isSandboxPath = (url: string): boolean => url === '/sandbox' || url.startsWith('/sandbox/') || url.startsWith('/sandbox?');
+
 export function registerSandboxRoutes(app: FastifyInstance, ctx: GatewayContext): void {
   const simulators = ctx.config.operators.filter((o) => o.type === 'simulator');
   const api = ctx.config.api;
+  const { host: listenHost } = ctx.config.listen;
+  const extraHosts = ctx.config.sandbox.hosts;
+
+  app.addHook('onRequest', (req, _reply, done) => {
+    if (isSandboxPath(req.url) && !sandboxHostAllowed(req.headers.host, listenHost, extraHosts)) {
+      done(new ApiError('SANDBOX_HOST_REFUSED', { host: String(req.headers.host).slice(0, 100) }));
+    } else done();
+  });
 
   app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
