@@ -43,7 +43,7 @@ describe('webhook retry horizons', () => {
       concurrency: 1,
       reportSchedule: schedule(['1h'], '24h'),
       moSchedule: schedule(['1h'], '72h'),
-      secretsFor: () => [],
+      secretsFor: () => [], configured: { operator: () => true, account: () => true, mtConfig: () => true },
     };
     const b = blobOf(Buffer.from('hi'));
     await store.write([{ blobs: [b], mos: [moOf(500, [partOf(b, 'text/plain', 'text.txt')])] }]);
@@ -66,7 +66,7 @@ describe('a webhook step stopped for its lease', () => {
     await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
     const slowUrl = `http://127.0.0.1:${(slow.address() as AddressInfo).port}/hook`;
     try {
-      const deps = { store, dispatcher, nodeId: 'n', concurrency: 1, reportSchedule: schedule(['1h'], '24h'), moSchedule: schedule(['1h'], '72h'), secretsFor: () => [] };
+      const deps = { store, dispatcher, nodeId: 'n', concurrency: 1, reportSchedule: schedule(['1h'], '24h'), moSchedule: schedule(['1h'], '72h'), secretsFor: () => [], configured: { operator: () => true, account: () => true, mtConfig: () => true } };
       const stop = new AbortController();
       setTimeout(() => stop.abort(new Error('lease gone')), 200);
       const started = Date.now();
