@@ -4,7 +4,7 @@
  * added on some nodes first), or with a node started from another file, they differ for a while, and any node claims
  * any job. Deciding such a job with this node's configuration would fail the message for good (no operator: outcome
  * 20), drop its delivery report (no reportUrl here) or post a webhook unsigned (no secrets here); the job is retried
- * on its schedule instead, most likely on a node that knows it. Once the schedule has run out, the caller decides
+ * after its schedule's first delay instead, most likely on a node that knows it. Once the schedule has run out, the caller decides
  * with what it has, as for any other message.
  */
 import { nextAttemptAt, type RetrySchedule } from '../core/retry-policy.ts';
@@ -18,9 +18,11 @@ export interface ConfiguredHere {
   mtConfig(accountId: string, mtConfig: string): boolean;
 }
 
-/** The retry for a job that names `what`, unknown here; null when the job's schedule has run out. */
+/** The retry for a job that names `what`, unknown here; null when the job's schedule has run out (its maxAge). */
 export function retryElsewhere(job: Job, schedule: RetrySchedule, what: string, now: number): Extract<StepOutcome, { type: 'retry' }> | null {
-  const at = nextAttemptAt(schedule, job.attempts, job.firstAttemptAt ?? now, now);
+  // Always the schedule's first delay, as after a first attempt: the job did not fail, it was left to other nodes,
+  // and a few claims by this node must not push it toward the long delays (a report waiting an hour for nothing).
+  const at = nextAttemptAt(schedule, 1, job.firstAttemptAt ?? now, now);
   if (at === null) return null;
   return { type: 'retry', runAt: at, error: `${what} is not in this node's configuration` };
 }
