@@ -64,10 +64,10 @@ export function createMoStep(deps: WebhookStepDeps): Step {
     retrySchedule: deps.moSchedule,
     async run(job: Job, signal?: AbortSignal): Promise<StepOutcome> {
       const p = job.payload as { url: string; requestId: string; accountId: string };
-      const elsewhere = deps.configured.account(p.accountId) ? null : retryElsewhere(job, deps.moSchedule, `account ${p.accountId}`, now());
-      if (elsewhere) return elsewhere;
       const mo = await deps.store.getMo(job.refId);
       if (!mo) return { type: 'dead', error: `MO ${job.refId} not found` };
+      const elsewhere = deps.configured.account(p.accountId) ? null : retryElsewhere(job, deps.moSchedule, `account ${p.accountId}`, now());
+      if (elsewhere) return elsewhere;
       const blobs = new Map<string, Buffer>();
       for (const part of mo.parts) {
         const b = part.sha256 ? await deps.store.getBlob(part.sha256) : undefined;
