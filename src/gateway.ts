@@ -21,6 +21,7 @@ import { JobRunner, type Step } from './pipeline/job-runner.ts';
 import { createSubmitStep } from './pipeline/submit-step.ts';
 import { createMoStep, createReportStep } from './pipeline/webhook-steps.ts';
 import { PipelineInboundSink } from './pipeline/inbound-sink.ts';
+import type { ConfiguredHere } from './pipeline/not-configured-here.ts';
 import { WebhookDispatcher } from './webhooks/webhook-dispatcher.ts';
 import { openStore } from './store/open-store.ts';
 import { GatewayMetrics } from './observability/metrics.ts';
@@ -111,6 +112,11 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
   for (const a of accounts) for (const n of a.numbers) owners.set(n.number, { accountId: a.id, moUrl: n.moUrl });
   const reportUrlFor = (accountId: string, mtConfig: string) => accountById.get(accountId)?.mtConfigs[mtConfig]?.reportUrl;
   const secretsFor = (accountId: string) => accountById.get(accountId)?.webhookSecrets ?? [];
+  const configured: ConfiguredHere = {
+    operator: (id) => config.operators.some((o) => o.id === id),
+    account: (id) => accountById.has(id),
+    mtConfig: (id, name) => Object.hasOwn(accountById.get(id)?.mtConfigs ?? {}, name),
+  };
 
   const storeLog = (msg: string, extra?: object) => log.info(extra ?? {}, msg);
   const heartbeat = startHeartbeat(store, { id: nodeId, dataCenter: config.node.dataCenter, url: null }, { intervalMs: config.node.heartbeatInterval, log: storeLog });
@@ -190,6 +196,7 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
     reportSchedule: scheduleOf(config.webhooks.reports),
     moSchedule: scheduleOf(config.webhooks.mo),
     secretsFor,
+    configured,
   };
   const steps: Step[] = [
     createSubmitStep({
@@ -200,6 +207,7 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
       nodeId,
       concurrency: Math.max(...config.operators.map((o) => o.limits.concurrency), 1) * Math.max(config.operators.length, 1),
       reportUrlFor,
+      configured,
       limitsFor,
       cache: contentCache,
     }),
@@ -210,6 +218,7 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
       nodeId,
       schedule: submitSchedule,
       reportUrlFor,
+      configured,
       userAgentOf: (id) => config.operators.find((o) => o.id === id)?.simulator?.userAgent ?? 'SimPhone MMS/1.0',
     }),
   ];

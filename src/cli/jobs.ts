@@ -132,7 +132,8 @@ function publicJob(j: Job) {
     state: j.state,
     attempts: j.attempts,
     firstAttemptAt: iso(j.firstAttemptAt),
-    runAt: iso(j.runAt),
+    // Only a ready job runs again; a dead one's runAt is its last lease's end, which would read as a retry to come.
+    runAt: j.state === 'ready' ? iso(j.runAt) : null,
     updatedAt: iso(j.updatedAt),
     lastError: j.lastError,
     ...(typeof payload.url === 'string' ? { url: payload.url } : {}),

@@ -15,6 +15,7 @@ import { createMtLoader } from '../store/mt-loader.ts';
 import { prepareContent, type ContentLimits } from './prepare-content.ts';
 import type { Step, StepOutcome } from './job-runner.ts';
 import { mergeUnits, outcomeUnit } from './units.ts';
+import { retryElsewhere, unknownForMt, type ConfiguredHere } from './not-configured-here.ts';
 
 export interface SubmitStepDeps {
   store: Store;
@@ -29,6 +30,8 @@ export interface SubmitStepDeps {
   concurrency: number;
   /** reportUrl for an account's mtConfig. */
   reportUrlFor(accountId: string, mtConfig: string): string | undefined;
+  /** What this node's configuration holds (another node's may differ for a while). */
+  configured: ConfiguredHere;
   /** The operator's content limits (size, image dimensions, SMIL). */
   limitsFor(operatorId: number): ContentLimits;
   /** Remote content cache (undefined: remote content refused). */
@@ -50,6 +53,12 @@ export function createSubmitStep(deps: SubmitStepDeps): Step {
       if (!mt) return { type: 'dead', error: `message ${job.refId} not found` };
       if (mt.state !== 'accepted') return { type: 'done' }; // already submitted (a re-run after a lost commit)
       const t = now();
+      const unknown = unknownForMt(deps.configured, mt, true);
+      const elsewhere = unknown ? retryElsewhere(job, deps.schedule, unknown, t) : null;
+      if (elsewhere) {
+        const detail = { error: elsewhere.error, attempt: job.attempts, nextAttemptAt: new Date(elsewhere.runAt).toISOString() };
+        return { ...elsewhere, effects: { events: [{ mtId: mt.mtId, at: t, type: 'submit-retry', node: deps.nodeId, detail }] } };
+      }
       const ctx = { nodeId: deps.nodeId, reportUrl: deps.reportUrlFor(mt.accountId, mt.mtConfig), now: t };
       // A test message never falls back to the operator's real connector: no stand-in means unroutable.
       const test = (job.payload as { test?: unknown } | undefined)?.test === true;

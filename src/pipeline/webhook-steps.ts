@@ -7,6 +7,7 @@ import type { RetrySchedule } from '../core/retry-policy.ts';
 import type { WebhookDispatcher } from '../webhooks/webhook-dispatcher.ts';
 import { buildMoBody } from '../webhooks/mo-body.ts';
 import type { Step, StepOutcome } from './job-runner.ts';
+import { retryElsewhere, type ConfiguredHere } from './not-configured-here.ts';
 
 export interface WebhookStepDeps {
   store: Store;
@@ -17,6 +18,8 @@ export interface WebhookStepDeps {
   moSchedule: RetrySchedule;
   /** The account's Standard Webhooks secrets (empty: unsigned). */
   secretsFor(accountId: string): readonly string[];
+  /** What this node's configuration holds: an account unknown here has no secrets here, its webhook would go unsigned. */
+  configured: ConfiguredHere;
   now?: () => number;
 }
 
@@ -29,6 +32,8 @@ export function createReportStep(deps: WebhookStepDeps): Step {
     retrySchedule: deps.reportSchedule,
     async run(job: Job, signal?: AbortSignal): Promise<StepOutcome> {
       const p = job.payload as { url: string; requestId: string; accountId: string; body: Record<string, unknown> };
+      const elsewhere = deps.configured.account(p.accountId) ? null : retryElsewhere(job, deps.reportSchedule, `account ${p.accountId}`, now());
+      if (elsewhere) return elsewhere;
       const logEvent = (type: string, detail: Record<string, unknown>): WriteUnit => ({
         events: [{ mtId: job.refId, at: now(), type: `report-${type.replace(/^webhook-/, '')}`, node: deps.nodeId, detail }],
       });
@@ -61,6 +66,8 @@ export function createMoStep(deps: WebhookStepDeps): Step {
       const p = job.payload as { url: string; requestId: string; accountId: string };
       const mo = await deps.store.getMo(job.refId);
       if (!mo) return { type: 'dead', error: `MO ${job.refId} not found` };
+      const elsewhere = deps.configured.account(p.accountId) ? null : retryElsewhere(job, deps.moSchedule, `account ${p.accountId}`, now());
+      if (elsewhere) return elsewhere;
       const blobs = new Map<string, Buffer>();
       for (const part of mo.parts) {
         const b = part.sha256 ? await deps.store.getBlob(part.sha256) : undefined;

@@ -257,6 +257,17 @@ export const MIGRATIONS: readonly Migration[] = [
   },
 ];
 
+/** The store's schema was upgraded by a newer release than this one: this code must not run on it. */
+export class SchemaTooNewError extends Error {
+  constructor(readonly found: number, readonly known: number) {
+    super(
+      `the store's schema is version ${found}, newer than this mmsgate knows (${known}): a newer release has upgraded ` +
+        'it; run that release (nodes of two releases on one database are not supported, docs/deployment.md)',
+    );
+    this.name = 'SchemaTooNewError';
+  }
+}
+
 /** Apply pending migrations. Returns the versions applied by this call. */
 export async function runMigrations(
   db: Kysely<Database>,
@@ -271,6 +282,16 @@ export async function runMigrations(
           `applied_at ${t.bigint} NOT NULL)`,
       )
       .execute(conn);
+    // A database a newer release has upgraded may lack what this code uses (release 4 dropped mt_parts): a node of
+    // the older release would still pass its health check, then fail every send and burn the attempts of the jobs
+    // it claims from the newer nodes. Refused before anything is applied or served.
+    const known = Math.max(0, ...migrations.map((m) => m.version));
+    const newest = await conn
+      .selectFrom('schema_migrations')
+      .select((eb) => eb.fn.max('version').as('v'))
+      .executeTakeFirst();
+    const found = Number(newest?.v ?? 0);
+    if (found > known) throw new SchemaTooNewError(found, known);
     const applied: number[] = [];
     for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
       // Check and apply inside one write transaction so a concurrent migrator (another process on the same SQLite

@@ -13,6 +13,7 @@ import {
   eventually,
   http,
   send,
+  simpleMt,
   startTestGateway,
   status,
   type HttpResult,
@@ -164,6 +165,22 @@ describe('GET /mms/v2/status/{mtId}', () => {
     expect(r.status).toBe(401);
     expect(r.json.code).toBe('AUTH_REQUIRED');
     expect(r.headers['www-authenticate']).toMatch(/^Basic /);
+  });
+
+  it("lists a delivered message's finished jobs without a time to run again", async () => {
+    const sent = await send(gw.url, simpleMt('15551270001'));
+    expect(sent.status).toBe(200);
+    const mtId = (sent.json as { mtId: number }).mtId;
+    const done = await eventually(async () => {
+      const r = await status(gw.url, mtId);
+      const body = r.json as { state: string; jobs: { kind: string; state: string; runAt: string | null }[] };
+      return body.state === 'delivered' && body.jobs.every((j) => j.state === 'done') ? body : undefined;
+    });
+    // A claim moves a job's due time to its lease's end: shown after the job finished, that was a time in the future.
+    expect(done.jobs.map((j) => [j.kind, j.runAt])).toEqual([
+      ['sim-deliver', null],
+      ['submit', null],
+    ]);
   });
 });
 

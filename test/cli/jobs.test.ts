@@ -51,7 +51,8 @@ describe('mmsgate jobs', () => {
       const list = JSON.parse(l.out) as { id: number; kind: string; refId: number; attempts: number; lastError: string; url: string }[];
       return list.find((j) => j.refId === mtId && j.kind === 'report');
     });
-    expect(dead).toMatchObject({ attempts: 3, lastError: 'HTTP 404', url: `${sink.url}/reports` });
+    // No runAt: a given-up job is not due again until replayed (its last lease's end would read as a pending retry).
+    expect(dead).toMatchObject({ attempts: 3, lastError: 'HTTP 404', url: `${sink.url}/reports`, runAt: null });
     const table = await jobs();
     expect(table.code).toBe(0);
     expect(table.out).toMatch(new RegExp(`^${dead.id}\\s+report\\s+${mtId}\\s+3\\s+\\S+\\s+${sink.url}/reports HTTP 404$`, 'm'));

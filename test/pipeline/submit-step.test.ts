@@ -38,6 +38,7 @@ describe('submit step', () => {
         nodeId: 'n1',
         concurrency: 1,
         reportUrlFor: () => undefined,
+        configured: { operator: () => true, account: () => true, mtConfig: () => true },
         limitsFor: () => ({ maxMessageBytes: 600_000, maxImageWidth: 1600, maxImageHeight: 1600, generateSmil: false, maxFetchedBytes: 10 * 1024 * 1024 }),
         cache: undefined,
         now: () => clock,
@@ -76,6 +77,7 @@ describe('submit step', () => {
         nodeId: 'n1',
         concurrency: 1,
         reportUrlFor: () => undefined,
+        configured: { operator: () => true, account: () => true, mtConfig: () => true },
         limitsFor: () => ({ maxMessageBytes: 600_000, maxImageWidth: 1600, maxImageHeight: 1600, generateSmil: false, maxFetchedBytes: 10 * 1024 * 1024 }),
         cache: undefined,
       };

@@ -44,6 +44,7 @@ describe('webhook retry horizons', () => {
       reportSchedule: schedule(['1h'], '24h'),
       moSchedule: schedule(['1h'], '72h'),
       secretsFor: () => [],
+      configured: { operator: () => true, account: () => true, mtConfig: () => true },
     };
     const b = blobOf(Buffer.from('hi'));
     await store.write([{ blobs: [b], mos: [moOf(500, [partOf(b, 'text/plain', 'text.txt')])] }]);
@@ -66,7 +67,7 @@ describe('a webhook step stopped for its lease', () => {
     await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
     const slowUrl = `http://127.0.0.1:${(slow.address() as AddressInfo).port}/hook`;
     try {
-      const deps = { store, dispatcher, nodeId: 'n', concurrency: 1, reportSchedule: schedule(['1h'], '24h'), moSchedule: schedule(['1h'], '72h'), secretsFor: () => [] };
+      const deps = { store, dispatcher, nodeId: 'n', concurrency: 1, reportSchedule: schedule(['1h'], '24h'), moSchedule: schedule(['1h'], '72h'), secretsFor: () => [], configured: { operator: () => true, account: () => true, mtConfig: () => true } };
       const stop = new AbortController();
       setTimeout(() => stop.abort(new Error('lease gone')), 200);
       const started = Date.now();
@@ -79,6 +80,44 @@ describe('a webhook step stopped for its lease', () => {
     } finally {
       slow.closeAllConnections();
       await new Promise((r) => slow.close(r));
+    }
+  });
+});
+
+describe('a webhook for an account this node does not know (nodes with different configurations)', () => {
+  it('is not posted, unsigned for lack of the secrets, but due again after its schedule\'s first delay, for a node that has the account', async () => {
+    let received = 0;
+    const counting = createServer((_req, res) => {
+      received++;
+      res.writeHead(200).end();
+    });
+    await new Promise<void>((r) => counting.listen(0, '127.0.0.1', r));
+    const hook = `http://127.0.0.1:${(counting.address() as AddressInfo).port}/hook`;
+    try {
+      const deps = {
+        store,
+        dispatcher,
+        nodeId: 'n',
+        concurrency: 1,
+        // The job has had 9 attempts (jobOf): a real failure would now wait an hour.
+        reportSchedule: schedule(['1s', '1h'], '24h'),
+        moSchedule: schedule(['1s', '1h'], '72h'),
+        secretsFor: () => [],
+        configured: { operator: () => true, account: (id: string) => id !== 'newcomer', mtConfig: () => true },
+      };
+      const b = blobOf(Buffer.from('hi'));
+      await store.write([{ blobs: [b], mos: [moOf(501, [partOf(b, 'text/plain', 'text.txt')])] }]);
+      const now = Date.now();
+      const report = await createReportStep(deps).run(jobOf('report', 9, now, { url: hook, requestId: 'r', accountId: 'newcomer', body: { type: 'REPORT', mtId: 9 } }));
+      const mo = await createMoStep(deps).run(jobOf('mo', 501, now, { url: hook, requestId: 'r', accountId: 'newcomer' }));
+      for (const out of [report, mo]) {
+        expect(out).toMatchObject({ type: 'retry', error: "account newcomer is not in this node's configuration" });
+        // Left to the other nodes after the schedule's first delay, however often this node claimed it before.
+        expect(out.type === 'retry' && out.runAt - now).toBeLessThan(2_000);
+      }
+      expect(received).toBe(0);
+    } finally {
+      await new Promise((r) => counting.close(r));
     }
   });
 });

@@ -1,6 +1,6 @@
 /**
  * Upgrading a database written by an earlier release: the data it holds reads back the same after the migrations that
- * change its shape, on every backend.
+ * change its shape, on every backend. And the other way round: this release refuses a database a newer one upgraded.
  */
 import { Kysely, sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
@@ -69,6 +69,32 @@ describe.each(storeBackends('mmsgate-migrations'))('migrations on %s', (_backend
       expect((await store.purgeExpired(Date.now() + 32 * day, 30 * day)).retired?.blobs).toBe(1);
     } finally {
       await store.close();
+    }
+  });
+
+  it('refuses to open a database that a newer release has upgraded, and changes nothing in it', async () => {
+    const url = await newUrl();
+    const first = await openStore(url);
+    await first.close();
+    const known = Math.max(...MIGRATIONS.map((m) => m.version));
+    const newer = known + 1;
+    const dialect = dialectForUrl(url);
+    const db = new Kysely<Database>({ dialect: dialect.kysely });
+    try {
+      // What the next release's first start leaves behind (release 4, for instance, dropped a table older code used).
+      await sql`INSERT INTO schema_migrations (version, name, applied_at) VALUES (${newer}, 'from-a-newer-release', ${T0})`.execute(db);
+    } finally {
+      await db.destroy();
+    }
+
+    await expect(openStore(url)).rejects.toThrow(`schema is version ${newer}, newer than this mmsgate knows (${known})`);
+
+    const check = new Kysely<Database>({ dialect: dialectForUrl(url).kysely });
+    try {
+      const rows = await check.selectFrom('schema_migrations').select('version').orderBy('version').execute();
+      expect(rows.map((r) => Number(r.version))).toEqual([...MIGRATIONS.map((m) => m.version), newer]);
+    } finally {
+      await check.destroy();
     }
   });
 });

@@ -42,7 +42,9 @@ export function registerStatusRoutes(app: FastifyInstance, ctx: GatewayContext):
           kind: j.kind,
           state: j.state,
           attempts: j.attempts,
-          runAt: iso(j.runAt),
+          // A claim moves runAt to the lease's end (sql-store.ts claimJobs) and a finished job keeps it: shown, it
+          // would read as a run still to come, so a done or dead job has none.
+          runAt: j.state === 'ready' ? iso(j.runAt) : null,
           lastError: j.lastError,
         })),
     };

@@ -7,6 +7,7 @@ import type { RetrySchedule } from '../../core/retry-policy.ts';
 import type { Job, Store, WriteUnit } from '../../store/store.ts';
 import type { Step, StepOutcome } from '../../pipeline/job-runner.ts';
 import { mergeUnits, outcomeUnit } from '../../pipeline/units.ts';
+import { retryElsewhere, unknownForMt, type ConfiguredHere } from '../../pipeline/not-configured-here.ts';
 import { createMtLoader } from '../../store/mt-loader.ts';
 import { simBehaviour } from './test-numbers.ts';
 import type { MtMessage, Part } from '../../core/message.ts';
@@ -53,6 +54,8 @@ export interface SimDeliverDeps {
   schedule: RetrySchedule;
   userAgentOf(operatorId: number): string;
   reportUrlFor(accountId: string, mtConfig: string): string | undefined;
+  /** What this node's configuration holds (another node's may differ for a while). */
+  configured: ConfiguredHere;
   now?: () => number;
 }
 
@@ -69,6 +72,10 @@ export function createSimDeliverStep(deps: SimDeliverDeps): Step {
       const mt = await loadMt(job.refId);
       if (!mt) return { type: 'dead', error: `message ${job.refId} not found` };
       const t = now();
+      // The report's URL comes from this node's configuration: one that lacks the account would drop the report.
+      const unknown = unknownForMt(deps.configured, mt, false);
+      const elsewhere = unknown ? retryElsewhere(job, deps.schedule, unknown, t) : null;
+      if (elsewhere) return elsewhere;
       const handsetCopy = (job.payload as { handset?: boolean }).handset !== false;
       const d = simulatedDelivery(mt, submittedParts(job) ?? mt.parts, t, deps.nodeId, deps.userAgentOf(mt.operatorId), handsetCopy);
       if (!d.report) return { type: 'done', effects: d.unit };
