@@ -139,6 +139,23 @@ describe('judgeSubmitResponse', () => {
     }
   });
 
+  // The same problem told in MM7 terms: Sinch/Skycore answer wrong credentials with status 2568, and 4001 says our
+  // VASP identity is unknown. Either refuses every message until the link is fixed, so none is failed for good.
+  it.each([
+    [2568, 'Unable to authenticate', 401],
+    [2568, 'Unable to authenticate', 500],
+    [4001, 'Improper identification', 500],
+  ])('retries MM7 status %i (%s) under HTTP %i and logs it as an operator configuration problem', (code, text, http) => {
+    const body = FAULT_BARE.replace('<p6:StatusCode>4002', `<p6:StatusCode>${code}`).replace('Unsupported version', text);
+    const { logger, errors } = recLogger();
+    const e = thrown(() => judgeSubmitResponse(res(http, body), 'tx-2', logger, { operatorId: 7 }));
+    expect(e).toBeInstanceOf(TemporaryError);
+    expect((e as Error).message).toBe(`MM7 status ${code} ${text}: operator configuration problem (credentials or identity)`);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]!.msg).toMatch(/refused our identity.*check the operator's mm7 username, password, vaspId/);
+    expect(errors[0]!.obj).toMatchObject({ operatorId: 7, statusCode: code });
+  });
+
   // Resending after an HTTP success would deliver the message twice if the MMSC did take it.
   it.each([
     ['an empty body', ''],
@@ -275,8 +292,8 @@ describe('status classification table', () => {
     [3500, 'temporary', null],
     [3510, 'temporary', null],
     [2560, 'permanent', OUTCOMES.TOO_LARGE],
-    [2568, 'permanent', OUTCOMES.OPERATOR_DENIED],
-    [4001, 'permanent', OUTCOMES.OPERATOR_DENIED],
+    [2568, 'link', null],
+    [4001, 'link', null],
     [4006, 'temporary', null],
     [4007, 'permanent', OUTCOMES.OPERATOR_DENIED],
     [2510, 'permanent', OUTCOMES.OPERATOR_REJECTED],

@@ -101,6 +101,9 @@ export interface Mm7Logger {
   error(obj: object, msg?: string): void;
 }
 
+/** What to check when the MMSC refuses the link rather than a message. */
+const CHECK_LINK = "check the operator's mm7 username, password, vaspId / vasId and the MMSC's allow-list";
+
 /** A logger that drops everything (default). */
 export const silentLogger: Mm7Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -157,6 +160,11 @@ export function judgeSubmitResponse(
         transactionId: parsed.transactionId,
       };
     }
+    if (info.cls === 'link') {
+      // 4001 / 2568: the MMSC refused our identity or credentials (mm7-status.ts), as an HTTP 401/403 below.
+      logger.error({ ...logContext, ...detail }, `MMSC refused our identity (MM7 status ${parsed.statusCode} ${text}): ${CHECK_LINK}`);
+      throw new TemporaryError(`MM7 status ${parsed.statusCode} ${text}: operator configuration problem (credentials or identity)`, retryAfter);
+    }
     if (info.cls === 'temporary' || info.cls === 'success') {
       // 'success' inside a Fault or an RSErrorRsp is contradictory: retry rather than guess.
       throw new TemporaryError(`MM7 status ${parsed.statusCode} ${text}`, retryAfter);
@@ -170,7 +178,7 @@ export function judgeSubmitResponse(
     // on the submit schedule so that queued messages survive the fix; logged loud so that someone makes it.
     logger.error(
       { ...logContext, ...detail },
-      `MMSC refused our credentials or address (HTTP ${res.status}): check the operator's mm7 username, password and the MMSC's allow-list`,
+      `MMSC refused our credentials or address (HTTP ${res.status}): ${CHECK_LINK}`,
     );
     throw new TemporaryError(`MMSC answered HTTP ${res.status}: operator configuration problem (credentials or address)`, retryAfter);
   }

@@ -28,8 +28,12 @@ export function defaultVersionFor(namespace: string): string {
 /** Namespace used when neither configuration nor the request says otherwise. */
 export const DEFAULT_MM7_NAMESPACE = mm7Namespace('REL-6-MM7-1-4');
 
-/** What a status code means for the submit worker: done, retry later, or give up. */
-export type Mm7StatusClass = 'success' | 'temporary' | 'permanent';
+/**
+ * What a status code means for the submit worker: done, retry later, or give up; `link`: the MMSC refused who we are
+ * (credentials, VASP identity), not this message, so it is retried like HTTP 401/403 (mm7-responses.ts) and logged
+ * as the link's configuration problem.
+ */
+export type Mm7StatusClass = 'success' | 'temporary' | 'permanent' | 'link';
 
 /** One row of the status table. */
 export interface Mm7StatusInfo {
@@ -52,6 +56,9 @@ const row = (code: number, text: string, cls: Mm7StatusClass, outcome: Outcome |
  * addressable refuse this very request, and a resend gets the same refusal until the message expires in the queue.
  * Permanent codes map to the outcome a customer can act on: address errors, refused content, denied service.
  * Operator codes with a meaning of their own (Sinch/Skycore 25xx, operator docs in the reference samples) are listed.
+ * 4001 Improper identification (our VASPID/VASID unknown) and Sinch/Skycore's 2568 Unable to authenticate (their
+ * spelling of HTTP 401) refuse the link, not the message: every queued message would fail for good over a password
+ * rotated on one side first, so they are retried (class `link`) until the configuration is fixed.
  */
 export const MM7_STATUS_TABLE: ReadonlyMap<number, Mm7StatusInfo> = new Map(
   [
@@ -69,14 +76,14 @@ export const MM7_STATUS_TABLE: ReadonlyMap<number, Mm7StatusInfo> = new Map(
     row(2008, 'Application ID not found', 'permanent', OUTCOMES.OPERATOR_REJECTED),
     row(2009, 'Reply Application ID not found', 'permanent', OUTCOMES.OPERATOR_REJECTED),
     row(2560, 'Content length exceeded maximum supported request size', 'permanent', OUTCOMES.TOO_LARGE),
-    row(2568, 'Unable to authenticate', 'permanent', OUTCOMES.OPERATOR_DENIED),
+    row(2568, 'Unable to authenticate', 'link'),
     row(3000, 'Server Error', 'temporary'),
     row(3001, 'Not Possible', 'permanent', OUTCOMES.OPERATOR_REJECTED),
     row(3002, 'Message rejected', 'permanent', OUTCOMES.OPERATOR_REJECTED),
     row(3003, 'Multiple addresses not supported', 'permanent', OUTCOMES.OPERATOR_REJECTED),
     row(3004, 'Application not addressable', 'permanent', OUTCOMES.OPERATOR_REJECTED),
     row(4000, 'General service error', 'permanent', OUTCOMES.OPERATOR_REJECTED),
-    row(4001, 'Improper identification', 'permanent', OUTCOMES.OPERATOR_DENIED),
+    row(4001, 'Improper identification', 'link'),
     row(4002, 'Unsupported version', 'permanent', OUTCOMES.OPERATOR_REJECTED),
     row(4003, 'Unsupported operation', 'permanent', OUTCOMES.OPERATOR_REJECTED),
     row(4004, 'Validation error', 'permanent', OUTCOMES.OPERATOR_REJECTED),
