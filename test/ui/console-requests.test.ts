@@ -87,6 +87,29 @@ describe('console request builders against the sandbox', () => {
     await text.body?.cancel();
   });
 
+  it('serves a part whose Content-Type names a file in UTF-8 (it used to answer 500)', async () => {
+    const m = page.multipart([
+      { headers: { 'Content-Type': 'application/json; charset=utf-8', 'Content-Id': '<main>' }, body: JSON.stringify({ type: 'MT', source: '88600', destination: '15551230001', subject: 'utf-8 name' }) },
+      { headers: { 'Content-Type': 'text/plain; charset=utf-8; name="✓ Grüße.txt"', 'Content-Id': '<note.txt>' }, body: 'Grüße' },
+    ]);
+    const res = await fetch(`${gw.url}/mms/v2/send`, { method: 'POST', headers: { 'content-type': m.type, authorization: auth }, body: m.body });
+    expect(res.status).toBe(200);
+    const { mtId } = (await res.json()) as { mtId: number };
+    type Msg = { mtId: number; parts: { contentId: string; contentType: string; url: string }[] };
+    const msg = await eventually(async () => {
+      const list = (await (await fetch(`${gw.url}/sandbox/handsets/15551230001/messages`)).json()) as Msg[];
+      return list.find((x) => x.mtId === mtId);
+    });
+    const note = msg.parts.find((p) => p.contentId === 'note.txt')!;
+    expect(note.contentType).toBe('text/plain; charset=utf-8; name="✓ Grüße.txt"'); // the listing keeps what was sent
+    const part = await fetch(`${gw.url}${note.url}`);
+    expect(part.status).toBe(200);
+    // RFC 8187: the file name survives as UTF-8, percent-encoded, in an ASCII header.
+    expect(part.headers.get('content-type')).toBe(`text/plain; charset=utf-8; name*=utf-8''%E2%9C%93%20Gr%C3%BC%C3%9Fe.txt`);
+    expect(part.headers.get('content-disposition')).toBe('inline');
+    expect(await part.text()).toBe('Grüße');
+  });
+
   it('injects an MO that lands in the sandbox inbox', async () => {
     const m = page.multipart([
       { headers: { 'Content-Type': 'application/json; charset=utf-8', 'Content-Id': '<main>' }, body: JSON.stringify({ source: '15551230001', destinations: ['88600'] }) },

@@ -132,7 +132,7 @@ export function registerSandboxRoutes(app: FastifyInstance, ctx: GatewayContext)
       // The bytes are the customer's, served from the gateway's own origin (where a browser may hold Basic
       // credentials): never let a browser run them. Media types a handset shows inline are shown inline; anything
       // else (HTML, SVG, ...) downloads, and in any case runs sandboxed without scripts, with no type sniffing.
-      reply.header('content-type', part.contentType);
+      reply.header('content-type', partContentTypeHeader(part.contentType));
       reply.header('x-content-type-options', 'nosniff');
       reply.header('content-security-policy', "sandbox; default-src 'none'; img-src 'self'; media-src 'self'");
       reply.header('content-disposition', INLINE_TYPES.test(part.contentType) ? 'inline' : 'attachment');
@@ -152,6 +152,38 @@ export function registerSandboxRoutes(app: FastifyInstance, ctx: GatewayContext)
       body: describeBody(e.contentType, e.body),
     }));
   });
+}
+
+const PRINTABLE_ASCII = /^[\t\x20-\x7e]*$/;
+const MEDIA_TYPE = /^[!#$%&'*+.^_`|~0-9a-z-]+\/[!#$%&'*+.^_`|~0-9a-z-]+$/;
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** RFC 8187 attr-char: the bytes an ext-value carries as they are; every other byte is %XX. */
+const ATTR_CHAR = /^[A-Za-z0-9!#$&+.^_`|~-]$/;
+
+/**
+ * The part's Content-Type as an HTTP header value. It is what the customer sent, and a customer may write UTF-8 into a
+ * parameter (`name="Grüße.txt"`): node:http refuses a header character above U+00FF (the part would answer 500) and
+ * sends U+0080-U+00FF as single Latin-1 bytes. Such a value is rebuilt with each non-ASCII parameter in RFC 8187 form
+ * (`name*=utf-8''Gr%C3%BC%C3%9Fe.txt`), and a type that is no media type becomes application/octet-stream.
+ */
+export function partContentTypeHeader(value: string): string {
+  if (PRINTABLE_ASCII.test(value)) return value;
+  const { type, params } = parseContentType(value);
+  const out = [MEDIA_TYPE.test(type) ? type : 'application/octet-stream'];
+  for (const [name, v] of Object.entries(params)) {
+    if (!TOKEN.test(name)) continue;
+    if (PRINTABLE_ASCII.test(v)) {
+      out.push(`${name}=${TOKEN.test(v) ? v : `"${v.replace(/["\\]/g, '\\$&')}"`}`);
+      continue;
+    }
+    let pct = '';
+    for (const b of Buffer.from(v, 'utf8')) {
+      const c = String.fromCharCode(b);
+      pct += ATTR_CHAR.test(c) ? c : `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
+    }
+    out.push(`${name.replace(/\*$/, '')}*=utf-8''${pct}`);
+  }
+  return out.join('; ');
 }
 
 /** Part types a browser shows without running anything: raster images, audio, video, plain text. */
