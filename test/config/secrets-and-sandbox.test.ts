@@ -143,6 +143,12 @@ describe('the sandbox endpoints', () => {
         const [code, body] = await status(method, p, `rebind.attacker.example:${port}`);
         expect([method, p, code, (body as { code?: string }).code]).toEqual([method, p, 403, 'SANDBOX_HOST_REFUSED']);
       }
+      // Percent-escapes in the path reach the same routes (a browser sends them as the page wrote them).
+      for (const [method, p] of [['GET', '/%73andbox'], ['GET', '/%73andbox/events'], ['GET', '/sandbo%78/inbox'], ['GET', '/%73andbox/handsets/15551230001/messages'], ['POST', '/%73andbox/mo']] as const) {
+        const [code, body] = await status(method, p, `rebind.attacker.example:${port}`);
+        expect([method, p, code, (body as { code?: string }).code]).toEqual([method, p, 403, 'SANDBOX_HOST_REFUSED']);
+      }
+      expect((await status('GET', '/%73andbox/inbox', `localhost:${port}`))[0]).toBe(200);
       for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, `app.localhost:${port}`, `mmsgate:${port}`, `MMSGATE.:${port}`]) {
         expect([host, (await status('GET', '/sandbox/inbox', host))[0]]).toEqual([host, 200]);
       }

@@ -43,7 +43,10 @@ export function registerSandboxRoutes(app: FastifyInstance, ctx: GatewayContext)
   const extraHosts = ctx.config.sandbox.hosts;
 
   app.addHook('onRequest', (req, _reply, done) => {
-    if (isSandboxPath(req.url) && !sandboxHostAllowed(req.headers.host, listenHost, extraHosts)) {
+    // The router decodes percent-escapes (`/%73andbox/inbox` is served by /sandbox/inbox, and browsers send it as
+    // written), so the route it chose decides, not the raw URL; the raw URL still covers paths no route serves.
+    const sandbox = isSandboxPath(req.url) || (req.routeOptions.url !== undefined && isSandboxPath(req.routeOptions.url));
+    if (sandbox && !sandboxHostAllowed(req.headers.host, listenHost, extraHosts)) {
       done(new ApiError('SANDBOX_HOST_REFUSED', { host: String(req.headers.host).slice(0, 100) }));
     } else done();
   });
