@@ -75,6 +75,7 @@ table{border-collapse:collapse;width:100%;font-size:12px}td,th{border-bottom:1px
 const $ = (id) => document.getElementById(id);
 const el = (tag, text, cls) => { const e = document.createElement(tag); if (text !== undefined) e.textContent = String(text); if (cls) e.className = cls; return e; };
 const MAX_ROWS = 200;
+const RESUBSCRIBE_MS = 5000; // the Retry-After of a 429 for too many live subscribers
 function b64utf8(s) { const b = new TextEncoder().encode(s); let bin = ''; for (const x of b) bin += String.fromCharCode(x); return btoa(bin); }
 function wrap76(s) { return s.replace(/.{1,76}/g, '$&\\r\\n'); }
 function boundary() { const a = new Uint8Array(12); crypto.getRandomValues(a); return 'console' + Array.from(a, (x) => x.toString(16).padStart(2, '0')).join(''); }
@@ -188,7 +189,12 @@ const refreshHandset = later(loadHandset, 300);
 function connect() {
   const es = new EventSource('/sandbox/events');
   es.onopen = () => { $('conn').textContent = 'live'; $('conn').className = 'on'; refreshInbox(); };
-  es.onerror = () => { $('conn').textContent = 'reconnecting'; $('conn').className = ''; };
+  es.onerror = () => {
+    $('conn').textContent = 'reconnecting'; $('conn').className = '';
+    // The browser reconnects by itself only after a dropped stream: any answer that is no event stream (429 while too
+    // many consoles are open, a proxy's 502 while the gateway restarts) closes the source for good.
+    if (es.readyState === EventSource.CLOSED) setTimeout(connect, RESUBSCRIBE_MS);
+  };
   es.onmessage = (m) => {
     let s; try { s = JSON.parse(m.data); } catch { return; }
     addEventRow(s);

@@ -54,4 +54,17 @@ describe.skipIf(!runnable)('sandbox console in chromium', () => {
     expect(await page.locator('#handset-list b').count()).toBe(0);
     expect(pageErrors).toEqual([]);
   });
+
+  it('goes live again after the event stream was refused (429: too many consoles open)', async () => {
+    const second = await browser.newPage();
+    let refused = 0;
+    await second.route('**/sandbox/events', async (route) => {
+      if (refused++ === 0) await route.fulfill({ status: 429, headers: { 'retry-after': '5' }, contentType: 'application/json', body: '{"code":"RATE_LIMITED"}' });
+      else await route.continue();
+    });
+    await second.goto(`${gw.url}/sandbox`);
+    await second.waitForFunction(() => document.getElementById('conn')?.textContent === 'live', null, { timeout: 10_000 });
+    expect(refused).toBe(2);
+    await second.close();
+  }, 20_000);
 });
