@@ -297,26 +297,54 @@ export class MmsClient {
     // (and let the next endpoint be tried) just like a server that never answers.
     const signal = AbortSignal.timeout(this.timeoutMs);
     const pool = await this.poolFor(ep, signal);
-    const res = await pool.request({
-      method,
-      path: ep.prefix + path,
-      headers: { ...headers, authorization: this.auth, accept: 'application/json', 'user-agent': 'mmsgate-client/0.1' },
-      body,
-      headersTimeout: this.timeoutMs,
-      bodyTimeout: this.timeoutMs,
-      signal,
-    });
+    let res;
+    try {
+      res = await pool.request({
+        method,
+        path: ep.prefix + path,
+        headers: { ...headers, authorization: this.auth, accept: 'application/json', 'user-agent': 'mmsgate-client/0.1' },
+        body,
+        headersTimeout: this.timeoutMs,
+        bodyTimeout: this.timeoutMs,
+        signal,
+      });
+    } catch (e) {
+      throw this.timeoutError(e, signal, errors.HeadersTimeoutError, 'no answer');
+    }
     const chunks: Buffer[] = [];
     let size = 0;
-    for await (const c of res.body) {
-      size += (c as Buffer).length;
-      if (size > MAX_ANSWER_BYTES) {
-        res.body.destroy();
-        throw Object.assign(new Error(`answer larger than ${MAX_ANSWER_BYTES} bytes`), { code: 'ANSWER_TOO_LARGE' });
+    try {
+      for await (const c of res.body) {
+        size += (c as Buffer).length;
+        if (size > MAX_ANSWER_BYTES) {
+          res.body.destroy();
+          throw Object.assign(new Error(`answer larger than ${MAX_ANSWER_BYTES} bytes`), { code: 'ANSWER_TOO_LARGE' });
+        }
+        chunks.push(c as Buffer);
       }
-      chunks.push(c as Buffer);
+    } catch (e) {
+      throw this.timeoutError(e, signal, errors.BodyTimeoutError, 'the answer did not arrive in full');
     }
     return { status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) };
+  }
+
+  /**
+   * The attempt's own time limit surfaces from undici as the signal's DOMException, whose `code` is the number 23:
+   * callers (and `MmsNetworkError`'s message) would see "23" instead of a timeout code. It is reported as undici's
+   * own timeout error instead, with a string code and the limit, like a DNS lookup that ran out of time.
+   */
+  private timeoutError(
+    e: unknown,
+    signal: AbortSignal,
+    Kind: typeof errors.HeadersTimeoutError | typeof errors.BodyTimeoutError,
+    what: string,
+  ): unknown {
+    const reason: unknown = signal.reason;
+    // undici rethrows the signal's reason itself; anything else (a reset that raced the limit) keeps its own code.
+    if (!signal.aborted || e !== reason || !(reason instanceof Error) || reason.name !== 'TimeoutError') return e;
+    const err = new Kind(`${what} within ${this.timeoutMs} ms`);
+    err.cause = e;
+    return err;
   }
 
   /**
