@@ -6,7 +6,7 @@
  * failover. Every send carries an `Idempotency-Key` that stays the same across this call's retries and failovers,
  * so an attempt whose answer was lost can be repeated elsewhere without a double send.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { isIP, type LookupFunction } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errors, Pool } from 'undici';
@@ -184,9 +184,13 @@ export class MmsClient {
     // The gateway's rule (1 to 255 visible ASCII characters): a key it would refuse is a bug of the caller, told here
     // rather than as a 400 after a network round trip.
     if (!/^[\x21-\x7e]{1,255}$/.test(key)) throw new TypeError('idempotencyKey must be 1 to 255 visible ASCII characters (no spaces)');
+    // One request id for the whole call, like the key: the gateway keeps the id of the attempt that stored the message
+    // and repeats it in every delivery report, while a retry answered from the idempotency record gets the retry's id.
+    // Were each attempt's id the gateway's own, a failover after a lost answer would return an id no report carries.
     const { answer, endpoint } = await this.exchange('POST', '/mms/v2/send', {
       'content-type': built.contentType,
       'idempotency-key': key,
+      'x-request-id': randomBytes(16).toString('base64url'),
     }, built.body);
     const json = parseJson(answer.body) as { mtId?: unknown } | undefined;
     const mtId = typeof json?.mtId === 'string' && /^\d+$/.test(json.mtId) ? Number(json.mtId) : json?.mtId;
