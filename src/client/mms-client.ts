@@ -6,7 +6,7 @@
  * failover. Every send carries an `Idempotency-Key` that stays the same across this call's retries and failovers,
  * so an attempt whose answer was lost can be repeated elsewhere without a double send.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { isIP, type LookupFunction } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errors, Pool } from 'undici';
@@ -184,9 +184,13 @@ export class MmsClient {
     // The gateway's rule (1 to 255 visible ASCII characters): a key it would refuse is a bug of the caller, told here
     // rather than as a 400 after a network round trip.
     if (!/^[\x21-\x7e]{1,255}$/.test(key)) throw new TypeError('idempotencyKey must be 1 to 255 visible ASCII characters (no spaces)');
+    // One request id for the whole call, like the key: the gateway keeps the id of the attempt that stored the message
+    // and repeats it in every delivery report, while a retry answered from the idempotency record gets the retry's id.
+    // Were each attempt's id the gateway's own, a failover after a lost answer would return an id no report carries.
     const { answer, endpoint } = await this.exchange('POST', '/mms/v2/send', {
       'content-type': built.contentType,
       'idempotency-key': key,
+      'x-request-id': randomBytes(16).toString('base64url'),
     }, built.body);
     const json = parseJson(answer.body) as { mtId?: unknown } | undefined;
     const mtId = typeof json?.mtId === 'string' && /^\d+$/.test(json.mtId) ? Number(json.mtId) : json?.mtId;
@@ -297,26 +301,54 @@ export class MmsClient {
     // (and let the next endpoint be tried) just like a server that never answers.
     const signal = AbortSignal.timeout(this.timeoutMs);
     const pool = await this.poolFor(ep, signal);
-    const res = await pool.request({
-      method,
-      path: ep.prefix + path,
-      headers: { ...headers, authorization: this.auth, accept: 'application/json', 'user-agent': 'mmsgate-client/0.1' },
-      body,
-      headersTimeout: this.timeoutMs,
-      bodyTimeout: this.timeoutMs,
-      signal,
-    });
+    let res;
+    try {
+      res = await pool.request({
+        method,
+        path: ep.prefix + path,
+        headers: { ...headers, authorization: this.auth, accept: 'application/json', 'user-agent': 'mmsgate-client/0.1' },
+        body,
+        headersTimeout: this.timeoutMs,
+        bodyTimeout: this.timeoutMs,
+        signal,
+      });
+    } catch (e) {
+      throw this.timeoutError(e, signal, errors.HeadersTimeoutError, 'no answer');
+    }
     const chunks: Buffer[] = [];
     let size = 0;
-    for await (const c of res.body) {
-      size += (c as Buffer).length;
-      if (size > MAX_ANSWER_BYTES) {
-        res.body.destroy();
-        throw Object.assign(new Error(`answer larger than ${MAX_ANSWER_BYTES} bytes`), { code: 'ANSWER_TOO_LARGE' });
+    try {
+      for await (const c of res.body) {
+        size += (c as Buffer).length;
+        if (size > MAX_ANSWER_BYTES) {
+          res.body.destroy();
+          throw Object.assign(new Error(`answer larger than ${MAX_ANSWER_BYTES} bytes`), { code: 'ANSWER_TOO_LARGE' });
+        }
+        chunks.push(c as Buffer);
       }
-      chunks.push(c as Buffer);
+    } catch (e) {
+      throw this.timeoutError(e, signal, errors.BodyTimeoutError, 'the answer did not arrive in full');
     }
     return { status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) };
+  }
+
+  /**
+   * The attempt's own time limit surfaces from undici as the signal's DOMException, whose `code` is the number 23:
+   * callers (and `MmsNetworkError`'s message) would see "23" instead of a timeout code. It is reported as undici's
+   * own timeout error instead, with a string code and the limit, like a DNS lookup that ran out of time.
+   */
+  private timeoutError(
+    e: unknown,
+    signal: AbortSignal,
+    Kind: typeof errors.HeadersTimeoutError | typeof errors.BodyTimeoutError,
+    what: string,
+  ): unknown {
+    const reason: unknown = signal.reason;
+    // undici rethrows the signal's reason itself; anything else (a reset that raced the limit) keeps its own code.
+    if (!signal.aborted || e !== reason || !(reason instanceof Error) || reason.name !== 'TimeoutError') return e;
+    const err = new Kind(`${what} within ${this.timeoutMs} ms`);
+    err.cause = e;
+    return err;
   }
 
   /**

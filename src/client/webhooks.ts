@@ -209,6 +209,9 @@ function firstHeader(headers: IncomingHttpHeaders, name: string): string {
  */
 function checkSecrets(secrets: readonly unknown[] | undefined): void {
   if (secrets === undefined) return;
+  // An empty list (a comma-separated variable that was unset, split and filtered) would otherwise switch verification
+  // off without a word, and accept anyone's forged reports and MO.
+  if (secrets.length === 0) throw new TypeError('webhook secrets is an empty list: give at least one, or leave secrets out for unsigned webhooks');
   secrets.forEach((s, i) => {
     if (typeof s !== 'string' || s === '') {
       throw new TypeError(`webhook secrets[${i}] is ${s === '' ? 'empty' : String(s)}: set it (e.g. from MMS_WEBHOOK_SECRET) or leave secrets out`);
@@ -239,7 +242,7 @@ export async function processWebhook(
   if (rawBody.length > (opts.maxBodyBytes ?? DEFAULT_MAX_BODY)) {
     return fail(413, 'BODY_TOO_LARGE', new WebhookPayloadError('body too large'));
   }
-  if (opts.secrets && opts.secrets.length > 0) {
+  if (opts.secrets !== undefined) {
     try {
       verifyWebhook(opts.secrets, headers, rawBody, { toleranceSec: opts.toleranceSec });
     } catch (e) {
@@ -371,7 +374,7 @@ export function webhookMiddleware(
     }
     if (req.body !== undefined && req.body !== null && typeof req.body === 'object') {
       // Parsed upstream: the exact bytes are gone, so only an unsigned report can be handled.
-      if (opts.secrets && opts.secrets.length > 0) {
+      if (opts.secrets !== undefined) {
         done(fail(401, 'RAW_BODY_REQUIRED', new WebhookPayloadError('signature check needs the raw body')));
         return;
       }

@@ -76,6 +76,9 @@ describe('failover across endpoints', () => {
     await sleep(300);
     expect(await handsetMessages(gw, '15551230003')).toHaveLength(1);
     expect(await storedMessageCount(gw)).toBe(1);
+    // The request id send returned is the one the stored message (and so every delivery report) carries, although the
+    // answer came from the retry.
+    expect((await c.status(res.mtId)).requestId).toBe(res.requestId);
   });
 
   it('reports every failed attempt when no endpoint answers', async () => {

@@ -196,6 +196,23 @@ describe('MmsClient.send: failover', () => {
     expect(silent.received).toHaveLength(1);
   });
 
+  it('reports an attempt that ran out of time with a timeout code and the limit, not a bare number', async () => {
+    const silent = await gateway(() => undefined);
+    const stalled = await gateway((_r, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"mtId": '); // the rest never comes
+    });
+    const c = client({ endpoints: [silent.url, stalled.url], timeoutMs: 300, retries: 1 });
+    const err = await c.send(simple).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MmsNetworkError);
+    const [headers, body] = (err as MmsNetworkError).attempts.map((a) => a.error);
+    expect(headers).toMatchObject({ code: 'UND_ERR_HEADERS_TIMEOUT', message: 'no answer within 300 ms' });
+    expect(body).toMatchObject({ code: 'UND_ERR_BODY_TIMEOUT', message: 'the answer did not arrive in full within 300 ms' });
+    expect((err as MmsNetworkError).message).toBe(
+      `no endpoint answered after 2 attempt(s); last: ${stalled.url}: UND_ERR_BODY_TIMEOUT the answer did not arrive in full within 300 ms`,
+    );
+  });
+
   it('does not fail over on 400 and throws a typed error with the code', async () => {
     const bad = await gateway((_r, res) =>
       json(res, 400, { code: 'INVALID_DESTINATION', description: 'digits only' }, { 'x-request-id': 'req-400' }),

@@ -1,7 +1,7 @@
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   createWebhookHandler,
   parseMo,
@@ -180,6 +180,17 @@ describe('createWebhookHandler (node:http)', () => {
     expect(() => createWebhookHandler({ onReport, secrets: [generateWebhookSecret(), 'not a secret!'] })).toThrow(/secrets\[1\] is not a whsec_ secret/);
     expect(() => createWebhookHandler({ onReport, secrets: [generateWebhookSecret()] })).not.toThrow();
     expect(() => createWebhookHandler({ onReport })).not.toThrow();
+  });
+
+  it('never takes an empty list of secrets for "unsigned": refused when made, and 401 from processWebhook', async () => {
+    const onReport = vi.fn(async () => {});
+    const fromEnv = (process.env.MMSGATE_TEST_UNSET_SECRETS ?? '').split(',').filter(Boolean);
+    expect(() => createWebhookHandler({ onReport, secrets: fromEnv })).toThrow(/secrets is an empty list/);
+    expect(() => webhookMiddleware({ onReport, secrets: [] })).toThrow(/secrets is an empty list/);
+    const body = Buffer.from(JSON.stringify({ type: 'REPORT', mtId: 1, status: 'Retrieved' }));
+    const r = await processWebhook({ onReport, secrets: [] }, { 'content-type': 'application/json' }, body);
+    expect(r.status).toBe(401);
+    expect(onReport).not.toHaveBeenCalled();
   });
 
   it('answers 200 only after the callback has finished, and passes the request ids', async () => {
