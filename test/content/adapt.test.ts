@@ -79,6 +79,20 @@ describe('adaptForOperator', () => {
     }
   });
 
+  it('turns a small photo with an EXIF orientation upright, so a handset that ignores EXIF shows it as taken', async () => {
+    // Stored 120 x 80 with the left half red; orientation 6 (rotate 90° clockwise to display) puts red on top.
+    const red = await solid(60, 80, '#ff0000').png().toBuffer();
+    const jpeg = await solid(120, 80, '#0000ff').composite([{ input: red, left: 0, top: 0 }]).jpeg().withMetadata({ orientation: 6 }).toBuffer();
+    const { parts, changes } = await adaptForOperator([{ contentType: 'image/jpeg', contentId: 'p', bytes: jpeg }], { maxMessageBytes: 300_000 });
+    const meta = await sharp(parts[0]!.bytes).metadata();
+    expect({ w: meta.width, h: meta.height, orientation: meta.orientation ?? 1 }).toEqual({ w: 80, h: 120, orientation: 1 });
+    const { data } = await sharp(parts[0]!.bytes).raw().toBuffer({ resolveWithObject: true });
+    const pixel = (x: number, y: number): number[] => [...data.subarray((y * 80 + x) * 3, (y * 80 + x) * 3 + 3)];
+    expect(pixel(40, 10)[0]).toBeGreaterThan(200); // top: red
+    expect(pixel(40, 110)[2]).toBeGreaterThan(200); // bottom: blue
+    expect(changes).toEqual([expect.objectContaining({ contentId: 'p', action: 'orient', fromType: 'image/jpeg', toType: 'image/jpeg', width: 80, height: 120 })]);
+  });
+
   it('fits images to the operator’s maximum dimensions', async () => {
     const jpeg = await solid(800, 600, '#808080').jpeg().toBuffer();
     const { parts, changes } = await adaptForOperator([{ contentType: 'image/jpeg', contentId: 'i', bytes: jpeg }], {
