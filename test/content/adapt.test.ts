@@ -93,6 +93,25 @@ describe('adaptForOperator', () => {
     expect(changes).toEqual([expect.objectContaining({ contentId: 'p', action: 'orient', fromType: 'image/jpeg', toType: 'image/jpeg', width: 80, height: 120 })]);
   });
 
+  it('a small CMYK JPEG becomes sRGB (handset decoders take YCbCr JPEG only), colours kept', async () => {
+    const cmyk = await solid(120, 80, '#00c000').toColourspace('cmyk').jpeg().toBuffer();
+    expect((await sharp(cmyk).metadata()).space).toBe('cmyk');
+    const { parts, changes } = await adaptForOperator([{ contentType: 'image/jpeg', contentId: 'c', bytes: cmyk }], { maxMessageBytes: 300_000 });
+    expect(await sharp(parts[0]!.bytes).metadata()).toMatchObject({ format: 'jpeg', space: 'srgb', width: 120, height: 80 });
+    const { data } = await sharp(parts[0]!.bytes).raw().toBuffer({ resolveWithObject: true });
+    // Still green (a CMYK round trip is not exact, but the colour must not shift or invert).
+    expect(data[1]! - data[0]!).toBeGreaterThan(50);
+    expect(data[1]! - data[2]!).toBeGreaterThan(50);
+    expect(changes).toEqual([expect.objectContaining({ contentId: 'c', action: 'convert', fromType: 'image/jpeg', toType: 'image/jpeg' })]);
+  });
+
+  it('an image labelled with another image type than its bytes (a JPEG sent as image/png) gets the right label, bytes untouched', async () => {
+    const jpeg = await solid(64, 48, '#336699').jpeg().toBuffer();
+    const { parts } = await adaptForOperator([{ contentType: 'image/png', contentId: 'j', bytes: jpeg }], { maxMessageBytes: 300_000 });
+    expect(parts[0]!.contentType).toBe('image/jpeg');
+    expect(parts[0]!.bytes.equals(jpeg)).toBe(true);
+  });
+
   it('fits images to the operator’s maximum dimensions', async () => {
     const jpeg = await solid(800, 600, '#808080').jpeg().toBuffer();
     const { parts, changes } = await adaptForOperator([{ contentType: 'image/jpeg', contentId: 'i', bytes: jpeg }], {
