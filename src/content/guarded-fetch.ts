@@ -9,7 +9,7 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP, type LookupFunction } from 'node:net';
 import { Agent, buildConnector, type Dispatcher } from 'undici';
 import { isAddressAllowed, normaliseIp, type AddressPolicy } from './address-guard.ts';
-import { sniffContentType } from './sniff.ts';
+import { looksLikeText, sniffContentType } from './sniff.ts';
 
 /** Resolve a host name to all its addresses (dns.lookup semantics: hosts file, then DNS). Injectable for tests. */
 export type HostLookup = (hostname: string) => Promise<Array<{ address: string; family: 4 | 6 }>>;
@@ -349,10 +349,13 @@ export function createFetcher(opts: FetcherOptions): Fetcher {
       let contentType = (resHeaders['content-type'] ?? '').trim();
       let mediaType = mediaTypeOf(contentType);
       const sniffed = sniffContentType(body);
-      if (GENERIC_TYPES.has(mediaType) || (sniffed?.startsWith('image/') && sniffed !== mediaType)) {
-        // A generic label says nothing; an image signature (unambiguous, WHATWG MIME Sniffing §6.1) beats a label that
-        // names something else: a photo an origin serves as text/plain or image/png would reach the handset as text
-        // or as an image it fails to decode, and adaptation would pass it through untouched.
+      // A text label is overridden only for bytes that are no text (WHATWG MIME Sniffing §7.1: text/plain is checked
+      // for binary data only): a text that starts "BM..." matches the BMP signature.
+      const imageUnderOtherLabel = sniffed?.startsWith('image/') && sniffed !== mediaType && !(mediaType.startsWith('text/') && looksLikeText(body));
+      if (GENERIC_TYPES.has(mediaType) || imageUnderOtherLabel) {
+        // A generic label says nothing; an image signature (WHATWG MIME Sniffing §6.1) beats a label that names
+        // something else: a photo an origin serves as text/plain or image/png would reach the handset as text or as
+        // an image it fails to decode, and adaptation would pass it through untouched.
         contentType = sniffed ?? contentType;
         mediaType = sniffed ?? mediaType;
       } else if (SIGNED_IMAGE_TYPES.has(mediaType) && !sniffed?.startsWith('image/')) {

@@ -147,8 +147,14 @@ describe('remote content failures', () => {
     const jpeg = await sharp({ create: { width: 80, height: 60, channels: 3, background: { r: 10, g: 120, b: 200 } } }).jpeg().toBuffer();
     origin.route('/photo-as-text', serveBytes(jpeg, { 'content-type': 'text/plain; charset=utf-8' }));
     origin.route('/photo-as.png', serveBytes(jpeg, { 'content-type': 'image/png' }));
+    // A text whose first bytes happen to match the BMP signature ("BM") stays text.
+    const bmText = Buffer.from('BMW service reminder: your car is due on Monday.');
+    origin.route('/bm.txt', serveBytes(bmText, { 'content-type': 'text/plain; charset=utf-8' }));
     const destination = '15553000008';
-    const mtId = await sendOk(g.gw.url, mtWith(destination, [remotePart(`${origin.url}/photo-as-text`, 'a'), remotePart(`${origin.url}/photo-as.png`, 'b')]));
+    const mtId = await sendOk(
+      g.gw.url,
+      mtWith(destination, [remotePart(`${origin.url}/photo-as-text`, 'a'), remotePart(`${origin.url}/photo-as.png`, 'b'), remotePart(`${origin.url}/bm.txt`, 't')]),
+    );
     expect(await waitForReport(g.sink, mtId)).toMatchObject({ status: 'Retrieved', outcomeId: 1 });
     const msg = await waitForHandset(g.gw.url, destination, mtId);
     for (const id of ['a', 'b']) {
@@ -156,6 +162,9 @@ describe('remote content failures', () => {
       expect(part.contentType).toBe('image/jpeg');
       expect((await partBytes(g.gw.url, part)).equals(jpeg)).toBe(true);
     }
+    const text = msg.parts.find((p) => p.contentId === 't')!;
+    expect(text.contentType).toBe('text/plain; charset=utf-8');
+    expect((await partBytes(g.gw.url, text)).equals(bmText)).toBe(true);
   });
 
   it('text served as image/jpeg (an error page answered 200): Rejected/24, saying what came instead of the image', async () => {
