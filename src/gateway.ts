@@ -12,6 +12,7 @@ import { schedule as makeSchedule, type RetrySchedule } from './core/retry-polic
 import { Authenticator } from './api/auth.ts';
 import { buildApp } from './api/app.ts';
 import { accountSendGates } from './api/account-rate-limit.ts';
+import { DryRunSlots } from './api/dry-run-slots.ts';
 import type { ApiAccount, GatewayContext } from './api/context.ts';
 import type { Connector, SubmitRequest } from './operators/connector.ts';
 import { SimulatorConnector } from './operators/simulator/simulator-connector.ts';
@@ -252,6 +253,7 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
     sink,
     isDraining: () => draining,
     metrics,
+    dryRunSlots: new DryRunSlots(config.api.maxConcurrentDryRuns),
     prepareContent: (parts, operatorId, bytesOf) => prepareContent(parts, limitsFor(operatorId), { cache: contentCache, bytesOf }),
   };
   const unsubscribe = store.onJobsEnqueued?.((kinds) => wakeKinds(kinds)) ?? (() => undefined);

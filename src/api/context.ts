@@ -9,6 +9,7 @@ import type { InboundSink } from '../operators/connector.ts';
 import type { Store, WriteResult, WriteUnit } from '../store/store.ts';
 import type { AccountSendGate } from './account-rate-limit.ts';
 import type { Authenticator } from './auth.ts';
+import type { DryRunSlots } from './dry-run-slots.ts';
 import type { Part } from '../core/message.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import type { PreparedContent } from '../pipeline/prepare-content.ts';
@@ -36,6 +37,8 @@ export interface GatewayContext {
   readonly sendGates?: ReadonlyMap<string, AccountSendGate>;
   /** Prometheus metrics of this node. */
   readonly metrics: GatewayMetrics;
+  /** Dry runs in progress on this node, at most api.maxConcurrentDryRuns. */
+  readonly dryRunSlots: DryRunSlots;
   /** Fetch, add SMIL and adapt as the submit step would (for the send API's dry run). */
   prepareContent(parts: readonly Part[], operatorId: number, bytesOf: (sha256: string) => Promise<Buffer | undefined>): Promise<PreparedContent>;
 }

@@ -291,6 +291,8 @@ export const configSchema = z
         maxParts: z.number().int().positive().default(50),
         maxPartBytes: z.number().int().positive().default(5 * 1024 * 1024),
         maxHeaderBytes: z.number().int().positive().default(8 * 1024),
+        /** Dry runs (X-Dry-Run) in progress at once on a node; more are refused with 429 RATE_LIMITED (api/dry-run-slots.ts). */
+        maxConcurrentDryRuns: z.number().int().positive().default(4),
         /** How long a verified password stays cached (avoids a key derivation per request). */
         authCacheTtl: duration.default(parseDuration('5m')),
         /** How long an Idempotency-Key is remembered per account. */

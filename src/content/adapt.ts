@@ -5,7 +5,8 @@
  *
  * 1. Images handsets do not take (WebP, HEIC/HEIF/AVIF, TIFF: the raster formats sharp decodes other than JPEG,
  *    PNG and GIF) become JPEG (animated WebP becomes animated GIF); every image is fitted to the operator's maximum
- *    dimensions.
+ *    dimensions, one with an EXIF orientation is turned upright, a CMYK JPEG becomes sRGB, and a part labelled
+ *    with another image type than its bytes carry gets the right label.
  * 2. While the message (part sizes plus a per-part MIME overhead allowance) exceeds maxMessageBytes, the largest
  *    image is shrunk: JPEG re-encoded at decreasing quality, then decreasing dimensions; PNG without alpha becomes
  *    JPEG, PNG with alpha is palette-quantised first; GIF keeps its animation while that can fit.
@@ -37,8 +38,11 @@ export interface OperatorLimits {
 /** What was done to one part. */
 export interface AdaptChange {
   contentId: string;
-  /** convert: new format; resize: fitted to the operator's maximum dimensions; compress: shrunk to fit the size limit. */
-  action: 'convert' | 'resize' | 'compress';
+  /**
+   * convert: new format or colour space (CMYK to sRGB); resize: fitted to the operator's maximum dimensions; orient: EXIF orientation applied to the
+   * pixels; compress: shrunk to fit the size limit.
+   */
+  action: 'convert' | 'resize' | 'orient' | 'compress';
   fromType: string;
   toType: string;
   fromBytes: number;
@@ -202,11 +206,18 @@ async function normaliseImage(index: number, part: AdaptPart, limits: OperatorLi
     pages: animated ? pages : 1,
     hasAlpha: meta.hasAlpha,
     bytes: part.bytes,
-    type: part.contentType,
+    // The bytes decide the label: a JPEG sent as image/png would reach the handset under a type it fails to decode.
+    type: handsetReady && mediaTypeOf(part.contentType) !== TYPE_OF_FORMAT[meta.format] ? TYPE_OF_FORMAT[meta.format]! : part.contentType,
     exhausted: false,
   };
   const needsResize = fw < w || fh < h;
-  if (handsetReady && !needsResize) return work;
+  // An EXIF orientation other than 1 is applied to the pixels (encode auto-orients and drops the tag): many MMS
+  // clients ignore EXIF, and a camera's portrait photo would reach them on its side, while a larger one that needed
+  // resizing arrived upright.
+  const needsOrienting = (meta.orientation ?? 1) > 1;
+  // CMYK JPEG (print workflows) is outside what handset decoders take (JFIF is YCbCr or grey); the encode makes sRGB.
+  const needsColour = meta.space === 'cmyk';
+  if (handsetReady && !needsResize && !needsOrienting && !needsColour) return work;
   let enc: Encoded;
   try {
     enc = await encode(part.bytes, animated, fw, fh, { format, quality: 85 });
@@ -216,7 +227,7 @@ async function normaliseImage(index: number, part: AdaptPart, limits: OperatorLi
   const toType = TYPE_OF_FORMAT[format]!;
   changes.push({
     contentId: part.contentId,
-    action: handsetReady ? 'resize' : 'convert',
+    action: !handsetReady ? 'convert' : needsResize ? 'resize' : needsColour ? 'convert' : 'orient',
     fromType: mediaTypeOf(part.contentType),
     toType,
     fromBytes: part.bytes.length,

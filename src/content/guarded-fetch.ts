@@ -9,7 +9,7 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP, type LookupFunction } from 'node:net';
 import { Agent, buildConnector, type Dispatcher } from 'undici';
 import { isAddressAllowed, normaliseIp, type AddressPolicy } from './address-guard.ts';
-import { sniffContentType } from './sniff.ts';
+import { looksLikeText, sniffContentType } from './sniff.ts';
 
 /** Resolve a host name to all its addresses (dns.lookup semantics: hosts file, then DNS). Injectable for tests. */
 export type HostLookup = (hostname: string) => Promise<Array<{ address: string; family: 4 | 6 }>>;
@@ -104,6 +104,11 @@ export interface Fetcher {
 }
 
 const GENERIC_TYPES = new Set(['', 'application/octet-stream', 'binary/octet-stream', 'application/unknown']);
+/** Image labels whose format has a signature the sniffer knows (sniff.ts): bytes without it are not that image. */
+const SIGNED_IMAGE_TYPES = new Set([
+  'image/jpeg', 'image/jpg', 'image/pjpeg', 'image/png', 'image/gif', 'image/webp', 'image/bmp', 'image/tiff',
+  'image/heic', 'image/heif', 'image/avif',
+]);
 const TEXT_TYPES = new Set(['text/plain', 'text/x-vcard', 'text/vcard', 'text/directory', 'text/calendar', 'text/x-vcalendar']);
 const SMIL_TYPES = new Set(['application/smil', 'application/smil+xml']);
 
@@ -343,10 +348,20 @@ export function createFetcher(opts: FetcherOptions): Fetcher {
       const body = await readBody(res, url);
       let contentType = (resHeaders['content-type'] ?? '').trim();
       let mediaType = mediaTypeOf(contentType);
-      if (GENERIC_TYPES.has(mediaType)) {
-        const sniffed = sniffContentType(body);
+      const sniffed = sniffContentType(body);
+      // A text label is overridden only for bytes that are no text (WHATWG MIME Sniffing §7.1: text/plain is checked
+      // for binary data only): a text that starts "BM..." matches the BMP signature.
+      const imageUnderOtherLabel = sniffed?.startsWith('image/') && sniffed !== mediaType && !(mediaType.startsWith('text/') && looksLikeText(body));
+      if (GENERIC_TYPES.has(mediaType) || imageUnderOtherLabel) {
+        // A generic label says nothing; an image signature (WHATWG MIME Sniffing §6.1) beats a label that names
+        // something else: a photo an origin serves as text/plain or image/png would reach the handset as text or as
+        // an image it fails to decode, and adaptation would pass it through untouched.
         contentType = sniffed ?? contentType;
         mediaType = sniffed ?? mediaType;
+      } else if (SIGNED_IMAGE_TYPES.has(mediaType) && !sniffed?.startsWith('image/')) {
+        // Labelled as an image format with a signature, but the bytes are no image (an error page answered with 200,
+        // a wrong file): the handset would show a broken picture while the report says Retrieved.
+        throw new ContentFetchError('unsupported-type', `${url.origin}${url.pathname} is labelled ${mediaType} but is ${sniffed ?? 'of unknown type'}, not an image`);
       }
       if (!supported(mediaType)) {
         throw new ContentFetchError('unsupported-type', `${url.origin}${url.pathname} is ${mediaType || 'of unknown type'}`);

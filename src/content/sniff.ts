@@ -32,7 +32,7 @@ function isoBmffType(brands: string[]): string {
 }
 
 /** True when the bytes decode as UTF-8 text without control characters other than tab, CR, LF, FF. */
-function looksLikeText(b: Buffer): boolean {
+export function looksLikeText(b: Buffer): boolean {
   if (b.length === 0) return false;
   const sample = b.subarray(0, 4096);
   const s = new TextDecoder('utf-8', { fatal: false }).decode(sample);

@@ -5,7 +5,7 @@
  */
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { send, sleep, status } from '../support/gateway.ts';
+import { eventually, send, sleep, status } from '../support/gateway.ts';
 import {
   handsetMessages,
   mtWith,
@@ -36,6 +36,8 @@ beforeAll(async () => {
   png = await smallPng(1280, 960);
   origin.route('/poster.png', serveBytes(png, { 'content-type': 'image/png' }));
   g = await startGatewayWithSink({
+    // One dry run at a time on this node, so that the test of the cap needs only two.
+    api: { maxConcurrentDryRuns: 1 },
     remoteContent: { allowPrivateAddresses: ['127.0.0.0/8', '::1/128'] },
     operators: [
       { id: 77, name: 'Sim Mobile', type: 'simulator', prefixes: ['1'], simulator: { deliveryDelay: '50ms' } },
@@ -47,6 +49,23 @@ afterAll(async () => {
   await g?.stop();
   await origin?.close();
 });
+
+/** Hold the answers of `path` until `release()`. */
+function holdRoute(path: string, body: Buffer): { release(): void } {
+  const waiting: (() => void)[] = [];
+  let released = false;
+  origin.route(path, (_req, res) => {
+    const answer = (): void => void serveBytes(body, { 'content-type': 'image/png' })(_req, res);
+    if (released) answer();
+    else waiting.push(answer);
+  });
+  return {
+    release() {
+      released = true;
+      for (const a of waiting.splice(0)) a();
+    },
+  };
+}
 
 const content = () => [remotePart(`${origin.url}/poster.png`, 'poster.png'), textPart('Concert tonight', 'text.txt')];
 
@@ -114,5 +133,29 @@ describe('dry run', () => {
     expect(r.json.error).toBe(
       'the remote content address is refused (a private or reserved address, or a host not allowed by remoteContent.allowedHosts)',
     );
+  });
+
+  it('past api.maxConcurrentDryRuns, a dry run is refused with 429 RATE_LIMITED and Retry-After; real sends are not held back', async () => {
+    const held = holdRoute('/held.png', png);
+    const first = send(g.gw.url, mtWith('15554000005', [remotePart(`${origin.url}/held.png`, 'held.png')]), undefined, DRY);
+    await eventually(async () => origin.hits('/held.png').length > 0 || undefined, 5_000, 'the first dry run fetching');
+
+    const second = await send(g.gw.url, mtWith('15554000006', [textPart('x', 'text.txt')]), undefined, DRY);
+    expect(second.status, second.body.toString()).toBe(429);
+    expect(second.json.code).toBe('RATE_LIMITED');
+    expect(Number(second.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    // A real send meanwhile is accepted as usual.
+    expect(await sendOk(g.gw.url, mtWith('15554000007', [textPart('real', 'text.txt')]))).toBeGreaterThan(0);
+
+    held.release();
+    const r = await first;
+    expect(r.status, r.body.toString()).toBe(200);
+    expect(r.json).toMatchObject({ dryRun: true, parts: [expect.objectContaining({ contentId: 'held.png' })] });
+    // The slot is free again once the first dry run has answered, and a refused or failed one holds none.
+    const again = await send(g.gw.url, mtWith('15554000008', [textPart('x', 'text.txt')]), undefined, DRY);
+    expect(again.status, again.body.toString()).toBe(200);
+    const bad = await send(g.gw.url, mtWith('15554000009', []), undefined, DRY);
+    expect(bad.status).toBe(400);
+    expect((await send(g.gw.url, mtWith('15554000009', [textPart('x', 'text.txt')]), undefined, DRY)).status).toBe(200);
   });
 });

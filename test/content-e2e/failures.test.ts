@@ -3,10 +3,12 @@
  * cannot be fetched (404, larger than remoteContent.maxBytes), 24 when its type is not one an MMS carries. A
  * temporary failure (503, RFC 9110 §15.6.4) is retried on the submit schedule instead.
  */
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   handsetMessages,
   mtWith,
+  noisePng,
   partBytes,
   remotePart,
   sendOk,
@@ -95,7 +97,10 @@ describe('remote content failures', () => {
   });
 
   it('remote parts together over remoteContent.maxMessageBytes: Rejected/22, and fetching stops there', async () => {
-    const body = Buffer.alloc(60 * 1024, 3); // each under maxBytes; three of them pass the message budget
+    // Real PNGs (bytes that are no PNG are refused as such): each under maxBytes; three of them pass the message budget.
+    const body = await noisePng(140, 140, 3);
+    expect(body.length).toBeGreaterThan(MAX_MESSAGE_BYTES / 3);
+    expect(body.length).toBeLessThan(MAX_BYTES);
     for (const n of [1, 2, 3, 4]) origin.route(`/part${n}.png`, serveBytes(body, { 'content-type': 'image/png' }));
     const parts = [1, 2, 3, 4].map((n) => remotePart(`${origin.url}/part${n}.png`, `p${n}`));
     const mtId = await sendOk(g.gw.url, mtWith('15553000006', [...parts, textPart('hello', 'text.txt')]));
@@ -136,5 +141,36 @@ describe('remote content failures', () => {
     expect(origin.hits('/flaky.png').map((h) => h.answered)).toEqual([503, 200]);
     const st = await statusOf(g.gw.url, mtId);
     expect(st.events.map((e: { type: string }) => e.type)).toContain('submit-retry');
+  });
+
+  it('a photo served with a wrong Content-Type (text/plain, image/png) reaches the handset labelled as what it is', async () => {
+    const jpeg = await sharp({ create: { width: 80, height: 60, channels: 3, background: { r: 10, g: 120, b: 200 } } }).jpeg().toBuffer();
+    origin.route('/photo-as-text', serveBytes(jpeg, { 'content-type': 'text/plain; charset=utf-8' }));
+    origin.route('/photo-as.png', serveBytes(jpeg, { 'content-type': 'image/png' }));
+    // A text whose first bytes happen to match the BMP signature ("BM") stays text.
+    const bmText = Buffer.from('BMW service reminder: your car is due on Monday.');
+    origin.route('/bm.txt', serveBytes(bmText, { 'content-type': 'text/plain; charset=utf-8' }));
+    const destination = '15553000008';
+    const mtId = await sendOk(
+      g.gw.url,
+      mtWith(destination, [remotePart(`${origin.url}/photo-as-text`, 'a'), remotePart(`${origin.url}/photo-as.png`, 'b'), remotePart(`${origin.url}/bm.txt`, 't')]),
+    );
+    expect(await waitForReport(g.sink, mtId)).toMatchObject({ status: 'Retrieved', outcomeId: 1 });
+    const msg = await waitForHandset(g.gw.url, destination, mtId);
+    for (const id of ['a', 'b']) {
+      const part = msg.parts.find((p) => p.contentId === id)!;
+      expect(part.contentType).toBe('image/jpeg');
+      expect((await partBytes(g.gw.url, part)).equals(jpeg)).toBe(true);
+    }
+    const text = msg.parts.find((p) => p.contentId === 't')!;
+    expect(text.contentType).toBe('text/plain; charset=utf-8');
+    expect((await partBytes(g.gw.url, text)).equals(bmText)).toBe(true);
+  });
+
+  it('text served as image/jpeg (an error page answered 200): Rejected/24, saying what came instead of the image', async () => {
+    origin.route('/not-a-photo.jpg', serveBytes(Buffer.from('Access denied\n'), { 'content-type': 'image/jpeg' }));
+    const mtId = await expectOutcome('/not-a-photo.jpg', '15553000009', { outcomeId: 24, outcomeDescription: 'Remote content type is not supported.' });
+    const rejected = (await statusOf(g.gw.url, mtId)).events.find((e: { type: string }) => e.type === 'submit-rejected');
+    expect(rejected.detail.error).toMatch(/labelled image\/jpeg but is text\/plain/);
   });
 });

@@ -79,6 +79,39 @@ describe('adaptForOperator', () => {
     }
   });
 
+  it('turns a small photo with an EXIF orientation upright, so a handset that ignores EXIF shows it as taken', async () => {
+    // Stored 120 x 80 with the left half red; orientation 6 (rotate 90° clockwise to display) puts red on top.
+    const red = await solid(60, 80, '#ff0000').png().toBuffer();
+    const jpeg = await solid(120, 80, '#0000ff').composite([{ input: red, left: 0, top: 0 }]).jpeg().withMetadata({ orientation: 6 }).toBuffer();
+    const { parts, changes } = await adaptForOperator([{ contentType: 'image/jpeg', contentId: 'p', bytes: jpeg }], { maxMessageBytes: 300_000 });
+    const meta = await sharp(parts[0]!.bytes).metadata();
+    expect({ w: meta.width, h: meta.height, orientation: meta.orientation ?? 1 }).toEqual({ w: 80, h: 120, orientation: 1 });
+    const { data } = await sharp(parts[0]!.bytes).raw().toBuffer({ resolveWithObject: true });
+    const pixel = (x: number, y: number): number[] => [...data.subarray((y * 80 + x) * 3, (y * 80 + x) * 3 + 3)];
+    expect(pixel(40, 10)[0]).toBeGreaterThan(200); // top: red
+    expect(pixel(40, 110)[2]).toBeGreaterThan(200); // bottom: blue
+    expect(changes).toEqual([expect.objectContaining({ contentId: 'p', action: 'orient', fromType: 'image/jpeg', toType: 'image/jpeg', width: 80, height: 120 })]);
+  });
+
+  it('a small CMYK JPEG becomes sRGB (handset decoders take YCbCr JPEG only), colours kept', async () => {
+    const cmyk = await solid(120, 80, '#00c000').toColourspace('cmyk').jpeg().toBuffer();
+    expect((await sharp(cmyk).metadata()).space).toBe('cmyk');
+    const { parts, changes } = await adaptForOperator([{ contentType: 'image/jpeg', contentId: 'c', bytes: cmyk }], { maxMessageBytes: 300_000 });
+    expect(await sharp(parts[0]!.bytes).metadata()).toMatchObject({ format: 'jpeg', space: 'srgb', width: 120, height: 80 });
+    const { data } = await sharp(parts[0]!.bytes).raw().toBuffer({ resolveWithObject: true });
+    // Still green (a CMYK round trip is not exact, but the colour must not shift or invert).
+    expect(data[1]! - data[0]!).toBeGreaterThan(50);
+    expect(data[1]! - data[2]!).toBeGreaterThan(50);
+    expect(changes).toEqual([expect.objectContaining({ contentId: 'c', action: 'convert', fromType: 'image/jpeg', toType: 'image/jpeg' })]);
+  });
+
+  it('an image labelled with another image type than its bytes (a JPEG sent as image/png) gets the right label, bytes untouched', async () => {
+    const jpeg = await solid(64, 48, '#336699').jpeg().toBuffer();
+    const { parts } = await adaptForOperator([{ contentType: 'image/png', contentId: 'j', bytes: jpeg }], { maxMessageBytes: 300_000 });
+    expect(parts[0]!.contentType).toBe('image/jpeg');
+    expect(parts[0]!.bytes.equals(jpeg)).toBe(true);
+  });
+
   it('fits images to the operator’s maximum dimensions', async () => {
     const jpeg = await solid(800, 600, '#808080').jpeg().toBuffer();
     const { parts, changes } = await adaptForOperator([{ contentType: 'image/jpeg', contentId: 'i', bytes: jpeg }], {

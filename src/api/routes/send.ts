@@ -18,7 +18,7 @@ import { validateMtRequest } from '../../core/mt-request.ts';
 import { mediaTypeOf } from '../../mime/content-type.ts';
 import type { ParsedPart } from '../../mime/types.ts';
 import { MAX_IDEMPOTENCY_KEY_LENGTH, type NewBlob, type WriteUnit } from '../../store/store.ts';
-import type { GatewayContext } from '../context.ts';
+import type { ApiAccount, GatewayContext } from '../context.ts';
 import { parseControlJson, pickControlPart, readMultipartRequest } from '../multipart-request.ts';
 
 const REMOTE_CONTENT_TYPE_LOWER = REMOTE_CONTENT_TYPE.toLowerCase();
@@ -80,7 +80,23 @@ export async function acceptSend(ctx: GatewayContext, input: SendInput): Promise
   // The account's send rate, checked before the body is read (api/account-rate-limit.ts). No account with a limit:
   // sendGates is undefined and this costs one property check.
   const gate = ctx.sendGates === undefined ? undefined : ctx.sendGates.get(account.id);
+  if (isDryRun(headers['x-dry-run'])) {
+    // A dry run holds a slot of this node's api.maxConcurrentDryRuns from its body to its answer (api/dry-run-slots.ts).
+    const slot = ctx.dryRunSlots.gate(gate);
+    try {
+      const parts = await readMultipartRequest(input, ctx.config.api, slot.gate);
+      return await acceptParsed(ctx, input, account, idemKey, parts);
+    } finally {
+      slot.release();
+    }
+  }
   const parts = await readMultipartRequest(input, ctx.config.api, gate);
+  return acceptParsed(ctx, input, account, idemKey, parts);
+}
+
+/** The send once its body is read: validate, then answer a dry run or commit the message. */
+async function acceptParsed(ctx: GatewayContext, input: SendInput, account: ApiAccount, idemKey: string | undefined, parts: ParsedPart[]): Promise<SendResult> {
+  const { headers } = input;
   const control = pickControlPart(parts);
   const json = parseControlJson(control.body, ctx.config.api.lenientMultipart);
   const valid = validateMtRequest(json, account, ctx.config.operators);
