@@ -205,9 +205,17 @@ function checkCrossReferences(cfg: Config): void {
     if (Object.keys(a.mtConfigs).length === 0) problems.push(`accounts.${i}.mtConfigs: at least one mtConfig is needed`);
   });
   const opIds = new Set<number>();
+  // Longest prefix wins; between two operators with the same prefix nothing decides, so which one gets the traffic
+  // would depend on the order of the file.
+  const routed = new Map<string, number>();
   cfg.operators.forEach((o, i) => {
     if (opIds.has(o.id)) problems.push(`operators.${i}.id: duplicate operator id ${o.id}`);
     opIds.add(o.id);
+    o.prefixes.forEach((p, j) => {
+      const prev = routed.get(p);
+      if (prev !== undefined) problems.push(`operators.${i}.prefixes.${j}: prefix ${p} is already routed to operator ${prev}`);
+      routed.set(p, o.id);
+    });
   });
   if (problems.length) throw new ConfigError(`invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
 }

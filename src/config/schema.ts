@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { parseDuration } from '../core/retry-policy.ts';
 import { parseScryptHash } from '../core/secrets.ts';
 import { secretKey } from '../shared/standard-webhooks.ts';
+import { hostNameList, inboundAllowIps, privateAddressPolicy } from './addresses.ts';
 
 /**
  * The shortest message retention accepted: longer than idempotency keys live (24 h) and, many times over, than the
@@ -227,7 +228,7 @@ const operatorSchema = z
         username: z.string().min(1).optional(),
         password: z.string().min(1).optional(),
         passwordHash: scryptHash.optional(),
-        allowIps: z.array(z.string()).default([]),
+        allowIps: inboundAllowIps.default([]),
       })
       .strict()
       .superRefine((inb, ctx) => {
@@ -259,7 +260,11 @@ export const configSchema = z
   .object({
     listen: z
       .object({
-        host: z.string().default('127.0.0.1'),
+        // `127.0.0.1:8080` fails only at listen, as getaddrinfo's ENOTFOUND naming no key.
+        host: z
+          .string()
+          .refine((h) => !/^[^:]*:\d+$/.test(h) && !/^\[.*\]:\d+$/.test(h), 'a host without port: the port goes in listen.port')
+          .default('127.0.0.1'),
         port: z.number().int().min(0).max(65535).default(8080),
         /**
          * Serve HTTPS (customer API, MM7 inbound, sandbox) with this certificate chain and key (PEM files). Without
@@ -395,7 +400,7 @@ export const configSchema = z
          * file, written by the gateway's operator, so private addresses are allowed by default; set false (or a CIDR
          * list) when account configuration comes from less trusted hands.
          */
-        allowPrivateAddresses: z.union([z.boolean(), z.array(z.string())]).default(true),
+        allowPrivateAddresses: privateAddressPolicy.default(true),
       })
       .strict()
       .prefault({}),
@@ -406,9 +411,9 @@ export const configSchema = z
          * refused (checked on every resolved address of every redirect hop). `true` allows all; a list of CIDRs
          * allows those ranges (development, self-hosting).
          */
-        allowPrivateAddresses: z.union([z.boolean(), z.array(z.string())]).default(false),
+        allowPrivateAddresses: privateAddressPolicy.default(false),
         /** Only fetch from these hosts (exact or `*.example.com`); any other host is refused before DNS. Default: any. */
-        allowedHosts: z.array(z.string().min(1)).optional(),
+        allowedHosts: hostNameList.optional(),
         timeout: durationAtLeast('1s').default(parseDuration('30s')),
         maxBytes: z.number().int().positive().default(5 * 1024 * 1024),
         /**

@@ -114,3 +114,25 @@ describe('other first-file mistakes', () => {
     expect(errorOf({ file: empty })).toBe(`config file ${empty} is empty: it needs at least accounts and operators (docs/configuration.md)`);
   });
 });
+
+describe('values that only failed once the gateway ran', () => {
+  it('a malformed address list entry is refused at start, by its index', () => {
+    const inbound = { ...operator(), inbound: { allowIps: ['10.0.0.0/8', '10.0.0.0/33'] } };
+    expect(rawError({ operators: [inbound] })).toContain('operators.0.inbound.allowIps.1: "10.0.0.0/33" is not an IP address or CIDR block');
+    expect(rawError({ remoteContent: { allowPrivateAddresses: ['localhost'] } })).toContain('remoteContent.allowPrivateAddresses.0: "localhost" is not an IP address or CIDR block');
+    expect(rawError({ webhooks: { allowPrivateAddresses: ['fd00::/129'] } })).toContain('webhooks.allowPrivateAddresses.0:');
+    expect(rawError({ remoteContent: { allowedHosts: ['https://cdn.example.com/'] } })).toContain('remoteContent.allowedHosts.0: must be a host name');
+    const ok = { remoteContent: { allowedHosts: ['cdn.example.com', '*.example.net', '192.0.2.1'], allowPrivateAddresses: ['fd00::/8'] } };
+    expect(loadConfig({ raw: ok }).remoteContent.allowedHosts).toHaveLength(3);
+  });
+
+  it('listen.host with a port is refused, naming the key, instead of failing the listen with ENOTFOUND', () => {
+    expect(rawError({ listen: { host: '127.0.0.1:8080' } })).toContain('listen.host: a host without port: the port goes in listen.port');
+    expect(loadConfig({ raw: { listen: { host: '::1' } } }).listen.host).toBe('::1');
+  });
+
+  it('two operators routing the same prefix are refused (which one got the traffic depended on the file order)', () => {
+    const second = { id: 78, type: 'mm7', prefixes: ['44', '1'], mm7: { url: 'http://mmsc.example/mm7' } };
+    expect(rawError({ operators: [operator(), second] })).toContain('operators.1.prefixes.1: prefix 1 is already routed to operator 77');
+  });
+});
