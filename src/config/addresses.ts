@@ -25,7 +25,9 @@ function listOf(compile: (entries: string[]) => unknown, what: string) {
 export const inboundAllowIps = listOf(mm7AllowList, 'an IP address or CIDR block (10.0.0.0/8, 2001:db8::/32)');
 
 /** remoteContent / webhooks allowPrivateAddresses: true, false, or CIDR blocks allowed despite the guard. */
-export const privateAddressPolicy = z.union([z.boolean(), listOf(guardAllowList, 'an IP address or CIDR block (10.0.0.0/8, fd00::/8)')]);
+export const privateAddressPolicy = z.union([z.boolean(), listOf(guardAllowList, 'an IP address or CIDR block (10.0.0.0/8, fd00::/8)')], {
+  error: 'must be true, false or a list of CIDR blocks',
+});
 
 /**
  * remoteContent.allowedHosts: bare host names as URLs carry them (`cdn.example.com`, `*.example.com`) or IP addresses.

@@ -24,7 +24,9 @@ function durationText(ms: number): string {
 }
 
 /** A duration: "500ms", "5s", "2m", "1h", "3d" or a number of milliseconds. Parsed to ms. */
-const duration = z.union([z.string(), z.number().nonnegative()]).transform((v, ctx) => {
+const duration = z
+  .union([z.string(), z.number().nonnegative()], { error: 'must be a duration (500ms, 5s, 2m, 1h, 3d) or a number of milliseconds' })
+  .transform((v, ctx) => {
   try {
     return parseDuration(v);
   } catch (e) {

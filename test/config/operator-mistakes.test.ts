@@ -49,6 +49,8 @@ describe('a value of the wrong shape', () => {
     expect(rawError({ operators: [{ ...operator(), generateSmil: 'yes' }] })).toContain('operators.0.generateSmil: must be true or false');
     expect(rawError({ accounts: { acme: account() } })).toMatch(/^ {2}accounts: must be a list/m);
     expect(rawError({ log: 'debug' })).toContain('  log: must be a mapping with the keys level');
+    expect(rawError({ webhooks: { timeout: true } })).toContain('webhooks.timeout: must be a duration (500ms, 5s, 2m, 1h, 3d) or a number of milliseconds');
+    expect(rawError({ webhooks: { allowPrivateAddresses: 'yes' } })).toContain('webhooks.allowPrivateAddresses: must be true, false or a list of CIDR blocks');
     // One line about the type, not also a length check read off the string.
     expect(rawError({ accounts: [{ ...account(), webhookSecrets: 'whsec_abc' }] }).split('\n')).toEqual([
       'invalid configuration:',
