@@ -32,7 +32,8 @@ function message(schema: z.ZodType, issue: Issue): string {
   if (issue.input === undefined) return `missing: this key is required (${issue.expected})`;
   switch (issue.expected) {
     case 'string':
-      if (typeof issue.input === 'number') return `must be text, and YAML read a number: write it in quotes ("${issue.input}")`;
+      // The value is not repeated: it may be a password.
+      if (typeof issue.input === 'number') return 'must be text, and YAML read a number: write it in quotes';
       break;
     case 'number':
       if (typeof issue.input === 'string') return 'must be a number, written without quotes or units';

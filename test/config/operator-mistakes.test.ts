@@ -43,7 +43,9 @@ describe('a misspelled key', () => {
 describe('a value of the wrong shape', () => {
   it('says what to write: quotes for numbers meant as text, no units on a count, true/false, a list, a mapping', () => {
     const number = { ...account(), numbers: [{ number: 88600 }] };
-    expect(rawError({ accounts: [number] })).toContain('accounts.0.numbers.0.number: must be text, and YAML read a number: write it in quotes ("88600")');
+    expect(rawError({ accounts: [number] })).toContain('accounts.0.numbers.0.number: must be text, and YAML read a number: write it in quotes');
+    // A numeric password is not echoed to the terminal or the log the error goes to.
+    expect(rawError({ accounts: [{ id: 'acme', password: 482915 }] })).not.toContain('482915');
     expect(rawError({ operators: [{ ...operator(), prefixes: [1] }] })).toContain('operators.0.prefixes.0: must be text');
     expect(rawError({ listen: { port: '8080x' } })).toContain('listen.port: must be a number, written without quotes or units');
     expect(rawError({ operators: [{ ...operator(), generateSmil: 'yes' }] })).toContain('operators.0.generateSmil: must be true or false');
