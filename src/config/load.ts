@@ -11,6 +11,7 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { hashSecret } from '../core/secrets.ts';
+import { describeIssues } from './issues.ts';
 import { configSchema, type Config, type ConfigInput } from './schema.ts';
 
 /** The sandbox account: the credentials in the OpenMarket documentation's example (`Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==`). */
@@ -65,25 +66,34 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
       throw new ConfigError(`cannot read config file ${opts.file}: ${(e as Error).message}`);
     }
     try {
-      raw = (parseYaml(text) ?? {}) as Record<string, unknown>;
+      raw = parseYaml(text) as Record<string, unknown>;
     } catch (e) {
       throw new ConfigError(`config file ${opts.file} is not valid YAML: ${(e as Error).message}`);
+    }
+    // An empty file would start a gateway with no account and no operator, which refuses every request: most likely
+    // the wrong file, or one not yet written. (Without --config the sandbox starts, with an account and an operator.)
+    if (raw === null || raw === undefined) {
+      throw new ConfigError(`config file ${opts.file} is empty: it needs at least accounts and operators (docs/configuration.md)`);
     }
     if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError('config file must hold a YAML mapping');
   } else {
     raw = {};
     sandboxDefaults = true;
   }
-  const listen = { ...((raw.listen as object) ?? {}) } as Record<string, unknown>;
-  if (opts.port !== undefined) listen.port = opts.port;
-  if (opts.host !== undefined) listen.host = opts.host;
-  raw.listen = listen;
+  // The overrides go into a listen mapping; anything else (`listen: 9090`) is left for the schema to refuse, not
+  // spread into an empty mapping that silently listens on the default port.
+  if (raw.listen === undefined || raw.listen === null || (typeof raw.listen === 'object' && !Array.isArray(raw.listen))) {
+    const listen = { ...((raw.listen as object) ?? {}) } as Record<string, unknown>;
+    if (opts.port !== undefined) listen.port = opts.port;
+    if (opts.host !== undefined) listen.host = opts.host;
+    raw.listen = listen;
+  }
   if (opts.dataDir !== undefined) raw.dataDir = opts.dataDir;
 
-  const parsed = configSchema.safeParse(raw);
+  // reportInput: the issue's input tells a missing key from a wrong value (issues.ts); the values are never printed.
+  const parsed = configSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(top level)'}: ${i.message}`);
-    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+    throw new ConfigError(`invalid configuration:\n${describeIssues(configSchema, parsed.error.issues).join('\n')}`);
   }
   const cfg = parsed.data;
   if (sandboxDefaults) applySandbox(cfg);
@@ -195,9 +205,17 @@ function checkCrossReferences(cfg: Config): void {
     if (Object.keys(a.mtConfigs).length === 0) problems.push(`accounts.${i}.mtConfigs: at least one mtConfig is needed`);
   });
   const opIds = new Set<number>();
+  // Longest prefix wins; between two operators with the same prefix nothing decides, so which one gets the traffic
+  // would depend on the order of the file.
+  const routed = new Map<string, number>();
   cfg.operators.forEach((o, i) => {
     if (opIds.has(o.id)) problems.push(`operators.${i}.id: duplicate operator id ${o.id}`);
     opIds.add(o.id);
+    o.prefixes.forEach((p, j) => {
+      const prev = routed.get(p);
+      if (prev !== undefined) problems.push(`operators.${i}.prefixes.${j}: prefix ${p} is already routed to operator ${prev}`);
+      routed.set(p, o.id);
+    });
   });
   if (problems.length) throw new ConfigError(`invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
 }

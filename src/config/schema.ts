@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { parseDuration } from '../core/retry-policy.ts';
 import { parseScryptHash } from '../core/secrets.ts';
 import { secretKey } from '../shared/standard-webhooks.ts';
+import { hostNameList, inboundAllowIps, privateAddressPolicy } from './addresses.ts';
 
 /**
  * The shortest message retention accepted: longer than idempotency keys live (24 h) and, many times over, than the
@@ -23,7 +24,9 @@ function durationText(ms: number): string {
 }
 
 /** A duration: "500ms", "5s", "2m", "1h", "3d" or a number of milliseconds. Parsed to ms. */
-const duration = z.union([z.string(), z.number().nonnegative()]).transform((v, ctx) => {
+const duration = z
+  .union([z.string(), z.number().nonnegative()], { error: 'must be a duration (500ms, 5s, 2m, 1h, 3d) or a number of milliseconds' })
+  .transform((v, ctx) => {
   try {
     return parseDuration(v);
   } catch (e) {
@@ -32,9 +35,18 @@ const duration = z.union([z.string(), z.number().nonnegative()]).transform((v, c
   }
 });
 
+/**
+ * A duration that is meaningless below `floor`: most often a bare number meant as seconds (`timeout: 10`), which is
+ * read as milliseconds and would time out every request, or let a running job's lease lapse (another node runs it too).
+ */
+const durationAtLeast = (floor: string) =>
+  duration.refine((ms) => ms >= parseDuration(floor), {
+    message: `must be at least ${floor} (a bare number is milliseconds: write 10s for ten seconds)`,
+  });
+
 const httpUrl = z
   .string()
-  .url()
+  .url({ message: 'must be an http:// or https:// URL', abort: true })
   .refine((u) => /^https?:\/\//i.test(u), 'must be an http:// or https:// URL')
   // undici drops a URL's user:password@ without a word, so such credentials never reached the customer's endpoint or
   // the MMSC (whose answer, 401, failed every attempt), while the URL, password and all, went into job payloads, event
@@ -50,7 +62,10 @@ const httpUrl = z
  */
 const scryptHash = z
   .string()
-  .regex(/^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/]+={0,2}\$[A-Za-z0-9+/]+={0,2}$/, 'must be a hash printed by `mmsgate hash-password` (scrypt$N$r$p$salt$hash)')
+  .regex(/^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/]+={0,2}\$[A-Za-z0-9+/]+={0,2}$/, {
+    message: 'must be a hash printed by `mmsgate hash-password` (scrypt$N$r$p$salt$hash)',
+    abort: true, // the range check below means nothing for a string of another form
+  })
   .refine((h) => parseScryptHash(h) !== undefined, 'scrypt parameters or hash length out of range: make it again with `mmsgate hash-password`');
 
 /** A Standard Webhooks secret: `whsec_` and the base64 of the key, as the signer reads it (shared/standard-webhooks.ts). */
@@ -66,7 +81,8 @@ const webhookSecret = z.string().superRefine((secret, ctx) => {
   if (key.length < 16) ctx.addIssue({ code: 'custom', message: 'the key must be at least 16 bytes (24 to 64 recommended)' });
 });
 
-const digits = (what: string) => z.string().regex(/^[0-9]{3,15}$/, `${what} must be 3 to 15 digits`);
+const digits = (what: string) =>
+  z.string().regex(/^[0-9]{3,15}$/, `${what} must be 3 to 15 digits, without + or spaces (e.g. 4915112345678)`);
 
 const scheduleSchema = z
   .object({
@@ -169,7 +185,7 @@ const mm7Schema = z
      * for EarliestDeliveryTime). `absolute`: the time `expiry` after each submission, in UTC.
      */
     expiryFormat: z.enum(['relative', 'absolute']).default('relative'),
-    timeout: duration.default(parseDuration('30s')),
+    timeout: durationAtLeast('1s').default(parseDuration('30s')),
     /**
      * An https MMSC whose certificate is not signed by a public CA (common on operator links): a PEM file of the
      * certificates to trust for it instead of the system's roots. Read at start; the loaded config holds its text.
@@ -214,7 +230,7 @@ const operatorSchema = z
         username: z.string().min(1).optional(),
         password: z.string().min(1).optional(),
         passwordHash: scryptHash.optional(),
-        allowIps: z.array(z.string()).default([]),
+        allowIps: inboundAllowIps.default([]),
       })
       .strict()
       .superRefine((inb, ctx) => {
@@ -246,7 +262,11 @@ export const configSchema = z
   .object({
     listen: z
       .object({
-        host: z.string().default('127.0.0.1'),
+        // `127.0.0.1:8080` fails only at listen, as getaddrinfo's ENOTFOUND naming no key.
+        host: z
+          .string()
+          .refine((h) => !/^[^:]*:\d+$/.test(h) && !/^\[.*\]:\d+$/.test(h), 'a host without port: the port goes in listen.port')
+          .default('127.0.0.1'),
         port: z.number().int().min(0).max(65535).default(8080),
         /**
          * Serve HTTPS (customer API, MM7 inbound, sandbox) with this certificate chain and key (PEM files). Without
@@ -267,7 +287,12 @@ export const configSchema = z
     /** Folder for the embedded database and other files. */
     dataDir: z.string().default('./data'),
     /** "sqlite:./data/mmsgate.db" (default, under dataDir) or "postgres://user:pass@host:port/db". */
-    store: z.string().regex(/^(sqlite:|postgres(ql)?:\/\/)/, 'store must start with sqlite: or postgres://').optional(),
+    store: z
+      .string()
+      .regex(/^(sqlite:|postgres(ql)?:\/\/)/, { message: 'store must start with sqlite: or postgres://', abort: true })
+      // The path is what follows `sqlite:`, so `sqlite://./data/x.db` is the absolute /data/x.db, not ./data/x.db.
+      .refine((s) => !/^sqlite:\/\/(?!\/)/.test(s), 'sqlite:// is not a URL form here: write sqlite:./data/mmsgate.db (relative) or sqlite:/var/lib/mmsgate.db')
+      .optional(),
     /** PostgreSQL connection pool size per node. */
     storePoolSize: z.number().int().positive().default(10),
     node: z
@@ -367,7 +392,7 @@ export const configSchema = z
         reports: scheduleSchema.prefault({}),
         mo: moScheduleSchema.prefault({}),
         /** Per-request timeout. */
-        timeout: duration.default(parseDuration('10s')),
+        timeout: durationAtLeast('1s').default(parseDuration('10s')),
         /** Other 4xx answers (not 408/429) give up after this many attempts. */
         max4xxAttempts: z.number().int().positive().default(3),
         /** Concurrent webhook requests per node (each kind: reports, MO). */
@@ -377,7 +402,7 @@ export const configSchema = z
          * file, written by the gateway's operator, so private addresses are allowed by default; set false (or a CIDR
          * list) when account configuration comes from less trusted hands.
          */
-        allowPrivateAddresses: z.union([z.boolean(), z.array(z.string())]).default(true),
+        allowPrivateAddresses: privateAddressPolicy.default(true),
       })
       .strict()
       .prefault({}),
@@ -388,10 +413,10 @@ export const configSchema = z
          * refused (checked on every resolved address of every redirect hop). `true` allows all; a list of CIDRs
          * allows those ranges (development, self-hosting).
          */
-        allowPrivateAddresses: z.union([z.boolean(), z.array(z.string())]).default(false),
+        allowPrivateAddresses: privateAddressPolicy.default(false),
         /** Only fetch from these hosts (exact or `*.example.com`); any other host is refused before DNS. Default: any. */
-        allowedHosts: z.array(z.string().min(1)).optional(),
-        timeout: duration.default(parseDuration('30s')),
+        allowedHosts: hostNameList.optional(),
+        timeout: durationAtLeast('1s').default(parseDuration('30s')),
         maxBytes: z.number().int().positive().default(5 * 1024 * 1024),
         /**
          * The remote content fetched for one message, all its parts together: a message naming many large remote
@@ -412,7 +437,7 @@ export const configSchema = z
     queue: z
       .object({
         /** A claimed job is leased for this long; a dead node's jobs are taken over after it. */
-        leaseTime: duration.default(parseDuration('60s')),
+        leaseTime: durationAtLeast('1s').default(parseDuration('60s')),
         /** Idle workers look for due jobs at least this often. */
         pollInterval: duration.default(parseDuration('1s')),
         /** Jobs claimed per round. */
