@@ -85,18 +85,24 @@ export async function acceptSend(ctx: GatewayContext, input: SendInput): Promise
     const slot = ctx.dryRunSlots.gate(gate);
     try {
       const parts = await readMultipartRequest(input, ctx.config.api, slot.gate);
-      return await acceptParsed(ctx, input, account, idemKey, parts);
+      return await acceptParsed(ctx, input, account, idemKey, parts, true);
     } finally {
       slot.release();
     }
   }
   const parts = await readMultipartRequest(input, ctx.config.api, gate);
-  return acceptParsed(ctx, input, account, idemKey, parts);
+  return acceptParsed(ctx, input, account, idemKey, parts, false);
 }
 
-/** The send once its body is read: validate, then answer a dry run or commit the message. */
-async function acceptParsed(ctx: GatewayContext, input: SendInput, account: ApiAccount, idemKey: string | undefined, parts: ParsedPart[]): Promise<SendResult> {
-  const { headers } = input;
+/** The send once its body is read: validate, then answer a dry run (`dryRun`: X-Dry-Run) or commit the message. */
+async function acceptParsed(
+  ctx: GatewayContext,
+  input: SendInput,
+  account: ApiAccount,
+  idemKey: string | undefined,
+  parts: ParsedPart[],
+  dryRun: boolean,
+): Promise<SendResult> {
   const control = pickControlPart(parts);
   const json = parseControlJson(control.body, ctx.config.api.lenientMultipart);
   const valid = validateMtRequest(json, account, ctx.config.operators);
@@ -106,7 +112,7 @@ async function acceptParsed(ctx: GatewayContext, input: SendInput, account: ApiA
   const { storedParts, blobs } = toStoredParts(content);
   // Only empty inline parts (e.g. a stray delimiter right before the closing one) is no content either.
   if (storedParts.every((p) => p.size === 0 && p.remoteUrl === undefined)) throw new ApiError('NO_CONTENT');
-  if (isDryRun(headers['x-dry-run'])) return { body: await dryRun(ctx, valid.operatorId, storedParts, blobs), headers: JSON_HEADERS };
+  if (dryRun) return { body: await runDryRun(ctx, valid.operatorId, storedParts, blobs), headers: JSON_HEADERS };
   const requestHash = idemKey ? hashRequest(account.id, control.body, storedParts) : '';
   if (idemKey) {
     const hit = await storeCall(input.log, () => ctx.store.getIdempotencyKey(account.id, idemKey, Date.now()));
@@ -206,7 +212,7 @@ function isDryRun(v: string | string[] | undefined): boolean {
  * their sizes, the chosen operator and what adaptation did - without storing or sending anything. A content problem
  * answers 200 with `wouldFail: true` and the outcome the message would have ended with.
  */
-async function dryRun(ctx: GatewayContext, operatorId: number, parts: Part[], blobs: NewBlob[]): Promise<Record<string, unknown>> {
+async function runDryRun(ctx: GatewayContext, operatorId: number, parts: Part[], blobs: NewBlob[]): Promise<Record<string, unknown>> {
   const bytes = new Map(blobs.map((b) => [b.sha256, b.bytes]));
   try {
     const prepared = await ctx.prepareContent(parts, operatorId, async (sha) => bytes.get(sha));
