@@ -5,27 +5,27 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { compileAllowList as guardAllowList } from '../content/address-guard.ts';
-import { compileAllowList as mm7AllowList } from '../operators/mm7/mm7-access.ts';
+import { normaliseIp, parseAllowListEntry } from '../shared/ip-allow-list.ts';
 
-/** Each entry compiled alone, so that the error names the bad one by its index. */
-function listOf(compile: (entries: string[]) => unknown, what: string) {
-  return z.array(z.string()).superRefine((entries, ctx) => {
-    entries.forEach((entry, i) => {
-      try {
-        compile([entry]);
-      } catch {
-        ctx.addIssue({ code: 'custom', path: [i], message: `"${entry}" is not ${what}` });
-      }
-    });
+/**
+ * Each entry parsed alone, so that the error names the bad one by its index; the message is the parser's own, so an
+ * entry is refused here in the words it would be refused in at run time, whichever list it is in.
+ */
+const allowList = z.array(z.string()).superRefine((entries, ctx) => {
+  entries.forEach((entry, i) => {
+    try {
+      parseAllowListEntry(entry);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', path: [i], message: (err as Error).message });
+    }
   });
-}
+});
 
 /** operators[].inbound.allowIps: addresses or CIDR blocks an MMSC may post from. */
-export const inboundAllowIps = listOf(mm7AllowList, 'an IP address or CIDR block (10.0.0.0/8, 2001:db8::/32)');
+export const inboundAllowIps = allowList;
 
 /** remoteContent / webhooks allowPrivateAddresses: true, false, or CIDR blocks allowed despite the guard. */
-export const privateAddressPolicy = z.union([z.boolean(), listOf(guardAllowList, 'an IP address or CIDR block (10.0.0.0/8, fd00::/8)')], {
+export const privateAddressPolicy = z.union([z.boolean(), allowList], {
   error: 'must be true, false or a list of CIDR blocks',
 });
 
@@ -38,7 +38,7 @@ export const hostNameList = z.array(
     .string()
     .min(1)
     .refine(
-      (h) => /^(\*\.)?[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?$/.test(h) || isIP(h.replace(/^\[|\]$/g, '')) !== 0,
+      (h) => /^(\*\.)?[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?$/.test(h) || isIP(normaliseIp(h)) !== 0,
       'must be a host name (cdn.example.com, *.example.com) or an IP address, without scheme, port or path',
     ),
 );

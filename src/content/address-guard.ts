@@ -10,6 +10,7 @@
  * Everything in IPv6 outside 2000::/3 (global unicast, RFC 4291 §2.4) is treated as reserved: default deny.
  */
 import { BlockList, isIP } from 'node:net';
+import { compileAllowList, ipv4FromBytes, ipv6Bytes, mappedIPv4, normaliseIp } from '../shared/ip-allow-list.ts';
 
 /** What kind of address an IP is. Only `public` is reachable under the default policy. */
 export type AddressClass =
@@ -28,7 +29,7 @@ export type AddressClass =
 /**
  * Which non-public addresses may be dialled. `false`: public only (the default, and what production should use).
  * `true`: everything (a lab or a test against a local server). A list of CIDRs (`"10.1.2.0/24"`, `"fd12::/64"`,
- * or a bare address): those ranges in addition to public ones.
+ * or a bare address; read by shared/ip-allow-list.ts, as `allowIps` is): those ranges in addition to public ones.
  */
 export interface AddressPolicy {
   allowPrivateAddresses: boolean | string[];
@@ -98,56 +99,20 @@ const V6_RULES: ReadonlyArray<readonly [AddressClass, BlockList]> = [
 
 const GLOBAL_UNICAST_V6 = blockList([['2000::', 3]], 'ipv6');
 
-/** Parse an IPv6 address (no zone id) into 16 bytes. Assumes `isIP(s) === 6`. */
-function parseV6(s: string): Uint8Array {
-  const out = new Uint8Array(16);
-  let text = s;
-  const tail: number[] = [];
-  const lastColon = text.lastIndexOf(':');
-  if (text.includes('.', lastColon)) {
-    // Trailing dotted quad (RFC 4291 §2.2 form 3): two groups' worth of bytes.
-    for (const p of text.slice(lastColon + 1).split('.')) tail.push(Number(p));
-    text = text.slice(0, lastColon + 1) + '0:0';
-  }
-  const [head, rest] = text.split('::') as [string, string | undefined];
-  const groups = (g: string | undefined): number[] => (g ? g.split(':').filter((x) => x !== '').map((x) => parseInt(x, 16)) : []);
-  const h = groups(head);
-  const r = groups(rest);
-  const all = rest === undefined ? h : [...h, ...new Array<number>(8 - h.length - r.length).fill(0), ...r];
-  all.forEach((g, i) => {
-    out[i * 2] = (g >> 8) & 0xff;
-    out[i * 2 + 1] = g & 0xff;
-  });
-  if (tail.length === 4) out.set(tail, 12);
-  return out;
-}
-
-const v4FromBytes = (b: Uint8Array, at: number): string => `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
-
 /**
  * The IPv4 address an IPv6 address stands for, when traffic to it ends at that IPv4 host: IPv4-mapped
  * (::ffff:a.b.c.d, RFC 4291 §2.5.5.2), NAT64 well-known prefix (64:ff9b::/96, RFC 6052 §2.1) and 6to4
  * (2002:AABB:CCDD::/48, RFC 3056 §2). Undefined for anything else.
  */
 export function embeddedIPv4(ipv6: string): string | undefined {
-  const b = parseV6(stripZone(ipv6));
+  const s = normaliseIp(ipv6);
+  const mapped = mappedIPv4(s);
+  if (mapped !== undefined) return mapped;
+  const b = ipv6Bytes(s);
   const zero = (from: number, to: number): boolean => b.slice(from, to).every((x) => x === 0);
-  if (zero(0, 10) && b[10] === 0xff && b[11] === 0xff) return v4FromBytes(b, 12);
-  if (b[0] === 0x00 && b[1] === 0x64 && b[2] === 0xff && b[3] === 0x9b && zero(4, 12)) return v4FromBytes(b, 12);
-  if (b[0] === 0x20 && b[1] === 0x02) return v4FromBytes(b, 2);
+  if (b[0] === 0x00 && b[1] === 0x64 && b[2] === 0xff && b[3] === 0x9b && zero(4, 12)) return ipv4FromBytes(b, 12);
+  if (b[0] === 0x20 && b[1] === 0x02) return ipv4FromBytes(b, 2);
   return undefined;
-}
-
-function stripZone(ip: string): string {
-  const pct = ip.indexOf('%');
-  return pct >= 0 ? ip.slice(0, pct) : ip;
-}
-
-/** Remove URL brackets and an IPv6 zone id ("[fe80::1%eth0]" -> "fe80::1"). */
-export function normaliseIp(ip: string): string {
-  let s = ip.trim();
-  if (s.startsWith('[') && s.endsWith(']')) s = s.slice(1, -1);
-  return stripZone(s);
 }
 
 /**
@@ -174,33 +139,6 @@ function classifyV4(s: string): AddressClass {
   return 'public';
 }
 
-/** Parse one allow-list entry ("10.0.0.0/8", "fd12::/64", "127.0.0.1"). Throws TypeError on a malformed entry. */
-function addCidr(bl: BlockList, entry: string): void {
-  const [addrRaw, prefixRaw] = entry.trim().split('/') as [string, string | undefined];
-  const addr = normaliseIp(addrRaw);
-  const fam = isIP(addr);
-  if (fam === 0) throw new TypeError(`invalid CIDR in allow-list: ${JSON.stringify(entry)}`);
-  const max = fam === 4 ? 32 : 128;
-  const prefix = prefixRaw === undefined ? max : Number(prefixRaw);
-  if (!Number.isInteger(prefix) || prefix < 0 || prefix > max) {
-    throw new TypeError(`invalid prefix length in allow-list: ${JSON.stringify(entry)}`);
-  }
-  bl.addSubnet(addr, prefix, fam === 4 ? 'ipv4' : 'ipv6');
-}
-
-const allowListCache = new WeakMap<readonly string[], BlockList>();
-
-/** Build (and memoise per array) the BlockList for a CIDR allow-list. Throws TypeError on a malformed entry. */
-export function compileAllowList(cidrs: readonly string[]): BlockList {
-  let bl = allowListCache.get(cidrs);
-  if (!bl) {
-    bl = new BlockList();
-    for (const c of cidrs) addCidr(bl, c);
-    allowListCache.set(cidrs, bl);
-  }
-  return bl;
-}
-
 /**
  * May the gateway connect to this address? Public addresses always; others only when the policy allows all
  * (`true`) or lists a range containing the address (an IPv6 form carrying an IPv4 destination matches the IPv4
@@ -217,10 +155,11 @@ export function isAddressAllowed(ip: string, policy: AddressPolicy): boolean {
   const allow = policy.allowPrivateAddresses;
   if (allow === true) return true;
   if (allow === false || allow.length === 0) return false;
-  const bl = compileAllowList(allow);
-  const s = normaliseIp(ip);
-  if (isIP(s) === 4) return bl.check(s, 'ipv4');
-  if (bl.check(s, 'ipv6')) return true;
-  const v4 = embeddedIPv4(s);
-  return v4 !== undefined && bl.check(v4, 'ipv4');
+  const list = compileAllowList(allow);
+  if (list.has(ip)) return true;
+  // Unlike an inbound peer (operators/mm7/mm7-inbound.ts), a NAT64 or 6to4 destination is also judged as the IPv4
+  // host the traffic ends at: an entry allowing 10.1.2.3 allows 64:ff9b::a01:203 and 2002:a01:203::1 too, which
+  // classifyAddress already refused as that same private IPv4 address.
+  const v4 = isIP(normaliseIp(ip)) === 6 ? embeddedIPv4(ip) : undefined;
+  return v4 !== undefined && list.hasIPv4(v4);
 }

@@ -8,7 +8,8 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP, type LookupFunction } from 'node:net';
 import { Agent, buildConnector, type Dispatcher } from 'undici';
-import { isAddressAllowed, normaliseIp, type AddressPolicy } from './address-guard.ts';
+import { normaliseIp } from '../shared/ip-allow-list.ts';
+import { isAddressAllowed, type AddressPolicy } from './address-guard.ts';
 import { looksLikeText, sniffContentType } from './sniff.ts';
 
 /** Resolve a host name to all its addresses (dns.lookup semantics: hosts file, then DNS). Injectable for tests. */

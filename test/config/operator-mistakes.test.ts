@@ -126,6 +126,9 @@ describe('values that only failed once the gateway ran', () => {
     expect(rawError({ remoteContent: { allowPrivateAddresses: ['localhost'] } })).toContain('remoteContent.allowPrivateAddresses.0: "localhost" is not an IP address or CIDR block');
     expect(rawError({ webhooks: { allowPrivateAddresses: ['fd00::/129'] } })).toContain('webhooks.allowPrivateAddresses.0:');
     expect(rawError({ remoteContent: { allowedHosts: ['https://cdn.example.com/'] } })).toContain('remoteContent.allowedHosts.0: must be a host name');
+    // Half a bracket pair: no URL's host is ever written so, the entry would match nothing.
+    expect(rawError({ remoteContent: { allowedHosts: ['[::1', '[10.0.0.1]'] } })).toMatch(/allowedHosts\.0: must be a host name[^]*allowedHosts\.1: must be a host name/);
+    expect(loadConfig({ raw: { remoteContent: { allowedHosts: ['[::1]', '::1'] } } }).remoteContent.allowedHosts).toHaveLength(2);
     const ok = { remoteContent: { allowedHosts: ['cdn.example.com', '*.example.net', '192.0.2.1'], allowPrivateAddresses: ['fd00::/8'] } };
     expect(loadConfig({ raw: ok }).remoteContent.allowedHosts).toHaveLength(3);
   });

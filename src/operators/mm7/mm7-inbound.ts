@@ -16,8 +16,9 @@
 import { ApiError } from '../../core/errors.ts';
 import { outcomeFromMmStatus } from '../../core/outcomes.ts';
 import { DEFAULT_MULTIPART_LIMITS } from '../../mime/types.ts';
+import { compileAllowList } from '../../shared/ip-allow-list.ts';
 import type { InboundSink } from '../connector.ts';
-import { compileAllowList, parseBasicAuth } from './mm7-access.ts';
+import { parseBasicAuth } from './mm7-access.ts';
 import { buildFault, buildGenericResponse, contentIdOf, newTransactionId, parseEnvelope, responseNamespace } from './mm7-envelope.ts';
 import { resolveContent, splitInbound } from './mm7-mime.ts';
 import { Mm7ValidationError, readDeliverReq, readDeliveryReportReq, readReadReplyReq } from './mm7-requests.ts';
@@ -79,16 +80,16 @@ function header(h: Mm7HttpRequest['headers'], name: string): string | undefined 
   return Array.isArray(v) ? v[0] : v;
 }
 
-const allowListCache = new WeakMap<string[], (ip: string) => boolean>();
-
+/**
+ * Is the TCP peer on the operator's allow-list? An IPv4-mapped peer (`::ffff:10.1.2.3`, or `::ffff:a01:203`) is the
+ * IPv4 peer a dual-stack socket reports that way, and matches IPv4 entries. A NAT64 (64:ff9b::/96) or 6to4
+ * (2002::/16) source is NOT the IPv4 host embedded in it, unlike the outbound guard's destinations: anyone with IPv6
+ * connectivity can send from 2002:0a01:0203::1, so admitting it as 10.1.2.3 would let them past a list of the
+ * MMSC's addresses. It matches only an IPv6 entry that contains it.
+ */
 function ipAllowed(ctx: Pick<Mm7InboundContext, 'allowIps'>, ip: string): boolean {
   if (!ctx.allowIps || ctx.allowIps.length === 0) return true;
-  let check = allowListCache.get(ctx.allowIps);
-  if (!check) {
-    check = compileAllowList(ctx.allowIps);
-    allowListCache.set(ctx.allowIps, check);
-  }
-  return check(ip);
+  return compileAllowList(ctx.allowIps).has(ip);
 }
 
 /**
