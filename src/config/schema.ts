@@ -44,6 +44,18 @@ const durationAtLeast = (floor: string) =>
     message: `must be at least ${floor} (a bare number is milliseconds: write 10s for ten seconds)`,
   });
 
+/** The same for a duration whose 0 means "no limit". */
+const durationOffOrAtLeast = (floor: string) =>
+  duration.refine((ms) => ms === 0 || ms >= parseDuration(floor), {
+    message: `must be 0 (no limit) or at least ${floor} (a bare number is milliseconds: write 10s for ten seconds)`,
+  });
+
+/**
+ * A retry delay: 0 (or a few ms) would retry a failing MMSC or customer endpoint in a loop until the schedule's maxAge,
+ * hours of requests as fast as the other side refuses them. 50 ms: the shortest a test setup uses.
+ */
+const retryDelay = durationAtLeast('50ms');
+
 const httpUrl = z
   .string()
   .url({ message: 'must be an http:// or https:// URL', abort: true })
@@ -86,7 +98,7 @@ const digits = (what: string) =>
 
 const scheduleSchema = z
   .object({
-    retrySchedule: z.array(duration).min(1).default(['1s', '5s', '30s', '2m', '10m', '1h'].map(parseDuration)),
+    retrySchedule: z.array(retryDelay).min(1).default(['1s', '5s', '30s', '2m', '10m', '1h'].map(parseDuration)),
     maxAge: duration.default(parseDuration('24h')),
   })
   .strict();
@@ -177,8 +189,11 @@ const mm7Schema = z
      */
     version: z.string().optional(),
     namespace: z.string().default('REL-6-MM7-1-4'),
-    /** ExpiryDate sent with each SubmitReq. */
-    expiry: duration.default(parseDuration('2d')),
+    /**
+     * ExpiryDate sent with each SubmitReq. At least 1 min: 0 (or `expiry: 48` meant as hours) would have the MMSC
+     * expire every message before the handset could fetch it.
+     */
+    expiry: durationAtLeast('1m').default(parseDuration('2d')),
     /**
      * How ExpiryDate is written. TS 23.140 §8.1.1 allows a relative xs:duration or an absolute xs:dateTime; some
      * MMSCs take only the absolute form (Skycore documents ExpiryDate as "absolute", against "absolute or relative"
@@ -299,8 +314,16 @@ export const configSchema = z
       .object({
         id: z.string().min(1).max(64).optional(),
         dataCenter: z.string().default('dc1'),
-        /** How often the node announces itself; a node silent for 3 intervals no longer counts as live. */
-        heartbeatInterval: duration.default(parseDuration('5s')),
+        /**
+         * How often the node announces itself; a node silent for 3 intervals no longer counts as live (the count
+         * splits the cluster-wide rate limits). 1 s to 10 min: 0 would write a heartbeat row continuously (the node
+         * registry would round it up to 50 ms, and anything over 10 min down to it, without a word). Leases do not
+         * depend on it: a running job's lease is renewed by its runner (pipeline/job-runner.ts), and a claim looks at
+         * the lease's end only, never at heartbeats, so it has no bearing on queue.leaseTime.
+         */
+        heartbeatInterval: durationAtLeast('1s')
+          .refine((ms) => ms <= parseDuration('10m'), { message: 'must be at most 10m (a dead node would count as live, keeping its share of the rate limits, for 3 intervals)' })
+          .default(parseDuration('5s')),
       })
       .strict()
       .prefault({}),
@@ -318,25 +341,32 @@ export const configSchema = z
         maxHeaderBytes: z.number().int().positive().default(8 * 1024),
         /** Dry runs (X-Dry-Run) in progress at once on a node; more are refused with 429 RATE_LIMITED (api/dry-run-slots.ts). */
         maxConcurrentDryRuns: z.number().int().positive().default(4),
-        /** How long a verified password stays cached (avoids a key derivation per request). */
-        authCacheTtl: duration.default(parseDuration('5m')),
-        /** How long an Idempotency-Key is remembered per account. */
-        idempotencyTtl: duration.default(parseDuration('24h')),
+        /**
+         * How long a verified password stays cached (avoids a key derivation per request). At least 1 s: without the
+         * cache every send costs a key derivation, two at a time per node, and the rest are refused (429).
+         */
+        authCacheTtl: durationAtLeast('1s').default(parseDuration('5m')),
+        /**
+         * How long an Idempotency-Key is remembered per account. At least 1 h: below it a customer's retry of a send
+         * whose answer it missed is sent a second time (and `idempotencyTtl: 86400` meant as seconds is refused).
+         */
+        idempotencyTtl: durationAtLeast('1h').default(parseDuration('24h')),
         /**
          * A request's line and headers must have arrived this long after its first byte, else 408 REQUEST_TIMEOUT
          * and the connection closes (node:http's headersTimeout). 0: no limit. Not more than requestTimeout.
          */
-        headersTimeout: duration.default(parseDuration('20s')),
+        headersTimeout: durationOffOrAtLeast('1s').default(parseDuration('20s')),
         /**
          * The whole request, body included, must have arrived this long after its first byte, else 408
          * REQUEST_TIMEOUT and the connection closes (node:http's requestTimeout): a client that stops sending in the
          * middle of its body holds no connection or buffered body longer. Answering may take longer. 0: no limit.
          */
-        requestTimeout: duration.default(parseDuration('60s')),
+        requestTimeout: durationOffOrAtLeast('1s').default(parseDuration('60s')),
       })
       .strict()
       .superRefine((api, ctx) => {
-        if (api.headersTimeout === 0 || api.requestTimeout === 0 || api.headersTimeout <= api.requestTimeout) return;
+        // 0 is no limit; a value under the 1s floor already has its own error.
+        if (api.headersTimeout < 1000 || api.requestTimeout < 1000 || api.headersTimeout <= api.requestTimeout) return;
         // Either may be the one set by mistake (a bare number is milliseconds): name both values.
         ctx.addIssue({
           code: 'custom',
@@ -432,14 +462,18 @@ export const configSchema = z
       .strict()
       .prefault({}),
     submit: scheduleSchema
-      .extend({ retrySchedule: z.array(duration).min(1).default(['2s', '10s', '30s', '2m', '10m', '30m'].map(parseDuration)) })
+      .extend({ retrySchedule: z.array(retryDelay).min(1).default(['2s', '10s', '30s', '2m', '10m', '30m'].map(parseDuration)) })
       .prefault({}),
     queue: z
       .object({
         /** A claimed job is leased for this long; a dead node's jobs are taken over after it. */
         leaseTime: durationAtLeast('1s').default(parseDuration('60s')),
-        /** Idle workers look for due jobs at least this often. */
-        pollInterval: duration.default(parseDuration('1s')),
+        /**
+         * Idle workers look for due jobs at least this often (they are woken at once for jobs this node or, on
+         * PostgreSQL, another one enqueues). At least 50 ms: at 0 an idle worker would claim in a loop, one database
+         * round trip after another.
+         */
+        pollInterval: durationAtLeast('50ms').default(parseDuration('1s')),
         /** Jobs claimed per round. */
         batchSize: z.number().int().positive().max(1000).default(200),
       })
