@@ -8,7 +8,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { newRequestId } from '../core/ids.ts';
 import { ApiError } from '../core/errors.ts';
-import { createSendFastPath } from './send-fast-path.ts';
+import { createSendFastPath, isApiPath } from './send-fast-path.ts';
 import { ANSWERED_BY_PARSER, bodyPending, clientErrorOf, CONTINUE_DEFERRED, errorReply, requestIdOf } from './replies.ts';
 import type { GatewayContext } from './context.ts';
 import { registerSendRoute } from './routes/send.ts';
@@ -103,8 +103,12 @@ export function buildApp(ctx: GatewayContext, opts: { logRequests?: boolean; liv
   // Callback-style hooks: they run on every request, and an async hook costs a promise and a microtask turn each.
   app.addHook('onRequest', (req, reply, done) => {
     reply.header('x-request-id', req.id);
-    if (ctx.isDraining() && req.url.startsWith('/mms/')) done(new ApiError('SHUTTING_DOWN'));
-    else done();
+    // The router percent-decodes the path and takes the absolute form (`/%6Dms/v2/send` and `http://host/mms/v2/send`
+    // are served by the send route), so the route it chose decides, as for the sandbox's host check (routes/sandbox.ts);
+    // the raw URL still covers the /mms/ paths no route serves. The send fast path refuses the forms it takes itself.
+    if (ctx.isDraining() && (isApiPath(req.url) || (req.routeOptions.url !== undefined && isApiPath(req.routeOptions.url)))) {
+      done(new ApiError('SHUTTING_DOWN'));
+    } else done();
   });
 
   app.addHook('onResponse', (req, reply, done) => {

@@ -21,6 +21,13 @@ import { acceptSend } from './routes/send.ts';
 const SEND_PATH = '/mms/v2/send';
 
 /**
+ * A path of the customer API: while the node drains, a request routed to one is refused with 503 SHUTTING_DOWN (the
+ * client sends it to another node). The fast path takes only raw forms of SEND_PATH, all of them API paths, and
+ * refuses them in serve(); app.ts applies the same rule to what Fastify routes, by raw URL and by the route chosen.
+ */
+export const isApiPath = (path: string): boolean => path.startsWith('/mms/');
+
+/**
  * How long a refused request's connection stays open to take the rest of its body (see lingerThenClose), at most.
  * Enough for the largest body the gateway reads (api.maxBodyBytes) at a few Mbit/s.
  */

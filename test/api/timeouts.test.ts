@@ -6,8 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { AUTH, eventually, http, simpleMt, sleep } from '../support/gateway.ts';
 import { RawConnection, rawGatewayFixture, sendHead, type RawResponse } from './raw-http.ts';
 
-const HEADERS_TIMEOUT = 400;
-const REQUEST_TIMEOUT = 800;
+const HEADERS_TIMEOUT = 1000; // the shortest the configuration takes (api.headersTimeout: 0 or at least 1s)
+const REQUEST_TIMEOUT = 2000;
 
 const fixture = rawGatewayFixture({ api: { headersTimeout: `${HEADERS_TIMEOUT}ms`, requestTimeout: `${REQUEST_TIMEOUT}ms` } });
 const connection = (): Promise<RawConnection> => fixture.connection();
@@ -28,7 +28,7 @@ describe('request deadlines', () => {
     await conn.write(sendHead({ auth: AUTH, contentType: 'multipart/mixed; boundary=b', contentLength: 1_000_000, extra: { 'X-Request-Id': 'stalled-1' } }));
     await conn.write(CONTROL);
     await conn.write(Buffer.alloc(200_000, 0x41)); // then nothing more
-    const r = await conn.next(5_000);
+    const r = await conn.next(8_000);
     expectTimeout(r);
     expect(r.headers['x-request-id']).toBe('stalled-1');
     const waited = Date.now() - started;
@@ -44,7 +44,7 @@ describe('request deadlines', () => {
   it('a request whose headers stall: 408 REQUEST_TIMEOUT, the connection closed', async () => {
     const conn = await connection();
     await conn.write('POST /mms/v2/send HTTP/1.1\r\nHost: 127.0.0.1\r\n'); // never the blank line
-    const r = await conn.next(5_000);
+    const r = await conn.next(8_000);
     expectTimeout(r);
     expect(await conn.closed(2_000)).toBe(true);
   });

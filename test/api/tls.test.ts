@@ -130,7 +130,7 @@ describe('TLS connections that never finish their handshake', () => {
   const closed = (s: Socket) => new Promise<void>((resolve) => (s.destroyed ? resolve() : s.once('close', () => resolve())));
 
   it('are closed once the handshake limit passes (api.headersTimeout, when shorter than 10 s)', async () => {
-    const gw = await startTestGateway({ listen: { host: '127.0.0.1', port: 0, tls: { cert: CERT, key: KEY } }, api: { headersTimeout: '300ms', requestTimeout: '1s' } });
+    const gw = await startTestGateway({ listen: { host: '127.0.0.1', port: 0, tls: { cert: CERT, key: KEY } }, api: { headersTimeout: '1s', requestTimeout: '2s' } });
     try {
       const idle = await silent(gw.url);
       await closed(idle); // by the server: the test's own timeout would end a socket left open

@@ -22,7 +22,21 @@ describe('api request deadlines', () => {
   it('refuse a headers deadline longer than the request deadline (node:http would throw at start)', () => {
     expect(() => loadConfig({ raw: { api: { headersTimeout: '90s' } } })).toThrow(/headersTimeout/);
     expect(() => loadConfig({ raw: { api: { requestTimeout: '-1s' } } })).toThrow(/requestTimeout/);
-    // A bare number is milliseconds: `requestTimeout: 5` meant as seconds is named, with both values.
-    expect(() => loadConfig({ raw: { api: { requestTimeout: 5 } } })).toThrow(/api\.requestTimeout: requestTimeout \(5 ms\) must not be shorter than headersTimeout \(20000 ms/);
+    // Either may be the one set by mistake: both values are named.
+    expect(() => loadConfig({ raw: { api: { requestTimeout: '5s' } } })).toThrow(/api\.requestTimeout: requestTimeout \(5000 ms\) must not be shorter than headersTimeout \(20000 ms/);
+  });
+
+  it('refuse a deadline under 1s other than 0 (a bare number meant as seconds would time out every request): one error each', () => {
+    const msg = (api: Record<string, unknown>) => {
+      try {
+        loadConfig({ raw: { api } });
+      } catch (e) {
+        return (e as Error).message.split('\n').slice(1);
+      }
+      return ['accepted'];
+    };
+    expect(msg({ requestTimeout: 5 })).toEqual(['  api.requestTimeout: must be 0 (no limit) or at least 1s (a bare number is milliseconds: write 10s for ten seconds)']);
+    expect(msg({ headersTimeout: 20 })).toEqual(['  api.headersTimeout: must be 0 (no limit) or at least 1s (a bare number is milliseconds: write 10s for ten seconds)']);
+    expect(loadConfig({ raw: { api: { headersTimeout: '1s', requestTimeout: '1s' } } }).api.requestTimeout).toBe(1000);
   });
 });

@@ -149,7 +149,7 @@ describe('several reports for one message (MM7 operator: Deferred, Forwarded, th
   });
 
   it('a gateway with an MM7 operator whose limits are left at their defaults starts', async () => {
-    // limits.messagesPerSecond defaults to 0, documented as "unlimited" (src/config/schema.ts).
+    // limits.messagesPerSecond defaults to 0, documented as "unlimited" (src/config/operators.ts).
     const g = await startTestGateway({
       operators: [{ id: 311, type: 'mm7', prefixes: ['44'], mm7: { url: peer.url } }],
     });

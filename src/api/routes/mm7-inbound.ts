@@ -39,7 +39,7 @@ export function registerMm7InboundRoute(app: FastifyInstance, ctx: GatewayContex
       }
       const inbound = op.inbound;
       if (!inbound) {
-        // No inbound section: nobody may speak for this operator (see operators[].inbound in config/schema.ts).
+        // No inbound section: nobody may speak for this operator (see operators[].inbound in config/operators.ts).
         req.log.warn({ operatorId: op.id }, 'MM7 request refused: the operator has no inbound section (credentials or allowIps)');
         return refuse(reply, mm7FaultResponse(4001, 'No inbound access is configured for this operator', 403, op.mm7?.namespace));
       }
