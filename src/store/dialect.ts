@@ -76,6 +76,13 @@ export interface StoreDialect {
   /** Statement that opens a write transaction (SQLite: IMMEDIATE takes the write lock up front, avoiding upgrades). */
   readonly beginWrite: string;
   /**
+   * Statement that opens a read-only transaction whose statements all see one snapshot (Store.getMtStatus). SQLite: a
+   * deferred BEGIN, whose WAL read snapshot is taken at its first read and kept to its end (the writer thread's
+   * commits meanwhile stay invisible to it). PostgreSQL: REPEATABLE READ, as its default READ COMMITTED takes a new
+   * snapshot per statement.
+   */
+  readonly beginRead: string;
+  /**
    * Serialise `fn` against other processes migrating the same database (PostgreSQL: advisory lock). `db` is pinned
    * to one connection.
    */

@@ -15,6 +15,7 @@ import type {
   JobKind,
   JobStats,
   MtPatch,
+  MtStatus,
   ParkedReport,
   NodeInfo,
   NodeRow,
@@ -31,12 +32,12 @@ import * as parked from './parked-reports.ts';
 import { hasDuplicates, inRounds, patchMtsBatch, resolveJobsBatch } from './batch-updates.ts';
 import { claimIdempotencyKeys } from './idempotency.ts';
 import { jobStats } from './job-stats.ts';
+import { eventsOf, jobsWhere, mtById, readMtStatus } from './message-reads.ts';
 import { inTransaction, runMigrations } from './migrations.ts';
 import { purgeRetired } from './retention.ts';
 import type { MaintenanceWriter } from './maintenance-writes.ts';
 import * as side from './side-tables.ts';
 import {
-  eventFromRow,
   handsetFromRow,
   inboxFromRow,
   jobFromRow,
@@ -449,12 +450,7 @@ export class KyselyStore implements SqlStore {
   }
 
   async listJobs(filter: JobFilter): Promise<Job[]> {
-    let q = this.db.selectFrom('jobs').selectAll();
-    if (filter.state !== undefined) q = q.where('state', '=', filter.state);
-    if (filter.kind !== undefined) q = q.where('kind', '=', filter.kind);
-    if (filter.refId !== undefined) q = q.where('ref_id', '=', filter.refId);
-    const rows = await q.orderBy('id', 'desc').limit(clampLimit(filter.limit, 100, MAX_LIST_LIMIT)).execute();
-    return rows.map(jobFromRow);
+    return jobsWhere(this.db, filter);
   }
 
   async replayJob(jobId: number, now: number): Promise<boolean> {
@@ -515,8 +511,11 @@ export class KyselyStore implements SqlStore {
   }
 
   async getMt(mtId: number): Promise<MtMessage | undefined> {
-    const row = await this.db.selectFrom('mt_messages').selectAll().where('mt_id', '=', mtId).executeTakeFirst();
-    return row ? mtFromRow(row) : undefined;
+    return mtById(this.db, mtId);
+  }
+
+  async getMtStatus(mtId: number): Promise<MtStatus | undefined> {
+    return readMtStatus(this.db, this.dialect.beginRead, mtId);
   }
 
   async getMts(mtIds: readonly number[]): Promise<Map<number, MtMessage>> {
@@ -565,15 +564,7 @@ export class KyselyStore implements SqlStore {
   }
 
   async getEvents(ref: { mtId: number } | { moId: number }): Promise<MessageEvent[]> {
-    const [kind, id] = 'mtId' in ref ? ['mt', ref.mtId] : ['mo', ref.moId];
-    const rows = await this.db
-      .selectFrom('events')
-      .select(['at', 'type', 'node', 'detail'])
-      .where('ref_kind', '=', kind)
-      .where('ref_id', '=', id)
-      .orderBy('id')
-      .execute();
-    return rows.map(eventFromRow);
+    return eventsOf(this.db, ref);
   }
 
   async getBlob(sha256: string): Promise<Buffer | undefined> {

@@ -291,6 +291,18 @@ export interface JobKindStats {
 /** JobKindStats for every kind of JOB_KINDS (a kind without jobs has all zeros). */
 export type JobStats = Record<JobKind, JobKindStats>;
 
+/** What Store.getMtStatus returns: one consistent view of an MT. */
+export interface MtStatus {
+  mt: MtMessage;
+  /** Oldest first. */
+  events: MessageEvent[];
+  /** The MT's jobs (kinds whose refId names an MT: JOB_REF), newest first, at most MT_STATUS_JOB_LIMIT. */
+  jobs: Job[];
+}
+
+/** Jobs of one MT that getMtStatus returns at most (a message has a few: submit, a report per outcome). */
+export const MT_STATUS_JOB_LIMIT = 100;
+
 export interface JobFilter {
   state?: JobState;
   kind?: JobKind;
@@ -389,6 +401,13 @@ export interface Store {
 
   /** The event log of an MT or MO, oldest first. */
   getEvents(ref: { mtId: number } | { moId: number }): Promise<MessageEvent[]>;
+
+  /**
+   * An MT with its event log and its jobs, all as they stood at one moment (one read snapshot), or undefined: for the
+   * status API, where a message, timeline and queue read apart could show a state change half done (a message already
+   * submitted whose submit job is still pending, or the reverse).
+   */
+  getMtStatus(mtId: number): Promise<MtStatus | undefined>;
 
   /** Bytes of a blob, or undefined. */
   getBlob(sha256: string): Promise<Buffer | undefined>;
