@@ -63,6 +63,12 @@ export interface StoreDialect {
   readonly maxParameters: number;
   /** The claim subquery may add `FOR UPDATE SKIP LOCKED` so concurrent claimers pass over each other's rows. */
   readonly supportsSkipLocked: boolean;
+  /**
+   * A conditional insert locks the row it depends on (FOR KEY SHARE, the lock a foreign-key check takes), so a
+   * transaction deleting that row meanwhile either commits first (the insert then finds nothing) or waits for the
+   * insert's commit (and its later statements see the inserted row). Absent where writes are serialised anyway (SQLite).
+   */
+  readonly lockReferencedRows?: boolean;
   /** Multi-row UPDATE ... FROM (VALUES ...) AS v(cols) for job resolutions and MT patches (batch-updates.ts). */
   readonly batchUpdates?: boolean;
   /**

@@ -32,6 +32,7 @@ import * as parked from './parked-reports.ts';
 import { hasDuplicates, inRounds, patchMtsBatch, resolveJobsBatch } from './batch-updates.ts';
 import { claimIdempotencyKeys } from './idempotency.ts';
 import { jobStats } from './job-stats.ts';
+import { insertLooseEvents } from './loose-events.ts';
 import { eventsOf, jobsWhere, mtById, readMtStatus } from './message-reads.ts';
 import { inTransaction, runMigrations } from './migrations.ts';
 import { purgeRetired } from './retention.ts';
@@ -220,6 +221,7 @@ export class KyselyStore implements SqlStore {
     if (!this.dialect.singleStatementInserts || !units.every(insertsOnly)) return undefined;
     const applied = units.map(() => true);
     const plan = planWrite(units, applied, this.dialect.encodeJson, now);
+    if (plan.looseEvents.length > 0) return undefined; // conditional inserts (loose-events.ts): rare, the general path
     const tables = [
       ['blobs', plan.blobs],
       ['mt_messages', plan.mts],
@@ -259,6 +261,7 @@ export class KyselyStore implements SqlStore {
     for (const rows of chunkRows(plan.mos, max)) await conn.insertInto('mo_messages').values(rows).execute();
     for (const rows of chunkRows(plan.moParts, max)) await conn.insertInto('mo_parts').values(rows).execute();
     for (const rows of chunkRows(plan.events, max)) await conn.insertInto('events').values(rows).execute();
+    await insertLooseEvents(conn, plan.looseEvents, this.dialect.lockReferencedRows === true);
     for (const rows of chunkRows(plan.jobs, max)) await conn.insertInto('jobs').values(rows).execute();
     for (const rows of chunkRows(plan.handset, max)) await conn.insertInto('handset_messages').values(rows).execute();
     for (const rows of chunkRows(plan.inbox, max)) await conn.insertInto('inbox').values(rows).execute();

@@ -165,8 +165,17 @@ export interface WriteUnit {
   mos?: MoMessage[];
   mtPatches?: MtPatch[];
   moStates?: { moId: number; state: MoState }[];
-  /** Events to append to MT (`mtId`) or MO (`moId`) logs. */
+  /**
+   * Events to append to MT (`mtId`) or MO (`moId`) logs. In a unit that creates no message, resolves no job and holds
+   * no required patch (an ignored report, a read reply, an MO resend), an event is written only if its message still
+   * exists: the retention may have deleted it since the caller read it (write-plan.ts anchored()).
+   */
   events?: ({ mtId: number } & MessageEvent | { moId: number } & MessageEvent)[];
+  /**
+   * Jobs to enqueue, written as given. A job about a message belongs in a unit that creates the message, resolves one
+   * of its jobs or holds its required patch (every caller's does): the message then exists when the job commits, and
+   * the retention deletes the job with it.
+   */
   jobs?: NewJob[];
   handsetMessages?: HandsetMessage[];
   inbox?: Omit<InboxEntry, 'id'>[];
