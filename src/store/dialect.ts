@@ -63,6 +63,12 @@ export interface StoreDialect {
   readonly maxParameters: number;
   /** The claim subquery may add `FOR UPDATE SKIP LOCKED` so concurrent claimers pass over each other's rows. */
   readonly supportsSkipLocked: boolean;
+  /**
+   * A conditional insert locks the row it depends on (FOR KEY SHARE, the lock a foreign-key check takes), so a
+   * transaction deleting that row meanwhile either commits first (the insert then finds nothing) or waits for the
+   * insert's commit (and its later statements see the inserted row). Absent where writes are serialised anyway (SQLite).
+   */
+  readonly lockReferencedRows?: boolean;
   /** Multi-row UPDATE ... FROM (VALUES ...) AS v(cols) for job resolutions and MT patches (batch-updates.ts). */
   readonly batchUpdates?: boolean;
   /**
@@ -75,6 +81,13 @@ export interface StoreDialect {
   fatalError?(): Error | undefined;
   /** Statement that opens a write transaction (SQLite: IMMEDIATE takes the write lock up front, avoiding upgrades). */
   readonly beginWrite: string;
+  /**
+   * Statement that opens a read-only transaction whose statements all see one snapshot (Store.getMtStatus). SQLite: a
+   * deferred BEGIN, whose WAL read snapshot is taken at its first read and kept to its end (the writer thread's
+   * commits meanwhile stay invisible to it). PostgreSQL: REPEATABLE READ, as its default READ COMMITTED takes a new
+   * snapshot per statement.
+   */
+  readonly beginRead: string;
   /**
    * Serialise `fn` against other processes migrating the same database (PostgreSQL: advisory lock). `db` is pinned
    * to one connection.

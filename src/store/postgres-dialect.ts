@@ -134,9 +134,12 @@ export function postgresDialect(opts: PostgresOptions): StoreDialect {
     },
     maxParameters: 65535,
     supportsSkipLocked: true,
+    lockReferencedRows: true,
     writesInFlight: 4,
     batchUpdates: true,
     beginWrite: 'BEGIN',
+    // A read-only REPEATABLE READ transaction never fails with a serialisation error: only writes can conflict.
+    beginRead: 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
     async withMigrationLock<T>(db: Kysely<Database>, fn: (db: Kysely<Database>) => Promise<T>): Promise<T> {
       // Session-level lock on one pinned connection: nodes starting at the same instant on an empty database
       // queue here, and each finds the schema already at its version once it gets the lock.

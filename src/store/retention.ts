@@ -7,7 +7,9 @@
  * report is still being retried stays until that job ends). Old messages are found through the index on their
  * creation time (migration 7), oldest first. Each page's DELETE repeats the conditions, so a message another node
  * changes meanwhile (a late report, a replayed job: both move updated_at) is kept; on PostgreSQL the DELETE
- * re-checks its own row after waiting for that node's lock.
+ * re-checks its own row after waiting for that node's lock. An event added to a message found by an earlier read (an
+ * ignored report, a read reply, an MO resend) is written only if the message is still there (loose-events.ts), so a
+ * page deleted meanwhile leaves no event behind; every other write about a message is tied to it (write-plan.ts anchored()).
  *
  * Blobs: MT parts are a JSON column (migration 4), so no index tells whether a blob is still referenced. Each blob
  * carries `last_ref_at`, and every message referencing it was written at most BLOB_SKIP_WINDOW_MS (2 h) after that

@@ -15,6 +15,7 @@ import type {
   JobKind,
   JobStats,
   MtPatch,
+  MtStatus,
   ParkedReport,
   NodeInfo,
   NodeRow,
@@ -31,12 +32,13 @@ import * as parked from './parked-reports.ts';
 import { hasDuplicates, inRounds, patchMtsBatch, resolveJobsBatch } from './batch-updates.ts';
 import { claimIdempotencyKeys } from './idempotency.ts';
 import { jobStats } from './job-stats.ts';
+import { insertLooseEvents } from './loose-events.ts';
+import { eventsOf, jobsWhere, mtById, readMtStatus } from './message-reads.ts';
 import { inTransaction, runMigrations } from './migrations.ts';
 import { purgeRetired } from './retention.ts';
 import type { MaintenanceWriter } from './maintenance-writes.ts';
 import * as side from './side-tables.ts';
 import {
-  eventFromRow,
   handsetFromRow,
   inboxFromRow,
   jobFromRow,
@@ -219,6 +221,7 @@ export class KyselyStore implements SqlStore {
     if (!this.dialect.singleStatementInserts || !units.every(insertsOnly)) return undefined;
     const applied = units.map(() => true);
     const plan = planWrite(units, applied, this.dialect.encodeJson, now);
+    if (plan.looseEvents.length > 0) return undefined; // conditional inserts (loose-events.ts): rare, the general path
     const tables = [
       ['blobs', plan.blobs],
       ['mt_messages', plan.mts],
@@ -258,6 +261,7 @@ export class KyselyStore implements SqlStore {
     for (const rows of chunkRows(plan.mos, max)) await conn.insertInto('mo_messages').values(rows).execute();
     for (const rows of chunkRows(plan.moParts, max)) await conn.insertInto('mo_parts').values(rows).execute();
     for (const rows of chunkRows(plan.events, max)) await conn.insertInto('events').values(rows).execute();
+    await insertLooseEvents(conn, plan.looseEvents, this.dialect.lockReferencedRows === true);
     for (const rows of chunkRows(plan.jobs, max)) await conn.insertInto('jobs').values(rows).execute();
     for (const rows of chunkRows(plan.handset, max)) await conn.insertInto('handset_messages').values(rows).execute();
     for (const rows of chunkRows(plan.inbox, max)) await conn.insertInto('inbox').values(rows).execute();
@@ -449,12 +453,7 @@ export class KyselyStore implements SqlStore {
   }
 
   async listJobs(filter: JobFilter): Promise<Job[]> {
-    let q = this.db.selectFrom('jobs').selectAll();
-    if (filter.state !== undefined) q = q.where('state', '=', filter.state);
-    if (filter.kind !== undefined) q = q.where('kind', '=', filter.kind);
-    if (filter.refId !== undefined) q = q.where('ref_id', '=', filter.refId);
-    const rows = await q.orderBy('id', 'desc').limit(clampLimit(filter.limit, 100, MAX_LIST_LIMIT)).execute();
-    return rows.map(jobFromRow);
+    return jobsWhere(this.db, filter);
   }
 
   async replayJob(jobId: number, now: number): Promise<boolean> {
@@ -515,8 +514,11 @@ export class KyselyStore implements SqlStore {
   }
 
   async getMt(mtId: number): Promise<MtMessage | undefined> {
-    const row = await this.db.selectFrom('mt_messages').selectAll().where('mt_id', '=', mtId).executeTakeFirst();
-    return row ? mtFromRow(row) : undefined;
+    return mtById(this.db, mtId);
+  }
+
+  async getMtStatus(mtId: number): Promise<MtStatus | undefined> {
+    return readMtStatus(this.db, this.dialect.beginRead, mtId);
   }
 
   async getMts(mtIds: readonly number[]): Promise<Map<number, MtMessage>> {
@@ -565,15 +567,7 @@ export class KyselyStore implements SqlStore {
   }
 
   async getEvents(ref: { mtId: number } | { moId: number }): Promise<MessageEvent[]> {
-    const [kind, id] = 'mtId' in ref ? ['mt', ref.mtId] : ['mo', ref.moId];
-    const rows = await this.db
-      .selectFrom('events')
-      .select(['at', 'type', 'node', 'detail'])
-      .where('ref_kind', '=', kind)
-      .where('ref_id', '=', id)
-      .orderBy('id')
-      .execute();
-    return rows.map(eventFromRow);
+    return eventsOf(this.db, ref);
   }
 
   async getBlob(sha256: string): Promise<Buffer | undefined> {

@@ -125,6 +125,7 @@ export function sqliteDialect(opts: SqliteOptions): StoreDialect {
     maxParameters: 32766,
     supportsSkipLocked: false,
     beginWrite: 'BEGIN IMMEDIATE',
+    beginRead: 'BEGIN DEFERRED',
     // One connection per process and BEGIN IMMEDIATE per migration already serialise migrators.
     withMigrationLock: <T>(db: Kysely<Database>, fn: (db: Kysely<Database>) => Promise<T>) => fn(db),
     encodeJson: (value) => JSON.stringify(value),

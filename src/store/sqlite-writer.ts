@@ -12,7 +12,7 @@ import { MT_STATE_RANK } from '../core/message.ts';
 import { planClaims, settleClaim } from './idempotency.ts';
 import type { Part } from '../core/message.ts';
 import type { IdempotencyClaim, IdempotencyHit, MtPatch, WriteUnit } from './store.ts';
-import { claimsInIdOrder, lostFlags, requiredPatchesInIdOrder, resolutionsInIdOrder } from './write-plan.ts';
+import { anchored, claimsInIdOrder, lostFlags, requiredPatchesInIdOrder, resolutionsInIdOrder } from './write-plan.ts';
 import { mtPartsJson } from './rows.ts';
 import { BLOB_TOUCH_INTERVAL_MS } from './blob-cache.ts';
 
@@ -64,6 +64,11 @@ const INSERT = {
     state, operator_message_id, received_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   moPart: 'INSERT INTO mo_parts (msg_id, seq, content_type, content_id, sha256, size, remote_url) VALUES (?, ?, ?, ?, ?, ?, ?)',
   event: 'INSERT INTO events (ref_kind, ref_id, at, type, node, detail) VALUES (?, ?, ?, ?, ?, ?)',
+  // An event of a unit without an anchor (write-plan.ts anchored()): written only if its message still exists.
+  mtLooseEvent: `INSERT INTO events (ref_kind, ref_id, at, type, node, detail) SELECT 'mt', mt_id, ?, ?, ?, ? FROM mt_messages
+    WHERE mt_id = ?`,
+  moLooseEvent: `INSERT INTO events (ref_kind, ref_id, at, type, node, detail) SELECT 'mo', mo_id, ?, ?, ?, ? FROM mo_messages
+    WHERE mo_id = ?`,
   job: `INSERT INTO jobs (kind, ref_id, order_key, payload, state, run_at, attempts, first_attempt_at, lease_owner,
     lease_expires_at, last_error, created_at, updated_at) VALUES (?, ?, ?, ?, 'ready', ?, 0, NULL, NULL, NULL, NULL, ?, ?)`,
   handset: 'INSERT INTO handset_messages (number, mt_id, source, subject, received_at, parts) VALUES (?, ?, ?, ?, ?, ?)',
@@ -229,11 +234,17 @@ export class SqliteBatchWriter {
         this.insertParts(INSERT.moPart, m.moId, m.parts);
       }
     }
-    if (u.events) {
+    if (u.events && anchored(u)) {
       const ins = this.stmt(INSERT.event);
       for (const e of u.events) {
         const [kind, id] = 'mtId' in e ? ['mt', e.mtId] : ['mo', e.moId];
         ins.run(kind, id, e.at, e.type, e.node, JSON.stringify(e.detail));
+      }
+    } else if (u.events) {
+      // Under the write lock: the retention cannot delete the message between this check and the commit.
+      for (const e of u.events) {
+        const [sqlText, id] = 'mtId' in e ? [INSERT.mtLooseEvent, e.mtId] : [INSERT.moLooseEvent, e.moId];
+        this.stmt(sqlText).run(e.at, e.type, e.node, JSON.stringify(e.detail), id);
       }
     }
     if (u.jobs) {

@@ -165,8 +165,17 @@ export interface WriteUnit {
   mos?: MoMessage[];
   mtPatches?: MtPatch[];
   moStates?: { moId: number; state: MoState }[];
-  /** Events to append to MT (`mtId`) or MO (`moId`) logs. */
+  /**
+   * Events to append to MT (`mtId`) or MO (`moId`) logs. In a unit that creates no message, resolves no job and holds
+   * no required patch (an ignored report, a read reply, an MO resend), an event is written only if its message still
+   * exists: the retention may have deleted it since the caller read it (write-plan.ts anchored()).
+   */
   events?: ({ mtId: number } & MessageEvent | { moId: number } & MessageEvent)[];
+  /**
+   * Jobs to enqueue, written as given. A job about a message belongs in a unit that creates the message, resolves one
+   * of its jobs or holds its required patch (every caller's does): the message then exists when the job commits, and
+   * the retention deletes the job with it.
+   */
   jobs?: NewJob[];
   handsetMessages?: HandsetMessage[];
   inbox?: Omit<InboxEntry, 'id'>[];
@@ -291,6 +300,18 @@ export interface JobKindStats {
 /** JobKindStats for every kind of JOB_KINDS (a kind without jobs has all zeros). */
 export type JobStats = Record<JobKind, JobKindStats>;
 
+/** What Store.getMtStatus returns: one consistent view of an MT. */
+export interface MtStatus {
+  mt: MtMessage;
+  /** Oldest first. */
+  events: MessageEvent[];
+  /** The MT's jobs (kinds whose refId names an MT: JOB_REF), newest first, at most MT_STATUS_JOB_LIMIT. */
+  jobs: Job[];
+}
+
+/** Jobs of one MT that getMtStatus returns at most (a message has a few: submit, a report per outcome). */
+export const MT_STATUS_JOB_LIMIT = 100;
+
 export interface JobFilter {
   state?: JobState;
   kind?: JobKind;
@@ -389,6 +410,13 @@ export interface Store {
 
   /** The event log of an MT or MO, oldest first. */
   getEvents(ref: { mtId: number } | { moId: number }): Promise<MessageEvent[]>;
+
+  /**
+   * An MT with its event log and its jobs, all as they stood at one moment (one read snapshot), or undefined: for the
+   * status API, where a message, timeline and queue read apart could show a state change half done (a message already
+   * submitted whose submit job is still pending, or the reverse).
+   */
+  getMtStatus(mtId: number): Promise<MtStatus | undefined>;
 
   /** Bytes of a blob, or undefined. */
   getBlob(sha256: string): Promise<Buffer | undefined>;

@@ -25,6 +25,8 @@ export interface WritePlan {
   mos: MoMessagesTable[];
   moParts: PartsTable[];
   events: Insert<EventsTable>[];
+  /** Events of units without an anchor (anchored()): written only while their message still exists. */
+  looseEvents: Insert<EventsTable>[];
   jobs: Insert<JobsTable>[];
   handset: Insert<HandsetMessagesTable>[];
   inbox: Insert<InboxTable>[];
@@ -50,6 +52,7 @@ export function planWrite(
     mos: [],
     moParts: [],
     events: [],
+    looseEvents: [],
     jobs: [],
     handset: [],
     inbox: [],
@@ -73,9 +76,12 @@ export function planWrite(
       plan.mos.push(moRow(m, json));
       plan.moParts.push(...partRows(m.moId, m.parts));
     }
-    for (const e of u.events ?? []) {
-      const ref = 'mtId' in e ? { ref_kind: 'mt', ref_id: e.mtId } : { ref_kind: 'mo', ref_id: e.moId };
-      plan.events.push({ ...ref, at: e.at, type: e.type, node: e.node, detail: json(e.detail) });
+    if (u.events) {
+      const into = anchored(u) ? plan.events : plan.looseEvents;
+      for (const e of u.events) {
+        const ref = 'mtId' in e ? { ref_kind: 'mt', ref_id: e.mtId } : { ref_kind: 'mo', ref_id: e.moId };
+        into.push({ ...ref, at: e.at, type: e.type, node: e.node, detail: json(e.detail) });
+      }
     }
     for (const j of u.jobs ?? []) {
       kinds.add(j.kind);
@@ -124,6 +130,24 @@ export function planWrite(
   plan.mtPatches.sort((a, b) => a.mtId - b.mtId);
   plan.jobKinds = [...kinds].sort();
   return plan;
+}
+
+/**
+ * Whether a unit's events are about a message that is certain to exist when they commit: one the unit creates, one
+ * whose job it resolves (the retention keeps a message while a job of it is ready, and deletes the job with it, so a
+ * resolution that lands proves the message is there), or one its required patch moves forward (the unit is skipped if
+ * the patch finds no row). Events of any other unit (a report ignored, a read reply, an MO resend: found by an earlier
+ * read) may be about a message the retention deleted since; the store writes them only if it still exists
+ * (WriteUnit.events), else they would stay behind referencing nothing. A few property checks: the accept path's unit
+ * answers at the first.
+ */
+export function anchored(u: WriteUnit): boolean {
+  return (
+    (u.mts !== undefined && u.mts.length > 0) ||
+    (u.mos !== undefined && u.mos.length > 0) ||
+    u.job !== undefined ||
+    (u.mtPatches !== undefined && u.mtPatches.some((p) => p.required))
+  );
 }
 
 /** Split rows into chunks so that rows x columns stays within the statement parameter limit. */

@@ -41,6 +41,35 @@ describe.each(backends)('Retention on %s', (backend, newUrl) => {
 
   const text = (s: string) => blobOf(Buffer.from(s, 'utf8'));
 
+  it('writes no event for a message deleted since it was read (a report ignored, an MO resend), nor one left behind', async () => {
+    const { store, clock } = await stores();
+    const mtId = await store.reserveIds('mt', 2);
+    const moId = await store.reserveIds('mo', 1);
+    const young = mtId + 1;
+    await store.write([
+      { mts: [mtOf(mtId, [], { createdAt: T0, updatedAt: T0, state: 'delivered' })] },
+      { mts: [mtOf(young, [], { createdAt: T0 + RETENTION, updatedAt: T0 + RETENTION })] },
+      { mos: [{ ...moOf(moId, []), receivedAt: T0 }] },
+    ]);
+    clock.now = T0 + RETENTION + HOUR;
+    expect((await store.purgeExpired(clock.now, RETENTION)).retired).toMatchObject({ mtMessages: 1, moMessages: 1 });
+    // The inbound sink found these messages just before the retention deleted them; its events come after.
+    const ev = (type: string) => ({ at: clock.now, type, node: 'n1', detail: {} });
+    const late = [
+      { events: [{ mtId, ...ev('report-ignored') }] },
+      { events: [{ moId, ...ev('resend-ignored') }] },
+      { events: [{ mtId: young, ...ev('read-reply') }] },
+    ];
+    expect(await store.write(late)).toEqual([{ applied: true }, { applied: true }, { applied: true }]);
+    expect(await store.getEvents({ mtId })).toEqual([]);
+    expect(await store.getEvents({ moId })).toEqual([]);
+    // A message still there gets its event, in a batch with an accepted message (events that need no check).
+    const next = await store.reserveIds('mt', 1);
+    await store.write([{ mts: [mtOf(next, [])], events: [{ mtId: next, ...ev('accepted') }] }, { events: [{ mtId: young, ...ev('read-reply') }] }]);
+    expect((await store.getEvents({ mtId: young })).map((e) => e.type)).toEqual(['read-reply', 'read-reply']);
+    expect((await store.getEvents({ mtId: next })).map((e) => e.type)).toEqual(['accepted']);
+  });
+
   it('deletes old messages with their events, jobs and parts, keeping young ones, recently changed ones and ones with a job to run', async () => {
     const { store, clock } = await stores();
     const id = await store.reserveIds('mt', 4);

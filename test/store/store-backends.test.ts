@@ -321,6 +321,32 @@ describe('PostgreSQL with several nodes', () => {
     }
   }, 30_000);
 
+  it('writes no event for a message another node is deleting past the retention, whichever commits first', async () => {
+    const T0 = 1_800_000_000_000;
+    const url = await freshPgDatabase();
+    const store = await openStore(url, { clock: () => T0 });
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    try {
+      const id = await store.reserveIds('mt', 1);
+      await store.write([{ mts: [mtOf(id, [], { createdAt: T0, updatedAt: T0, state: 'delivered' })] }]);
+      // The retention's page on the other node, statement by statement: the message, then its events, then the commit.
+      await c.query('BEGIN');
+      expect((await c.query(`DELETE FROM mt_messages WHERE mt_id = $1 RETURNING mt_id`, [id])).rowCount).toBe(1);
+      await c.query(`DELETE FROM events WHERE ref_kind = 'mt' AND ref_id = $1`, [id]);
+      // A late report for it is ignored meanwhile (found before the delete): its event must wait for the outcome.
+      const late = store.write([{ events: [{ mtId: id, at: T0, type: 'report-ignored', node: 'n1', detail: {} }] }]);
+      await new Promise((r) => setTimeout(r, 200));
+      await c.query('COMMIT');
+      expect(await late).toEqual([{ applied: true }]);
+      expect(await store.getEvents({ mtId: id })).toEqual([]);
+    } finally {
+      await c.query('ROLLBACK').catch(() => {});
+      await c.end();
+      await store.close();
+    }
+  }, 30_000);
+
   it('migrates safely when nodes start at the same instant on an empty database', async () => {
     const url = await freshPgDatabase();
     const stores = await Promise.all(Array.from({ length: 4 }, () => openStore(url, { poolSize: 2 })));

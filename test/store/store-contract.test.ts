@@ -100,8 +100,8 @@ describe.each(backends)('Store contract on %s', (backend, newUrl) => {
     const id = await store.reserveIds('mt', 1);
     const ev = (type: string, at: number) => ({ at, type, node: 'n1', detail: { type, nested: { a: [1, 2] } } });
     await store.write([
-      { events: [{ mtId: id, ...ev('accepted', T0 + 5) }, { mtId: id, ...ev('submitted', T0 + 5) }] },
-      { events: [{ moId: id, ...ev('received', T0) }] },
+      { mts: [mtOf(id, [])], events: [{ mtId: id, ...ev('accepted', T0 + 5) }, { mtId: id, ...ev('submitted', T0 + 5) }] },
+      { mos: [moOf(id, [])], events: [{ moId: id, ...ev('received', T0) }] },
     ]);
     await store.write([{ events: [{ mtId: id, ...ev('report-received', T0 + 1) }] }]);
     expect((await store.getEvents({ mtId: id })).map((e) => e.type)).toEqual(['accepted', 'submitted', 'report-received']);

@@ -14,9 +14,10 @@ export function registerStatusRoutes(app: FastifyInstance, ctx: GatewayContext):
     const account = await ctx.auth.authenticate(req.headers.authorization);
     const mtId = /^[0-9]{1,16}$/.test(req.params.mtId) ? Number(req.params.mtId) : NaN;
     if (!Number.isSafeInteger(mtId)) throw new ApiError('NOT_FOUND');
-    const mt = await ctx.store.getMt(mtId);
-    if (!mt || mt.accountId !== account.id) throw new ApiError('NOT_FOUND');
-    const [events, jobs] = await Promise.all([ctx.store.getEvents({ mtId }), ctx.store.listJobs({ refId: mtId, limit: 100 })]);
+    // One snapshot: state, timeline and jobs read apart could show a state change half done.
+    const found = await ctx.store.getMtStatus(mtId);
+    if (!found || found.mt.accountId !== account.id) throw new ApiError('NOT_FOUND');
+    const { mt, events, jobs } = found;
     return {
       mtId: mt.mtId,
       state: mt.state,
@@ -35,18 +36,16 @@ export function registerStatusRoutes(app: FastifyInstance, ctx: GatewayContext):
       updatedAt: iso(mt.updatedAt),
       parts: mt.parts.map((p) => ({ contentType: p.contentType, contentId: p.contentId, size: p.size, remoteUrl: p.remoteUrl })),
       events: events.map((e) => ({ at: iso(e.at), type: e.type, node: e.node, detail: e.detail })),
-      jobs: jobs
-        .filter((j) => j.kind !== 'mo')
-        .map((j) => ({
-          id: j.id,
-          kind: j.kind,
-          state: j.state,
-          attempts: j.attempts,
-          // A claim moves runAt to the lease's end (sql-store.ts claimJobs) and a finished job keeps it: shown, it
-          // would read as a run still to come, so a done or dead job has none.
-          runAt: j.state === 'ready' ? iso(j.runAt) : null,
-          lastError: j.lastError,
-        })),
+      jobs: jobs.map((j) => ({
+        id: j.id,
+        kind: j.kind,
+        state: j.state,
+        attempts: j.attempts,
+        // A claim moves runAt to the lease's end (sql-store.ts claimJobs) and a finished job keeps it: shown, it
+        // would read as a run still to come, so a done or dead job has none.
+        runAt: j.state === 'ready' ? iso(j.runAt) : null,
+        lastError: j.lastError,
+      })),
     };
   });
 
