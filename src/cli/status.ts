@@ -39,18 +39,30 @@ export function formatStatus(s: MtStatus): string {
     .join('');
   if (Array.isArray(s.parts)) {
     out += `parts (${s.parts.length})\n`;
+    const idWidth = columnWidth(s.parts.map((p) => show(p.contentId)), 20);
     for (const p of s.parts) {
       // A link's content is fetched when the message is submitted; the part itself holds only the URL.
       const what = typeof p.remoteUrl === 'string' ? `link ${show(p.remoteUrl)}` : `${show(p.size)} bytes`;
-      out += `  ${show(p.contentId).padEnd(20)} ${show(p.contentType)}  ${what}\n`;
+      out += `  ${show(p.contentId).padEnd(idWidth)} ${show(p.contentType)}  ${what}\n`;
     }
   }
   const events = Array.isArray(s.events) ? s.events : [];
   out += `events (${events.length})\n`;
+  // Columns as wide as their longest entry (report-attempt-failed, a long node id), so the details line up.
+  const typeWidth = columnWidth(events.map((e) => show(e.type)), 17);
+  const nodeWidth = columnWidth(events.map((e) => show(e.node)), 10);
   for (const e of events) {
-    out += `  ${show(e.at)}  ${show(e.type).padEnd(17)} ${show(e.node).padEnd(10)} ${formatDetail(e.detail)}`.trimEnd() + '\n';
+    out += `  ${show(e.at)}  ${show(e.type).padEnd(typeWidth)} ${show(e.node).padEnd(nodeWidth)} ${formatDetail(e.detail)}`.trimEnd() + '\n';
   }
   return out;
+}
+
+/** Longest column a status table pads to: past it an entry just pushes its own line's rest to the right. */
+const MAX_COLUMN_WIDTH = 40;
+
+/** The width of a column: its longest entry, at least `min`, at most MAX_COLUMN_WIDTH. */
+function columnWidth(cells: string[], min: number): number {
+  return Math.min(MAX_COLUMN_WIDTH, Math.max(min, ...cells.map((c) => c.length)));
 }
 
 /** An event's detail on one line: text as is, an object as `key=value` pairs; cut at 160 characters, then made printable. */

@@ -1,6 +1,6 @@
 /**
- * The multipart push parser (RFC 2046 §5.1) behind every multipart body mmsgate reads: customer sends, MM7 requests and
- * responses, fetched content. Synchronous and bounded: feed it chunks as they arrive, it returns the parts completed so
+ * The multipart push parser (RFC 2046 §5.1) behind every multipart body the gateway reads: customer sends, sandbox MOs,
+ * MM7 requests and responses. Synchronous and bounded: feed it chunks as they arrive, it returns the parts completed so
  * far and throws an ApiError as soon as a limit is crossed or the framing is wrong. The drivers that pull chunks from
  * a stream or a buffer are in multipart-reader.ts.
  *

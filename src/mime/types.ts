@@ -1,6 +1,8 @@
 /**
  * Types of the MIME layer: the streaming multipart reader (multipart-reader.ts) and the writer
- * (src/shared/multipart-writer.ts). The reader serves the send API, inbound MM7 and the webhook helpers.
+ * (src/shared/multipart-writer.ts). The reader serves the send API (and the sandbox's MO injection) and MM7 (the
+ * MMSC's requests, and the answers to our submissions); the customer client's webhook helpers have a parser of their
+ * own (src/client/mime-parse.ts).
  */
 
 /** Limits on a multipart body. Every one is enforced while streaming, before the bytes are buffered. */

@@ -208,4 +208,33 @@ describe('mmsgate status output', () => {
     expect(text).toMatch(/^ {2}text1 +text\/plain {2}5 bytes$/m);
     expect(text).toMatch(/^ {2}part2 +application\/vnd\.openmarket\.remoteContent {2}link https:\/\/cdn\.test\/a\.mp4$/m);
   });
+
+  it('formatStatus lines up the events whose type or node is longer than the usual column', () => {
+    const at = '2026-12-02T00:00:00.000Z';
+    const text = formatStatus({
+      mtId: 1,
+      state: 'delivered',
+      status: 'Retrieved',
+      outcomeId: 1,
+      outcomeDescription: 'Success.',
+      events: [
+        { at, type: 'accepted', node: 'vm-8080', detail: { parts: 1 } },
+        { at, type: 'report-attempt-failed', node: 'vm-8080', detail: { attempt: 1 } },
+        { at, type: 'report-delivered', node: 'gateway-node-dc2-0017', detail: { attempt: 2 } },
+      ],
+      parts: [
+        { contentType: 'text/plain', contentId: 'text', size: 5 },
+        { contentType: 'image/jpeg', contentId: 'holiday-photo-2026-large', size: 900 },
+      ],
+    } as Parameters<typeof formatStatus>[0]);
+    const lines = text.split('\n');
+    // Each event's detail starts in the same column, and the type and node stay apart.
+    const details = lines.filter((l) => l.startsWith(`  ${at}`)).map((l) => l.search(/(parts|attempt)=/));
+    expect(details).toHaveLength(3);
+    expect(new Set(details).size).toBe(1);
+    expect(text).toMatch(/report-attempt-failed +vm-8080 /);
+    // Likewise the parts' content types.
+    const types = lines.filter((l) => /^ {2}(text|holiday)/.test(l)).map((l) => l.search(/(text|image)\//));
+    expect(new Set(types).size).toBe(1);
+  });
 });

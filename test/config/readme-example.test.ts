@@ -2,7 +2,7 @@
  * The configuration example in README.md is what new users copy: it must load as printed, and mean what its
  * comments say.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadConfig } from '../../src/config/load.ts';
@@ -24,5 +24,23 @@ describe('README configuration example', () => {
     expect(acme!.mtConfigs.default!.simulate ?? false).toBe(false);
     expect(config.operators.map((o) => [o.id, o.type])).toEqual([[77, 'simulator']]);
     expect(config.webhooks.mo.maxAge).toBe(72 * 3_600_000);
+  });
+});
+
+describe('YAML examples in the documentation', () => {
+  const files = ['README.md', ...readdirSync(new URL('../../docs/', import.meta.url)).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+  const examples = files.flatMap((file) => {
+    const text = readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8');
+    return [...text.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m, i) => [`${file} #${i + 1}`, m[1]!] as const);
+  });
+
+  it('there are some (README, deployment, client)', () => {
+    expect(examples.length).toBeGreaterThanOrEqual(4);
+  });
+
+  // A fragment (deployment.md's cluster settings) must load by itself too: every key in it known, every value valid.
+  // PEM files are not read: the TLS example names paths on a server.
+  it.each(examples)('%s loads as printed', (_name, yaml) => {
+    expect(() => loadConfig({ raw: parse(yaml) as Record<string, unknown>, readPemFiles: false })).not.toThrow();
   });
 });

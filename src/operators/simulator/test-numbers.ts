@@ -7,8 +7,8 @@
  * | 15550199000        | delivered to the handset, but no report ever comes (operators do that)  |
  * | anything else      | delivered to the handset, Retrieved/1 with the simulator's userAgent    |
  *
- * An NNN that is not in the table reports Indeterminate/3. Outcomes other than Retrieved, Forwarded and Deferred
- * mean the handset does not get the message.
+ * An NNN that is not in the table reports Indeterminate/3. Only Retrieved and Forwarded leave the message on the
+ * handset: a Deferred one has not been retrieved yet, and the other outcomes mean the handset does not get it.
  */
 import { OUTCOMES, outcomeById, type Outcome } from '../../core/outcomes.ts';
 
