@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { OUTCOMES } from '../../src/core/outcomes.ts';
 import type { InboundMo, InboundReadReply, InboundReport, InboundSink } from '../../src/operators/connector.ts';
-import { handleMm7Request, type Mm7InboundContext } from '../../src/operators/mm7/mm7-inbound.ts';
+import { handleMm7Request, sniffEnvelopeIds, type Mm7InboundContext } from '../../src/operators/mm7/mm7-inbound.ts';
 import { parseEnvelope } from '../../src/operators/mm7/mm7-envelope.ts';
 import { child, childText } from '../../src/operators/mm7/mm7-xml.ts';
 import { deliveryReportXml, postRaw, sendDeliver, sendDeliveryReport, type PeerAuth, type PostResult } from '../support/mm7-peer.ts';
@@ -391,6 +391,40 @@ describe('safety', () => {
     expect(r.status).toBe(413);
     expect(answer(r).code).toBe(2007);
     expect(sink.reports).toHaveLength(0);
+  });
+
+  it('takes a DeliverReq with 1000 recipients, the most the envelope limits are sized for', async () => {
+    const to = Array.from({ length: 1000 }, (_, i) => `1555${String(i).padStart(7, '0')}`);
+    const r = await sendDeliver(url, { sender: '15551234567', to, transactionId: 'tx-many', parts: [{ contentType: 'text/plain', contentId: 't', body: 'hi' }] }, AUTH);
+    expect([r.status, answer(r).code]).toEqual([200, 1000]);
+    expect(sink.mos[0]!.destinations).toEqual(to);
+  });
+
+  it('refuses an envelope over the element limit with 413 and 2007, in its own TransactionID and namespace', async () => {
+    const to = Array.from({ length: 6000 }, (_, i) => `1555${String(i).padStart(7, '0')}`);
+    const r = await sendDeliver(url, { sender: '15551234567', to, transactionId: 'tx-too-many', namespace: 'REL-5-MM7-1-3', parts: [{ contentType: 'text/plain', contentId: 't', body: 'hi' }] }, AUTH);
+    const a = answer(r);
+    expect([r.status, a.code]).toEqual([413, 2007]);
+    expect(a.env.transactionId).toBe('tx-too-many');
+    expect(a.env.namespace).toBe('http://www.3gpp.org/ftp/Specs/archive/23_series/23.140/schema/REL-5-MM7-1-3');
+    expect(sink.mos).toHaveLength(0);
+  });
+
+  it('refuses a SOAP report over the size limit with 413 and 2007, TransactionID echoed', async () => {
+    const xml = deliveryReportXml({ messageId: 'M1', mmStatus: 'Retrieved', statusText: 'x'.repeat(300 * 1024), transactionId: 'tx-big-text' });
+    const r = await post(xml, 'text/xml');
+    const a = answer(r);
+    expect([r.status, a.code, a.env.transactionId]).toEqual([413, 2007, 'tx-big-text']);
+    expect(sink.reports).toHaveLength(0);
+  });
+
+  it('finds the TransactionID of an unreadable request without backtracking through it', async () => {
+    // 64 KiB of unclosed TransactionID tags: each attempt of the earlier pattern ran to the end of the text (0.3 s).
+    const body = '<TransactionID '.repeat(4400);
+    const started = performance.now();
+    const ids = sniffEnvelopeIds(Buffer.from(body));
+    expect(performance.now() - started).toBeLessThan(100);
+    expect(ids.transactionId).toBeNull();
   });
 
   it('answers a DeliverReq whose attachment cannot be decoded with 2007 in its own TransactionID and namespace', async () => {
