@@ -72,6 +72,17 @@ function answer(r: PostResult) {
 }
 const post = (body: string | Buffer, contentType: string, auth: PeerAuth | undefined = AUTH) => postRaw(url, { headers: { 'content-type': contentType }, body }, auth);
 const crlf = (s: string) => s.replace(/\r?\n/g, '\r\n');
+const REL5_NS = 'http://www.3gpp.org/ftp/Specs/archive/23_series/23.140/schema/REL-5-MM7-1-2';
+
+/** A DeliverReq (TransactionID tx-bad-mime-7, REL-5) whose content, `cid:c1`, is the part written after the SOAP part. */
+function deliverWithAttachment(attachment: string): string {
+  const soap =
+    `<env:Envelope xmlns:env="http://schemas.xmlsoap.org/soap/envelope/"><env:Header>` +
+    `<mm7:TransactionID xmlns:mm7="${REL5_NS}" env:mustUnderstand="1">tx-bad-mime-7</mm7:TransactionID></env:Header>` +
+    `<env:Body><mm7:DeliverReq xmlns:mm7="${REL5_NS}"><mm7:MM7Version>5.3.0</mm7:MM7Version>` +
+    `<mm7:Sender><mm7:Number>15551230001</mm7:Number></mm7:Sender><mm7:Content href="cid:c1"/></mm7:DeliverReq></env:Body></env:Envelope>`;
+  return crlf(`--b1\nContent-Type: text/xml\nContent-ID: <soap>\n\n${soap}\n--b1\n${attachment}`);
+}
 
 describe('DeliveryReportReq', () => {
   it('Sinch style: multipart/related without boundary over bare XML, default namespace, UAProf -> report, 1000, same TransactionID', async () => {
@@ -192,6 +203,60 @@ describe('DeliverReq (MO)', () => {
     expect(mo.parts[0]!.bytes.toString()).toBe(smil);
     expect(mo.parts[1]!.bytes.equals(gif)).toBe(true);
     expect(mo.parts[2]!.bytes.toString('utf8')).toBe('Hi there ✓');
+  });
+
+  it('parts that cannot be decoded do not cost the MO: kept as they arrived, labelled application/octet-stream, logged', async () => {
+    const warnings: { obj: Record<string, unknown>; msg?: string }[] = [];
+    ctx.logger = { debug() {}, info() {}, error() {}, warn: (obj, msg) => warnings.push({ obj: obj as Record<string, unknown>, msg }) };
+    const uuencoded = 'begin 644 photo.jpg\r\nM_]C_X  02D9)1@ !\r\n`\r\nend';
+    const r = await sendDeliver(
+      url,
+      {
+        sender: '15551234567',
+        to: ['121399'],
+        transactionId: 'mo-tx-undecodable',
+        parts: [
+          { contentType: 'application/smil', contentId: 'smil', body: smil },
+          { contentType: 'image/gif', contentId: 'img1', body: gif, encoding: 'base64' },
+          { contentType: 'image/jpeg; name="photo.jpg"', contentId: 'photo', body: uuencoded, encoding: 'x-uuencode' },
+          { contentType: 'text/plain; charset=utf-8', contentId: 'txt1', body: 'SGkgdGhlcmU*&^%', encoding: 'base64', verbatim: true },
+        ],
+      },
+      AUTH,
+    );
+    const a = answer(r);
+    expect([r.status, a.op, a.code, a.env.transactionId]).toEqual([200, 'DeliverRsp', 1000, 'mo-tx-undecodable']);
+    const parts = sink.mos[0]!.parts;
+    expect(parts.map((p) => [p.contentId, p.contentType])).toEqual([
+      ['smil', 'application/smil'],
+      ['img1', 'image/gif'],
+      ['photo', 'application/octet-stream; original-type="image/jpeg"; original-encoding=x-uuencode'],
+      ['txt1', 'application/octet-stream; original-type="text/plain"; original-encoding=base64'],
+    ]);
+    expect(parts[1]!.bytes.equals(gif)).toBe(true);
+    expect(parts[2]!.bytes.toString('latin1')).toBe(uuencoded);
+    expect(parts[3]!.bytes.toString('latin1')).toBe('SGkgdGhlcmU*&^%');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]!.obj).toMatchObject({
+      transactionId: 'mo-tx-undecodable',
+      moId: 1,
+      undecodedParts: [
+        { contentId: 'photo', reason: 'unsupported Content-Transfer-Encoding x-uuencode' },
+        { contentId: 'txt1', reason: 'invalid base64 content' },
+      ],
+    });
+  });
+
+  it('an attachment beside the SOAP part in an unknown transfer encoding is kept too, not refused', async () => {
+    const r = await post(
+      deliverWithAttachment('Content-Type: text/plain\nContent-ID: <c1>\nContent-Transfer-Encoding: x-uuencode\n\nbegin 644 x\n\nend\n--b1--\n'),
+      'multipart/related; boundary=b1; type="text/xml"; start="<soap>"',
+    );
+    const a = answer(r);
+    expect([r.status, a.code, a.env.transactionId, a.env.namespace]).toEqual([200, 1000, 'tx-bad-mime-7', REL5_NS]);
+    expect(sink.mos[0]!.parts.map((p) => [p.contentId, p.contentType, p.bytes.toString()])).toEqual([
+      ['c1', 'application/octet-stream; original-type="text/plain"; original-encoding=x-uuencode', 'begin 644 x\r\n\r\nend'],
+    ]);
   });
 
   it('quirks: bare Content-IDs, no start, href mismatch, Type=/Start= capitalised, BASE64, UTF-16 SOAP part', async () => {
@@ -427,22 +492,23 @@ describe('safety', () => {
     expect(ids.transactionId).toBeNull();
   });
 
-  it('answers a DeliverReq whose attachment cannot be decoded with 2007 in its own TransactionID and namespace', async () => {
-    const ns = 'http://www.3gpp.org/ftp/Specs/archive/23_series/23.140/schema/REL-5-MM7-1-2';
-    const soap =
-      `<env:Envelope xmlns:env="http://schemas.xmlsoap.org/soap/envelope/"><env:Header>` +
-      `<mm7:TransactionID xmlns:mm7="${ns}" env:mustUnderstand="1">tx-bad-mime-7</mm7:TransactionID></env:Header>` +
-      `<env:Body><mm7:DeliverReq xmlns:mm7="${ns}"><mm7:MM7Version>5.3.0</mm7:MM7Version>` +
-      `<mm7:Sender><mm7:Number>15551230001</mm7:Number></mm7:Sender><mm7:Content href="cid:c1"/></mm7:DeliverReq></env:Body></env:Envelope>`;
-    const body = crlf(
-      `--b1\nContent-Type: text/xml\nContent-ID: <soap>\n\n${soap}\n` +
-        `--b1\nContent-Type: text/plain\nContent-ID: <c1>\nContent-Transfer-Encoding: x-uuencode\n\nbegin 644 x\n\nend\n--b1--\n`,
-    );
-    const r = await post(body, 'multipart/related; boundary=b1; type="text/xml"; start="<soap>"');
+  it('answers a DeliverReq whose multipart framing is broken with 2007 in its own TransactionID and namespace', async () => {
+    const r = await post(deliverWithAttachment('Content-Type: text/plain\nContent-ID: <c1>\n\ncut off here'), 'multipart/related; boundary=b1; type="text/xml"; start="<soap>"');
     const a = answer(r);
     expect([r.status, a.code]).toEqual([500, 2007]);
     expect(a.env.transactionId).toBe('tx-bad-mime-7');
-    expect(a.env.namespace).toBe(ns);
+    expect(a.env.namespace).toBe(REL5_NS);
+    expect(sink.mos).toHaveLength(0);
+  });
+
+  it('answers a DeliverReq whose SOAP part cannot be decoded with 2007, its TransactionID still echoed', async () => {
+    const body = deliverWithAttachment('Content-Type: text/plain\nContent-ID: <c1>\n\nhello\n--b1--\n').replace(
+      'Content-ID: <soap>\r\n',
+      'Content-ID: <soap>\r\nContent-Transfer-Encoding: x-soap-zip\r\n',
+    );
+    const r = await post(body, 'multipart/related; boundary=b1; type="text/xml"; start="<soap>"');
+    const a = answer(r);
+    expect([r.status, a.code, a.env.transactionId]).toEqual([500, 2007, 'tx-bad-mime-7']);
     expect(sink.mos).toHaveLength(0);
   });
 

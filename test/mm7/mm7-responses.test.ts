@@ -210,6 +210,13 @@ describe('answers sent as multipart/related', () => {
     expect((e as OperatorRejectedError).outcome).toBe(OUTCOMES.OPERATOR_ADDRESS_ERROR);
   });
 
+  it('reads a multipart SubmitRsp whose attachment is in a transfer encoding nobody decodes: accepted, not unreadable', () => {
+    const m = multipartAnswer(SUBMIT_RSP_OTHER_NS);
+    const body = m.body.replace('Content-ID: <note>\r\n', 'Content-ID: <note>\r\nContent-Transfer-Encoding: x-uuencode\r\n');
+    const r = judgeSubmitResponse(res(200, body, { 'content-type': m.contentType }), 'tx-1');
+    expect(r).toMatchObject({ messageId: '041502073667', statusCode: 1000 });
+  });
+
   it('reads bare XML sent under a multipart Content-Type', () => {
     const r = judgeSubmitResponse(res(200, SUBMIT_RSP_OTHER_NS, { 'content-type': 'multipart/related; boundary="x"; type="text/xml"' }), 'tx-1');
     expect(r.messageId).toBe('041502073667');

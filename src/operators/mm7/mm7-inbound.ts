@@ -3,15 +3,18 @@
  * §8.5 ReadReplyReq), as a framework-agnostic handler. Mount it at `POST /mm7/:operatorId` with a raw Buffer body.
  *
  * Answers:
- * - 200 with the matching response (DeliverRsp / DeliveryReportRsp / ReadReplyRsp, StatusCode 1000).
+ * - 200 with the matching response (DeliverRsp / DeliveryReportRsp / ReadReplyRsp, StatusCode 1000). A DeliverReq
+ *   whose content has parts that cannot be transfer-decoded is taken too, those parts kept as they arrived, labelled
+ *   application/octet-stream (mm7-mime.ts); a SOAP part that cannot be decoded is a 2007 fault.
  * - 500 with a SOAP Fault holding VASPErrorRsp for every MM7-level error. SOAP 1.1 §6.2 requires HTTP 500 for a
  *   response carrying a Fault, so we do so consistently: 2007 Message format corrupt (not XML / not SOAP / DOCTYPE /
  *   malformed multipart), 4004 Validation error (a required element missing), 4003 Unsupported operation,
  *   2005 Message ID not found (the sink does not know the MessageID), 3000 Server error (the sink failed; the MMSC
  *   retries). Responses echo the request's TransactionID (trimmed) and namespace; without one we use our own
  *   (a fresh TransactionID, the operator's default namespace), so what we write is always schema-valid.
- * - 413 with a 2007 fault when the body exceeds maxBodyBytes; 401 (WWW-Authenticate) on bad credentials;
- *   403 for an address outside the allow-list. No stack trace or internal message ever reaches the peer.
+ * - 413 with a 2007 fault when the body exceeds maxBodyBytes or the SOAP envelope the limits of mm7-xml.ts;
+ *   401 (WWW-Authenticate) on bad credentials; 403 for an address outside the allow-list. No stack trace or internal
+ *   message ever reaches the peer.
  */
 import { ApiError } from '../../core/errors.ts';
 import { outcomeFromMmStatus } from '../../core/outcomes.ts';
@@ -181,9 +184,9 @@ export async function handleMm7Request(req: Mm7HttpRequest, ctx: Mm7InboundConte
       split = await splitInbound(header(req.headers, 'content-type'), req.body, limits);
     } catch (err) {
       logger.warn({ ...log, err: errText(err) }, 'MM7 request with a malformed or oversized multipart body');
-      // The SOAP part could not be taken apart from the rest (an attachment with an unknown transfer encoding, say):
-      // still answer in the request's own TransactionID and namespace, which the MMSC correlates our fault by
-      // (§9.2.3), read off the raw bytes.
+      // The SOAP part could not be taken apart from the rest (broken multipart framing, a SOAP part that cannot be
+      // decoded): still answer in the request's own TransactionID and namespace, which the MMSC correlates our fault
+      // by (§9.2.3), read off the raw bytes.
       ({ transactionId, namespace } = sniffEnvelopeIds(req.body));
       return tooLarge(err) ? fault(2007, 'Message too large', 413) : fault(2007, 'Malformed MIME body');
     }
@@ -248,6 +251,14 @@ export async function handleMm7Request(req: Mm7HttpRequest, ctx: Mm7InboundConte
           ctxLog,
         );
         logger.info({ ...ctxLog, moId, parts: parts.length }, 'MM7 MO received');
+        const undecoded = parts.filter((p) => p.undecodable !== undefined);
+        if (undecoded.length > 0) {
+          // Taken all the same (mm7-mime.ts says why): the customer gets these parts as application/octet-stream.
+          logger.warn(
+            { ...ctxLog, moId, undecodedParts: undecoded.map((p) => ({ contentId: p.contentId, reason: p.undecodable })) },
+            'MM7 MO with content parts that could not be decoded: delivered as the bytes that arrived, labelled application/octet-stream',
+          );
+        }
         return ok('DeliverRsp');
       }
       case 'DeliveryReportReq': {
