@@ -72,6 +72,8 @@ export class MultipartParser {
   private headerValues: string[] = [];
   private headers: Record<string, string> = {};
   private transferEncoding = 'binary';
+  /** Why the current part's body cannot be decoded (keepUndecodable only); undefined when it can. */
+  private undecodable: string | undefined;
   private bodyChunks: Buffer[] = [];
   private bodySize = 0;
 
@@ -322,8 +324,12 @@ export class MultipartParser {
     }
     this.headers = h;
     const enc = normaliseTransferEncoding(h['content-transfer-encoding']);
-    // Refuse before reading the body: there is no point buffering content we cannot decode.
-    if (!isSupportedTransferEncoding(enc)) throw new ApiError('UNSUPPORTED_TRANSFER_ENCODING', { encoding: enc });
+    this.undecodable = undefined;
+    if (!isSupportedTransferEncoding(enc)) {
+      // Refuse before reading the body: there is no point buffering content we cannot decode, unless it is to be kept.
+      if (!this.opts.keepUndecodable) throw new ApiError('UNSUPPORTED_TRANSFER_ENCODING', { encoding: enc });
+      this.undecodable = `unsupported Content-Transfer-Encoding ${enc}`;
+    }
     this.transferEncoding = enc;
   }
 
@@ -388,14 +394,26 @@ export class MultipartParser {
     const raw = chunks.length === 0 ? EMPTY : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.bodySize);
     const h = this.headers;
     const ct = h['content-type'];
-    out.push({
+    let undecodable = this.undecodable;
+    let body = raw;
+    if (undecodable === undefined) {
+      try {
+        body = decodeTransferEncoding(raw, this.transferEncoding);
+      } catch (err) {
+        if (!this.opts.keepUndecodable || !(err instanceof ApiError)) throw err;
+        undecodable = `invalid ${this.transferEncoding} content`;
+      }
+    }
+    const part: ParsedPart = {
       headers: h,
       contentType: ct === undefined || ct === '' ? 'text/plain' : ct,
       contentId: normaliseContentId(h['content-id']),
       transferEncoding: this.transferEncoding,
-      body: decodeTransferEncoding(raw, this.transferEncoding),
+      body,
       encodedSize: raw.length,
-    });
+    };
+    if (undecodable !== undefined) part.undecodable = undecodable;
+    out.push(part);
     this.bodyChunks = [];
     this.bodySize = 0;
   }

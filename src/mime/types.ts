@@ -33,6 +33,13 @@ export interface MultipartOptions {
    * the delimiter line ("--bContent-Type: ..."), whitespace after delimiters.
    */
   lenient: boolean;
+  /**
+   * Keep a part whose body cannot be transfer-decoded (an unknown Content-Transfer-Encoding, base64 with characters
+   * outside its alphabet) as the bytes that arrived, with `undecodable` saying why, instead of refusing the whole
+   * body. Off by default: the send API refuses such a request. Inbound MM7 sets it, so that one broken attachment does
+   * not cost the subscriber the whole MO.
+   */
+  keepUndecodable?: boolean;
 }
 
 /** One decoded part. */
@@ -49,6 +56,11 @@ export interface ParsedPart {
   body: Buffer;
   /** Size of the body as it arrived (before decoding). */
   encodedSize: number;
+  /**
+   * Only with MultipartOptions.keepUndecodable: why the body could not be transfer-decoded. `body` is then the bytes
+   * as they arrived, still in `transferEncoding`.
+   */
+  undecodable?: string;
 }
 
 /** A parsed Content-Type (or other structured header): lower-cased type and lower-cased parameter names. */

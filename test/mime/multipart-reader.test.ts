@@ -193,6 +193,20 @@ describe('readAllParts: malformed input', () => {
     expect(err.details).toEqual({ encoding: 'x-uuencode' });
     expect(pulledAfterHeaders).toBe(0);
   });
+
+  it('keepUndecodable: parts it cannot decode come as the bytes that arrived, saying why; the others decoded', async () => {
+    const body = crlf(
+      '--b0undary\nContent-Transfer-Encoding: x-uuencode\n\nbegin 644 x\n--b0undary\nContent-Transfer-Encoding: base64\n\nAAAA*&^%\n' +
+        '--b0undary\nContent-Transfer-Encoding: base64\n\naGk=\n--b0undary--',
+    );
+    const parts = await read(body, { ...strict, keepUndecodable: true });
+    expect(parts.map((p) => [p.body.toString('latin1'), p.transferEncoding, p.undecodable])).toEqual([
+      ['begin 644 x', 'x-uuencode', 'unsupported Content-Transfer-Encoding x-uuencode'],
+      ['AAAA*&^%', 'base64', 'invalid base64 content'],
+      ['hi', 'base64', undefined],
+    ]);
+    expect('undecodable' in parts[2]!).toBe(false);
+  });
 });
 
 describe('readAllParts: chunking', () => {

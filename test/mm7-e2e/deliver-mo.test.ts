@@ -79,6 +79,47 @@ describe('DeliverReq to a number an account owns', () => {
     expect(mediaType(parts[2]!.contentType).params.charset?.toLowerCase()).toBe('utf-8');
   });
 
+  it('an MO with parts that cannot be decoded reaches the customer whole: those parts as the bytes sent, labelled application/octet-stream', async () => {
+    // One MM part in a transfer encoding nobody decodes (uuencode, as old mail gateways write it), one in base64 that
+    // is not base64: the MMSC must still get DeliverRsp 1000 (a fault makes it resend, then drop the MO), and the
+    // customer the whole MO.
+    const subject = `MO undecodable ${randomBytes(3).toString('hex')}`;
+    const uuencoded = 'begin 644 photo.jpg\r\nM_]C_X  02D9)1@ !\r\n`\r\nend';
+    const res = await sendDeliver(
+      inboundUrl(gw),
+      {
+        sender: '15551234567',
+        to: ['88600'],
+        subject,
+        transactionId: 'mo-tx-undecodable',
+        parts: [
+          { contentType: 'application/smil', contentId: 'smil', body: SMIL },
+          { contentType: 'image/jpeg; name=photo.jpg', contentId: 'photo.jpg', body: uuencoded, encoding: 'x-uuencode' },
+          { contentType: 'text/plain; charset=utf-8', contentId: 'note.txt', body: 'not base64 at all!', encoding: 'base64', verbatim: true },
+          { contentType: 'text/plain; charset=utf-8', contentId: 'ok.txt', body: TEXT, encoding: 'base64' },
+        ],
+      },
+      INBOUND,
+    );
+    expect(res.status, res.body).toBe(200);
+    expect([readSoapAnswer(res).statusCode, readSoapAnswer(res).env.transactionId]).toEqual([1000, 'mo-tx-undecodable']);
+
+    const { json, parts } = readMo(await waitForMo(sink, subject));
+    expect(json).toMatchObject({ type: 'MO', source: '15551234567', destinations: ['88600'], subject });
+    expect(parts.map((p) => [p.type, p.contentId])).toEqual([
+      ['application/smil', 'smil'],
+      ['application/octet-stream', 'photo.jpg'],
+      ['application/octet-stream', 'note.txt'],
+      ['text/plain', 'ok.txt'],
+    ]);
+    expect(mediaType(parts[1]!.contentType).params).toEqual({ 'original-type': 'image/jpeg', 'original-encoding': 'x-uuencode' });
+    expect(mediaType(parts[2]!.contentType).params).toEqual({ 'original-type': 'text/plain', 'original-encoding': 'base64' });
+    expect(parts[0]!.body.toString('utf8')).toBe(SMIL);
+    expect(parts[1]!.body.toString('latin1')).toBe(uuencoded);
+    expect(parts[2]!.body.toString('latin1')).toBe('not base64 at all!');
+    expect(parts[3]!.body.toString('utf8')).toBe(TEXT);
+  });
+
   it('a second MO gets another moId', async () => {
     const subjects = [`MO a ${randomBytes(3).toString('hex')}`, `MO b ${randomBytes(3).toString('hex')}`];
     for (const subject of subjects) {

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { OUTCOMES } from '../../src/core/outcomes.ts';
 import type { InboundMo, InboundReadReply, InboundReport, InboundSink } from '../../src/operators/connector.ts';
-import { handleMm7Request, type Mm7InboundContext } from '../../src/operators/mm7/mm7-inbound.ts';
+import { handleMm7Request, sniffEnvelopeIds, type Mm7InboundContext } from '../../src/operators/mm7/mm7-inbound.ts';
 import { parseEnvelope } from '../../src/operators/mm7/mm7-envelope.ts';
 import { child, childText } from '../../src/operators/mm7/mm7-xml.ts';
 import { deliveryReportXml, postRaw, sendDeliver, sendDeliveryReport, type PeerAuth, type PostResult } from '../support/mm7-peer.ts';
@@ -72,6 +72,17 @@ function answer(r: PostResult) {
 }
 const post = (body: string | Buffer, contentType: string, auth: PeerAuth | undefined = AUTH) => postRaw(url, { headers: { 'content-type': contentType }, body }, auth);
 const crlf = (s: string) => s.replace(/\r?\n/g, '\r\n');
+const REL5_NS = 'http://www.3gpp.org/ftp/Specs/archive/23_series/23.140/schema/REL-5-MM7-1-2';
+
+/** A DeliverReq (TransactionID tx-bad-mime-7, REL-5) whose content, `cid:c1`, is the part written after the SOAP part. */
+function deliverWithAttachment(attachment: string): string {
+  const soap =
+    `<env:Envelope xmlns:env="http://schemas.xmlsoap.org/soap/envelope/"><env:Header>` +
+    `<mm7:TransactionID xmlns:mm7="${REL5_NS}" env:mustUnderstand="1">tx-bad-mime-7</mm7:TransactionID></env:Header>` +
+    `<env:Body><mm7:DeliverReq xmlns:mm7="${REL5_NS}"><mm7:MM7Version>5.3.0</mm7:MM7Version>` +
+    `<mm7:Sender><mm7:Number>15551230001</mm7:Number></mm7:Sender><mm7:Content href="cid:c1"/></mm7:DeliverReq></env:Body></env:Envelope>`;
+  return crlf(`--b1\nContent-Type: text/xml\nContent-ID: <soap>\n\n${soap}\n--b1\n${attachment}`);
+}
 
 describe('DeliveryReportReq', () => {
   it('Sinch style: multipart/related without boundary over bare XML, default namespace, UAProf -> report, 1000, same TransactionID', async () => {
@@ -192,6 +203,60 @@ describe('DeliverReq (MO)', () => {
     expect(mo.parts[0]!.bytes.toString()).toBe(smil);
     expect(mo.parts[1]!.bytes.equals(gif)).toBe(true);
     expect(mo.parts[2]!.bytes.toString('utf8')).toBe('Hi there ✓');
+  });
+
+  it('parts that cannot be decoded do not cost the MO: kept as they arrived, labelled application/octet-stream, logged', async () => {
+    const warnings: { obj: Record<string, unknown>; msg?: string }[] = [];
+    ctx.logger = { debug() {}, info() {}, error() {}, warn: (obj, msg) => warnings.push({ obj: obj as Record<string, unknown>, msg }) };
+    const uuencoded = 'begin 644 photo.jpg\r\nM_]C_X  02D9)1@ !\r\n`\r\nend';
+    const r = await sendDeliver(
+      url,
+      {
+        sender: '15551234567',
+        to: ['121399'],
+        transactionId: 'mo-tx-undecodable',
+        parts: [
+          { contentType: 'application/smil', contentId: 'smil', body: smil },
+          { contentType: 'image/gif', contentId: 'img1', body: gif, encoding: 'base64' },
+          { contentType: 'image/jpeg; name="photo.jpg"', contentId: 'photo', body: uuencoded, encoding: 'x-uuencode' },
+          { contentType: 'text/plain; charset=utf-8', contentId: 'txt1', body: 'SGkgdGhlcmU*&^%', encoding: 'base64', verbatim: true },
+        ],
+      },
+      AUTH,
+    );
+    const a = answer(r);
+    expect([r.status, a.op, a.code, a.env.transactionId]).toEqual([200, 'DeliverRsp', 1000, 'mo-tx-undecodable']);
+    const parts = sink.mos[0]!.parts;
+    expect(parts.map((p) => [p.contentId, p.contentType])).toEqual([
+      ['smil', 'application/smil'],
+      ['img1', 'image/gif'],
+      ['photo', 'application/octet-stream; original-type="image/jpeg"; original-encoding=x-uuencode'],
+      ['txt1', 'application/octet-stream; original-type="text/plain"; original-encoding=base64'],
+    ]);
+    expect(parts[1]!.bytes.equals(gif)).toBe(true);
+    expect(parts[2]!.bytes.toString('latin1')).toBe(uuencoded);
+    expect(parts[3]!.bytes.toString('latin1')).toBe('SGkgdGhlcmU*&^%');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]!.obj).toMatchObject({
+      transactionId: 'mo-tx-undecodable',
+      moId: 1,
+      undecodedParts: [
+        { contentId: 'photo', reason: 'unsupported Content-Transfer-Encoding x-uuencode' },
+        { contentId: 'txt1', reason: 'invalid base64 content' },
+      ],
+    });
+  });
+
+  it('an attachment beside the SOAP part in an unknown transfer encoding is kept too, not refused', async () => {
+    const r = await post(
+      deliverWithAttachment('Content-Type: text/plain\nContent-ID: <c1>\nContent-Transfer-Encoding: x-uuencode\n\nbegin 644 x\n\nend\n--b1--\n'),
+      'multipart/related; boundary=b1; type="text/xml"; start="<soap>"',
+    );
+    const a = answer(r);
+    expect([r.status, a.code, a.env.transactionId, a.env.namespace]).toEqual([200, 1000, 'tx-bad-mime-7', REL5_NS]);
+    expect(sink.mos[0]!.parts.map((p) => [p.contentId, p.contentType, p.bytes.toString()])).toEqual([
+      ['c1', 'application/octet-stream; original-type="text/plain"; original-encoding=x-uuencode', 'begin 644 x\r\n\r\nend'],
+    ]);
   });
 
   it('quirks: bare Content-IDs, no start, href mismatch, Type=/Start= capitalised, BASE64, UTF-16 SOAP part', async () => {
@@ -393,22 +458,57 @@ describe('safety', () => {
     expect(sink.reports).toHaveLength(0);
   });
 
-  it('answers a DeliverReq whose attachment cannot be decoded with 2007 in its own TransactionID and namespace', async () => {
-    const ns = 'http://www.3gpp.org/ftp/Specs/archive/23_series/23.140/schema/REL-5-MM7-1-2';
-    const soap =
-      `<env:Envelope xmlns:env="http://schemas.xmlsoap.org/soap/envelope/"><env:Header>` +
-      `<mm7:TransactionID xmlns:mm7="${ns}" env:mustUnderstand="1">tx-bad-mime-7</mm7:TransactionID></env:Header>` +
-      `<env:Body><mm7:DeliverReq xmlns:mm7="${ns}"><mm7:MM7Version>5.3.0</mm7:MM7Version>` +
-      `<mm7:Sender><mm7:Number>15551230001</mm7:Number></mm7:Sender><mm7:Content href="cid:c1"/></mm7:DeliverReq></env:Body></env:Envelope>`;
-    const body = crlf(
-      `--b1\nContent-Type: text/xml\nContent-ID: <soap>\n\n${soap}\n` +
-        `--b1\nContent-Type: text/plain\nContent-ID: <c1>\nContent-Transfer-Encoding: x-uuencode\n\nbegin 644 x\n\nend\n--b1--\n`,
-    );
-    const r = await post(body, 'multipart/related; boundary=b1; type="text/xml"; start="<soap>"');
+  it('takes a DeliverReq with 1000 recipients, the most the envelope limits are sized for', async () => {
+    const to = Array.from({ length: 1000 }, (_, i) => `1555${String(i).padStart(7, '0')}`);
+    const r = await sendDeliver(url, { sender: '15551234567', to, transactionId: 'tx-many', parts: [{ contentType: 'text/plain', contentId: 't', body: 'hi' }] }, AUTH);
+    expect([r.status, answer(r).code]).toEqual([200, 1000]);
+    expect(sink.mos[0]!.destinations).toEqual(to);
+  });
+
+  it('refuses an envelope over the element limit with 413 and 2007, in its own TransactionID and namespace', async () => {
+    const to = Array.from({ length: 6000 }, (_, i) => `1555${String(i).padStart(7, '0')}`);
+    const r = await sendDeliver(url, { sender: '15551234567', to, transactionId: 'tx-too-many', namespace: 'REL-5-MM7-1-3', parts: [{ contentType: 'text/plain', contentId: 't', body: 'hi' }] }, AUTH);
+    const a = answer(r);
+    expect([r.status, a.code]).toEqual([413, 2007]);
+    expect(a.env.transactionId).toBe('tx-too-many');
+    expect(a.env.namespace).toBe('http://www.3gpp.org/ftp/Specs/archive/23_series/23.140/schema/REL-5-MM7-1-3');
+    expect(sink.mos).toHaveLength(0);
+  });
+
+  it('refuses a SOAP report over the size limit with 413 and 2007, TransactionID echoed', async () => {
+    const xml = deliveryReportXml({ messageId: 'M1', mmStatus: 'Retrieved', statusText: 'x'.repeat(300 * 1024), transactionId: 'tx-big-text' });
+    const r = await post(xml, 'text/xml');
+    const a = answer(r);
+    expect([r.status, a.code, a.env.transactionId]).toEqual([413, 2007, 'tx-big-text']);
+    expect(sink.reports).toHaveLength(0);
+  });
+
+  it('finds the TransactionID of an unreadable request without backtracking through it', async () => {
+    // 64 KiB of unclosed TransactionID tags: each attempt of the earlier pattern ran to the end of the text (0.3 s).
+    const body = '<TransactionID '.repeat(4400);
+    const started = performance.now();
+    const ids = sniffEnvelopeIds(Buffer.from(body));
+    expect(performance.now() - started).toBeLessThan(100);
+    expect(ids.transactionId).toBeNull();
+  });
+
+  it('answers a DeliverReq whose multipart framing is broken with 2007 in its own TransactionID and namespace', async () => {
+    const r = await post(deliverWithAttachment('Content-Type: text/plain\nContent-ID: <c1>\n\ncut off here'), 'multipart/related; boundary=b1; type="text/xml"; start="<soap>"');
     const a = answer(r);
     expect([r.status, a.code]).toEqual([500, 2007]);
     expect(a.env.transactionId).toBe('tx-bad-mime-7');
-    expect(a.env.namespace).toBe(ns);
+    expect(a.env.namespace).toBe(REL5_NS);
+    expect(sink.mos).toHaveLength(0);
+  });
+
+  it('answers a DeliverReq whose SOAP part cannot be decoded with 2007, its TransactionID still echoed', async () => {
+    const body = deliverWithAttachment('Content-Type: text/plain\nContent-ID: <c1>\n\nhello\n--b1--\n').replace(
+      'Content-ID: <soap>\r\n',
+      'Content-ID: <soap>\r\nContent-Transfer-Encoding: x-soap-zip\r\n',
+    );
+    const r = await post(body, 'multipart/related; boundary=b1; type="text/xml"; start="<soap>"');
+    const a = answer(r);
+    expect([r.status, a.code, a.env.transactionId]).toEqual([500, 2007, 'tx-bad-mime-7']);
     expect(sink.mos).toHaveLength(0);
   });
 

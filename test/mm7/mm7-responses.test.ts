@@ -4,6 +4,7 @@ import { TemporaryError } from '../../src/core/retry-policy.ts';
 import { OperatorRejectedError } from '../../src/operators/connector.ts';
 import { judgeSubmitResponse, parseSubmitResponse, retryAfterMs, type Mm7Logger } from '../../src/operators/mm7/mm7-responses.ts';
 import { classifyStatusCode } from '../../src/operators/mm7/mm7-status.ts';
+import { MAX_XML_ELEMENTS } from '../../src/operators/mm7/mm7-xml.ts';
 
 // A SubmitRsp answered in a different (and non-existent) REL-6 namespace, default-namespaced, TransactionID padded
 // with tabs and newlines, extra elements after MessageID.
@@ -74,6 +75,13 @@ describe('parseSubmitResponse', () => {
   it('returns null for empty or non-SOAP bodies', () => {
     expect(parseSubmitResponse('')).toBeNull();
     expect(parseSubmitResponse('<html><body>Bad gateway</body></html>')).toBeNull();
+  });
+
+  it('does not parse an answer over the envelope limits (same limits as inbound requests): unreadable', () => {
+    const padded = SUBMIT_RSP_OTHER_NS.replace('<ApplicID>x</ApplicID>', '<x/>'.repeat(MAX_XML_ELEMENTS));
+    expect(parseSubmitResponse(padded)).toBeNull();
+    // What the submit worker does with it: a 2xx without a readable status, so no blind resend.
+    expect(thrown(() => judgeSubmitResponse(res(200, padded), 'tx-1', recLogger().logger))).toMatchObject({ outcome: OUTCOMES.OPERATOR_ANSWER_UNREADABLE });
   });
 });
 
@@ -200,6 +208,13 @@ describe('answers sent as multipart/related', () => {
     const m = multipartAnswer(FAULT_PREFIXED);
     const e = thrown(() => judgeSubmitResponse(res(500, m.body, { 'content-type': m.contentType }), 'tx-3'));
     expect((e as OperatorRejectedError).outcome).toBe(OUTCOMES.OPERATOR_ADDRESS_ERROR);
+  });
+
+  it('reads a multipart SubmitRsp whose attachment is in a transfer encoding nobody decodes: accepted, not unreadable', () => {
+    const m = multipartAnswer(SUBMIT_RSP_OTHER_NS);
+    const body = m.body.replace('Content-ID: <note>\r\n', 'Content-ID: <note>\r\nContent-Transfer-Encoding: x-uuencode\r\n');
+    const r = judgeSubmitResponse(res(200, body, { 'content-type': m.contentType }), 'tx-1');
+    expect(r).toMatchObject({ messageId: '041502073667', statusCode: 1000 });
   });
 
   it('reads bare XML sent under a multipart Content-Type', () => {

@@ -199,8 +199,10 @@ export interface DeliverPart {
   /** Content-ID without brackets; omitted when undefined. */
   contentId?: string;
   body: Buffer | string;
-  /** Transfer encoding to write (default binary); "BASE64" upper-case is a quirk. */
-  encoding?: 'binary' | 'base64' | 'BASE64';
+  /** Transfer encoding to write (default binary); "BASE64" upper-case is a quirk; another name is written as given. */
+  encoding?: string;
+  /** Write `body` as it is, whatever `encoding` says (a broken or unknown encoding). */
+  verbatim?: boolean;
   location?: string;
 }
 
@@ -257,7 +259,8 @@ export function sendDeliver(url: string, o: DeliverOptions, auth?: PeerAuth): Pr
       const enc = p.encoding ?? 'binary';
       headers['Content-Transfer-Encoding'] = enc;
       const raw = typeof p.body === 'string' ? Buffer.from(p.body, 'utf8') : p.body;
-      return { headers, body: enc === 'binary' ? raw : raw.toString('base64').replace(/.{76}/g, '$&\r\n') };
+      const base64 = /^base64$/i.test(enc) && !p.verbatim;
+      return { headers, body: base64 ? raw.toString('base64').replace(/.{76}/g, '$&\r\n') : raw };
     }),
     smil?.contentId ? { subtype: 'related', params: { type: 'application/smil', start: `<${smil.contentId}>` } } : { subtype: 'mixed' },
   );

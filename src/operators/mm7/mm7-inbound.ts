@@ -3,15 +3,18 @@
  * §8.5 ReadReplyReq), as a framework-agnostic handler. Mount it at `POST /mm7/:operatorId` with a raw Buffer body.
  *
  * Answers:
- * - 200 with the matching response (DeliverRsp / DeliveryReportRsp / ReadReplyRsp, StatusCode 1000).
+ * - 200 with the matching response (DeliverRsp / DeliveryReportRsp / ReadReplyRsp, StatusCode 1000). A DeliverReq
+ *   whose content has parts that cannot be transfer-decoded is taken too, those parts kept as they arrived, labelled
+ *   application/octet-stream (mm7-mime.ts); a SOAP part that cannot be decoded is a 2007 fault.
  * - 500 with a SOAP Fault holding VASPErrorRsp for every MM7-level error. SOAP 1.1 §6.2 requires HTTP 500 for a
  *   response carrying a Fault, so we do so consistently: 2007 Message format corrupt (not XML / not SOAP / DOCTYPE /
  *   malformed multipart), 4004 Validation error (a required element missing), 4003 Unsupported operation,
  *   2005 Message ID not found (the sink does not know the MessageID), 3000 Server error (the sink failed; the MMSC
  *   retries). Responses echo the request's TransactionID (trimmed) and namespace; without one we use our own
  *   (a fresh TransactionID, the operator's default namespace), so what we write is always schema-valid.
- * - 413 with a 2007 fault when the body exceeds maxBodyBytes; 401 (WWW-Authenticate) on bad credentials;
- *   403 for an address outside the allow-list. No stack trace or internal message ever reaches the peer.
+ * - 413 with a 2007 fault when the body exceeds maxBodyBytes or the SOAP envelope the limits of mm7-xml.ts;
+ *   401 (WWW-Authenticate) on bad credentials; 403 for an address outside the allow-list. No stack trace or internal
+ *   message ever reaches the peer.
  */
 import { ApiError } from '../../core/errors.ts';
 import { outcomeFromMmStatus } from '../../core/outcomes.ts';
@@ -24,7 +27,7 @@ import { resolveContent, splitInbound } from './mm7-mime.ts';
 import { Mm7ValidationError, readDeliverReq, readDeliveryReportReq, readReadReplyReq } from './mm7-requests.ts';
 import { silentLogger, type Mm7Logger } from './mm7-responses.ts';
 import { defaultVersionFor, mm7Namespace, statusText } from './mm7-status.ts';
-import { decodeXmlBytes } from './mm7-xml.ts';
+import { decodeXmlBytes, Mm7XmlTooLargeError } from './mm7-xml.ts';
 
 /** The HTTP request, as any framework can give it. */
 export interface Mm7HttpRequest {
@@ -181,17 +184,25 @@ export async function handleMm7Request(req: Mm7HttpRequest, ctx: Mm7InboundConte
       split = await splitInbound(header(req.headers, 'content-type'), req.body, limits);
     } catch (err) {
       logger.warn({ ...log, err: errText(err) }, 'MM7 request with a malformed or oversized multipart body');
-      // The SOAP part could not be taken apart from the rest (an attachment with an unknown transfer encoding, say):
-      // still answer in the request's own TransactionID and namespace, which the MMSC correlates our fault by
-      // (§9.2.3), read off the raw bytes.
+      // The SOAP part could not be taken apart from the rest (broken multipart framing, a SOAP part that cannot be
+      // decoded): still answer in the request's own TransactionID and namespace, which the MMSC correlates our fault
+      // by (§9.2.3), read off the raw bytes.
       ({ transactionId, namespace } = sniffEnvelopeIds(req.body));
       return tooLarge(err) ? fault(2007, 'Message too large', 413) : fault(2007, 'Malformed MIME body');
     }
 
     let env;
+    const soapText = decodeXmlBytes(split.soap);
     try {
-      env = parseEnvelope(decodeXmlBytes(split.soap));
+      env = parseEnvelope(soapText);
     } catch (err) {
+      if (err instanceof Mm7XmlTooLargeError) {
+        // Refused before the parse (mm7-xml.ts says why); answered as an oversized body is, in the request's own
+        // TransactionID and namespace so that the MMSC can correlate the fault (§9.2.3).
+        logger.warn({ ...log, err: errText(err), soapBytes: split.soap.length }, 'MM7 request whose SOAP envelope is over the limits');
+        ({ transactionId, namespace } = sniffEnvelopeIds(soapText));
+        return fault(2007, 'SOAP envelope too large', 413);
+      }
       logger.warn({ ...log, err: errText(err) }, 'MM7 request that is not a SOAP envelope');
       return fault(2007, 'Malformed SOAP envelope');
     }
@@ -240,6 +251,14 @@ export async function handleMm7Request(req: Mm7HttpRequest, ctx: Mm7InboundConte
           ctxLog,
         );
         logger.info({ ...ctxLog, moId, parts: parts.length }, 'MM7 MO received');
+        const undecoded = parts.filter((p) => p.undecodable !== undefined);
+        if (undecoded.length > 0) {
+          // Taken all the same (mm7-mime.ts says why): the customer gets these parts as application/octet-stream.
+          logger.warn(
+            { ...ctxLog, moId, undecodedParts: undecoded.map((p) => ({ contentId: p.contentId, reason: p.undecodable })) },
+            'MM7 MO with content parts that could not be decoded: delivered as the bytes that arrived, labelled application/octet-stream',
+          );
+        }
         return ok('DeliverRsp');
       }
       case 'DeliveryReportReq': {
@@ -306,14 +325,17 @@ function errText(err: unknown): string {
 
 /** MM7 schema namespaces (REL-5-MM7-1-0 ... REL-6-MM7-1-4 and operators' own minor numbers). */
 const MM7_NAMESPACE = /http:\/\/www\.3gpp\.org\/ftp\/Specs\/archive\/23_series\/23\.140\/schema\/REL-\d+-MM7-\d+-\d+/;
-const TRANSACTION_ID = /<(?:[A-Za-z_][\w.-]*:)?TransactionID\b[^>]*>\s*([^<\s][^<]{0,199}?)\s*<\//;
+// `[^<>]*`, not `[^>]*`: a tag cannot hold `<` (XML 1.0 §3.1), and with `[^>]*` 64 KiB of `<TransactionID ` without
+// a `>` took 0.3 s of backtracking (each attempt ran to the end of the text); now each stops at the next `<`.
+const TRANSACTION_ID = /<(?:[A-Za-z_][\w.-]*:)?TransactionID\b[^<>]*>\s*([^<\s][^<]{0,199}?)\s*<\//;
 
 /**
- * The TransactionID and MM7 namespace of a request whose MIME could not be parsed, read from its first 64 KiB as UTF-8
- * (the SOAP part comes first in every MMSC's requests we know); null where not found.
+ * The TransactionID and MM7 namespace of a request that could not be parsed (its MIME, or an envelope over the
+ * limits), read from its first 64 KiB (of the body as UTF-8: the SOAP part comes first in every MMSC's requests we
+ * know; or of the SOAP document's text); null where not found.
  */
-export function sniffEnvelopeIds(body: Buffer): { transactionId: string | null; namespace: string | null } {
-  const text = body.subarray(0, 64 * 1024).toString('utf8');
+export function sniffEnvelopeIds(body: Buffer | string): { transactionId: string | null; namespace: string | null } {
+  const text = typeof body === 'string' ? body.slice(0, 64 * 1024) : body.subarray(0, 64 * 1024).toString('utf8');
   const raw = TRANSACTION_ID.exec(text)?.[1];
   // The five predefined XML entities (XML 1.0 §4.6), so that the echo is the ID itself, not its escaped form.
   const transactionId = raw?.replace(/&(amp|lt|gt|quot|apos);/g, (_, e: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" })[e]!) ?? null;
