@@ -8,7 +8,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { newRequestId } from '../core/ids.ts';
 import { ApiError } from '../core/errors.ts';
-import { createSendFastPath, isApiPath } from './send-fast-path.ts';
+import { createSendFastPath, isApiPath, routedPath } from './send-fast-path.ts';
 import { ANSWERED_BY_PARSER, bodyPending, clientErrorOf, CONTINUE_DEFERRED, errorReply, requestIdOf } from './replies.ts';
 import type { GatewayContext } from './context.ts';
 import { registerSendRoute } from './routes/send.ts';
@@ -78,8 +78,8 @@ export function buildApp(ctx: GatewayContext, opts: { logRequests?: boolean; liv
       server.on('checkContinue', (req, res) => {
         if (sendFastPath.checkContinue(req, res)) return;
         // MM7 inbound sends it itself once the caller's address and credentials pass (routes/mm7-inbound.ts): a
-        // refused MMSC, or anyone else, must not be invited to upload its body.
-        if (req.url?.startsWith('/mm7/')) (req as IncomingMessage & { [CONTINUE_DEFERRED]?: boolean })[CONTINUE_DEFERRED] = true;
+        // refused MMSC, or anyone else, must not be invited to upload its body (by any spelling the router serves).
+        if (routedPath(req.url ?? '').startsWith('/mm7/')) (req as IncomingMessage & { [CONTINUE_DEFERRED]?: boolean })[CONTINUE_DEFERRED] = true;
         else res.writeContinue();
         handler(req, res);
       });
@@ -147,12 +147,16 @@ export function buildApp(ctx: GatewayContext, opts: { logRequests?: boolean; liv
 
   // Wrong methods on the API paths get 405 from the registry rather than a bare 404, with the Allow header a 405
   // must carry (RFC 9110 §15.5.6). HEAD comes through GET.
-  for (const url of ['/mms/v2/send']) {
+  const others = (allowed: string[]) => ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'].filter((m) => !allowed.includes(m));
+  for (const [url, allowed] of [
+    ['/mms/v2/send', ['POST']],
+    ['/mms/v2/status/:mtId', ['GET', 'HEAD']],
+  ] as const) {
     app.route({
-      method: ['GET', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'],
+      method: others([...allowed]),
       url,
       handler: async (req, reply) => {
-        reply.header('allow', 'POST');
+        reply.header('allow', allowed.join(', '));
         throw new ApiError('METHOD_NOT_ALLOWED', { method: req.method });
       },
     });

@@ -28,6 +28,29 @@ const SEND_PATH = '/mms/v2/send';
 export const isApiPath = (path: string): boolean => path.startsWith('/mms/');
 
 /**
+ * The path a request's raw URL names as the router reads it: the absolute form's origin dropped (RFC 9112 §3.2.2), the
+ * query cut off, percent-escapes decoded (the router serves `/%6Dm7/1` as `/mm7/1`). For decisions taken before
+ * routing (whether to answer `Expect: 100-continue` at once) that must agree with the route the request will reach.
+ */
+export function routedPath(url: string): string {
+  let p = url;
+  if (!p.startsWith('/')) {
+    const origin = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i.exec(p);
+    if (origin) p = p.slice(origin[0].length) || '/';
+  }
+  const q = p.search(/[?#]/);
+  if (q >= 0) p = p.slice(0, q);
+  if (p.includes('%')) {
+    try {
+      p = decodeURIComponent(p);
+    } catch {
+      // A malformed escape: the router refuses such a path (404), so the raw text is as good as any.
+    }
+  }
+  return p;
+}
+
+/**
  * How long a refused request's connection stays open to take the rest of its body (see lingerThenClose), at most.
  * Enough for the largest body the gateway reads (api.maxBodyBytes) at a few Mbit/s.
  */

@@ -170,7 +170,7 @@ async function deleteMessages(db: Db, opts: RetentionOptions, cutoff: number, s:
 
 /**
  * Sandbox tables whose autoincrement ids follow their arrival: delete from the oldest until a page has none old.
- * Their parts name blobs too; a handset copy is made within simulator.deliveryDelay (at most 1 h, config/schema.ts)
+ * Their parts name blobs too; a handset copy is made within simulator.deliveryDelay (at most 1 h, config/operators.ts)
  * of the submission that wrote or refreshed those blobs, well inside the blob windows.
  */
 async function purgeByAge(db: Db, w: MaintenanceWriter | undefined, table: 'handset_messages' | 'inbox', cutoff: number): Promise<number> {

@@ -127,6 +127,14 @@ describe('request framing', () => {
       expect(r.headers.allow).toBe('POST');
     }
   });
+
+  it('wrong method on /mms/v2/status/{mtId}: 405 with Allow: GET, HEAD', async () => {
+    for (const method of ['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']) {
+      const r = await http(`${gw.url}/mms/v2/status/1`, { method, headers: { authorization: AUTH } });
+      expectError(r, 'METHOD_NOT_ALLOWED');
+      expect(r.headers.allow).toBe('GET, HEAD');
+    }
+  });
 });
 
 describe('control part', () => {

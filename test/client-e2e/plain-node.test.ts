@@ -57,5 +57,6 @@ describe('mmsgate/client without a TypeScript loader', () => {
     expect(ok.status).toBe(0);
     expect(bad.status).not.toBe(0);
     expect(bad.stdout).toMatch(/misuse\.ts\(5,\d+\): error TS2322: Type 'number' is not assignable to type 'string'/);
-  });
+    // Two tsc processes at once: ~20 s each on a loaded two-core machine, over the suite's default 30 s.
+  }, 120_000);
 });

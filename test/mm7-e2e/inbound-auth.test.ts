@@ -138,8 +138,8 @@ describe('inboundCredentialCheck', () => {
 });
 
 describe('Expect: 100-continue on /mm7/{id}', () => {
-  const head = (auth: PeerAuth, length: number) =>
-    `POST /mm7/${OP_A} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/xml\r\nContent-Length: ${length}\r\n` +
+  const head = (auth: PeerAuth, length: number, path = `/mm7/${OP_A}`) =>
+    `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/xml\r\nContent-Length: ${length}\r\n` +
     `Authorization: Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}\r\nExpect: 100-continue\r\n\r\n`;
 
   it('a refused caller gets its final answer without 100 Continue; a let-in MMSC gets 100 Continue, then its answer', async () => {
@@ -158,5 +158,15 @@ describe('Expect: 100-continue on /mm7/{id}', () => {
     expect(r.status).toBe(500);
     expect(r.body).toContain('2007');
     let_in.socket.destroy();
+  });
+
+  // The router percent-decodes the path and takes the absolute form, so these reach the MM7 route too: they must not
+  // be invited to upload before their credentials are checked either.
+  it.each([[`/%6Dm7/${OP_A}`], [`/%6d%6D%37/${OP_A}`], [`http://127.0.0.1/mm7/${OP_A}`]])('%s: a refused caller gets no 100 Continue', async (path) => {
+    const port = Number(new URL(gw.url).port);
+    const refused = await RawConnection.open(port);
+    await refused.write(head({ username: AUTH_A.username, password: 'wrong' }, 10_000_000, path));
+    expect((await refused.next()).status).toBe(401);
+    refused.socket.destroy();
   });
 });
