@@ -447,6 +447,7 @@ describe('safety', () => {
     expect(r.status).toBe(500);
     expect(answer(r).code).toBe(2007);
     expect(r.body).not.toContain('lollol');
+    expect(answer(r).env.transactionId).toBe('x-1'); // the MMSC correlates the fault by it (§9.2.3)
     expect(sink.reports).toHaveLength(0);
   });
 

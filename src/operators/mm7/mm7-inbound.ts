@@ -204,6 +204,8 @@ export async function handleMm7Request(req: Mm7HttpRequest, ctx: Mm7InboundConte
         return fault(2007, 'SOAP envelope too large', 413);
       }
       logger.warn({ ...log, err: errText(err) }, 'MM7 request that is not a SOAP envelope');
+      // Still in the request's own TransactionID where one can be read off the text (§9.2.3), as for the faults above.
+      ({ transactionId, namespace } = sniffEnvelopeIds(soapText));
       return fault(2007, 'Malformed SOAP envelope');
     }
     transactionId = env.transactionId;
