@@ -347,6 +347,35 @@ describe('PostgreSQL with several nodes', () => {
     }
   }, 30_000);
 
+  it('locks the messages of events in one order, so that a retention deleting them meanwhile cannot deadlock the batch', async () => {
+    const T0 = 1_800_000_000_000;
+    const url = await freshPgDatabase();
+    const store = await openStore(url, { clock: () => T0 });
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    try {
+      const a = await store.reserveIds('mt', 2);
+      const b = a + 1;
+      await store.write([{ mts: [a, b].map((id) => mtOf(id, [], { createdAt: T0, updatedAt: T0, state: 'delivered' })) }]);
+      // The retention's page on the other node deletes a, then b (the DELETE takes its rows in id order).
+      await c.query('BEGIN');
+      await c.query('DELETE FROM mt_messages WHERE mt_id = $1', [a]);
+      // Late events for both, b's first in the batch: locking b before waiting for a would close a cycle below.
+      const ev = (mtId: number) => ({ events: [{ mtId, at: T0, type: 'report-ignored', node: 'n1', detail: {} }] });
+      const late = store.write([ev(b), ev(a)]);
+      await new Promise((r) => setTimeout(r, 200));
+      await c.query('DELETE FROM mt_messages WHERE mt_id = $1', [b]);
+      await c.query('COMMIT');
+      expect(await late).toEqual([{ applied: true }, { applied: true }]);
+      expect(await store.getEvents({ mtId: a })).toEqual([]);
+      expect(await store.getEvents({ mtId: b })).toEqual([]);
+    } finally {
+      await c.query('ROLLBACK').catch(() => {});
+      await c.end();
+      await store.close();
+    }
+  }, 30_000);
+
   it('migrates safely when nodes start at the same instant on an empty database', async () => {
     const url = await freshPgDatabase();
     const stores = await Promise.all(Array.from({ length: 4 }, () => openStore(url, { poolSize: 2 })));

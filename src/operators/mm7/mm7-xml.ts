@@ -191,47 +191,71 @@ export function parseXml(text: string): XmlElement {
 }
 
 /**
- * Count start tags and attributes in one pass, without building anything, and refuse the document over
- * MAX_XML_ELEMENTS or MAX_XML_ATTRIBUTES. Comments, CDATA sections and processing instructions are skipped whole
- * (their `<` and `=` are text, XML 1.0 §2.5, §2.7, §2.6), as are quoted attribute values (which may hold `>` and `=`,
- * §3.1). Markup the parser would refuse anyway may be miscounted; only an upper bound on the parse's work matters.
+ * The parser's own attribute pattern (fast-xml-parser OrderedObjParser `attrsRegx`): every match is one attribute it
+ * works on, a name without a value included (it is dropped only after the work, allowBooleanAttributes being off).
+ */
+const ATTRIBUTE_MATCH = /([^\s=]+)\s*(=\s*(?:"[^"]*"|'[^']*'))?/g;
+
+/**
+ * Count what the parser will work on, in one pass that builds nothing, and refuse the document over MAX_XML_ELEMENTS
+ * or MAX_XML_ATTRIBUTES. The pass reads the markup as fast-xml-parser does, not as XML 1.0 says, since its work is
+ * what is bounded: comments (`<!--` to `-->`) and CDATA sections (`<![` to `]]>`) are skipped whole; an end tag runs
+ * to the next `>` and counts against MAX_XML_ELEMENTS on its own (a well-formed document has no more end tags than
+ * elements); anything else opening with `<` is an element, `<!name` and processing instructions (`<?name ... ?>`)
+ * included, the parser reading both as tags. A tag ends at the first `>` (`?>`) outside quotes, and every match of
+ * the parser's attribute pattern after the tag's name (and before an empty-element tag's `/`) is an attribute, with
+ * or without `=`. A quote or section left open stops the count: the parser refuses the document at that point.
  */
 function checkMarkupCounts(text: string): void {
   const n = text.length;
   let elements = 0;
+  let endTags = 0;
   let attributes = 0;
+  const tooManyElements = () => new Mm7XmlTooLargeError(`XML document with more than ${MAX_XML_ELEMENTS} elements`);
   let p = text.indexOf('<');
   while (p >= 0 && p < n) {
     const next = text.charCodeAt(p + 1);
-    if (next === 0x21 /* ! */) {
-      const end = text.startsWith('<![CDATA[', p) ? text.indexOf(']]>', p + 9) : text.startsWith('<!--', p) ? text.indexOf('-->', p + 4) : text.indexOf('>', p + 2);
-      if (end < 0) return; // unterminated: the parser refuses it
-      p = text.indexOf('<', end);
-      continue;
-    }
-    if (next === 0x3f /* ? */) {
-      const end = text.indexOf('?>', p + 2);
+    if (next === 0x21 /* ! */ && text.startsWith('--', p + 2)) {
+      const end = text.indexOf('-->', p + 4);
       if (end < 0) return;
-      p = text.indexOf('<', end);
+      p = text.indexOf('<', end + 3);
       continue;
     }
-    if (next !== 0x2f /* / */ && ++elements > MAX_XML_ELEMENTS) {
-      throw new Mm7XmlTooLargeError(`XML document with more than ${MAX_XML_ELEMENTS} elements`);
+    if (next === 0x21 /* ! */ && text.charCodeAt(p + 2) === 0x5b /* [ */) {
+      const end = text.indexOf(']]>', p + 3);
+      if (end < 0) return;
+      p = text.indexOf('<', end + 3);
+      continue;
     }
-    // The rest of the tag: an `=` outside quotes is one attribute.
+    if (next === 0x2f /* / */) {
+      if (++endTags > MAX_XML_ELEMENTS) throw tooManyElements();
+      const end = text.indexOf('>', p + 2);
+      if (end < 0) return;
+      p = text.indexOf('<', end + 1);
+      continue;
+    }
+    if (++elements > MAX_XML_ELEMENTS) throw tooManyElements();
+    const pi = next === 0x3f; /* ? */
     let q = p + 1;
     for (; q < n; q++) {
       const c = text.charCodeAt(q);
-      if (c === 0x3e /* > */ || c === 0x3c /* < */) break;
       if (c === 0x22 /* " */ || c === 0x27 /* ' */) {
-        const close = text.indexOf(c === 0x22 ? '"' : "'", q + 1);
-        if (close < 0) return;
-        q = close;
-      } else if (c === 0x3d /* = */ && ++attributes > MAX_XML_ATTRIBUTES) {
-        throw new Mm7XmlTooLargeError(`XML document with more than ${MAX_XML_ATTRIBUTES} attributes`);
+        q = text.indexOf(c === 0x22 ? '"' : "'", q + 1);
+        if (q < 0) return;
+      } else if (pi ? c === 0x3f && text.charCodeAt(q + 1) === 0x3e : c === 0x3e /* > */) break;
+    }
+    if (q >= n) return;
+    const tag = text.slice(p + 1, q);
+    const sep = tag.search(/\s/);
+    if (sep >= 0) {
+      // The `/` of an empty-element tag is taken off before the attributes are read, as the parser does.
+      const rest = tag.endsWith('/') ? tag.slice(sep + 1, -1) : tag.slice(sep + 1);
+      ATTRIBUTE_MATCH.lastIndex = 0;
+      while (ATTRIBUTE_MATCH.exec(rest) !== null) {
+        if (++attributes > MAX_XML_ATTRIBUTES) throw new Mm7XmlTooLargeError(`XML document with more than ${MAX_XML_ATTRIBUTES} attributes`);
       }
     }
-    p = text.indexOf('<', q);
+    p = text.indexOf('<', q + 1);
   }
 }
 
