@@ -47,10 +47,10 @@ export const apiSchema = z
      */
     authCacheTtl: durationAtLeast('1s').default(parseDuration('5m')),
     /**
-     * How long an Idempotency-Key is remembered per account. At least 1 h: below it a customer's retry of a send
-     * whose answer it missed is sent a second time (and `idempotencyTtl: 86400` meant as seconds is refused).
+     * How long an Idempotency-Key is remembered per account. At least 5 min: a customer retries a send whose answer
+     * it missed within minutes, and a bare number meant as seconds (`idempotencyTtl: 86400`, 86 s) is refused.
      */
-    idempotencyTtl: durationAtLeast('1h').default(parseDuration('24h')),
+    idempotencyTtl: durationAtLeast('5m').default(parseDuration('24h')),
     /**
      * A request's line and headers must have arrived this long after its first byte, else 408 REQUEST_TIMEOUT
      * and the connection closes (node:http's headersTimeout). 0: no limit. Not more than requestTimeout.

@@ -29,8 +29,8 @@ describe('a duration under its floor', () => {
     ['webhooks.reports.retrySchedule.0', { webhooks: { reports: { retrySchedule: [30] } } }, `must be at least 50ms ${HOW}`],
     ['webhooks.mo.retrySchedule.0', { webhooks: { mo: { retrySchedule: ['0s'] } } }, `must be at least 50ms ${HOW}`],
     ['api.authCacheTtl', { api: { authCacheTtl: 300 } }, `must be at least 1s ${HOW}`],
-    ['api.idempotencyTtl', { api: { idempotencyTtl: 0 } }, `must be at least 1h ${HOW}`],
-    ['api.idempotencyTtl', { api: { idempotencyTtl: 86_400 } }, `must be at least 1h ${HOW}`],
+    ['api.idempotencyTtl', { api: { idempotencyTtl: 0 } }, `must be at least 5m ${HOW}`],
+    ['api.idempotencyTtl', { api: { idempotencyTtl: 86_400 } }, `must be at least 5m ${HOW}`],
     ['api.headersTimeout', { api: { headersTimeout: 20 } }, `must be 0 (no limit) or at least 1s ${HOW}`],
     ['operators.0.mm7.expiry', { operators: [operator({ expiry: 48 })] }, `must be at least 1m ${HOW}`],
   ])('%s (%j) is refused, naming the key and the floor', (key, raw, message) => {
@@ -49,11 +49,11 @@ describe('a duration under its floor', () => {
         queue: { pollInterval: '50ms' },
         node: { heartbeatInterval: '1s' },
         submit: { retrySchedule: ['50ms'] },
-        api: { authCacheTtl: '1s', idempotencyTtl: '1h' },
+        api: { authCacheTtl: '1s', idempotencyTtl: '5m' },
         operators: [operator({ expiry: '1m' })],
       } as never,
     });
-    expect([c.queue.pollInterval, c.node.heartbeatInterval, c.submit.retrySchedule, c.api.authCacheTtl, c.api.idempotencyTtl]).toEqual([50, 1000, [50], 1000, 3_600_000]);
+    expect([c.queue.pollInterval, c.node.heartbeatInterval, c.submit.retrySchedule, c.api.authCacheTtl, c.api.idempotencyTtl]).toEqual([50, 1000, [50], 1000, 300_000]);
     expect(c.operators[0]!.mm7!.expiry).toBe(60_000);
     expect(loadConfig({ raw: { node: { heartbeatInterval: '10m' } } }).node.heartbeatInterval).toBe(600_000);
     const d = loadConfig({ raw: {} });
