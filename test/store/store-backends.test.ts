@@ -12,7 +12,7 @@ import { dialectForUrl, openStore } from '../../src/store/open-store.ts';
 import { SqliteWriterThread } from '../../src/store/sqlite-writer-thread.ts';
 import { openSqliteDatabase } from '../../src/store/sqlite-open.ts';
 import { SqliteBatchWriter } from '../../src/store/sqlite-writer.ts';
-import type { JobKind } from '../../src/store/store.ts';
+import type { JobKind, Store } from '../../src/store/store.ts';
 import { freshPgDatabase } from '../support/postgres.ts';
 import { BINARY, blobOf, mtOf, partOf } from './fixtures.ts';
 
@@ -291,13 +291,26 @@ describe('SQLite file store', () => {
 });
 
 describe('PostgreSQL with several nodes', () => {
-  it('replays a dead job while another node deletes its message past the retention, without a deadlock', async () => {
-    const T0 = 1_800_000_000_000;
+  /**
+   * A store on a fresh database and a raw connection standing for another node (its statements run one by one, so a
+   * test can stop that node's transaction half-way). Whatever the test leaves open is rolled back.
+   */
+  async function withOtherNode(body: (store: Store, other: pg.Client) => Promise<void>): Promise<void> {
     const url = await freshPgDatabase();
     const store = await openStore(url, { clock: () => T0 });
     const c = new pg.Client({ connectionString: url });
     await c.connect();
     try {
+      await body(store, c);
+    } finally {
+      await c.query('ROLLBACK').catch(() => {});
+      await c.end();
+      await store.close();
+    }
+  }
+
+  it('replays a dead job while another node deletes its message past the retention, without a deadlock', async () => {
+    await withOtherNode(async (store, c) => {
       const id = await store.reserveIds('mt', 1);
       await store.write([{ mts: [mtOf(id, [], { createdAt: T0, updatedAt: T0 })], jobs: [{ kind: 'report', refId: id, runAt: T0 }] }]);
       const [job] = await store.claimJobs({ kinds: ['report'], owner: 'w', leaseMs: 60_000, limit: 1, now: T0 });
@@ -314,20 +327,11 @@ describe('PostgreSQL with several nodes', () => {
       // The message is gone: nothing to replay (not "deadlock detected").
       expect(await replay).toEqual({ v: false });
       expect(await store.listJobs({ refId: id })).toEqual([]);
-    } finally {
-      await c.query('ROLLBACK').catch(() => {});
-      await c.end();
-      await store.close();
-    }
+    });
   }, 30_000);
 
   it('writes no event for a message another node is deleting past the retention, whichever commits first', async () => {
-    const T0 = 1_800_000_000_000;
-    const url = await freshPgDatabase();
-    const store = await openStore(url, { clock: () => T0 });
-    const c = new pg.Client({ connectionString: url });
-    await c.connect();
-    try {
+    await withOtherNode(async (store, c) => {
       const id = await store.reserveIds('mt', 1);
       await store.write([{ mts: [mtOf(id, [], { createdAt: T0, updatedAt: T0, state: 'delivered' })] }]);
       // The retention's page on the other node, statement by statement: the message, then its events, then the commit.
@@ -340,20 +344,11 @@ describe('PostgreSQL with several nodes', () => {
       await c.query('COMMIT');
       expect(await late).toEqual([{ applied: true }]);
       expect(await store.getEvents({ mtId: id })).toEqual([]);
-    } finally {
-      await c.query('ROLLBACK').catch(() => {});
-      await c.end();
-      await store.close();
-    }
+    });
   }, 30_000);
 
   it('locks the messages of events in one order, so that a retention deleting them meanwhile cannot deadlock the batch', async () => {
-    const T0 = 1_800_000_000_000;
-    const url = await freshPgDatabase();
-    const store = await openStore(url, { clock: () => T0 });
-    const c = new pg.Client({ connectionString: url });
-    await c.connect();
-    try {
+    await withOtherNode(async (store, c) => {
       const a = await store.reserveIds('mt', 2);
       const b = a + 1;
       await store.write([{ mts: [a, b].map((id) => mtOf(id, [], { createdAt: T0, updatedAt: T0, state: 'delivered' })) }]);
@@ -369,11 +364,7 @@ describe('PostgreSQL with several nodes', () => {
       expect(await late).toEqual([{ applied: true }, { applied: true }]);
       expect(await store.getEvents({ mtId: a })).toEqual([]);
       expect(await store.getEvents({ mtId: b })).toEqual([]);
-    } finally {
-      await c.query('ROLLBACK').catch(() => {});
-      await c.end();
-      await store.close();
-    }
+    });
   }, 30_000);
 
   it('migrates safely when nodes start at the same instant on an empty database', async () => {
