@@ -70,6 +70,8 @@ interface RunningJob {
   readonly abort: AbortController;
   /** Fires `margin` before leaseUntil. */
   timer: NodeJS.Timeout | undefined;
+  /** The step has returned and its result is being committed: the commit, not a renewal, tells whether it held. */
+  committing: boolean;
 }
 
 export class JobRunner {
@@ -118,7 +120,10 @@ export class JobRunner {
       for (const [id, r] of runs) {
         if (this.runningJobs.get(id) !== r) continue; // finished meanwhile
         if (held.has(id)) this.armDeadline(id, r, until);
-        else lost.push([id, r]);
+        // Not renewed because its result committed first (the job is no longer ready), before the commit's answer
+        // reached us: not lost. A result committed on a lease that really was lost is refused by the commit's own
+        // lease check, which says so; there is no outside work left to stop.
+        else if (!r.committing) lost.push([id, r]);
       }
       // A lease not renewed ran out and may have been taken over (the renewals failed for longer than the lease): stop
       // the job's outside work now; the holder's result is the one that commits.
@@ -144,6 +149,7 @@ export class JobRunner {
     const margin = Math.min(this.opts.leaseMs / 4, LEASE_MARGIN_MS);
     r.timer = setTimeout(() => {
       r.timer = undefined;
+      if (r.committing) return; // nothing left to stop; the commit's lease check decides
       this.opts.log.warn({ jobId: id, step: this.step.name }, 'could not renew the lease of a running job in time; stopping it');
       r.abort.abort(new LeaseLostError(id, 'its lease could not be renewed before it ran out'));
     }, Math.max(0, until - margin - this.now()));
@@ -237,10 +243,10 @@ export class JobRunner {
 
   private launch(job: Job, leaseUntil: number): void {
     this.running++;
-    const r: RunningJob = { leaseUntil: 0, abort: new AbortController(), timer: undefined };
+    const r: RunningJob = { leaseUntil: 0, abort: new AbortController(), timer: undefined, committing: false };
     this.runningJobs.set(job.id, r);
     this.armDeadline(job.id, r, leaseUntil);
-    const p = this.runOne(job, r.abort.signal).finally(() => {
+    const p = this.runOne(job, r).finally(() => {
       this.running--;
       if (r.timer) clearTimeout(r.timer);
       this.runningJobs.delete(job.id);
@@ -251,7 +257,8 @@ export class JobRunner {
     this.inflight.add(p);
   }
 
-  private async runOne(job: Job, signal: AbortSignal): Promise<void> {
+  private async runOne(job: Job, r: RunningJob): Promise<void> {
+    const signal = r.abort.signal;
     const { owner, log } = this.opts;
     let outcome: StepOutcome;
     try {
@@ -272,6 +279,7 @@ export class JobRunner {
         : outcome.type === 'retry'
           ? { jobId: job.id, owner, outcome: 'retry', runAt: outcome.runAt, error: outcome.error }
           : { jobId: job.id, owner, outcome: 'dead', error: outcome.error };
+    r.committing = true;
     try {
       const res = await this.opts.commit({ ...(outcome.effects ?? {}), job: resolution });
       if (!res.applied) log.warn({ jobId: job.id, step: this.step.name }, 'lease lost before commit; another worker owns the job');

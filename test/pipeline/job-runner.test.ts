@@ -4,6 +4,7 @@ import { schedule, TemporaryError } from '../../src/core/retry-policy.ts';
 import { JobRunner, LeaseLostError, type RunnerOptions, type Step } from '../../src/pipeline/job-runner.ts';
 import { GroupCommitter } from '../../src/store/group-commit.ts';
 import { eventually } from '../support/gateway.ts';
+import { captureLogs } from '../support/log-capture.ts';
 import { openStore } from '../../src/store/open-store.ts';
 import type { Store } from '../../src/store/store.ts';
 
@@ -234,5 +235,38 @@ describe('JobRunner: a job whose lease this node may have lost', () => {
     expect(record[0]!.stop).toBeUndefined();
     const job = (await store.listJobs({ kind: 'report' })).find((j) => j.refId === 5);
     expect(job?.state).toBe('done');
+  });
+
+  it('takes a job whose result committed before a renewal for finished, not for a lost lease', async () => {
+    // A renewal taken while jobs run can reach the writer after their results committed (the jobs are done, so it
+    // renews nothing) and answer before those commits' own answers arrive. Seen in a soak run: "lease lost while the
+    // job was running" for submissions that ran 30 ms on their first attempt.
+    const committer = new GroupCommitter(store);
+    await store.write([{ jobs: [{ kind: 'submit', refId: 6 }] }]);
+    const { logger, lines } = captureLogs('warn');
+    let signal: AbortSignal | undefined;
+    const step: Step = {
+      name: 'quick',
+      kinds: ['submit'],
+      concurrency: 1,
+      retrySchedule: schedule(['1s'], '1h'),
+      async run(_job, s) {
+        signal = s;
+        return { type: 'done' };
+      },
+    };
+    // The commit is applied at once; its answer comes back after two renewal rounds (every leaseMs / 3 = 100 ms).
+    const slowAnswer: RunnerOptions['commit'] = async (u) => {
+      const res = await committer.submit(u);
+      await new Promise((r) => setTimeout(r, 350));
+      return res;
+    };
+    const runner = new JobRunner(step, { ...runnerOptions({ store, commit: slowAnswer, owner: 'A', leaseMs: 300 }), log: logger });
+    runner.start();
+    await eventually(async () => ((await store.listJobs({ kind: 'submit' }))[0]?.state === 'done' ? true : undefined));
+    await new Promise((r) => setTimeout(r, 400));
+    await runner.stop();
+    expect(lines.map((l) => l.msg)).toEqual([]);
+    expect(signal?.aborted).toBe(false);
   });
 });
