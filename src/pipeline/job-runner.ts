@@ -11,12 +11,22 @@
  */
 import type { Logger } from 'pino';
 import { isPermanent, nextAttemptAt, type RetrySchedule, TemporaryError } from '../core/retry-policy.ts';
-import type { Job, JobKind, JobResolution, Store, WriteResult, WriteUnit } from '../store/store.ts';
+import type { Job, JobKind, JobResolution, PassedOn, Store, WriteResult, WriteUnit } from '../store/store.ts';
 
 /** What a step decided for one job. Effects commit atomically with the resolution. */
 export type StepOutcome =
   | { type: 'done'; effects?: WriteUnit }
-  | { type: 'retry'; runAt: number; error: string; effects?: WriteUnit }
+  | {
+      type: 'retry';
+      runAt: number;
+      error: string;
+      effects?: WriteUnit;
+      /**
+       * Leave the job to the other claimers (not-configured-here.ts): due for them at once, for this one only at runAt
+       * (store/job-passing.ts).
+       */
+      passOn?: true;
+    }
   | { type: 'dead'; error: string; effects?: WriteUnit };
 
 /** One kind of work. */
@@ -214,7 +224,7 @@ export class JobRunner {
       let delay = this.opts.pollMs;
       if (free > 0 && claimed.length === 0) {
         try {
-          const next = await store.nextRunAt(this.step.kinds);
+          const next = await store.nextRunAt(this.step.kinds, owner);
           if (next !== null) delay = Math.max(0, Math.min(delay, next - this.now()));
         } catch {
           /* keep poll interval */
@@ -257,6 +267,12 @@ export class JobRunner {
     this.inflight.add(p);
   }
 
+  /** A job passed on: due now for the other claimers, for this one from `until` (store/job-passing.ts). */
+  private passOn(job: Job, until: number, error: string): JobResolution {
+    const now = this.now();
+    return { jobId: job.id, owner: this.opts.owner, outcome: 'retry', runAt: now, error, passOn: passedOnAgain(job, this.opts.owner, until, now) };
+  }
+
   private async runOne(job: Job, r: RunningJob): Promise<void> {
     const signal = r.abort.signal;
     const { owner, log } = this.opts;
@@ -277,7 +293,9 @@ export class JobRunner {
       outcome.type === 'done'
         ? { jobId: job.id, owner, outcome: 'done' }
         : outcome.type === 'retry'
-          ? { jobId: job.id, owner, outcome: 'retry', runAt: outcome.runAt, error: outcome.error }
+          ? outcome.passOn
+            ? this.passOn(job, outcome.runAt, outcome.error)
+            : { jobId: job.id, owner, outcome: 'retry', runAt: outcome.runAt, error: outcome.error }
           : { jobId: job.id, owner, outcome: 'dead', error: outcome.error };
     r.committing = true;
     try {
@@ -288,4 +306,14 @@ export class JobRunner {
       log.error({ err, jobId: job.id, step: this.step.name }, 'committing a job result failed');
     }
   }
+}
+
+/**
+ * The hold of a job `owner` passes on at `now`, for it to claim again no sooner than `until`: joined to the current
+ * round of passes if one is still on (another claimer passed it on first; its end stays), else a round of its own.
+ */
+export function passedOnAgain(job: Job, owner: string, until: number, now: number): PassedOn {
+  const round = job.passedOn && job.passedOn.until > now ? job.passedOn : undefined;
+  if (!round) return { owners: [owner], until };
+  return { owners: round.owners.includes(owner) ? round.owners : [...round.owners, owner], until: round.until };
 }

@@ -56,7 +56,8 @@ export function createSubmitStep(deps: SubmitStepDeps): Step {
       const unknown = unknownForMt(deps.configured, mt, true);
       const elsewhere = unknown ? retryElsewhere(job, deps.schedule, unknown, t) : null;
       if (elsewhere) {
-        const detail = { error: elsewhere.error, attempt: job.attempts, nextAttemptAt: new Date(elsewhere.runAt).toISOString() };
+        // Passed on: the other nodes may attempt it at once, this one not before runAt.
+        const detail = { error: elsewhere.error, attempt: job.attempts, nextAttemptAt: new Date(t).toISOString(), notHereBefore: new Date(elsewhere.runAt).toISOString() };
         return { ...elsewhere, effects: { events: [{ mtId: mt.mtId, at: t, type: 'submit-retry', node: deps.nodeId, detail }] } };
       }
       const ctx = { nodeId: deps.nodeId, reportUrl: deps.reportUrlFor(mt.accountId, mt.mtConfig), now: t };

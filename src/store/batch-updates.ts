@@ -10,10 +10,11 @@ import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { MT_STATE_RANK } from '../core/message.ts';
 import type { JobResolution, MtPatch } from './store.ts';
 import type { Database } from './schema.ts';
+import { passedColumns } from './job-passing.ts';
 
 type Conn = Kysely<Database>;
 
-/** Rows per statement: 5 parameters per job row, 13 per patch row, well under PostgreSQL's 65535. */
+/** Rows per statement: 7 parameters per job row, 13 per patch row, well under PostgreSQL's 65535. */
 const MAX_ROWS = 1000;
 
 /** True when some key occurs twice: such batches keep the row-by-row form, whose order decides the outcome. */
@@ -56,7 +57,9 @@ export async function resolveJobsBatch(
       chunk.map((j) => {
         const runAt = j.outcome === 'retry' ? j.runAt : null;
         const error = j.outcome === 'done' ? null : j.error;
-        return sql`(${j.jobId}::bigint, ${j.owner}::text, ${j.outcome}::text, ${runAt}::bigint, ${error}::text)`;
+        const p = passedColumns(j);
+        return sql`(${j.jobId}::bigint, ${j.owner}::text, ${j.outcome}::text, ${runAt}::bigint, ${error}::text,
+          ${p.passed_by}::text, ${p.passed_until}::bigint)`;
       }),
     );
     const r = await sql<{ id: number; kind: string }>`
@@ -66,8 +69,10 @@ export async function resolveJobsBatch(
         last_error = CASE WHEN v.outcome = 'done' THEN j.last_error ELSE v.error END,
         lease_owner = NULL,
         lease_expires_at = NULL,
+        passed_by = v.passed_by,
+        passed_until = v.passed_until,
         updated_at = ${now}
-      FROM (VALUES ${values}) AS v(id, owner, outcome, run_at, error)
+      FROM (VALUES ${values}) AS v(id, owner, outcome, run_at, error, passed_by, passed_until)
       WHERE j.id = v.id AND j.lease_owner = v.owner AND j.state = 'ready'
       RETURNING j.id, j.kind`.execute(conn);
     out.push(...r.rows.map((row) => ({ id: Number(row.id), kind: row.kind })));

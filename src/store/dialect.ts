@@ -64,6 +64,12 @@ export interface StoreDialect {
   /** The claim subquery may add `FOR UPDATE SKIP LOCKED` so concurrent claimers pass over each other's rows. */
   readonly supportsSkipLocked: boolean;
   /**
+   * The SQL function (haystack, needle) -> 1-based position of needle in haystack, 0 when absent; case-sensitive and
+   * without wildcards, unlike LIKE (whose SQLite form ignores ASCII case). For the claim's test of a job's passed_by
+   * (job-passing.ts).
+   */
+  readonly positionFunction: 'instr' | 'strpos';
+  /**
    * A conditional insert locks the row it depends on (FOR KEY SHARE, the lock a foreign-key check takes), so a
    * transaction deleting that row meanwhile either commits first (the insert then finds nothing) or waits for the
    * insert's commit (and its later statements see the inserted row). Absent where writes are serialised anyway (SQLite).

@@ -255,6 +255,18 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX url_cache_fetched ON url_cache (fetched_at)`,
     ],
   },
+  {
+    version: 8,
+    name: 'jobs-passed-on',
+    // A job that names an operator or account this node's configuration lacks is passed on to the other nodes: due
+    // at once for them, not claimable by the nodes that passed it on until passed_until (pipeline/not-configured-here.ts,
+    // store/job-passing.ts). Nullable columns with no default: adding them rewrites no row on either backend, and no
+    // index changes (the claim checks them on the rows it already reads through jobs_claim).
+    statements: (t) => [
+      `ALTER TABLE jobs ADD COLUMN passed_by ${t.text}`,
+      `ALTER TABLE jobs ADD COLUMN passed_until ${t.bigint}`,
+    ],
+  },
 ];
 
 /** The store's schema was upgraded by a newer release than this one: this code must not run on it. */

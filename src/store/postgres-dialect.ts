@@ -134,6 +134,7 @@ export function postgresDialect(opts: PostgresOptions): StoreDialect {
     },
     maxParameters: 65535,
     supportsSkipLocked: true,
+    positionFunction: 'strpos',
     lockReferencedRows: true,
     writesInFlight: 4,
     batchUpdates: true,

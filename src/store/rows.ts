@@ -4,6 +4,7 @@
 import type { Selectable } from 'kysely';
 import { MT_STATE_RANK, type MessageEvent, type MoMessage, type MoState, type MtMessage, type MtState, type Part } from '../core/message.ts';
 import type { HandsetMessage, InboxEntry, Job, JobKind, JobState } from './store.ts';
+import { passedOnFromRow } from './job-passing.ts';
 import {
   decodeJson,
   type EventsTable,
@@ -145,6 +146,7 @@ export function eventFromRow(r: Pick<Selectable<EventsTable>, 'at' | 'type' | 'n
 }
 
 export function jobFromRow(r: Selectable<JobsTable>): Job {
+  const passedOn = passedOnFromRow(r.passed_by, r.passed_until);
   return {
     id: r.id,
     kind: r.kind as JobKind,
@@ -160,6 +162,7 @@ export function jobFromRow(r: Selectable<JobsTable>): Job {
     lastError: r.last_error,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
+    ...(passedOn ? { passedOn } : {}),
   };
 }
 

@@ -101,6 +101,13 @@ export interface JobsTable {
   last_error: string | null;
   created_at: number;
   updated_at: number;
+  /**
+   * The claimers that passed the job on to the others, as a JSON array of their owner names (job-passing.ts); null
+   * when none. Left out of inserts (null): a new job was passed on by nobody (write-plan.ts NewJobRow).
+   */
+  passed_by: string | null;
+  /** Until when the claimers in passed_by may not claim the job (ms); null when none. */
+  passed_until: number | null;
 }
 
 export interface HandsetMessagesTable {

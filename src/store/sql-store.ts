@@ -31,6 +31,7 @@ import { BLOB_TOUCH_INTERVAL_MS, BlobCache, StoredDigests } from './blob-cache.t
 import * as parked from './parked-reports.ts';
 import { hasDuplicates, inRounds, patchMtsBatch, resolveJobsBatch } from './batch-updates.ts';
 import { claimIdempotencyKeys } from './idempotency.ts';
+import { claimableFor, notHeldFrom, passedColumns } from './job-passing.ts';
 import { jobStats } from './job-stats.ts';
 import { insertLooseEvents } from './loose-events.ts';
 import { eventsOf, jobsWhere, mtById, readMtStatus } from './message-reads.ts';
@@ -189,7 +190,7 @@ export class KyselyStore implements SqlStore {
       return { applied, retriedKinds };
     }
     for (const { i, job } of order) {
-      const base = { lease_owner: null, lease_expires_at: null, updated_at: now };
+      const base = { lease_owner: null, lease_expires_at: null, updated_at: now, ...passedColumns(job) };
       const set =
         job.outcome === 'done'
           ? { ...base, state: 'done' }
@@ -373,6 +374,7 @@ export class KyselyStore implements SqlStore {
           AND j.kind IN (${sql.join(opts.kinds)})
           AND j.run_at <= ${now}
           AND (j.lease_expires_at IS NULL OR j.lease_expires_at < ${now})
+          AND ${notHeldFrom(this.dialect, opts.owner, now)}
           AND (j.order_key IS NULL OR NOT EXISTS (
             SELECT 1 FROM jobs o WHERE o.order_key = j.order_key AND o.state = 'ready' AND o.id < j.id))
         ORDER BY j.run_at, j.id
@@ -432,13 +434,16 @@ export class KyselyStore implements SqlStore {
     return rows.length;
   }
 
-  async nextRunAt(kinds: readonly JobKind[]): Promise<number | null> {
+  async nextRunAt(kinds: readonly JobKind[], owner?: string): Promise<number | null> {
     if (kinds.length === 0) return null;
     // When a job becomes claimable: its runAt, or just after its lease expires. Jobs waiting behind an older job
     // with the same order key are left out: they become claimable only when that one finishes (a write wakes us).
+    // For the owner, a job it passed on only when its hold ends: due at once for the others, it would otherwise keep
+    // the owner's runner claiming in a loop until one of them takes it.
+    const at = sql<number>`CASE WHEN j.lease_expires_at IS NULL OR j.lease_expires_at < j.run_at
+                      THEN j.run_at ELSE j.lease_expires_at + 1 END`;
     const r = await sql<{ t: number | null }>`
-      SELECT MIN(CASE WHEN j.lease_expires_at IS NULL OR j.lease_expires_at < j.run_at
-                      THEN j.run_at ELSE j.lease_expires_at + 1 END) AS t
+      SELECT MIN(${owner === undefined ? at : claimableFor(this.dialect, owner, at)}) AS t
       FROM jobs j
       WHERE j.state = 'ready'
         AND j.kind IN (${sql.join(kinds)})

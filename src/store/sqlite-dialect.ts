@@ -124,6 +124,7 @@ export function sqliteDialect(opts: SqliteOptions): StoreDialect {
     // SQLITE_MAX_VARIABLE_NUMBER defaults to 32766 since SQLite 3.32.
     maxParameters: 32766,
     supportsSkipLocked: false,
+    positionFunction: 'instr',
     beginWrite: 'BEGIN IMMEDIATE',
     beginRead: 'BEGIN DEFERRED',
     // One connection per process and BEGIN IMMEDIATE per migration already serialise migrators.

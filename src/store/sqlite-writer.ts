@@ -10,6 +10,7 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import { MT_STATE_RANK } from '../core/message.ts';
 import { planClaims, settleClaim } from './idempotency.ts';
+import { passedColumns } from './job-passing.ts';
 import type { Part } from '../core/message.ts';
 import type { IdempotencyClaim, IdempotencyHit, MtPatch, WriteUnit } from './store.ts';
 import { anchored, claimsInIdOrder, lostFlags, requiredPatchesInIdOrder, resolutionsInIdOrder } from './write-plan.ts';
@@ -28,12 +29,14 @@ export interface BatchOutcome {
 type Statement = BetterSqlite3.Statement;
 
 const JOB_UPDATE = {
-  done: `UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL, updated_at = @now, state = 'done'
-         WHERE id = @id AND lease_owner = @owner AND state = 'ready' RETURNING id, kind`,
+  done: `UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL, updated_at = @now, state = 'done',
+         passed_by = NULL, passed_until = NULL WHERE id = @id AND lease_owner = @owner AND state = 'ready' RETURNING id, kind`,
   retry: `UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL, updated_at = @now, run_at = @runAt,
-          last_error = @error WHERE id = @id AND lease_owner = @owner AND state = 'ready' RETURNING id, kind`,
+          last_error = @error, passed_by = @passedBy, passed_until = @passedUntil
+          WHERE id = @id AND lease_owner = @owner AND state = 'ready' RETURNING id, kind`,
   dead: `UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL, updated_at = @now, state = 'dead',
-         last_error = @error WHERE id = @id AND lease_owner = @owner AND state = 'ready' RETURNING id, kind`,
+         last_error = @error, passed_by = NULL, passed_until = NULL
+         WHERE id = @id AND lease_owner = @owner AND state = 'ready' RETURNING id, kind`,
 } as const;
 
 const CLAIM_KEY = `INSERT INTO idempotency_keys (account_id, idem_key, request_hash, mt_id, expires_at, created_at)
@@ -283,6 +286,9 @@ export class SqliteBatchWriter {
       if (job.outcome === 'retry') {
         params.runAt = job.runAt;
         params.error = job.error;
+        const p = passedColumns(job);
+        params.passedBy = p.passed_by;
+        params.passedUntil = p.passed_until;
       } else if (job.outcome === 'dead') {
         params.error = job.error;
       }

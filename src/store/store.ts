@@ -50,6 +50,17 @@ export interface Job {
   lastError: string | null;
   createdAt: number;
   updatedAt: number;
+  /** The claimers (ClaimOptions.owner) that passed the job on to the others, and until when they may not claim it. */
+  passedOn?: PassedOn;
+}
+
+/**
+ * A job passed on (JobResolution 'retry' with passOn): due for the other claimers at its runAt, for these `owners`
+ * only from `until` (store/job-passing.ts).
+ */
+export interface PassedOn {
+  owners: readonly string[];
+  until: number;
 }
 
 /** A job to enqueue. */
@@ -93,7 +104,7 @@ export interface MtPatch {
 /** What happened to the job that produced this unit. The job must still be leased by `owner`. */
 export type JobResolution =
   | { jobId: number; owner: string; outcome: 'done' }
-  | { jobId: number; owner: string; outcome: 'retry'; runAt: number; error: string }
+  | { jobId: number; owner: string; outcome: 'retry'; runAt: number; error: string; passOn?: PassedOn }
   | { jobId: number; owner: string; outcome: 'dead'; error: string };
 
 /** A message a virtual handset of the simulator received. */
@@ -360,8 +371,11 @@ export interface Store {
   /** Clear the leases held by `owner` (graceful shutdown) so other workers can claim at once. */
   releaseLeases(owner: string): Promise<number>;
 
-  /** Earliest runAt among ready jobs of these kinds (to sleep until then), or null. */
-  nextRunAt(kinds: readonly JobKind[]): Promise<number | null>;
+  /**
+   * When the next ready job of these kinds becomes claimable (to sleep until then), or null; for `owner`, jobs it
+   * passed on count from the end of their hold (PassedOn.until).
+   */
+  nextRunAt(kinds: readonly JobKind[], owner?: string): Promise<number | null>;
 
   /**
    * The queue at `now` (ms), per job kind: due, leased, blocked and scheduled ready jobs, the age of the oldest due

@@ -17,6 +17,8 @@ import type {
 } from './schema.ts';
 
 type Insert<T> = Omit<T, 'id'>;
+/** A new job's row: no one has passed it on (job-passing.ts), and the accept path's statements stay as they were. */
+type NewJobRow = Omit<JobsTable, 'id' | 'passed_by' | 'passed_until'>;
 
 /** Rows to insert plus updates to run, for one batch. */
 export interface WritePlan {
@@ -27,7 +29,7 @@ export interface WritePlan {
   events: Insert<EventsTable>[];
   /** Events of units without an anchor (anchored()): written only while their message still exists. */
   looseEvents: Insert<EventsTable>[];
-  jobs: Insert<JobsTable>[];
+  jobs: NewJobRow[];
   handset: Insert<HandsetMessagesTable>[];
   inbox: Insert<InboxTable>[];
   /** In unit order, stably sorted by mtId (same-row updates keep their order; lock order is consistent). */

@@ -7,7 +7,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ConfigInput } from '../../src/config/schema.ts';
 import { freshPgDatabase } from '../support/postgres.ts';
-import { send, simpleMt, sleep, startSink, startTestGateway, status, testConfig, type Sink, type TestGateway } from '../support/gateway.ts';
+import { eventually, send, simpleMt, sleep, startSink, startTestGateway, status, testConfig, type Sink, type TestGateway } from '../support/gateway.ts';
 
 /** The node configuration of docs/deployment.md ("Node configuration"): store and identity, no accounts or operators. */
 function bareNode(store: string, _reportUrl: string): ConfigInput {
@@ -83,5 +83,62 @@ describe('nodes with different configurations on one PostgreSQL database', () =>
       }
     }
     expect(leftByBare).toBeGreaterThanOrEqual(mtIds.length);
+  });
+
+  it("hands a message for an operator one node lacks to the node that has it at once, not after the schedule's first delay", async () => {
+    const store = await freshPgDatabase();
+    const sink = await startSink();
+    sinks.push(sink);
+    // A long first delay: a node leaving the job for others must not make the message wait for it.
+    const submit = { retrySchedule: ['60s', '5m'], maxAge: '1h' };
+    const start = async (config: ConfigInput) => {
+      const g = await startTestGateway({}, { raw: config });
+      started.push(g);
+      return g;
+    };
+    const full = (id: string, workers: boolean) => startTestGateway({ store, node: { id }, submit }, { reportUrl: `${sink.url}/reports`, start: { workers } });
+    // Node A lacks operator 77, so it cannot accept sends for it either: a node with workers off accepts them.
+    const accepting = await full('accepting', false);
+    started.push(accepting);
+    await start({ ...nodeWithoutOperator(store, `${sink.url}/reports`), node: { id: 'a-lacks-77', dataCenter: 'dc1' }, submit });
+    type Status = { state: string; events: { type: string; node: string }[] };
+    const events = async (mtId: number) => ((await status(accepting.url, mtId)).json as Status).events;
+    const sendSome = async (n: number, from: number) => {
+      const ids: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const r = await send(accepting.url, simpleMt(`15551280${from + i}`));
+        expect(r.status).toBe(200);
+        ids.push((r.json as { mtId: number }).mtId);
+      }
+      return ids;
+    };
+    const allSubmitted = (ids: number[], within: number) =>
+      eventually(async () => {
+        for (const mtId of ids) if (!(await events(mtId)).some((e) => e.type === 'submitted')) return undefined;
+        return true;
+      }, within, 'every message submitted');
+
+    // A alone: it claims each submission and passes it on (one event each), and then leaves it alone.
+    const first = await sendSome(4, 0);
+    for (const mtId of first) {
+      await eventually(async () => ((await events(mtId)).some((e) => e.node === 'a-lacks-77' && e.type === 'submit-retry') ? true : undefined), 10_000, 'passed on by A');
+    }
+    await sleep(500);
+    // B, which has the operator, joins: it takes them at once (they would otherwise wait the 60 s on A's retry).
+    const b = await full('b-has-77', true);
+    started.push(b);
+    const joined = Date.now();
+    await allSubmitted(first, 10_000);
+    expect(Date.now() - joined).toBeLessThan(10_000);
+
+    // Both running: whichever claims a submission first, B submits it at once.
+    const more = await sendSome(8, 10);
+    await allSubmitted(more, 10_000);
+    for (const mtId of [...first, ...more]) {
+      const evs = await events(mtId);
+      expect(evs.filter((e) => e.type === 'submitted').map((e) => e.node)).toEqual(['b-has-77']);
+      // Held back from A after its pass: A passes each message on at most once.
+      expect(evs.filter((e) => e.node === 'a-lacks-77' && e.type === 'submit-retry').length).toBeLessThanOrEqual(1);
+    }
   });
 });

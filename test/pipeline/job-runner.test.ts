@@ -270,3 +270,50 @@ describe('JobRunner: a job whose lease this node may have lost', () => {
     expect(signal?.aborted).toBe(false);
   });
 });
+
+describe('JobRunner: a job passed on to other nodes', () => {
+  it('is due at once for another runner, and the runner that passed it on sleeps instead of claiming in a loop', async () => {
+    const committer = new GroupCommitter(store);
+    await store.write([{ jobs: [{ kind: 'sim-deliver', refId: 6 }] }]);
+    const ran: string[] = [];
+    const step = (who: string, passOn: boolean): Step => ({
+      name: `sim-${who}`,
+      kinds: ['sim-deliver'],
+      concurrency: 1,
+      retrySchedule: schedule(['1h'], '2h'),
+      async run() {
+        ran.push(who);
+        return passOn ? { type: 'retry', runAt: Date.now() + 3_600_000, error: 'operator 77 is not in this node\'s configuration', passOn: true } : { type: 'done' };
+      },
+    });
+    let claims = 0;
+    const counting = new Proxy(store, {
+      get(target, prop) {
+        // Each claim yields to the timers first: an in-memory store answers within the same turn, and a runner
+        // claiming in a loop would otherwise starve them (and this test's own timeouts).
+        if (prop === 'claimJobs') {
+          return async (...args: Parameters<Store['claimJobs']>) => {
+            claims++;
+            await new Promise((r) => setImmediate(r));
+            return target.claimJobs(...args);
+          };
+        }
+        const v = Reflect.get(target, prop) as unknown;
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const a = new JobRunner(step('A', true), runnerOptions({ store: counting, commit: (u) => committer.submit(u), owner: 'A/sim', leaseMs: 5_000 }));
+    a.start();
+    await eventually(async () => (ran.length > 0 ? true : undefined), 2_000, 'A claimed the job');
+    await new Promise((r) => setTimeout(r, 200));
+    const claimsWhileHeld = claims;
+    await new Promise((r) => setTimeout(r, 500));
+    // About one claim per 50 ms poll: a runner claiming the held job in a loop would make hundreds.
+    expect(claims - claimsWhileHeld).toBeLessThan(25);
+    const b = new JobRunner(step('B', false), runnerOptions({ store, commit: (u) => committer.submit(u), owner: 'B/sim', leaseMs: 5_000 }));
+    b.start();
+    await eventually(async () => ((await store.listJobs({ kind: 'sim-deliver' })).find((j) => j.refId === 6)?.state === 'done' ? true : undefined), 2_000, 'B ran it');
+    await Promise.all([a.stop(), b.stop()]);
+    expect(ran).toEqual(['A', 'B']);
+  });
+});

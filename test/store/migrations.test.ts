@@ -72,6 +72,30 @@ describe.each(storeBackends('mmsgate-migrations'))('migrations on %s', (_backend
     }
   });
 
+  it('keeps the queue of an older database claimable, with no job held back (migration 8)', async () => {
+    const url = await newUrl();
+    const dialect = dialectForUrl(url);
+    const db = new Kysely<Database>({ dialect: dialect.kysely });
+    try {
+      await runMigrations(db, dialect, MIGRATIONS.filter((m) => m.version <= 7));
+      // A job due and one whose lease ran out, as release 7 wrote them.
+      await sql`INSERT INTO jobs (kind, ref_id, order_key, payload, state, run_at, attempts, first_attempt_at, lease_owner,
+          lease_expires_at, last_error, created_at, updated_at) VALUES
+        ('submit', 1, NULL, '{}', 'ready', ${T0}, 0, NULL, NULL, NULL, NULL, ${T0}, ${T0}),
+        ('submit', 2, NULL, '{}', 'ready', ${T0 + 100}, 1, ${T0}, 'gone/submit', ${T0 + 100}, NULL, ${T0}, ${T0})`.execute(db);
+    } finally {
+      await db.destroy();
+    }
+    const store = await openStore(url);
+    try {
+      expect(await store.nextRunAt(['submit'], 'gone/submit')).toBe(T0);
+      const claimed = await store.claimJobs({ kinds: ['submit'], owner: 'gone/submit', leaseMs: 1000, limit: 5, now: T0 + 101 });
+      expect(claimed.map((j) => [j.refId, j.passedOn])).toEqual([[1, undefined], [2, undefined]]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('refuses to open a database that a newer release has upgraded, and changes nothing in it', async () => {
     const url = await newUrl();
     const first = await openStore(url);
