@@ -109,7 +109,7 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
       : withCa;
   });
   const storeUrl = cfg.store ?? `sqlite:${path.join(cfg.dataDir, 'mmsgate.db')}`;
-  const nodeId = cfg.node.id ?? `${hostname()}-${cfg.listen.port}`;
+  const nodeId = cfg.node.id ?? defaultNodeId(hostname(), cfg.listen.port);
   const tls = readFiles ? cfg.listen.tls : undefined;
   const listenTls = tls ? readListenTls(tls) : undefined;
   const sandbox = { enabled: cfg.sandbox.enabled ?? sandboxDefaults, hosts: cfg.sandbox.hosts };
@@ -226,4 +226,11 @@ function deepFreeze<T>(o: T): T {
     for (const v of Object.values(o as object)) deepFreeze(v);
   }
   return o;
+}
+
+/** `<hostname>-<port>`, with anything node.id may not hold replaced by '-' and cut to its 64 characters. */
+export function defaultNodeId(host: string, port: number): string {
+  const suffix = `-${port}`;
+  const cleaned = host.replace(/[^A-Za-z0-9._:-]/g, '-').replace(/^[^A-Za-z0-9]+/, '');
+  return `${(cleaned || 'node').slice(0, 64 - suffix.length)}${suffix}`;
 }

@@ -6,9 +6,21 @@ import { z } from 'zod';
 import { parseDuration } from '../core/retry-policy.ts';
 import { durationAtLeast, retryDelay, scheduleSchema } from './durations.ts';
 
+/** What node.id may hold; the default (`<hostname>-<port>`, config/load.ts) is made to fit. */
+export const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
+
 export const nodeSchema = z
   .object({
-    id: z.string().min(1).max(64).optional(),
+    /**
+     * Letters, digits and `. _ : -`: the id is written into leases, event rows, log lines, a metrics label and the
+     * claim query's JSON list of nodes that passed a job on (store/job-passing.ts), where a quote or a backslash in
+     * one id could match inside another.
+     */
+    id: z
+      .string()
+      .max(64)
+      .regex(NODE_ID, { message: 'letters, digits and . _ : - only (1 to 64), starting with a letter or digit' })
+      .optional(),
     dataCenter: z.string().default('dc1'),
     /**
      * How often the node announces itself; a node silent for 3 intervals no longer counts as live (the count
