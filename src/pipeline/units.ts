@@ -25,6 +25,22 @@ export function reportDate(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, '+00:00');
 }
 
+/** The REPORT fields in the order OpenMarket's example prints them (seed, "Things to Know", step 5). */
+const REPORT_FIELDS = ['type', 'mtId', 'date', 'status', 'outcomeId', 'outcomeDescription', 'userAgent'] as const;
+
+/**
+ * The REPORT as sent: its fields in the seed's order, whatever order the job payload came back from the store in
+ * (PostgreSQL's jsonb keeps an object's keys sorted by length, which put `date` before `type`). JSON objects are
+ * unordered, but some strict customer parsers are not: System.Text.Json's polymorphic deserialisation reads a `type`
+ * discriminator only as the first property by default. Fields not in the list follow, as stored.
+ */
+export function reportJson(body: Readonly<Record<string, unknown>>): string {
+  const ordered: Record<string, unknown> = {};
+  for (const k of REPORT_FIELDS) if (body[k] !== undefined) ordered[k] = body[k];
+  for (const [k, v] of Object.entries(body)) if (!(k in ordered)) ordered[k] = v;
+  return JSON.stringify(ordered);
+}
+
 /** The customer REPORT body (OpenMarket HTTP MMS v2 delivery report). mtId is a JSON number. */
 export function reportBody(mt: MtMessage, outcome: Outcome, at: number, userAgent: string | null): Record<string, unknown> {
   const body: Record<string, unknown> = {

@@ -6,6 +6,7 @@ import type { Job, Store, WriteUnit } from '../store/store.ts';
 import type { RetrySchedule } from '../core/retry-policy.ts';
 import type { WebhookDispatcher } from '../webhooks/webhook-dispatcher.ts';
 import { buildMoBody } from '../webhooks/mo-body.ts';
+import { reportJson } from './units.ts';
 import type { Step, StepOutcome } from './job-runner.ts';
 import { retryElsewhere, type ConfiguredHere } from './not-configured-here.ts';
 
@@ -42,7 +43,7 @@ export function createReportStep(deps: WebhookStepDeps): Step {
         {
           url: p.url,
           contentType: 'application/json',
-          body: Buffer.from(JSON.stringify(p.body)),
+          body: Buffer.from(reportJson(p.body)),
           requestId: p.requestId,
           deliveryId: `report-${job.id}`,
           secrets: deps.secretsFor(p.accountId),
