@@ -17,6 +17,11 @@ export interface BuildMultipartOptions {
   subtype?: string;
   /** Boundary to use instead of a random one; must be valid per RFC 2046 §5.1.1 and absent from every part. */
   boundary?: string;
+  /**
+   * Start of the random boundary (default "=_mmsgate_"). A prefix of RFC 2045 token characters gives a boundary that
+   * the Content-Type carries bare, without quotes, as in OpenMarket's examples (`boundary=mimeboundary`).
+   */
+  boundaryPrefix?: string;
   /** Extra Content-Type parameters, e.g. `{ type: 'text/xml', start: '<soap>' }`; quoted when they need it. */
   params?: Record<string, string>;
 }
@@ -37,8 +42,9 @@ const BOUNDARY = /^[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]$/;
 /**
  * Serialises parts as a multipart body with CRLF line endings, a delimiter before each part and the close delimiter
  * (`--boundary--`) after the last, per RFC 2046 §5.1.1. Without opts.boundary a random boundary is chosen that occurs
- * in no body and no header; it starts with "=_", a sequence that base64 and quoted-printable output can never contain
- * (RFC 2045 §6.7). Throws a RangeError for an empty part list, an invalid or colliding boundary, or a header
+ * in no body and no header; by default it starts with "=_", a sequence that base64 and quoted-printable output can
+ * never contain (RFC 2045 §6.7), so it is hardly ever drawn twice (the check against every part is what guarantees a
+ * free boundary, whatever the prefix). Throws a RangeError for an empty part list, an invalid or colliding boundary, or a header
  * name or value that would break the framing (CR, LF, non-token name).
  */
 export function buildMultipart(parts: readonly MultipartPartInput[], opts: BuildMultipartOptions = {}): BuiltMultipart {
@@ -66,7 +72,10 @@ export function buildMultipart(parts: readonly MultipartPartInput[], opts: Build
     if (!BOUNDARY.test(boundary)) throw new RangeError(`invalid multipart boundary: ${JSON.stringify(boundary)}`);
     if (clashes(boundary)) throw new RangeError('the boundary occurs inside a part');
   } else {
-    do boundary = `=_mmsgate_${randomBytes(15).toString('hex')}`;
+    const prefix = opts.boundaryPrefix ?? '=_mmsgate_';
+    // 30 random characters: the prefix may take up to 40 of the 70 a boundary may have.
+    if (!BOUNDARY.test(`${prefix}x`) || prefix.length > 40) throw new RangeError(`invalid multipart boundary prefix: ${JSON.stringify(prefix)}`);
+    do boundary = `${prefix}${randomBytes(15).toString('hex')}`;
     while (clashes(boundary));
   }
 

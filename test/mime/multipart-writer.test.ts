@@ -45,6 +45,18 @@ describe('buildMultipart', () => {
     expect(c.boundary).not.toBe(a.boundary);
   });
 
+  it('with a token prefix, the random boundary is written bare (no quotes), and still avoids every body', () => {
+    const a = buildMultipart([{ headers: {}, body: 'x' }], { boundaryPrefix: 'mmsgate_' });
+    expect(a.boundary).toMatch(/^mmsgate_[0-9a-f]{30}$/);
+    expect(a.contentType).toBe(`multipart/mixed; boundary=${a.boundary}`);
+    const b = buildMultipart([{ headers: {}, body: `--${a.boundary}\r\n` }], { boundaryPrefix: 'mmsgate_' });
+    expect(b.boundary).not.toBe(a.boundary);
+    // The default prefix "=_" needs quoting (RFC 2045 §5.1 tspecials).
+    expect(buildMultipart([{ headers: {}, body: 'x' }]).contentType).toMatch(/^multipart\/mixed; boundary="=_mmsgate_[0-9a-f]{30}"$/);
+    expect(() => buildMultipart([{ headers: {}, body: 'a' }], { boundaryPrefix: 'bad\n' })).toThrow(RangeError);
+    expect(() => buildMultipart([{ headers: {}, body: 'a' }], { boundaryPrefix: 'x'.repeat(41) })).toThrow(RangeError);
+  });
+
   it('refuses a given boundary that occurs in a body, an invalid boundary, header injection and no parts', () => {
     expect(() => buildMultipart([{ headers: {}, body: 'a --bnd b' }], { boundary: 'bnd' })).toThrow(RangeError);
     expect(() => buildMultipart([{ headers: {}, body: 'a' }], { boundary: 'x'.repeat(71) })).toThrow(RangeError);
