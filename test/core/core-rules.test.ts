@@ -32,6 +32,15 @@ describe('MT control part validation', () => {
     expect(routeByPrefix(operators, '447700900000')).toBeUndefined();
     expect(validateMtRequest({ source: '88600', destination: '15551230001', mobileOperatorId: 77 }, account, operators).operatorId).toBe(77);
   });
+  it("takes the seed's field types and their string forms, and ignores fields it does not know", () => {
+    // Seed: "mobileOperatorId": 77, a JSON number; clients also send "77". Numbers may come unquoted.
+    const seed = { type: 'MT', source: '88600', destination: '15551230001', mtConfig: 'config1', subject: 'Example MMS', mobileOperatorId: 77 };
+    const want = { source: '88600', destination: '15551230001', mtConfig: 'config1', subject: 'Example MMS', operatorId: 77 };
+    expect(validateMtRequest(seed, account, operators)).toEqual(want);
+    expect(validateMtRequest({ ...seed, mobileOperatorId: '77' }, account, operators)).toEqual(want);
+    expect(validateMtRequest({ ...seed, source: 88600, destination: 15551230001 }, account, operators)).toEqual(want);
+    expect(validateMtRequest({ ...seed, type: 'mt', campaign: 'spring', tags: ['a'] }, account, operators)).toEqual(want);
+  });
   it.each([
     [{ source: '88600' }, 'MISSING_FIELD'],
     [{ source: '88600', destination: '+15551230001' }, 'INVALID_DESTINATION'],
