@@ -82,6 +82,11 @@ interface RunningJob {
   timer: NodeJS.Timeout | undefined;
   /** The step has returned and its result is being committed: the commit, not a renewal, tells whether it held. */
   committing: boolean;
+  /**
+   * This node's claim took the job again while its result was being committed: the result committed first (a retry
+   * due already) and the claim is a new attempt, to start once the commit has answered (launch()).
+   */
+  reclaimed?: Job;
 }
 
 export class JobRunner {
@@ -211,6 +216,14 @@ export class JobRunner {
         // again: the run in progress holds it now, renewed; a second copy here would run it twice (the owner is the
         // same, so the lease check could not tell the two results apart).
         const running = this.runningJobs.get(job.id);
+        if (running?.committing) {
+          // Not a second copy: the run has ended, and a claim of its job while its lease held can only follow its
+          // result's commit (a retry due before the commit's answer came back: a short first delay, the end of a
+          // round of passes). Started when that answer is in; until then the renewals keep this lease too.
+          running.reclaimed = job;
+          this.armDeadline(job.id, running, claimedAt + leaseMs);
+          continue;
+        }
         if (running) {
           log.warn({ jobId: job.id, step: this.step.name }, 'reclaimed a job still running here after its lease ran out; not started again');
           this.armDeadline(job.id, running, claimedAt + leaseMs); // the claim renewed the lease the run holds
@@ -256,15 +269,37 @@ export class JobRunner {
     const r: RunningJob = { leaseUntil: 0, abort: new AbortController(), timer: undefined, committing: false };
     this.runningJobs.set(job.id, r);
     this.armDeadline(job.id, r, leaseUntil);
-    const p = this.runOne(job, r).finally(() => {
-      this.running--;
-      if (r.timer) clearTimeout(r.timer);
-      this.runningJobs.delete(job.id);
-      if (this.runningJobs.size === 0) this.renewalsFailing = false; // no lease left to lose: claims may probe again
-      this.inflight.delete(p);
-      this.wake();
-    });
+    const p = this.runOne(job, r)
+      .then(() => this.reclaimedLease(r), () => undefined)
+      .then((until) => {
+        this.running--;
+        if (r.timer) clearTimeout(r.timer);
+        this.runningJobs.delete(job.id);
+        if (this.runningJobs.size === 0) this.renewalsFailing = false; // no lease left to lose: claims may probe again
+        this.inflight.delete(p);
+        // In the same turn as the slot freed: the loop cannot fill it first.
+        if (until !== undefined && r.reclaimed && !this.stopped) this.launch(r.reclaimed, until);
+        this.wake();
+      });
     this.inflight.add(p);
+  }
+
+  /**
+   * For a run whose job this node claimed again while the result was being committed (RunningJob.reclaimed): the end
+   * of that claim's lease, renewed, if this node still holds it; else undefined. A result committed after that claim
+   * (this node's lease had lapsed before the commit) cleared the lease and stands; starting the job again would repeat
+   * its outside work. Undefined when no claim came meanwhile, or the renewal fails (the lease then runs out and the
+   * job is claimed again).
+   */
+  private async reclaimedLease(r: RunningJob): Promise<number | undefined> {
+    if (!r.reclaimed || this.stopped) return undefined;
+    const until = this.now() + this.opts.leaseMs;
+    try {
+      const held = await this.opts.store.extendLeases([r.reclaimed.id], this.opts.owner, until);
+      return held.includes(r.reclaimed.id) ? until : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** A job passed on: due now for the other claimers, for this one from `until` (store/job-passing.ts). */

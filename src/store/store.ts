@@ -289,8 +289,9 @@ export interface ClaimOptions {
 export interface JobKindStats {
   /**
    * Waiting for a worker: ready, runAt <= now, no lease running, and not held behind an older job of its order key;
-   * what claimJobs would hand out at `now`. A job whose lease expired (its node died or lost it) counts here again,
-   * due since its lease ended.
+   * what claimJobs would hand out at `now` to some claimer (a job passed on counts here, though held back from the
+   * claimers that passed it on). A job whose lease expired (its node died or lost it) counts here again, due since its
+   * lease ended.
    */
   due: number;
   /** In progress: ready with a lease that has not expired (leaseExpiresAt >= now; runAt is then the lease's end). */
@@ -361,7 +362,8 @@ export interface Store {
   /**
    * Claim up to `limit` ready jobs of the given kinds whose runAt <= now and that are not leased (or whose lease
    * expired), in one atomic conditional update: sets leaseOwner, leaseExpiresAt = now + leaseMs, attempts + 1,
-   * firstAttemptAt (if null). A job whose orderKey has an older ready job is not claimable. PostgreSQL: SKIP LOCKED.
+   * firstAttemptAt (if null). A job whose orderKey has an older ready job is not claimable, nor one held back from
+   * `owner` (Job.passedOn: passed on by it, until the hold ends). PostgreSQL: SKIP LOCKED.
    */
   claimJobs(opts: ClaimOptions): Promise<Job[]>;
 

@@ -317,3 +317,48 @@ describe('JobRunner: a job passed on to other nodes', () => {
     expect(ran).toEqual(['A', 'B']);
   });
 });
+
+describe('JobRunner: a job due again before its result\'s commit has answered', () => {
+  it('runs it again once that answer arrives, rather than leaving it leased and idle until its lease runs out', async () => {
+    // A node joining a round of passes (store/job-passing.ts) is held back only until the round's end, which may be
+    // a few ms away; any retry due sooner than a slow commit answers does the same. This node's next claim then
+    // takes the job while the run that passed it on still waits for its commit's answer.
+    const committer = new GroupCommitter(store);
+    await store.write([{ jobs: [{ kind: 'mo', refId: 7 }] }]);
+    const [first] = (await store.claimJobs({ kinds: ['mo'], owner: 'C/mo', leaseMs: 5_000, limit: 10, now: Date.now() })).filter((j) => j.refId === 7);
+    const t = Date.now();
+    await store.write([{ job: { jobId: first!.id, owner: 'C/mo', outcome: 'retry', runAt: t, error: 'account x is not in this node\'s configuration', passOn: { owners: ['C/mo'], until: t + 150 } } }]);
+    const { logger, lines } = captureLogs('warn');
+    const runs: number[] = [];
+    const step: Step = {
+      name: 'mo',
+      kinds: ['mo'],
+      concurrency: 4,
+      retrySchedule: schedule(['1h'], '2h'),
+      async run() {
+        runs.push(Date.now());
+        // Lacking the account the first time (joins C's round, which ends within 150 ms); knowing it afterwards.
+        return runs.length === 1 ? { type: 'retry', runAt: Date.now() + 3_600_000, error: 'account x is not in this node\'s configuration', passOn: true } : { type: 'done' };
+      },
+    };
+    let slow = true;
+    const slowFirstAnswer: RunnerOptions['commit'] = async (u) => {
+      const res = await committer.submit(u);
+      if (slow) {
+        slow = false;
+        await new Promise((r) => setTimeout(r, 600));
+      }
+      return res;
+    };
+    const runner = new JobRunner(step, { ...runnerOptions({ store, commit: slowFirstAnswer, owner: 'A/mo', leaseMs: 6_000 }), log: logger });
+    const started = Date.now();
+    runner.start();
+    const done = await eventually(async () => (await store.listJobs({ kind: 'mo' })).find((j) => j.refId === 7 && j.state === 'done'), 4_000, 'the job done');
+    await runner.stop();
+    expect(runs).toHaveLength(2);
+    // Right after the first commit's answer (600 ms), not after the 6 s lease of the claim that took it meanwhile.
+    expect(runs[1]! - started).toBeLessThan(2_000);
+    expect(done.leaseOwner ?? null).toBeNull();
+    expect(lines.map((l) => l.msg)).toEqual([]);
+  });
+});
