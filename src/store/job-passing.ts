@@ -20,9 +20,9 @@
  *   would need rows kept and cleaned up for the same result).
  *
  * The hold names the claimer (ClaimOptions.owner: node id and step), which is the node for the job: a job's kind is
- * claimed by one step per node. passed_by is a JSON array and the claim looks for the owner's JSON string in it:
- * another owner whose name holds a double quote could contain that text, which would only hold the node back for one
- * round. Both columns are read on rows the claim reads anyway (jobs_claim leads it to them, state, lease and order key
+ * claimed by one step per node. passed_by is a JSON array and the claim looks for the owner's JSON string in it,
+ * quotes included, so one owner's text cannot match inside another's: node.id holds no quote or backslash (config
+ * schema, queue-and-nodes.ts). Both columns are read on rows the claim reads anyway (jobs_claim leads it to them, state, lease and order key
  * are checked on the same rows): no index changes, and the test costs nothing while no job was passed on.
  */
 import { sql, type RawBuilder } from 'kysely';
