@@ -10,7 +10,7 @@ import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { MT_STATE_RANK } from '../core/message.ts';
 import type { JobResolution, MtPatch } from './store.ts';
 import type { Database } from './schema.ts';
-import { passedColumns } from './job-passing.ts';
+import { notAnAttempt, passedColumns } from './job-passing.ts';
 
 type Conn = Kysely<Database>;
 
@@ -59,7 +59,7 @@ export async function resolveJobsBatch(
         const error = j.outcome === 'done' ? null : j.error;
         const p = passedColumns(j);
         return sql`(${j.jobId}::bigint, ${j.owner}::text, ${j.outcome}::text, ${runAt}::bigint, ${error}::text,
-          ${p.passed_by}::text, ${p.passed_until}::bigint)`;
+          ${p.passed_by}::text, ${p.passed_until}::bigint, ${notAnAttempt(j)}::int)`;
       }),
     );
     const r = await sql<{ id: number; kind: string }>`
@@ -71,8 +71,9 @@ export async function resolveJobsBatch(
         lease_expires_at = NULL,
         passed_by = v.passed_by,
         passed_until = v.passed_until,
+        attempts = j.attempts - v.not_an_attempt,
         updated_at = ${now}
-      FROM (VALUES ${values}) AS v(id, owner, outcome, run_at, error, passed_by, passed_until)
+      FROM (VALUES ${values}) AS v(id, owner, outcome, run_at, error, passed_by, passed_until, not_an_attempt)
       WHERE j.id = v.id AND j.lease_owner = v.owner AND j.state = 'ready'
       RETURNING j.id, j.kind`.execute(conn);
     out.push(...r.rows.map((row) => ({ id: Number(row.id), kind: row.kind })));

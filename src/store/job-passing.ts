@@ -35,6 +35,16 @@ export function passedColumns(job: JobResolution): { passed_by: string | null; p
   return p ? { passed_by: JSON.stringify(p.owners), passed_until: p.until } : { passed_by: null, passed_until: null };
 }
 
+/**
+ * 1 when the resolution passes the job on, else 0: what the write takes back off `attempts`, which the claim raised.
+ * Passing a job on tries nothing, so it is no attempt: counted, it would show the node that does run the job as
+ * attempt 3 in the message's events, push its retry schedule toward the long delays and toward maxAttempts. A job
+ * passed on again and again is still bounded, by its schedule's maxAge (pipeline/not-configured-here.ts).
+ */
+export function notAnAttempt(job: JobResolution): 0 | 1 {
+  return job.outcome === 'retry' && job.passOn ? 1 : 0;
+}
+
 /** A job row's hold, if it has one. */
 export function passedOnFromRow(passedBy: string | null | undefined, passedUntil: number | null | undefined): PassedOn | undefined {
   if (passedBy === null || passedBy === undefined || passedUntil === null || passedUntil === undefined) return undefined;

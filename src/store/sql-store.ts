@@ -31,7 +31,7 @@ import { BLOB_TOUCH_INTERVAL_MS, BlobCache, StoredDigests } from './blob-cache.t
 import * as parked from './parked-reports.ts';
 import { hasDuplicates, inRounds, patchMtsBatch, resolveJobsBatch } from './batch-updates.ts';
 import { claimIdempotencyKeys } from './idempotency.ts';
-import { claimableFor, notHeldFrom, passedColumns } from './job-passing.ts';
+import { claimableFor, notAnAttempt, notHeldFrom, passedColumns } from './job-passing.ts';
 import { jobStats } from './job-stats.ts';
 import { insertLooseEvents } from './loose-events.ts';
 import { eventsOf, jobsWhere, mtById, readMtStatus } from './message-reads.ts';
@@ -195,7 +195,7 @@ export class KyselyStore implements SqlStore {
         job.outcome === 'done'
           ? { ...base, state: 'done' }
           : job.outcome === 'retry'
-            ? { ...base, run_at: job.runAt, last_error: job.error }
+            ? { ...base, run_at: job.runAt, last_error: job.error, attempts: sql<number>`attempts - ${notAnAttempt(job)}` }
             : { ...base, state: 'dead', last_error: job.error };
       const row = await conn
         .updateTable('jobs')

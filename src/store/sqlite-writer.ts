@@ -10,7 +10,7 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import { MT_STATE_RANK } from '../core/message.ts';
 import { planClaims, settleClaim } from './idempotency.ts';
-import { passedColumns } from './job-passing.ts';
+import { notAnAttempt, passedColumns } from './job-passing.ts';
 import type { Part } from '../core/message.ts';
 import type { IdempotencyClaim, IdempotencyHit, MtPatch, WriteUnit } from './store.ts';
 import { anchored, claimsInIdOrder, lostFlags, requiredPatchesInIdOrder, resolutionsInIdOrder } from './write-plan.ts';
@@ -32,7 +32,7 @@ const JOB_UPDATE = {
   done: `UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL, updated_at = @now, state = 'done',
          passed_by = NULL, passed_until = NULL WHERE id = @id AND lease_owner = @owner AND state = 'ready' RETURNING id, kind`,
   retry: `UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL, updated_at = @now, run_at = @runAt,
-          last_error = @error, passed_by = @passedBy, passed_until = @passedUntil
+          last_error = @error, passed_by = @passedBy, passed_until = @passedUntil, attempts = attempts - @notAnAttempt
           WHERE id = @id AND lease_owner = @owner AND state = 'ready' RETURNING id, kind`,
   dead: `UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL, updated_at = @now, state = 'dead',
          last_error = @error, passed_by = NULL, passed_until = NULL
@@ -289,6 +289,7 @@ export class SqliteBatchWriter {
         const p = passedColumns(job);
         params.passedBy = p.passed_by;
         params.passedUntil = p.passed_until;
+        params.notAnAttempt = notAnAttempt(job);
       } else if (job.outcome === 'dead') {
         params.error = job.error;
       }

@@ -56,7 +56,7 @@ export interface Job {
 
 /**
  * A job passed on (JobResolution 'retry' with passOn): due for the other claimers at its runAt, for these `owners`
- * only from `until` (store/job-passing.ts).
+ * only from `until` (store/job-passing.ts). Not an attempt: writing it takes back the claim's `attempts + 1`.
  */
 export interface PassedOn {
   owners: readonly string[];

@@ -47,6 +47,8 @@ describe.each(storeBackends('mmsgate-job-passing'))('jobs passed on, on %s', (_b
     expect(await store.write([{ job: passOn(taken[2]!, 'A/submit', T0 + 5) }])).toEqual([{ applied: true }]);
     const [stored] = await store.listJobs({ refId, limit: 1 });
     expect(stored).toMatchObject({ runAt: T0 + 5, leaseOwner: null, passedOn: { owners: ['A/submit'], until: T0 + 5 + HOLD } });
+    // Passing a job on tried nothing: no attempt counted (the claim's count is taken back), on every write path.
+    expect((await store.listJobs({ refId })).map((j) => j.attempts)).toEqual([0, 0, 0]);
 
     // Due at once, for anyone but A: A's runner sleeps until the hold ends instead of claiming in a loop.
     expect(await claim('A/submit', T0 + 10)).toEqual([]);
@@ -68,12 +70,15 @@ describe.each(storeBackends('mmsgate-job-passing'))('jobs passed on, on %s', (_b
     // B takes them; B's own results (a done, a retry, a plain retry alone) end the hold.
     const byB = await claim('B/submit', T0 + 20);
     expect(ids(byB)).toEqual(ids(taken));
+    expect(byB.map((j) => j.attempts)).toEqual([1, 1, 1]);
     await store.write([
       { job: { jobId: byB[0]!.id, owner: 'B/submit', outcome: 'done' } },
       { job: { jobId: byB[1]!.id, owner: 'B/submit', outcome: 'retry', runAt: T0 + 100, error: 'HTTP 503' } },
     ]);
     await store.write([{ job: { jobId: byB[2]!.id, owner: 'B/submit', outcome: 'retry', runAt: T0 + 100, error: 'HTTP 503' } }]);
     expect((await store.listJobs({ refId })).map((j) => j.passedOn)).toEqual([undefined, undefined, undefined]);
+    // B's were attempts: they count.
+    expect((await store.listJobs({ refId })).map((j) => j.attempts)).toEqual([1, 1, 1]);
     expect(ids(await claim('A/submit', T0 + 100))).toEqual(ids(byB.slice(1)));
   });
 
@@ -84,7 +89,7 @@ describe.each(storeBackends('mmsgate-job-passing'))('jobs passed on, on %s', (_b
     await store.write([{ job: passOn(job!, 'A/submit', T0) }]);
     expect((await claim('A/submit', T0 + HOLD - 1)).filter((j) => j.refId === refId)).toEqual([]);
     const [again] = (await claim('A/submit', T0 + HOLD)).filter((j) => j.refId === refId);
-    expect(again).toMatchObject({ id: job!.id, attempts: 2, firstAttemptAt: T0 });
+    expect(again).toMatchObject({ id: job!.id, attempts: 1, firstAttemptAt: T0 });
     // The old round is over: a new one starts, with a hold of its own.
     expect(passedOnAgain(again!, 'A/submit', T0 + 2 * HOLD, T0 + HOLD)).toEqual({ owners: ['A/submit'], until: T0 + 2 * HOLD });
   });
