@@ -6,7 +6,7 @@
  * (https://www.sqlite.org/pragma.html#pragma_synchronous); the API answers 200 only after such a commit, or after a
  * commit without the sync followed by a WAL sync of its own (sqlite-wal-sync.ts, sqlite-dialect.ts).
  */
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import type { SyncFn } from './sqlite-wal-sync.ts';
@@ -27,11 +27,22 @@ export interface SqliteOptions {
   walSyncFn?: SyncFn;
 }
 
+/**
+ * Owner-only modes for what the store creates: the database holds customers' numbers and message content, and the
+ * usual umask (022) would leave it world-readable. SQLite gives the -wal and -shm files the database file's mode.
+ * An existing file or folder keeps the mode it has (an operator may have chosen a group for backups).
+ */
+const DIR_MODE = 0o700;
+const FILE_MODE = 0o600;
+
 /** Open the file (creating parent directories) with the pragmas the store relies on. */
 export function openSqliteDatabase(opts: SqliteOptions): BetterSqlite3.Database {
   const memory = opts.path === ':memory:';
   const file = memory ? ':memory:' : resolve(opts.path);
-  if (!memory) mkdirSync(dirname(file), { recursive: true });
+  if (!memory) {
+    mkdirSync(dirname(file), { recursive: true, mode: DIR_MODE });
+    closeSync(openSync(file, 'a', FILE_MODE)); // creates it with that mode if missing; never truncates
+  }
   const db = new BetterSqlite3(file);
   db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
   if (!memory) db.pragma('journal_mode = WAL');
