@@ -47,16 +47,11 @@ export function openSqliteDatabase(opts: SqliteOptions): BetterSqlite3.Database 
   const file = memory ? ':memory:' : resolve(opts.path);
   const created = !memory && !existsSync(file);
   if (!memory) mkdirSync(dirname(file), { recursive: true, mode: DIR_MODE });
-  let db: BetterSqlite3.Database;
-  try {
-    db = new BetterSqlite3(file);
-  } catch (err) {
-    // SQLite's own message ("unable to open database file") names neither the file nor the cause.
-    throw new Error(`cannot open the SQLite store ${file}: ${(err as Error).message} (is its folder writable by this user?)`, { cause: err });
-  }
+  const db = withFileNamed(file, () => new BetterSqlite3(file));
   if (created) chmodSync(file, FILE_MODE); // still empty: the WAL and its pages come with the pragmas below
   db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
-  if (!memory) db.pragma('journal_mode = WAL');
+  // The first write (SQLite opens a file it cannot write read-only, and fails only here).
+  if (!memory) withFileNamed(file, () => db.pragma('journal_mode = WAL'), () => db.close());
   db.pragma('synchronous = FULL');
   // 64 MiB page cache: index pages of the hot tables (jobs, events) stay in memory under a steady accept load.
   db.pragma('cache_size = -65536');
@@ -65,3 +60,13 @@ export function openSqliteDatabase(opts: SqliteOptions): BetterSqlite3.Database 
   return db;
 }
 
+
+/** Runs `fn`; a failure names the file: SQLite's own message ("unable to open database file") names neither it nor the cause. */
+function withFileNamed<T>(file: string, fn: () => T, cleanup?: () => void): T {
+  try {
+    return fn();
+  } catch (err) {
+    cleanup?.();
+    throw new Error(`cannot open the SQLite store ${file}: ${(err as Error).message} (are the file and its folder writable by this user?)`, { cause: err });
+  }
+}

@@ -6,7 +6,7 @@
  * other process it is not the last.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -58,5 +58,12 @@ describe('the SQLite files a gateway creates', () => {
     expect((await send(gw.url, simpleMt('15551230001'))).status).toBe(200);
     expect(existsSync(`${db}-wal`), 'the WAL is still there').toBe(true);
     expect(existsSync(`${db}-shm`), 'the shared-memory index is still there').toBe(true);
+  });
+
+  it('that cannot be opened make the start fail with the file named', async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'mmsgate-open-'));
+    const db = path.join(dir, 'mmsgate.db');
+    mkdirSync(db); // a folder where the file should be: SQLite says only "unable to open database file"
+    await expect(startTestGateway({}, { dir, dbFile: db })).rejects.toThrow(`cannot open the SQLite store ${db}`);
   });
 });
