@@ -8,6 +8,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { newRequestId } from '../core/ids.ts';
 import { ApiError } from '../core/errors.ts';
+import { DrainDeadlines } from './drain-deadlines.ts';
 import { createSendFastPath, isApiPath, routedPath } from './send-fast-path.ts';
 import { ANSWERED_BY_PARSER, bodyPending, clientErrorOf, CONTINUE_DEFERRED, errorReply, requestIdOf } from './replies.ts';
 import type { GatewayContext } from './context.ts';
@@ -40,6 +41,8 @@ export function buildApp(ctx: GatewayContext, opts: { logRequests?: boolean; liv
   const sendFastPath = createSendFastPath(ctx, { logRequests });
   /** listen.tls: raw connections whose TLS handshake has not finished (see the server factory). */
   const handshaking = new Set<Socket>();
+  /** Request deadlines once the server closes (node:http's own checks stop then). */
+  let drainDeadlines: DrainDeadlines | undefined;
   const fastRequest = sendFastPath.request;
   const app = Fastify({
     loggerInstance: ctx.log as unknown as FastifyBaseLogger,
@@ -64,6 +67,13 @@ export function buildApp(ctx: GatewayContext, opts: { logRequests?: boolean; liv
       const server = tls
         ? createHttpsServer({ ...options, cert: tls.cert, key: tls.key, minVersion: tls.minVersion, handshakeTimeout }, onRequest)
         : createServer(options, onRequest);
+      drainDeadlines = new DrainDeadlines(server, {
+        tls: tls !== undefined,
+        headersTimeout,
+        requestTimeout,
+        intervalMs: options.connectionsCheckingInterval,
+        answer: (err, socket) => answerClientError(ctx, err, socket),
+      });
       if (tls) {
         // Connections still in their handshake are not node:http's yet, so closing the server would wait for them:
         // the preClose hook below ends them.
@@ -97,6 +107,7 @@ export function buildApp(ctx: GatewayContext, opts: { logRequests?: boolean; liv
 
   app.addHook('preClose', (done) => {
     for (const s of handshaking) s.destroy();
+    drainDeadlines?.startDrain();
     done();
   });
 
