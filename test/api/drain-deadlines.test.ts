@@ -3,30 +3,19 @@
  * stops its deadline checks when the server closes, so without a check of the gateway's own a client that stalls
  * its upload (or its headers) during a SIGTERM would keep the node from ever exiting.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { AUTH, simpleMt, startTestGateway, type TestGateway } from '../support/gateway.ts';
-import { RawConnection, sendHead } from './raw-http.ts';
+import { describe, expect, it } from 'vitest';
+import { AUTH, simpleMt } from '../support/gateway.ts';
+import { rawGatewayPerTest, sendHead } from './raw-http.ts';
 
 const HEADERS_TIMEOUT = 1000;
 const REQUEST_TIMEOUT = 2000;
 
-let gw: TestGateway | undefined;
-const open: RawConnection[] = [];
-afterEach(async () => {
-  for (const c of open.splice(0)) c.destroy();
-  await gw?.stop();
-  gw = undefined;
-});
-
-async function connect(): Promise<RawConnection> {
-  const c = await RawConnection.open(Number(new URL(gw!.url).port));
-  open.push(c);
-  return c;
-}
+const fixture = rawGatewayPerTest();
+const connect = () => fixture.connection();
 
 describe('stopping with requests still arriving', () => {
   it('answers a stalled upload and stalled headers 408 by their deadlines and then stops', async () => {
-    gw = await startTestGateway({ api: { headersTimeout: `${HEADERS_TIMEOUT}ms`, requestTimeout: `${REQUEST_TIMEOUT}ms` } });
+    const gw = await fixture.start({ api: { headersTimeout: `${HEADERS_TIMEOUT}ms`, requestTimeout: `${REQUEST_TIMEOUT}ms` } });
     const mt = simpleMt('15551230001');
     const body = await connect();
     await body.write(sendHead({ auth: AUTH, contentType: mt.contentType, contentLength: mt.body.length, extra: { 'X-Request-Id': 'stalled-body' } }));
@@ -46,11 +35,10 @@ describe('stopping with requests still arriving', () => {
     await Promise.race([stopping, new Promise((r) => setTimeout(r, REQUEST_TIMEOUT * 3))]);
     expect(stoppedAt, 'the gateway stopped').toBeDefined();
     expect(stoppedAt! - started).toBeLessThan(REQUEST_TIMEOUT * 3);
-    gw = undefined;
   });
 
   it('waits for an upload that goes on within its deadline, and answers it', async () => {
-    gw = await startTestGateway({ api: { headersTimeout: `${HEADERS_TIMEOUT}ms`, requestTimeout: `${REQUEST_TIMEOUT}ms` } });
+    const gw = await fixture.start({ api: { headersTimeout: `${HEADERS_TIMEOUT}ms`, requestTimeout: `${REQUEST_TIMEOUT}ms` } });
     const mt = simpleMt('15551230001');
     const conn = await connect();
     await conn.write(sendHead({ auth: AUTH, contentType: mt.contentType, contentLength: mt.body.length }));
@@ -63,6 +51,5 @@ describe('stopping with requests still arriving', () => {
     expect(r.status, r.body).toBe(503);
     expect(JSON.parse(r.body).code).toBe('SHUTTING_DOWN');
     await stopping;
-    gw = undefined;
   });
 });

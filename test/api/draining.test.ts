@@ -5,9 +5,8 @@
  * the absolute form (`http://host/mms/v2/send`, RFC 9112 §3.2.2); neither starts with `/mms/`, and neither is taken
  * by the send fast path, which serves the raw `/mms/v2/send` itself.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { RawConnection, type RawResponse } from './raw-http.ts';
-import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { describe, expect, it } from 'vitest';
+import { rawGatewayPerTest, type RawResponse } from './raw-http.ts';
 
 /** Request-targets the router sends to an API route although their raw text does not start with `/mms/`. */
 const ROUTED_FORMS: [string, string][] = [
@@ -26,19 +25,8 @@ const ROUTED_FORMS: [string, string][] = [
  */
 const UNROUTED_FORMS = ['//mms/v2/send', 'http://127.0.0.1//mms/v2/send'];
 
-let gw: TestGateway | undefined;
-const open: RawConnection[] = [];
-afterEach(async () => {
-  for (const c of open.splice(0)) c.destroy();
-  await gw?.stop();
-  gw = undefined;
-});
-
-async function connect(): Promise<RawConnection> {
-  const c = await RawConnection.open(Number(new URL(gw!.url).port));
-  open.push(c);
-  return c;
-}
+const fixture = rawGatewayPerTest();
+const connect = () => fixture.connection();
 
 const head = (method: string, target: string): string =>
   `${method} ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/mixed; boundary=b\r\nContent-Length: 0\r\n\r\n`;
@@ -48,7 +36,7 @@ const head = (method: string, target: string): string =>
  * stopping server waits for it: each request's first byte goes out before the stop, the rest after it.
  */
 async function answersWhileDraining(requests: [string, string][]): Promise<RawResponse[]> {
-  gw = await startTestGateway();
+  const gw = await fixture.start();
   const conns = await Promise.all(requests.map(() => connect()));
   await Promise.all(conns.map((c, i) => c.write(head(...requests[i]!).slice(0, 1))));
   await new Promise((r) => setTimeout(r, 50)); // the server has read the first bytes
@@ -61,7 +49,7 @@ async function answersWhileDraining(requests: [string, string][]): Promise<RawRe
 
 describe('a draining node', () => {
   it('is reached by each request-target form on a running node (no credentials: 401, not 404)', async () => {
-    gw = await startTestGateway();
+    await fixture.start();
     for (const [method, target] of ROUTED_FORMS) {
       const c = await connect();
       await c.write(head(method, target));

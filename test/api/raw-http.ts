@@ -3,7 +3,7 @@
  * to the upload, `Connection` handling, interim 1xx answers, and when the server closes.
  */
 import { connect, type Socket } from 'node:net';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 
 /** One answer as read off the wire. */
@@ -176,6 +176,31 @@ export function rawGatewayFixture(config: Parameters<typeof startTestGateway>[0]
   });
   return {
     gw: () => gw!,
+    async connection() {
+      const c = await RawConnection.open(Number(new URL(gw!.url).port));
+      open.push(c);
+      return c;
+    },
+  };
+}
+
+/**
+ * A gateway per test, for tests that stop it (draining): `start(config)` in the test, and after each test every
+ * connection opened through `connection()` is closed and the gateway stopped (if the test has not).
+ */
+export function rawGatewayPerTest(): { start(config?: Parameters<typeof startTestGateway>[0]): Promise<TestGateway>; connection(): Promise<RawConnection> } {
+  let gw: TestGateway | undefined;
+  const open: RawConnection[] = [];
+  afterEach(async () => {
+    for (const c of open.splice(0)) c.destroy();
+    await gw?.stop();
+    gw = undefined;
+  });
+  return {
+    async start(config) {
+      gw = await startTestGateway(config);
+      return gw;
+    },
     async connection() {
       const c = await RawConnection.open(Number(new URL(gw!.url).port));
       open.push(c);

@@ -5,19 +5,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.ts';
+import { configIssues } from './config-issues.ts';
 
 const HOW = '(a bare number is milliseconds: write 10s for ten seconds)';
 const operator = (mm7: Record<string, unknown>) => ({ id: 78, type: 'mm7', mm7: { url: 'http://mmsc.example/mm7', ...mm7 } });
 
-/** The lines of the ConfigError for `raw`, without the "invalid configuration:" heading. */
-function issues(raw: Record<string, unknown>): string[] {
-  try {
-    loadConfig({ raw: raw as never });
-  } catch (e) {
-    return (e as Error).message.split('\n').slice(1);
-  }
-  return [];
-}
+const issues = configIssues;
 
 describe('a duration under its floor', () => {
   it.each([

@@ -6,15 +6,9 @@
 import { describe, expect, it } from 'vitest';
 import { defaultNodeId, loadConfig } from '../../src/config/load.ts';
 import { NODE_ID } from '../../src/config/queue-and-nodes.ts';
+import { configIssues } from './config-issues.ts';
 
-function issues(raw: Record<string, unknown>): string[] {
-  try {
-    loadConfig({ raw: raw as never });
-  } catch (e) {
-    return (e as Error).message.split('\n').slice(1);
-  }
-  return [];
-}
+const issues = configIssues;
 
 describe('node.id', () => {
   it.each(['mmsc-01', 'dc1.node_2', 'a', 'host:8080', 'N'.repeat(64)])('%s is accepted as given', (id) => {
