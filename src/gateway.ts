@@ -12,6 +12,7 @@ import { schedule as makeSchedule, type RetrySchedule } from './core/retry-polic
 import { Authenticator } from './api/auth.ts';
 import { buildApp } from './api/app.ts';
 import { accountSendGates } from './api/account-rate-limit.ts';
+import { AccountBook } from './api/account-book.ts';
 import { DryRunSlots } from './api/dry-run-slots.ts';
 import type { ApiAccount, GatewayContext } from './api/context.ts';
 import type { Connector, SubmitRequest } from './operators/connector.ts';
@@ -52,6 +53,13 @@ export interface Gateway {
    * without a restart). Throws a ConfigError, keeping the current ones, when the files cannot be used.
    */
   reloadTls(): void;
+  /**
+   * Serve these accounts from now on (`mmsgate serve` on SIGHUP): added ones can send at once, removed ones are
+   * refused from the next request, changed passwords, mtConfigs, numbers, webhook secrets and send limits hold for
+   * every request and job from then on. Messages already accepted keep their account and mtConfig names; a job whose
+   * account or mtConfig is gone is passed on like any other one this node's configuration lacks.
+   */
+  reloadAccounts(accounts: LoadedConfig['accounts']): void;
 }
 
 export interface StartOptions {
@@ -107,16 +115,14 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
   };
   const nodeId = config.nodeId;
 
-  const accounts = config.accounts as unknown as ApiAccount[];
-  const accountById = new Map(accounts.map((a) => [a.id, a]));
-  const owners = new Map<string, { accountId: string; moUrl: string | undefined }>();
-  for (const a of accounts) for (const n of a.numbers) owners.set(n.number, { accountId: a.id, moUrl: n.moUrl });
-  const reportUrlFor = (accountId: string, mtConfig: string) => accountById.get(accountId)?.mtConfigs[mtConfig]?.reportUrl;
-  const secretsFor = (accountId: string) => accountById.get(accountId)?.webhookSecrets ?? [];
+  // Replaced on a reload (reloadAccounts): every lookup below goes through the book, never a copy of it.
+  const book = new AccountBook(config.accounts as unknown as ApiAccount[]);
+  const reportUrlFor = (accountId: string, mtConfig: string) => book.reportUrlFor(accountId, mtConfig);
+  const secretsFor = (accountId: string) => book.secretsFor(accountId);
   const configured: ConfiguredHere = {
     operator: (id) => config.operators.some((o) => o.id === id),
-    account: (id) => accountById.has(id),
-    mtConfig: (id, name) => Object.hasOwn(accountById.get(id)?.mtConfigs ?? {}, name),
+    account: (id) => book.get(id) !== undefined,
+    mtConfig: (id, name) => book.hasMtConfig(id, name),
   };
 
   const storeLog = (msg: string, extra?: object) => log.info(extra ?? {}, msg);
@@ -157,7 +163,7 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
     runners.forEach((r) => (kinds.length === 0 || r.kinds.some((k) => kinds.includes(k))) && r.wake());
   const mtIds = new IdAllocator((n) => store.reserveIds('mt', n));
   const moIds = new IdAllocator((n) => store.reserveIds('mo', n), 100);
-  const sink = new PipelineInboundSink({ store, commit, moIds, nodeId, ownerOf: (n) => owners.get(n), reportUrlFor, log: (msg, extra) => log.warn(extra ?? {}, msg) });
+  const sink = new PipelineInboundSink({ store, commit, moIds, nodeId, ownerOf: (n) => book.ownerOf(n), reportUrlFor, log: (msg, extra) => log.warn(extra ?? {}, msg) });
   const parkedSweeper = startParkedReportSweeper(sink, { log: storeLog });
 
   const dispatcher = new WebhookDispatcher(
@@ -240,14 +246,18 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
   }
 
   let draining = false;
+  const liveNodes = () => heartbeat.liveNodes();
+  // accounts[].maxSendsPerSecond is a limit for the whole cluster, split like the operators' limits.
+  let sendGates = accountSendGates(config.accounts, liveNodes);
   const ctx: GatewayContext = {
     config,
     nodeId,
     log,
     store,
-    auth: new Authenticator<ApiAccount>(accounts, config.api.authCacheTtl),
-    // accounts[].maxSendsPerSecond is a limit for the whole cluster, split like the operators' limits.
-    sendGates: accountSendGates(config.accounts, () => heartbeat.liveNodes()),
+    auth: new Authenticator<ApiAccount>(book.all(), config.api.authCacheTtl),
+    get sendGates() {
+      return sendGates;
+    },
     mtIds,
     commit,
     sink,
@@ -262,11 +272,14 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
   } else if (config.sandbox.enabled && !config.sandboxDefaults && !isLoopbackHost(config.listen.host)) {
     log.warn({ host: config.listen.host }, 'sandbox.enabled on a non-loopback address: /sandbox takes no credentials (anyone who can reach it can read handset copies and inject MOs)');
   }
-  for (const a of config.accounts) {
-    for (const [name, mtc] of Object.entries(a.mtConfigs)) {
-      if (!mtc.reportUrl) log.warn({ account: a.id, mtConfig: name }, 'mtConfig has no reportUrl: delivery reports of its messages are not sent');
+  const warnMissingReportUrls = (accounts: readonly ApiAccount[]) => {
+    for (const a of accounts) {
+      for (const [name, mtc] of Object.entries(a.mtConfigs)) {
+        if (!mtc.reportUrl) log.warn({ account: a.id, mtConfig: name }, 'mtConfig has no reportUrl: delivery reports of its messages are not sent');
+      }
     }
-  }
+  };
+  warnMissingReportUrls(book.all());
   /** What the gateway holds open besides the HTTP server and the runners. */
   const closeResources = async (): Promise<void> => {
     unsubscribe();
@@ -316,6 +329,14 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
     store,
     config,
     url: address,
+    reloadAccounts(accounts) {
+      if (stopping) throw new Error('the gateway is stopping: nothing to reload');
+      const next = accounts as unknown as ApiAccount[];
+      book.replace(next);
+      ctx.auth.replaceAccounts(next);
+      sendGates = accountSendGates(next, liveNodes, undefined, sendGates);
+      warnMissingReportUrls(next);
+    },
     reloadTls() {
       const tls = config.listen.tls;
       if (!tls || !config.listenTls) throw new ConfigError('listen.tls is not configured: nothing to reload');

@@ -16,7 +16,11 @@ import type { BodyGate } from './multipart-request.ts';
 
 /** One account's gate: lets the send read its body, or refuses it with 429 RATE_LIMITED. */
 export class AccountSendGate implements BodyGate {
-  constructor(private readonly bucket: SharedTokenBucket) {}
+  constructor(
+    private readonly bucket: SharedTokenBucket,
+    /** The account's maxSendsPerSecond and sendBurst, as one text (a reload keeps a gate whose settings stay). */
+    readonly settings: string = '',
+  ) {}
 
   admit(): void {
     const waitMs = this.bucket.tryTake();
@@ -28,23 +32,31 @@ export class AccountSendGate implements BodyGate {
 
 /**
  * The gates of the accounts that have a limit, by account id; undefined when none has, so that the send path then
- * checks one property and allocates nothing.
+ * checks one property and allocates nothing. `previous` (a configuration reload): an account whose limit is
+ * unchanged keeps its gate, and with it the tokens it has used, so a reload opens no burst.
  */
 export function accountSendGates(
   accounts: readonly Pick<AccountConfig, 'id' | 'maxSendsPerSecond' | 'sendBurst'>[],
   liveNodes: () => number,
   now?: () => number,
+  previous?: ReadonlyMap<string, AccountSendGate>,
 ): ReadonlyMap<string, AccountSendGate> | undefined {
   const gates = new Map<string, AccountSendGate>();
   for (const a of accounts) {
     if (a.maxSendsPerSecond === undefined) continue;
+    const settings = `${a.maxSendsPerSecond}/${a.sendBurst ?? ''}`;
+    const kept = previous?.get(a.id);
+    if (kept && kept.settings === settings) {
+      gates.set(a.id, kept);
+      continue;
+    }
     const bucket = new SharedTokenBucket({
       limit: a.maxSendsPerSecond,
       liveNodes,
       ...(a.sendBurst !== undefined ? { burst: a.sendBurst } : {}),
       ...(now ? { now } : {}),
     });
-    gates.set(a.id, new AccountSendGate(bucket));
+    gates.set(a.id, new AccountSendGate(bucket, settings));
   }
   return gates.size > 0 ? gates : undefined;
 }

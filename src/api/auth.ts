@@ -87,6 +87,8 @@ export class Authenticator<A extends AuthAccount> {
   private readonly salt = randomBytes(32).toString('base64');
   private readonly failureTtlMs: number;
   private readonly gate: DerivationGate;
+  /** Raised by replaceAccounts: a verification that began before it does not remember its answer. */
+  private generation = 0;
 
   constructor(
     accounts: readonly A[],
@@ -101,6 +103,19 @@ export class Authenticator<A extends AuthAccount> {
     this.refused = new ExpiringLru(limits.maxRefused ?? 10_000, now);
     this.failureTtlMs = limits.failureTtlMs ?? 60_000;
     this.gate = limits.gate ?? passwordChecks;
+  }
+
+  /**
+   * Authenticate against these accounts from now on (a configuration reload): every remembered answer is forgotten,
+   * so a changed password or a removed account holds from the next request and a credential refused a moment ago
+   * for an account that did not exist yet is checked again. Each credential in use then costs one key derivation.
+   */
+  replaceAccounts(accounts: readonly A[]): void {
+    this.generation++;
+    this.accounts.clear();
+    for (const a of accounts) this.accounts.set(a.id, a);
+    this.verified.clear();
+    this.refused.clear();
   }
 
   /** The account for a credential verified within the cache lifetime, without any key derivation; else undefined. */
@@ -127,11 +142,15 @@ export class Authenticator<A extends AuthAccount> {
 
   /** The key derivation behind a cache miss; remembers the answer either way. */
   private async verify(cred: Credentials, key: string): Promise<A> {
+    const generation = this.generation;
     const account = this.accounts.get(cred.user); // account IDs are case-sensitive
     // An unknown account costs the same derivation as a real one, so timing does not reveal which account IDs exist.
     const running = this.gate.tryRun(() => this.verifySecret(cred.pass, account?.passwordHash ?? DUMMY_HASH));
     if (running === undefined) throw new ApiError('RATE_LIMITED', { cause: 'new credentials are being checked', retryAfter: BUSY_RETRY_AFTER_S });
-    if (!(await running) || account === undefined) {
+    const ok = await running;
+    // The accounts were replaced while this derivation ran: its answer is about accounts no longer served.
+    if (generation !== this.generation) return this.verify(cred, key);
+    if (!ok || account === undefined) {
       this.refused.set(key, true, this.failureTtlMs);
       throw new ApiError('AUTH_INVALID');
     }

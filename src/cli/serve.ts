@@ -3,14 +3,15 @@
  * jobs in flight, release leases, close the store) so a restarted node resumes where it left off.
  */
 import { createServer } from 'node:net';
-import { loadConfig, ConfigError, SANDBOX_ACCOUNT } from '../config/load.ts';
-import { startGateway } from '../gateway.ts';
+import { changedSettings, loadConfig, ConfigError, SANDBOX_ACCOUNT, type LoadedConfig } from '../config/load.ts';
+import { startGateway, type Gateway } from '../gateway.ts';
 import { intOption, parseCommandLine, usageFailure, UsageError, type CliIo } from './args.ts';
 
 const SYNOPSIS = 'usage: mmsgate serve [--config FILE] [--port N] [--host H] [--data-dir DIR]';
 
 const USAGE = `${SYNOPSIS}
-  Runs the gateway until SIGTERM or SIGINT (SIGHUP reloads the TLS certificate).
+  Runs the gateway until SIGTERM or SIGINT. SIGHUP reloads the accounts from the configuration file and the TLS
+  certificate; other settings take effect at a restart.
   --config FILE   the YAML configuration (or $MMSGATE_CONFIG); without one, the sandbox on 127.0.0.1:8080
   --port N        listen on this port instead (0: any free one)
   --host H        listen on this address instead
@@ -64,11 +65,14 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
   let reload: (() => void) | undefined;
   process.on('SIGHUP', () => (reload ? reload() : io.stderr.write('mmsgate serve: SIGHUP while starting: nothing reloaded\n')));
   const gw = await startGateway(config);
+  let current = config;
   reload = () => {
-    if (!config.listenTls) {
-      gw.app.log.info('SIGHUP: nothing to reload (no listen.tls); the node keeps running');
+    if (!file && !config.listenTls) {
+      gw.app.log.info('SIGHUP: nothing to reload (no configuration file, no listen.tls); the node keeps running');
       return;
     }
+    if (file) current = reloadAccounts(gw, current, () => loadConfig({ file, port, host: values.host, dataDir: values['data-dir'] }));
+    if (!config.listenTls) return;
     try {
       gw.reloadTls();
       gw.app.log.info('TLS certificate and key reloaded');
@@ -100,6 +104,40 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   return -1;
+}
+
+/**
+ * SIGHUP: read the configuration file again and serve its accounts (Gateway.reloadAccounts). A file that no longer
+ * loads changes nothing (the error is logged, naming the key, and the node goes on as it was). Settings other than
+ * accounts are not applied while running: the ones that changed are named, to take effect at the next restart.
+ * Returns the configuration now in effect for accounts (the one to compare the next reload with).
+ */
+function reloadAccounts(gw: Gateway, current: LoadedConfig, load: () => LoadedConfig): LoadedConfig {
+  let next: LoadedConfig;
+  try {
+    next = load();
+  } catch (err) {
+    gw.app.log.error({ error: (err as Error).message }, 'SIGHUP: the configuration file does not load; nothing reloaded, the node goes on as it was');
+    return current;
+  }
+  try {
+    gw.reloadAccounts(next.accounts);
+  } catch (err) {
+    gw.app.log.error({ error: (err as Error).message }, 'SIGHUP: accounts not reloaded');
+    return current;
+  }
+  const before = new Set(current.accounts.map((a) => a.id));
+  const after = new Set(next.accounts.map((a) => a.id));
+  gw.app.log.info(
+    { accounts: after.size, added: [...after].filter((id) => !before.has(id)), removed: [...before].filter((id) => !after.has(id)) },
+    'accounts reloaded',
+  );
+  const pending = changedSettings(current, next);
+  if (pending.length > 0) {
+    gw.app.log.warn({ settings: pending }, 'SIGHUP: these settings changed in the configuration file and take effect at the next restart');
+  }
+  // Settings still compare with what is running: keep reporting them until a restart applies them.
+  return { ...next, settingsDigests: current.settingsDigests };
 }
 
 /** A port that is free right now on `host` (the OS picks it). */

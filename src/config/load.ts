@@ -5,7 +5,7 @@
  * and MO land in the gateway's own sandbox inbox).
  */
 import { readFileSync } from 'node:fs';
-import { X509Certificate } from 'node:crypto';
+import { hash, X509Certificate } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import { hostname } from 'node:os';
 import path from 'node:path';
@@ -34,6 +34,11 @@ export interface LoadedConfig extends Config {
   readonly sandboxDefaults: boolean;
   /** sandbox.enabled resolved: as set, else on only with the sandbox defaults. */
   readonly sandbox: { readonly enabled: boolean; readonly hosts: string[] };
+  /**
+   * A digest of each top-level setting as written (before secrets are hashed with fresh salts), accounts left out:
+   * what a reload compares to tell which settings changed (changedSettings).
+   */
+  readonly settingsDigests: Readonly<Record<string, string>>;
   /** listen.tls with the PEM files read (at start, so a missing file is a configuration error). */
   readonly listenTls?: { readonly cert: string; readonly key: string; readonly minVersion: 'TLSv1.2' | 'TLSv1.3' };
 }
@@ -113,7 +118,20 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   const tls = readFiles ? cfg.listen.tls : undefined;
   const listenTls = tls ? readListenTls(tls) : undefined;
   const sandbox = { enabled: cfg.sandbox.enabled ?? sandboxDefaults, hosts: cfg.sandbox.hosts };
-  return deepFreeze({ ...cfg, accounts, operators, storeUrl, nodeId, sandboxDefaults, sandbox, ...(listenTls ? { listenTls } : {}) }) as LoadedConfig;
+  const settingsDigests: Record<string, string> = {};
+  for (const [key, value] of Object.entries(cfg)) {
+    if (key !== 'accounts') settingsDigests[key] = hash('sha256', JSON.stringify(value ?? null, sortedKeys), 'base64');
+  }
+  return deepFreeze({ ...cfg, accounts, operators, storeUrl, nodeId, sandboxDefaults, sandbox, settingsDigests, ...(listenTls ? { listenTls } : {}) }) as LoadedConfig;
+}
+
+/**
+ * The top-level settings other than accounts that differ between two loads of a configuration (a reload applies
+ * accounts only; these wait for a restart).
+ */
+export function changedSettings(before: LoadedConfig, after: LoadedConfig): string[] {
+  const keys = new Set([...Object.keys(before.settingsDigests), ...Object.keys(after.settingsDigests)]);
+  return [...keys].filter((k) => before.settingsDigests[k] !== after.settingsDigests[k]).sort();
 }
 
 /**
@@ -233,4 +251,10 @@ export function defaultNodeId(host: string, port: number): string {
   const suffix = `-${port}`;
   const cleaned = host.replace(/[^A-Za-z0-9._:-]/g, '-').replace(/^[^A-Za-z0-9]+/, '');
   return `${(cleaned || 'node').slice(0, 64 - suffix.length)}${suffix}`;
+}
+
+/** JSON.stringify replacer: objects with their keys in order, so that keys moved around in the file change nothing. */
+function sortedKeys(_key: string, value: unknown): unknown {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
+  return Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }

@@ -29,6 +29,11 @@ export class ExpiringLru<V> {
     this.entries.set(key, { value, expiresAt: this.now() + ttlMs });
   }
 
+  /** Forget every entry (the accounts behind them changed). */
+  clear(): void {
+    this.entries.clear();
+  }
+
   get size(): number {
     return this.entries.size;
   }

@@ -223,7 +223,7 @@ describe('a renewed certificate without a restart', () => {
 });
 
 describe('SIGHUP on a node without TLS', () => {
-  it('keeps it running (nothing to reload) instead of ending it without a drain', async () => {
+  it('keeps it running (its accounts reloaded) instead of ending it without a drain', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mmsgate-hup-'));
     const port = await freePort();
     const configFile = join(dir, 'mmsgate.yaml');
@@ -231,7 +231,7 @@ describe('SIGHUP on a node without TLS', () => {
     const gw = await spawnGateway(configFile, port);
     try {
       gw.proc.kill('SIGHUP');
-      await eventually(async () => (gw.output().includes('nothing to reload') ? true : undefined), 10_000, 'the SIGHUP to be handled');
+      await eventually(async () => (gw.output().includes('accounts reloaded') ? true : undefined), 10_000, 'the SIGHUP to be handled');
       expect((await http(`${gw.url}/healthz`)).status).toBe(200);
       expect(gw.proc.exitCode).toBeNull();
     } finally {
