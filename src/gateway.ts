@@ -261,6 +261,7 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
     mtIds,
     commit,
     sink,
+    storeWriteFailure: () => heartbeat.writeFailure(),
     isDraining: () => draining,
     metrics,
     dryRunSlots: new DryRunSlots(config.api.maxConcurrentDryRuns),

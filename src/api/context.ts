@@ -28,6 +28,11 @@ export interface GatewayContext {
   commit(unit: WriteUnit): Promise<WriteResult>;
   /** Where inbound operator traffic (MM7, simulator MO injection) goes. */
   readonly sink: InboundSink;
+  /**
+   * Why this node's store refuses writes, if its last periodic write (the node heartbeat) failed and none has
+   * succeeded since (cluster/node-registry.ts); the health check answers 503 then.
+   */
+  storeWriteFailure(): string | undefined;
   /** True while this node stops accepting (graceful shutdown). */
   isDraining(): boolean;
   /**

@@ -24,6 +24,12 @@ export interface HeartbeatOptions {
 export interface Heartbeat {
   /** Live nodes (including this one) as of the last successful round; at least 1. */
   liveNodes(): number;
+  /**
+   * Why the last heartbeat could not be written, while no later one has been (undefined when the last one was): the
+   * node's periodic write probe. The health check reports a node whose store takes reads but refuses writes (a full
+   * disk, a read-only database) as unavailable, which reads alone would not show.
+   */
+  writeFailure(): string | undefined;
   /** Resolves after the first round (successful or not): liveNodes() is meaningful from then on. */
   readonly ready: Promise<void>;
   /**
@@ -48,13 +54,20 @@ export function startHeartbeat(store: Pick<Store, 'heartbeat' | 'listNodes'>, no
   let live = 1;
   let stopped = false;
   let failing = false;
+  let writeFailure: string | undefined;
   let timer: NodeJS.Timeout | undefined;
   let inflight: Promise<void> = Promise.resolve();
 
   async function round(): Promise<void> {
     const t = now();
     try {
-      await store.heartbeat(node, t);
+      try {
+        await store.heartbeat(node, t);
+        writeFailure = undefined;
+      } catch (err) {
+        writeFailure = (err as Error).message;
+        throw err;
+      }
       const nodes = await store.listNodes(t - LIVE_INTERVALS * interval);
       const n = countLive(nodes, node.id, t - LIVE_INTERVALS * interval);
       if (n !== live) log('live nodes changed', { node: node.id, from: live, to: n });
@@ -81,6 +94,7 @@ export function startHeartbeat(store: Pick<Store, 'heartbeat' | 'listNodes'>, no
   const ready = inflight;
   return {
     liveNodes: () => live,
+    writeFailure: () => writeFailure,
     ready,
     async stop() {
       if (stopped) return;

@@ -1,5 +1,36 @@
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { send, simpleMt, startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { eventually, send, simpleMt, startTestGateway, type TestGateway } from '../support/gateway.ts';
+
+describe('store refusing writes while it still reads', () => {
+  let gw: TestGateway;
+  beforeAll(async () => {
+    gw = await startTestGateway({ node: { id: 'test-node', heartbeatInterval: '1s' } });
+  });
+  afterAll(async () => {
+    await gw.stop().catch(() => undefined);
+  });
+
+  it('reports the node unavailable on /healthz from its next heartbeat write that fails, and available again after one succeeds', async () => {
+    expect((await fetch(`${gw.url}/healthz`)).status).toBe(200);
+    // The heartbeat row refused as a full disk would refuse it; reads go on working.
+    const db = new Database(join(gw.dir, 'mmsgate.db'));
+    try {
+      db.exec(`CREATE TRIGGER refuse_heartbeat BEFORE INSERT ON nodes BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END`);
+      db.exec(`CREATE TRIGGER refuse_heartbeat_update BEFORE UPDATE ON nodes BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END`);
+      const down = await eventually(async () => {
+        const r = await fetch(`${gw.url}/healthz`);
+        return r.status === 503 ? r.json() : undefined;
+      }, 5000, '/healthz to report the refused writes');
+      expect(down).toEqual({ status: 'unavailable', reason: 'store refuses writes', node: 'test-node', store: 'sqlite' });
+      db.exec('DROP TRIGGER refuse_heartbeat; DROP TRIGGER refuse_heartbeat_update');
+      await eventually(async () => ((await fetch(`${gw.url}/healthz`)).status === 200 ? true : undefined), 5000, '/healthz to recover');
+    } finally {
+      db.close();
+    }
+  });
+});
 
 describe('store unavailable', () => {
   let gw: TestGateway;

@@ -59,6 +59,15 @@ export function registerStatusRoutes(app: FastifyInstance, ctx: GatewayContext):
       reply.status(503);
       return { status: 'unavailable', node: ctx.nodeId, store: ctx.store.backend };
     }
+    // Reads work but writes do not (a full disk, a read-only database): every send would be answered 503, so a load
+    // balancer should send them elsewhere. Known from the node's last heartbeat write, at most node.heartbeatInterval
+    // old either way (no write of its own per probe).
+    const writeFailure = ctx.storeWriteFailure();
+    if (writeFailure !== undefined) {
+      ctx.log.warn({ error: writeFailure }, 'health check: store refuses writes');
+      reply.status(503);
+      return { status: 'unavailable', reason: 'store refuses writes', node: ctx.nodeId, store: ctx.store.backend };
+    }
     return { status: ctx.isDraining() ? 'draining' : 'ok', node: ctx.nodeId, store: ctx.store.backend };
   });
 }
