@@ -13,6 +13,7 @@ import { Authenticator } from './api/auth.ts';
 import { buildApp } from './api/app.ts';
 import { accountSendGates } from './api/account-rate-limit.ts';
 import { AccountBook } from './api/account-book.ts';
+import { LogThrottle } from './shared/log-throttle.ts';
 import { DryRunSlots } from './api/dry-run-slots.ts';
 import type { ApiAccount, GatewayContext } from './api/context.ts';
 import type { Connector, SubmitRequest } from './operators/connector.ts';
@@ -262,6 +263,7 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
     commit,
     sink,
     storeWriteFailure: () => heartbeat.writeFailure(),
+    logThrottle: new LogThrottle(),
     isDraining: () => draining,
     metrics,
     dryRunSlots: new DryRunSlots(config.api.maxConcurrentDryRuns),

@@ -13,6 +13,7 @@ import type { DryRunSlots } from './dry-run-slots.ts';
 import type { Part } from '../core/message.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import type { PreparedContent } from '../pipeline/prepare-content.ts';
+import type { LogThrottle } from '../shared/log-throttle.ts';
 
 /** An account as the API sees it: the configured one with its password hashed. */
 export type ApiAccount = AccountConfig & { passwordHash: string };
@@ -33,6 +34,8 @@ export interface GatewayContext {
    * succeeded since (cluster/node-registry.ts); the health check answers 503 then.
    */
   storeWriteFailure(): string | undefined;
+  /** Errors that repeat for every request while they last are logged once per window (shared/log-throttle.ts). */
+  readonly logThrottle: LogThrottle;
   /** True while this node stops accepting (graceful shutdown). */
   isDraining(): boolean;
   /**

@@ -12,6 +12,7 @@
 import type { Logger } from 'pino';
 import { isPermanent, nextAttemptAt, type RetrySchedule, TemporaryError } from '../core/retry-policy.ts';
 import type { Job, JobKind, JobResolution, PassedOn, Store, WriteResult, WriteUnit } from '../store/store.ts';
+import { LogThrottle } from '../shared/log-throttle.ts';
 
 /** What a step decided for one job. Effects commit atomically with the resolution. */
 export type StepOutcome =
@@ -91,6 +92,8 @@ interface RunningJob {
 
 export class JobRunner {
   private running = 0;
+  /** While the store refuses writes, every job's commit fails: logged once per window, not once per job. */
+  private readonly logThrottle = new LogThrottle();
   private stopped = false;
   private wakeUp: (() => void) | null = null;
   private woken = false;
@@ -338,7 +341,8 @@ export class JobRunner {
       if (!res.applied) log.warn({ jobId: job.id, step: this.step.name }, 'lease lost before commit; another worker owns the job');
     } catch (err) {
       // Not committed: the lease will expire and the job runs again (at-least-once).
-      log.error({ err, jobId: job.id, step: this.step.name }, 'committing a job result failed');
+      const leftOut = this.logThrottle.take('commit failed');
+      if (leftOut !== undefined) log.error({ err, jobId: job.id, step: this.step.name, ...(leftOut > 0 ? { leftOut } : {}) }, 'committing a job result failed');
     }
   }
 }

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, send, simpleMt, startTestGateway, type TestGateway } from '../support/gateway.ts';
 
@@ -64,5 +65,18 @@ describe('store unavailable', () => {
     expect(r.status).toBe(503);
     expect(r.json).toEqual({ code: 'STORE_UNAVAILABLE', description: expect.any(String) });
     expect(r.headers['x-request-id']).toBeTruthy();
+  });
+
+  it('logs a store failure once per window, not once per send (an outage would flood the log)', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (l: string) => void lines.push(l) });
+    const quiet = await startTestGateway({}, { start: { logger } });
+    try {
+      await quiet.gateway.store.close();
+      for (let i = 0; i < 5; i++) expect((await send(quiet.url, simpleMt('15551230001'))).status).toBe(503);
+      expect(lines.filter((l) => l.includes('store unavailable while accepting a message'))).toHaveLength(1);
+    } finally {
+      await quiet.stop().catch(() => undefined);
+    }
   });
 });

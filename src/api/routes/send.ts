@@ -115,10 +115,10 @@ async function acceptParsed(
   if (dryRun) return { body: await runDryRun(ctx, valid.operatorId, storedParts, blobs), headers: JSON_HEADERS };
   const requestHash = idemKey ? hashRequest(account.id, control.body, storedParts) : '';
   if (idemKey) {
-    const hit = await storeCall(input.log, () => ctx.store.getIdempotencyKey(account.id, idemKey, Date.now()));
+    const hit = await storeCall(ctx, input.log, () => ctx.store.getIdempotencyKey(account.id, idemKey, Date.now()));
     if (hit) return replay(hit, requestHash);
   }
-  const mtId = ctx.mtIds.takeNow() ?? (await storeCall(input.log, () => ctx.mtIds.take()));
+  const mtId = ctx.mtIds.takeNow() ?? (await storeCall(ctx, input.log, () => ctx.mtIds.take()));
   const now = Date.now();
   // A test mtConfig's messages never reach an operator; decided now and kept with the message's job (submit-step.ts).
   const test = account.mtConfigs[valid.mtConfig]?.simulate === true;
@@ -157,7 +157,7 @@ async function acceptParsed(
       ? { idempotency: { accountId: account.id, key: idemKey, requestHash, mtId, expiresAt: now + ctx.config.api.idempotencyTtl } }
       : {}),
   };
-  const result = await storeCall(input.log, () => ctx.commit(unit));
+  const result = await storeCall(ctx, input.log, () => ctx.commit(unit));
   // A concurrent request with the same key won the race: this one stored nothing and answers with its mtId.
   if (!result.applied && result.existing) return replay(result.existing, requestHash);
   return { body: { mtId }, headers: JSON_HEADERS };
@@ -167,12 +167,14 @@ async function acceptParsed(
  * A store failure while accepting is the store's, not the request's: answer 503 STORE_UNAVAILABLE (retryable, nothing
  * was accepted) rather than a 500, so clients fail over to another node or retry.
  */
-async function storeCall<T>(log: RequestLog, fn: () => Promise<T>): Promise<T> {
+async function storeCall<T>(ctx: GatewayContext, log: RequestLog, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
     if (err instanceof ApiError) throw err;
-    log.error({ err }, 'store unavailable while accepting a message');
+    // Every send fails the same way while the store is down: one line per 10 s (ctx.logThrottle), not one per send.
+    const leftOut = ctx.logThrottle.take('accept: store unavailable');
+    if (leftOut !== undefined) log.error({ err, ...(leftOut > 0 ? { leftOut } : {}) }, 'store unavailable while accepting a message');
     throw new ApiError('STORE_UNAVAILABLE');
   }
 }
