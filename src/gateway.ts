@@ -93,7 +93,8 @@ function buildConnector(op: OperatorConfig, log: Logger, nodeId: string): Connec
     maxConcurrent: op.limits.concurrency,
     // Submissions per second are enforced cluster-wide by the SharedRateLimiter around the connector.
     maxMessageBytes: op.maxMessageBytes,
-    logger: log.child({ operatorId: op.id }),
+    // Not a child bound to operatorId: every line the connector logs names it already (a second key would repeat it).
+    logger: log,
   });
 }
 
