@@ -118,6 +118,14 @@ export class Authenticator<A extends AuthAccount> {
     this.refused.clear();
   }
 
+  /**
+   * The account served under `accountId` now, if any: a request authenticated before a replaceAccounts call checks
+   * with it, once its body is read, that its account has not been removed or changed meanwhile.
+   */
+  current(accountId: string): A | undefined {
+    return this.accounts.get(accountId);
+  }
+
   /** The account for a credential verified within the cache lifetime, without any key derivation; else undefined. */
   cached(header: string | undefined): A | undefined {
     if (header === undefined || header.length > MAX_AUTH_HEADER) return undefined;

@@ -7,6 +7,10 @@
  * 'clientError' handler) and its connection closes. Every such request began before the drain or after it, so it is
  * never cut sooner than its own deadline from the drain's start; it may be cut sooner than from its first byte, which
  * only a request that began during the drain (refused with 503 anyway) can notice.
+ *
+ * The close ends the connections idle at that moment only: one whose request is answered during the drain stays open
+ * for keep-alive (node:http answers `Connection: keep-alive` to a request routed before the close), and the close
+ * would wait keepAliveTimeout for it. Each check ends the connections idle by then, as the close did at its start.
  */
 import type { ConnectionError } from 'fastify';
 import type { Server } from 'node:http';
@@ -18,7 +22,7 @@ function requestTimeoutError(): ConnectionError {
   return Object.assign(new Error('Request timeout'), { code: 'ERR_HTTP_REQUEST_TIMEOUT', bytesParsed: 0, rawPacket: { type: 'Buffer', data: [] } });
 }
 
-type HttpSocket = Socket & { _httpMessage?: { headersSent?: boolean; req?: Parameters<typeof bodyPending>[0] } };
+type HttpSocket = Socket & { _httpMessage?: null | { headersSent?: boolean; req?: Parameters<typeof bodyPending>[0] } };
 
 /**
  * Track the server's HTTP connections and, from `startDrain()` on, answer those whose request stalls past its
@@ -29,7 +33,7 @@ export class DrainDeadlines {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    server: Server,
+    private readonly server: Server,
     private readonly o: {
       tls: boolean;
       headersTimeout: number;
@@ -52,15 +56,17 @@ export class DrainDeadlines {
     if (this.timer || (headersTimeout === 0 && requestTimeout === 0)) return;
     const began = Date.now();
     this.timer = setInterval(() => {
+      this.server.closeIdleConnections();
       const waited = Date.now() - began;
       const headersLate = headersTimeout > 0 && waited >= headersTimeout;
       const bodyLate = requestTimeout > 0 && waited >= requestTimeout;
       if (!headersLate && !bodyLate) return;
       for (const s of [...this.sockets]) {
         if (s.destroyed) continue;
+        // undefined before a connection's first request, null between two (node:http detaches an answered one):
+        // either way no request is under way, so headers are arriving (idle connections were ended above).
         const res = s._httpMessage;
-        // No request on the connection: its headers are still arriving (idle ones the close ended at once).
-        const late = res === undefined ? headersLate || bodyLate : bodyLate && !res.headersSent && res.req !== undefined && bodyPending(res.req);
+        const late = res == null ? headersLate || bodyLate : bodyLate && !res.headersSent && res.req !== undefined && bodyPending(res.req);
         if (late) this.o.answer(requestTimeoutError(), s);
       }
     }, intervalMs);

@@ -73,7 +73,10 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
     try {
       raw = parseYaml(text) as Record<string, unknown>;
     } catch (e) {
-      throw new ConfigError(`config file ${opts.file} is not valid YAML: ${(e as Error).message}`);
+      // The parser's message quotes the offending line, which may be a password's (and `mmsgate serve` logs a
+      // failed reload): only its first line, what is wrong and where, is kept.
+      const what = (e as Error).message.split('\n', 1)[0]!.replace(/:$/, '');
+      throw new ConfigError(`config file ${opts.file} is not valid YAML: ${what}`);
     }
     // An empty file would start a gateway with no account and no operator, which refuses every request: most likely
     // the wrong file, or one not yet written. (Without --config the sandbox starts, with an account and an operator.)

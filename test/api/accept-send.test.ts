@@ -19,7 +19,7 @@ function contextWithStoreDown(): GatewayContext {
   return {
     config,
     nodeId: 'test-node',
-    auth: { cached: () => account, authenticate: async () => account },
+    auth: { cached: () => account, authenticate: async () => account, current: () => account },
     store: { getIdempotencyKey: down },
     mtIds: { takeNow: () => undefined, take: down },
     commit: down,

@@ -1,6 +1,6 @@
 /**
  * Accounts reloaded while the node runs (Gateway.reloadAccounts; `mmsgate serve` on SIGHUP): an added account sends
- * at once, a removed one is refused, a changed password holds from the next request (the credential cache is
+ * at once, a removed one is refused (a send whose body was still arriving at the reload included), a changed password holds from the next request (the credential cache is
  * forgotten), a number moved to another account routes its MO there, and an unchanged send limit keeps its tokens.
  * Through the process: a file that no longer loads changes nothing, and other changed settings are named, not applied.
  */
@@ -16,6 +16,7 @@ import {
   writeConfigFile,
   type TestGateway,
 } from '../support/gateway.ts';
+import { RawConnection, sendHead } from './raw-http.ts';
 
 type Account = NonNullable<ConfigInput['accounts']>[number];
 const NEW_ACCOUNT = { id: 'initech', password: 'initech-secret-3' } as const;
@@ -48,6 +49,41 @@ describe('reloading accounts', () => {
     expect(removed.status).toBe(401);
     expect(JSON.parse(removed.body.toString()).code).toBe('AUTH_INVALID');
     expect((await send(gw.url, simpleMt('15551230001'), AUTH)).status).toBe(200);
+  });
+
+  it('refuses a send authenticated before the reload whose account, mtConfig or number is gone once its body is read', async () => {
+    gw = await startTestGateway();
+    const port = Number(new URL(gw.url).port);
+    const stalled = async (req: ReturnType<typeof simpleMt>, auth: string) => {
+      const conn = await RawConnection.open(port);
+      await conn.write(sendHead({ auth, contentType: req.contentType, contentLength: req.body.length }));
+      await conn.write(req.body.subarray(0, 40));
+      return { conn, finish: async () => (await conn.write(req.body.subarray(40)), conn.next(5_000)) };
+    };
+    const removedAccount = await stalled(simpleMt('15551230001', { source: '88700' }), OTHER_AUTH);
+    const removedMtConfig = await stalled(simpleMt('15551230001', { mtConfig: 'config1' }), AUTH);
+    const removedNumber = await stalled(simpleMt('15551230001', { source: '15557770000' }), AUTH);
+    await new Promise((r) => setTimeout(r, 100)); // authenticated, bodies under way
+
+    gw.gateway.reloadAccounts(
+      accountsOf(gw.dir, (accounts) =>
+        accounts
+          .filter((a) => a.id !== OTHER_ACCOUNT.id)
+          .map((a) => (a.id === ACCOUNT.id ? { ...a, mtConfigs: { default: {} }, numbers: [{ number: '88600' }] } : a)),
+      ),
+    );
+    try {
+      const a = await removedAccount.finish();
+      expect(a.status, a.body).toBe(401);
+      expect(JSON.parse(a.body).code).toBe('AUTH_INVALID');
+      const m = await removedMtConfig.finish();
+      expect(m.status, m.body).toBe(400);
+      expect(JSON.parse(m.body).code).toBe('UNKNOWN_MT_CONFIG');
+      const n = await removedNumber.finish();
+      expect(n.status, n.body).toBe(403);
+    } finally {
+      for (const s of [removedAccount, removedMtConfig, removedNumber]) s.conn.destroy();
+    }
   });
 
   it('holds a changed password from the next request, the old one cached a moment ago included', async () => {

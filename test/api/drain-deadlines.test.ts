@@ -4,6 +4,7 @@
  * its upload (or its headers) during a SIGTERM would keep the node from ever exiting.
  */
 import { describe, expect, it } from 'vitest';
+import { buildMultipart } from '../../src/shared/multipart-writer.ts';
 import { AUTH, simpleMt } from '../support/gateway.ts';
 import { rawGatewayPerTest, sendHead } from './raw-http.ts';
 
@@ -51,5 +52,33 @@ describe('stopping with requests still arriving', () => {
     expect(r.status, r.body).toBe(503);
     expect(JSON.parse(r.body).code).toBe('SHUTTING_DOWN');
     await stopping;
+  });
+
+  it('ends a connection kept alive after an answer given during the drain, and stops', async () => {
+    const gw = await fixture.start({ api: { headersTimeout: `${HEADERS_TIMEOUT}ms`, requestTimeout: `${REQUEST_TIMEOUT}ms` } });
+    // A sandbox MO: a route Fastify chose before the close, so its answer keeps the connection alive.
+    const { contentType, body } = buildMultipart([
+      { headers: { 'Content-Type': 'application/json', 'Content-Id': 'main' }, body: JSON.stringify({ source: '14553011955', destinations: ['88600'] }) },
+      { headers: { 'Content-Type': 'text/plain', 'Content-Id': 'text.txt' }, body: 'hello' },
+    ]);
+    const conn = await connect();
+    await conn.write(`POST /sandbox/mo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: ${contentType}\r\nContent-Length: ${body.length}\r\n\r\n`);
+    await conn.write(body.subarray(0, 40));
+    await new Promise((r) => setTimeout(r, 100));
+
+    const started = Date.now();
+    let stoppedAt: number | undefined;
+    const stopping = gw.gateway.stop().then(() => (stoppedAt = Date.now()));
+    await new Promise((r) => setTimeout(r, HEADERS_TIMEOUT / 4));
+    await conn.write(body.subarray(40));
+    const r = await conn.next(REQUEST_TIMEOUT);
+    expect(r.status, r.body).toBe(200);
+    expect(r.headers.connection).toBe('keep-alive');
+    // Idle now: ended at the next check, not after keepAliveTimeout (72 s), and never answered 408 for nothing.
+    expect(await conn.closed(REQUEST_TIMEOUT * 2)).toBe(true);
+    expect(conn.text()).toBe('');
+    await Promise.race([stopping, new Promise((r) => setTimeout(r, REQUEST_TIMEOUT * 2))]);
+    expect(stoppedAt, 'the gateway stopped').toBeDefined();
+    expect(stoppedAt! - started).toBeLessThan(REQUEST_TIMEOUT * 2);
   });
 });

@@ -3,7 +3,7 @@
  * 401) or webhook secret (every report and MO failing to sign) are refused at start, naming the key; and the
  * sandbox endpoints, which take no credentials, are served only where asked for.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -73,6 +73,28 @@ describe('password hashes and webhook secrets are checked at start', () => {
     expect(() => loadConfig({ raw: account({ password: 'p', webhookSecrets: [good] }) })).not.toThrow();
     expect(refusal(account({ password: 'p', webhookSecrets: ['whsec_!!'] }))).toMatch(/accounts\.0\.webhookSecrets\.0: must be whsec_ followed by base64/);
     expect(refusal(account({ password: 'p', webhookSecrets: [good, 'whsec_AAAA'] }))).toMatch(/accounts\.0\.webhookSecrets\.1: the key must be at least 16 bytes/);
+  });
+});
+
+describe('a configuration file that is not valid YAML', () => {
+  // `mmsgate serve` logs why a reload on SIGHUP failed; the YAML parser's own message quotes the offending line.
+  it('is refused naming the line and column, never quoting the line (a password may be on it)', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'mmsgate-yaml-'));
+    try {
+      const file = path.join(dir, 'mmsgate.yaml');
+      writeFileSync(file, 'accounts:\n  - id: acme\n    password: s3cr3t: pa55\n');
+      let message = '';
+      try {
+        loadConfig({ file });
+      } catch (e) {
+        expect(e).toBeInstanceOf(ConfigError);
+        message = (e as Error).message;
+      }
+      expect(message).toMatch(/is not valid YAML: .* at line 3, column \d+$/);
+      expect(message).not.toContain('s3cr3t');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

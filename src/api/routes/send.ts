@@ -98,11 +98,15 @@ export async function acceptSend(ctx: GatewayContext, input: SendInput): Promise
 async function acceptParsed(
   ctx: GatewayContext,
   input: SendInput,
-  account: ApiAccount,
+  authenticated: ApiAccount,
   idemKey: string | undefined,
   parts: ParsedPart[],
   dryRun: boolean,
 ): Promise<SendResult> {
+  // The accounts may have been reloaded while the body arrived (SIGHUP): the request is taken as the account now
+  // stands, so a removed account, mtConfig or number accepts no message the node could then not run.
+  const account = ctx.auth.current(authenticated.id);
+  if (account === undefined) throw new ApiError('AUTH_INVALID');
   const control = pickControlPart(parts);
   const json = parseControlJson(control.body, ctx.config.api.lenientMultipart);
   const valid = validateMtRequest(json, account, ctx.config.operators);
