@@ -8,6 +8,7 @@ import { acceptSend } from '../../src/api/routes/send.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { ApiError } from '../../src/core/errors.ts';
 import { AUTH, simpleMt, testConfig } from '../support/gateway.ts';
+import { LogThrottle } from '../../src/shared/log-throttle.ts';
 
 /** A context whose store is down: every store call throws what a dropped database connection would. */
 function contextWithStoreDown(): GatewayContext {
@@ -23,6 +24,7 @@ function contextWithStoreDown(): GatewayContext {
     store: { getIdempotencyKey: down },
     mtIds: { takeNow: () => undefined, take: down },
     commit: down,
+    logThrottle: new LogThrottle(),
   } as unknown as GatewayContext;
 }
 
