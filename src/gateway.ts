@@ -206,6 +206,11 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
     moSchedule: scheduleOf(config.webhooks.mo),
     secretsFor,
     configured,
+    reportUrlFor,
+    moUrlFor: (accountId: string, number: string) => {
+      const owner = book.ownerOf(number);
+      return owner?.accountId === accountId ? owner.moUrl : undefined;
+    },
   };
   const steps: Step[] = [
     createSubmitStep({

@@ -106,16 +106,23 @@ export class Authenticator<A extends AuthAccount> {
   }
 
   /**
-   * Authenticate against these accounts from now on (a configuration reload): every remembered answer is forgotten,
-   * so a changed password or a removed account holds from the next request and a credential refused a moment ago
-   * for an account that did not exist yet is checked again. Each credential in use then costs one key derivation.
+   * Authenticate against these accounts from now on (a configuration reload): a changed password or a removed
+   * account holds from the next request, and a credential refused a moment ago for an account that did not exist yet
+   * is checked again. Credentials verified against a stored hash the account still has stay verified.
    */
   replaceAccounts(accounts: readonly A[]): void {
     this.generation++;
     this.accounts.clear();
     for (const a of accounts) this.accounts.set(a.id, a);
-    this.verified.clear();
-    this.refused.clear();
+    // A credential verified against a stored hash that is still the account's stays verified (now for the reloaded
+    // account): a reload of accounts given by passwordHash costs no key derivations, and many clients do not all
+    // queue for the derivation gate at once. A changed or re-salted hash (a plain `password` is hashed afresh at each
+    // load) or a removed account drops the entry.
+    this.verified.update((account) => {
+      const now = this.accounts.get(account.id);
+      return now !== undefined && now.passwordHash === account.passwordHash ? now : undefined;
+    });
+    this.refused.update(() => undefined);
   }
 
   /**

@@ -207,7 +207,8 @@ export class PipelineInboundSink implements InboundSink {
       jobs: [],
     };
     if (owner?.moUrl) {
-      unit.jobs!.push({ kind: 'mo', refId: moId, payload: { url: owner.moUrl, requestId: newRequestId(), accountId: owner.accountId } });
+      // number: the mo step posts to that number's moUrl as configured when it runs.
+      unit.jobs!.push({ kind: 'mo', refId: moId, payload: { url: owner.moUrl, requestId: newRequestId(), accountId: owner.accountId, number } });
     } else if (owner) {
       unit.events!.push({ moId, at: t, type: 'mo-not-sent', node: this.deps.nodeId, detail: { reason: 'number has no moUrl' } });
     }

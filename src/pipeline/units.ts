@@ -116,7 +116,13 @@ export function outcomeUnit(
       kind: 'report',
       refId: mt.mtId,
       orderKey: `report:${mt.mtId}`,
-      payload: { url: ctx.reportUrl, requestId: mt.requestId, accountId: mt.accountId, body: reportBody(mt, outcome, reportedAt(extra.detail) ?? ctx.now, userAgent) },
+      payload: {
+        url: ctx.reportUrl,
+        requestId: mt.requestId,
+        accountId: mt.accountId,
+        mtConfig: mt.mtConfig, // the report step posts to the mtConfig's reportUrl as configured when it runs
+        body: reportBody(mt, outcome, reportedAt(extra.detail) ?? ctx.now, userAgent),
+      },
     });
   } else {
     events.push({ mtId: mt.mtId, at: ctx.now, type: 'report-not-sent', node: ctx.nodeId, detail: { reason: 'mtConfig has no reportUrl' } });

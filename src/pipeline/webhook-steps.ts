@@ -21,6 +21,14 @@ export interface WebhookStepDeps {
   secretsFor(accountId: string): readonly string[];
   /** What this node's configuration holds: an account unknown here has no secrets here, its webhook would go unsigned. */
   configured: ConfiguredHere;
+  /**
+   * The reportUrl of an account's mtConfig and the moUrl of an account's number as configured now. A webhook goes to
+   * that URL when there is one, not to the one in force when its job was queued: a customer whose endpoint failed and
+   * who moved it (a reload or a restart) gets the reports and MO still queued there, not only the new ones. With none
+   * now, the queued URL is kept (nothing already owed is dropped).
+   */
+  reportUrlFor?(accountId: string, mtConfig: string): string | undefined;
+  moUrlFor?(accountId: string, number: string): string | undefined;
   now?: () => number;
 }
 
@@ -32,7 +40,8 @@ export function createReportStep(deps: WebhookStepDeps): Step {
     concurrency: deps.concurrency,
     retrySchedule: deps.reportSchedule,
     async run(job: Job, signal?: AbortSignal): Promise<StepOutcome> {
-      const p = job.payload as { url: string; requestId: string; accountId: string; body: Record<string, unknown> };
+      // mtConfig: in jobs queued since it was added to the payload; older ones keep their queued URL.
+      const p = job.payload as { url: string; requestId: string; accountId: string; mtConfig?: string; body: Record<string, unknown> };
       const elsewhere = deps.configured.account(p.accountId) ? null : retryElsewhere(job, deps.reportSchedule, `account ${p.accountId}`, now());
       if (elsewhere) return elsewhere;
       const logEvent = (type: string, detail: Record<string, unknown>): WriteUnit => ({
@@ -41,7 +50,7 @@ export function createReportStep(deps: WebhookStepDeps): Step {
       return deps.dispatcher.deliver(
         job,
         {
-          url: p.url,
+          url: (p.mtConfig !== undefined ? deps.reportUrlFor?.(p.accountId, p.mtConfig) : undefined) ?? p.url,
           contentType: 'application/json',
           body: Buffer.from(reportJson(p.body)),
           requestId: p.requestId,
@@ -64,7 +73,8 @@ export function createMoStep(deps: WebhookStepDeps): Step {
     concurrency: deps.concurrency,
     retrySchedule: deps.moSchedule,
     async run(job: Job, signal?: AbortSignal): Promise<StepOutcome> {
-      const p = job.payload as { url: string; requestId: string; accountId: string };
+      // number: the account's number the MO was routed by, in jobs queued since it was added to the payload.
+      const p = job.payload as { url: string; requestId: string; accountId: string; number?: string };
       const mo = await deps.store.getMo(job.refId);
       if (!mo) return { type: 'dead', error: `MO ${job.refId} not found` };
       const elsewhere = deps.configured.account(p.accountId) ? null : retryElsewhere(job, deps.moSchedule, `account ${p.accountId}`, now());
@@ -83,7 +93,15 @@ export function createMoStep(deps: WebhookStepDeps): Step {
       });
       return deps.dispatcher.deliver(
         job,
-        { url: p.url, contentType, body, requestId: p.requestId, deliveryId: `mo-${mo.moId}`, secrets: deps.secretsFor(p.accountId), signal },
+        {
+          url: (p.number !== undefined ? deps.moUrlFor?.(p.accountId, p.number) : undefined) ?? p.url,
+          contentType,
+          body,
+          requestId: p.requestId,
+          deliveryId: `mo-${mo.moId}`,
+          secrets: deps.secretsFor(p.accountId),
+          signal,
+        },
         deps.moSchedule,
         logEvent,
       );

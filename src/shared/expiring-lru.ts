@@ -29,9 +29,13 @@ export class ExpiringLru<V> {
     this.entries.set(key, { value, expiresAt: this.now() + ttlMs });
   }
 
-  /** Forget every entry (the accounts behind them changed). */
-  clear(): void {
-    this.entries.clear();
+  /** Replace each value by what `fn` makes of it, dropping the entries it answers undefined for (expiry kept). */
+  update(fn: (value: V) => V | undefined): void {
+    for (const [key, entry] of this.entries) {
+      const next = fn(entry.value);
+      if (next === undefined) this.entries.delete(key);
+      else entry.value = next;
+    }
   }
 
   get size(): number {

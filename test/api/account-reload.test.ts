@@ -133,6 +133,45 @@ describe('reloading accounts', () => {
   });
 });
 
+describe('webhooks queued before a reload', () => {
+  it('go to the reportUrl and moUrl configured now: a customer who moved a failing endpoint gets what was owed there', async () => {
+    const broken = await startSink();
+    const fixed = await startSink();
+    broken.respondWith(503);
+    try {
+      gw = await startTestGateway({}, { reportUrl: `${broken.url}/reports`, moUrl: `${broken.url}/mo` });
+      const sent = await send(gw.url, simpleMt('15551230001'));
+      expect(sent.status).toBe(200);
+      const { contentType, body } = buildMultipart([
+        { headers: { 'Content-Type': 'application/json', 'Content-Id': 'main' }, body: JSON.stringify({ source: '14553011955', destinations: ['88600'] }) },
+        { headers: { 'Content-Type': 'text/plain', 'Content-Id': 'text.txt' }, body: 'hello' },
+      ]);
+      expect((await http(`${gw.url}/sandbox/mo`, { method: 'POST', headers: { 'content-type': contentType }, body })).status).toBe(200);
+      await broken.waitFor((reqs) => reqs.some((r) => r.url === '/reports') && reqs.some((r) => r.url === '/mo'), 10_000);
+
+      gw.gateway.reloadAccounts(
+        accountsOf(gw.dir, (accounts) =>
+          accounts.map((a) =>
+            a.id === ACCOUNT.id
+              ? {
+                  ...a,
+                  mtConfigs: { default: { reportUrl: `${fixed.url}/reports` }, config1: {} },
+                  numbers: [{ number: '88600', moUrl: `${fixed.url}/mo` }, { number: '15557770000' }],
+                }
+              : a,
+          ),
+        ),
+      );
+      const got = await fixed.waitFor((reqs) => reqs.some((r) => r.url === '/reports') && reqs.some((r) => r.url === '/mo'), 10_000);
+      const report = JSON.parse(got.find((r) => r.url === '/reports')!.body.toString());
+      expect(report).toMatchObject({ type: 'REPORT', mtId: sent.json.mtId });
+    } finally {
+      await broken.close();
+      await fixed.close();
+    }
+  });
+});
+
 describe('`mmsgate serve` on SIGHUP', () => {
   it('reloads the accounts from the file; a file that does not load changes nothing; other settings wait for a restart', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mmsgate-reload-'));

@@ -231,3 +231,29 @@ describe('over HTTP', () => {
     expect((await send(gw.url, simpleMt('15551230001'), basic(ACCOUNT.id, 'a guess'))).status).toBe(401);
   });
 });
+
+describe('replacing the accounts (a configuration reload)', () => {
+  it('keeps a credential verified against a hash the account still has, for the reloaded account, and drops one whose hash changed', async () => {
+    const v = heldVerifier({ ...RIGHT, 'hash-acme-2': 'pw-acme-2' });
+    const auth = new Authenticator<{ id: string; passwordHash: string; note?: string }>([acme, globex], 60_000, Date.now, v.verify, { gate: new DerivationGate(4, 4) });
+    const first = Promise.all([auth.authenticate(basic('acme', 'pw-acme!')), auth.authenticate(basic('globex', 'pw-globex'))]);
+    await v.releaseAll();
+    await first;
+    expect(v.started).toBe(2);
+
+    auth.replaceAccounts([{ ...acme, note: 'reloaded' }, { id: 'globex', passwordHash: 'hash-acme-2' }]);
+    // acme: same stored hash, answered from memory, with the reloaded account.
+    expect(auth.cached(basic('acme', 'pw-acme!'))).toEqual({ ...acme, note: 'reloaded' });
+    expect(v.started).toBe(2);
+    // globex: its hash changed, so its old credential is checked again (and refused).
+    expect(auth.cached(basic('globex', 'pw-globex'))).toBeUndefined();
+    const again = settle(auth.authenticate(basic('globex', 'pw-globex')));
+    await v.releaseAll();
+    expect(await again).toMatchObject({ code: 'AUTH_INVALID' });
+    expect(v.started).toBe(3);
+
+    // A removed account's verified credential goes.
+    auth.replaceAccounts([globex]);
+    expect(auth.cached(basic('acme', 'pw-acme!'))).toBeUndefined();
+  });
+});
