@@ -207,10 +207,7 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
     secretsFor,
     configured,
     reportUrlFor,
-    moUrlFor: (accountId: string, number: string) => {
-      const owner = book.ownerOf(number);
-      return owner?.accountId === accountId ? owner.moUrl : undefined;
-    },
+    moUrlFor: (accountId: string, number: string) => book.moUrlFor(accountId, number),
   };
   const steps: Step[] = [
     createSubmitStep({

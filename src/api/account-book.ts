@@ -49,6 +49,12 @@ export class AccountBook {
     return this.byId.get(accountId)?.mtConfigs[mtConfig]?.reportUrl;
   }
 
+  /** The moUrl of `number` while `accountId` still owns it (an MO received for one account never goes to another). */
+  moUrlFor(accountId: string, number: string): string | undefined {
+    const owner = this.owners.get(number);
+    return owner?.accountId === accountId ? owner.moUrl : undefined;
+  }
+
   /** The account's webhook signing secrets (none: unsigned). */
   secretsFor(accountId: string): readonly string[] {
     return this.byId.get(accountId)?.webhookSecrets ?? [];

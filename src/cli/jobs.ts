@@ -12,7 +12,10 @@
  * again. A replay wakes the nodes at once on PostgreSQL (NOTIFY); a gateway on the same SQLite file picks it up at
  * its next poll (`queue.pollInterval`).
  */
+import { AccountBook } from '../api/account-book.ts';
+import type { ApiAccount } from '../api/context.ts';
 import { ConfigError, loadConfig } from '../config/load.ts';
+import { webhookUrl } from '../pipeline/webhook-steps.ts';
 import { openStore } from '../store/open-store.ts';
 import { JOB_KINDS, type Job, type JobState, type Store } from '../store/store.ts';
 import { intOption, parseCommandLine, usageFailure, UsageError, type CliIo } from './args.ts';
@@ -66,7 +69,8 @@ export async function runJobs(argv: string[], io: CliIo): Promise<number> {
       const limit = intOption(values.limit, 'limit', 1, 1000) ?? 50;
       store = await openStore(config.storeUrl, { poolSize: 1 });
       const jobs = await store.listJobs({ state, ...(kind ? { kind } : {}), limit });
-      io.stdout.write(values.json ? `${safeJson(jobs.map(publicJob))}\n` : formatJobs(jobs, state));
+      const book = new AccountBook(config.accounts as unknown as ApiAccount[]);
+      io.stdout.write(values.json ? `${safeJson(jobs.map((j) => publicJob(j, book)))}\n` : formatJobs(jobs, state, book));
       return 0;
     }
     if (values.state !== undefined || values.limit !== undefined || values.json) throw new UsageError(`${action} takes IDs or --all [--kind K]`);
@@ -121,10 +125,13 @@ function oneOf<T extends string>(value: string | undefined, allowed: readonly T[
   return value as T;
 }
 
-/** A job as `--json` prints it: the queue's fields, times as ISO strings, without the payload's message bodies. */
-function publicJob(j: Job) {
+/**
+ * A job as `--json` prints it: the queue's fields, times as ISO strings, without the payload's message bodies. `url`:
+ * where a report or MO job posts when it runs, with the accounts of the configuration given (webhookUrl).
+ */
+function publicJob(j: Job, book: AccountBook) {
   const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
-  const payload = j.payload as { url?: unknown };
+  const url = webhookUrl(j, { reportUrlFor: (a, m) => book.reportUrlFor(a, m), moUrlFor: (a, n) => book.moUrlFor(a, n) });
   return {
     id: j.id,
     kind: j.kind,
@@ -136,14 +143,14 @@ function publicJob(j: Job) {
     runAt: j.state === 'ready' ? iso(j.runAt) : null,
     updatedAt: iso(j.updatedAt),
     lastError: j.lastError,
-    ...(typeof payload.url === 'string' ? { url: payload.url } : {}),
+    ...(url !== undefined ? { url } : {}),
   };
 }
 
-function formatJobs(jobs: Job[], state: JobState): string {
+function formatJobs(jobs: Job[], state: JobState, book: AccountBook): string {
   if (jobs.length === 0) return `no ${state} jobs\n`;
   const rows = jobs.map((j) => {
-    const p = publicJob(j);
+    const p = publicJob(j, book);
     const err = printable((j.lastError ?? '').replace(/[ \t\r\n]+/g, ' '));
     return [String(j.id), j.kind, String(j.refId), String(j.attempts), p.updatedAt ?? '', (p.url ? `${printable(p.url)} ` : '') + (err.length > 80 ? `${err.slice(0, 77)}...` : err)];
   });

@@ -32,6 +32,24 @@ export interface WebhookStepDeps {
   now?: () => number;
 }
 
+/**
+ * Where a report or MO job posts when it runs: the URL configured now for its account's mtConfig or number (see
+ * WebhookStepDeps.reportUrlFor), else the one it was queued with. Also what `mmsgate jobs` shows as its target.
+ */
+export function webhookUrl(job: Pick<Job, 'kind' | 'payload'>, urls: Pick<WebhookStepDeps, 'reportUrlFor' | 'moUrlFor'>): string | undefined {
+  // mtConfig and number: in jobs queued since they were added to the payload; older ones keep their queued URL.
+  const p = job.payload as { url?: unknown; accountId?: unknown; mtConfig?: unknown; number?: unknown };
+  const queued = typeof p.url === 'string' ? p.url : undefined;
+  if (typeof p.accountId !== 'string') return queued;
+  const now =
+    job.kind === 'report' && typeof p.mtConfig === 'string'
+      ? urls.reportUrlFor?.(p.accountId, p.mtConfig)
+      : job.kind === 'mo' && typeof p.number === 'string'
+        ? urls.moUrlFor?.(p.accountId, p.number)
+        : undefined;
+  return now ?? queued;
+}
+
 export function createReportStep(deps: WebhookStepDeps): Step {
   const now = deps.now ?? Date.now;
   return {
@@ -40,8 +58,7 @@ export function createReportStep(deps: WebhookStepDeps): Step {
     concurrency: deps.concurrency,
     retrySchedule: deps.reportSchedule,
     async run(job: Job, signal?: AbortSignal): Promise<StepOutcome> {
-      // mtConfig: in jobs queued since it was added to the payload; older ones keep their queued URL.
-      const p = job.payload as { url: string; requestId: string; accountId: string; mtConfig?: string; body: Record<string, unknown> };
+      const p = job.payload as { url: string; requestId: string; accountId: string; body: Record<string, unknown> };
       const elsewhere = deps.configured.account(p.accountId) ? null : retryElsewhere(job, deps.reportSchedule, `account ${p.accountId}`, now());
       if (elsewhere) return elsewhere;
       const logEvent = (type: string, detail: Record<string, unknown>): WriteUnit => ({
@@ -50,7 +67,7 @@ export function createReportStep(deps: WebhookStepDeps): Step {
       return deps.dispatcher.deliver(
         job,
         {
-          url: (p.mtConfig !== undefined ? deps.reportUrlFor?.(p.accountId, p.mtConfig) : undefined) ?? p.url,
+          url: webhookUrl(job, deps) ?? p.url,
           contentType: 'application/json',
           body: Buffer.from(reportJson(p.body)),
           requestId: p.requestId,
@@ -73,8 +90,7 @@ export function createMoStep(deps: WebhookStepDeps): Step {
     concurrency: deps.concurrency,
     retrySchedule: deps.moSchedule,
     async run(job: Job, signal?: AbortSignal): Promise<StepOutcome> {
-      // number: the account's number the MO was routed by, in jobs queued since it was added to the payload.
-      const p = job.payload as { url: string; requestId: string; accountId: string; number?: string };
+      const p = job.payload as { url: string; requestId: string; accountId: string };
       const mo = await deps.store.getMo(job.refId);
       if (!mo) return { type: 'dead', error: `MO ${job.refId} not found` };
       const elsewhere = deps.configured.account(p.accountId) ? null : retryElsewhere(job, deps.moSchedule, `account ${p.accountId}`, now());
@@ -94,7 +110,7 @@ export function createMoStep(deps: WebhookStepDeps): Step {
       return deps.dispatcher.deliver(
         job,
         {
-          url: (p.number !== undefined ? deps.moUrlFor?.(p.accountId, p.number) : undefined) ?? p.url,
+          url: webhookUrl(job, deps) ?? p.url,
           contentType,
           body,
           requestId: p.requestId,

@@ -70,6 +70,22 @@ describe('mmsgate jobs', () => {
     expect(again.err).toContain(`not dead, no such job, or its message was deleted (retention); left as they are: ${dead.id}`);
   });
 
+  it('shows as a report job\'s target the reportUrl it posts to now (the configuration\'s), not the one it was queued with', async () => {
+    sink.respondWith(404);
+    const r = await send(gw.url, simpleMt('15551260009'));
+    const mtId = (r.json as { mtId: number }).mtId;
+    const moved = path.join(dir, 'moved.yaml');
+    writeConfigFile(moved, testConfig({ dir, reportUrl: `${sink.url}/moved-reports` }));
+    const dead = await eventually(async () => {
+      const io = cliIo();
+      expect(await runJobs(['list', '--json', '--config', moved], io)).toBe(0);
+      return (JSON.parse(io.stdout.text) as { refId: number; kind: string; url: string }[]).find((j) => j.refId === mtId && j.kind === 'report');
+    });
+    expect(dead.url).toBe(`${sink.url}/moved-reports`);
+    expect((await jobs('discard', '--all', '--kind', 'report')).code).toBe(0);
+    sink.respondWith(200);
+  });
+
   it('replays every dead job of a kind with --all', async () => {
     sink.respondWith(404);
     const before = sink.requests.filter((q) => q.answered === 200).length;
