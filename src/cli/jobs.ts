@@ -131,7 +131,7 @@ function oneOf<T extends string>(value: string | undefined, allowed: readonly T[
  */
 function publicJob(j: Job, book: AccountBook) {
   const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
-  const url = webhookUrl(j, { reportUrlFor: (a, m) => book.reportUrlFor(a, m), moUrlFor: (a, n) => book.moUrlFor(a, n) });
+  const url = webhookUrl(j, book);
   return {
     id: j.id,
     kind: j.kind,

@@ -60,7 +60,6 @@ export function openSqliteDatabase(opts: SqliteOptions): BetterSqlite3.Database 
   return db;
 }
 
-
 /** Runs `fn`; a failure names the file: SQLite's own message ("unable to open database file") names neither it nor the cause. */
 function withFileNamed<T>(file: string, fn: () => T, cleanup?: () => void): T {
   try {
