@@ -4,10 +4,12 @@
  * server, and sends back a LoadResult with every latency sample, then exits.
  *
  * Two modes: closed loop (`rate: 0`: each connection sends its next request as soon as the previous answer is read,
- * which finds the maximum throughput) and open loop (`rate > 0`: requests are started on a fixed schedule, bounded
+ * which finds the maximum throughput; by default over bench/raw-http-client.ts, which takes far less CPU from the
+ * server under test than undici) and open loop (`rate > 0`: requests are started on a fixed schedule, bounded
  * by `maxInFlight`, for end-to-end runs at a sustained rate).
  */
 import { Pool } from 'undici';
+import { buildRawRequest, RawConnection } from './raw-http-client.ts';
 import { LatencyRecorder } from './stats.ts';
 import { buildSendBodies, type PreparedBody } from './request-body.ts';
 
@@ -29,6 +31,11 @@ export interface LoadSpec {
   recordSends: boolean;
   /** Distinct bodies to cycle through. */
   bodies: number;
+  /**
+   * The HTTP client of the closed loop: `raw` (default; bench/raw-http-client.ts, a few us per request) or `undici`
+   * (what the open loop always uses). BENCH_LOAD_CLIENT picks it.
+   */
+  client?: 'raw' | 'undici';
 }
 
 /** What happened. Latencies are in ms; times are epoch ms (see stats.epochMs). */
@@ -49,6 +56,8 @@ export interface LoadResult {
   /** Flattened [mtId, sendEpochMs, ...] pairs when recordSends. */
   sends?: Float64Array;
 }
+
+const MT_ID = /^\{"mtId":\d+\}$/;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -76,28 +85,40 @@ export async function runLoad(spec: LoadSpec, onWindow?: (start: number, end: nu
   let cpuAtStart: NodeJS.CpuUsage | undefined;
   const cpuTimer = setTimeout(() => (cpuAtStart = process.cpuUsage()), spec.warmupMs);
 
-  /** One request; never throws. */
-  async function one(): Promise<boolean> {
-    const i = seq++;
+  /** One request over undici. */
+  async function viaUndici(i: number): Promise<{ statusCode: number; text: string }> {
     const pool = pools[i % pools.length]!;
     const b = bodies[i % bodies.length]!;
+    const res = await pool.request({
+      path: spec.path,
+      method: 'POST',
+      headers: { 'content-type': b.contentType, ...(spec.authorization ? { authorization: spec.authorization } : {}) },
+      body: b.body,
+    });
+    return { statusCode: res.statusCode, text: await res.body.text() };
+  }
+
+  /** One request; never throws. `conn`: the closed loop's own raw connection, else undici. */
+  async function one(conn?: { c: RawConnection; requests: Buffer[] }): Promise<boolean> {
+    const i = seq++;
     const start = performance.now();
     const inWindow = start >= warmEnd && start < end;
     if (inWindow) started++;
     try {
-      const res = await pool.request({
-        path: spec.path,
-        method: 'POST',
-        headers: { 'content-type': b.contentType, ...(spec.authorization ? { authorization: spec.authorization } : {}) },
-        body: b.body,
-      });
-      const text = await res.body.text();
+      let res: { statusCode: number; text: string };
+      if (conn) {
+        const a = await conn.c.request(conn.requests[i % conn.requests.length]!);
+        res = { statusCode: a.status, text: a.body.toString('utf8') };
+      } else {
+        res = await viaUndici(i);
+      }
       const done = performance.now();
       const counted = done >= warmEnd && done < end;
       if (counted || inWindow) statusCounts[res.statusCode] = (statusCounts[res.statusCode] ?? 0) + 1;
-      if (res.statusCode !== 200) {
+      // A 200 counts only with an mtId in it (the bare baseline answers the same shape).
+      if (res.statusCode !== 200 || !MT_ID.test(res.text)) {
         if (counted) errors++;
-        firstError ??= `HTTP ${res.statusCode}: ${text.slice(0, 200)}`;
+        firstError ??= `HTTP ${res.statusCode}: ${res.text.slice(0, 200)}`;
         return false;
       }
       if (counted) {
@@ -105,7 +126,7 @@ export async function runLoad(spec: LoadSpec, onWindow?: (start: number, end: nu
         latencies.record(done - start);
       }
       if (sends && inWindow) {
-        const mtId = (JSON.parse(text) as { mtId?: unknown }).mtId;
+        const mtId = (JSON.parse(res.text) as { mtId?: unknown }).mtId;
         if (typeof mtId === 'number') {
           sends.record(mtId);
           sends.record(performance.timeOrigin + start);
@@ -122,11 +143,31 @@ export async function runLoad(spec: LoadSpec, onWindow?: (start: number, end: nu
     }
   }
 
+  const raw: RawConnection[] = [];
+  // The raw client's requests, prebuilt once per origin (its Host header differs).
+  const prebuilt = new Map<string, Buffer[]>();
+  const requestsFor = (origin: URL): Buffer[] => {
+    let r = prebuilt.get(origin.host);
+    if (!r) {
+      const auth: Record<string, string> = spec.authorization ? { authorization: spec.authorization } : {};
+      r = bodies.map((b) => buildRawRequest({ host: origin.host, path: spec.path, headers: { 'content-type': b.contentType, ...auth }, body: b.body }));
+      prebuilt.set(origin.host, r);
+    }
+    return r;
+  };
   if (spec.rate <= 0) {
-    const loops = Array.from({ length: perOrigin * pools.length }, async () => {
+    const loops = Array.from({ length: perOrigin * pools.length }, async (_, k) => {
+      let conn: { c: RawConnection; requests: Buffer[] } | undefined;
+      if ((spec.client ?? 'raw') === 'raw') {
+        // Connections are spread evenly over the origins, as with undici's pools.
+        const origin = new URL(spec.origins[k % spec.origins.length]!);
+        const c = new RawConnection(origin.hostname, Number(origin.port));
+        raw.push(c);
+        conn = { c, requests: requestsFor(origin) };
+      }
       while (performance.now() < end) {
         // Back off after a transport error so a dead server does not turn this into a busy loop.
-        if (!(await one())) await sleep(5);
+        if (!(await one(conn))) await sleep(5);
       }
     });
     await Promise.all(loops);
@@ -153,6 +194,7 @@ export async function runLoad(spec: LoadSpec, onWindow?: (start: number, end: nu
   clearTimeout(cpuTimer);
   const cpu = cpuAtStart ? process.cpuUsage(cpuAtStart) : undefined;
   const cpuPercent = cpu ? ((cpu.user + cpu.system) / 1000 / (performance.now() - warmEnd)) * 100 : NaN;
+  for (const c of raw) c.close();
   await Promise.all(pools.map((p) => p.close()));
   return {
     windowStart,

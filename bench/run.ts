@@ -19,6 +19,8 @@
  *   BENCH_SQL_TIMING       1: servers time every SQLite statement (commits, batch sizes, blocked time in the JSON;
  *                          adds overhead, so not for headline numbers)
  *   BENCH_SQLITE_OPTIONS   options for the SQLite store URLs, e.g. "writerThread=true" (see src/store/open-store.ts)
+ *   BENCH_LOAD_CLIENT      the closed-loop load's HTTP client: unset runs both (undici, then bench/raw-http-client.ts)
+ *                          and keeps each scenario's better run; `raw` or `undici` runs just that one
  *   BENCH_SERVER_ARGS      extra node flags for the server processes (e.g. "--max-semi-space-size=32"), to try
  *                          runtime settings without editing the code
  */
@@ -123,7 +125,9 @@ async function main(): Promise<number> {
     try {
       const row = await sc.run(env);
       env.results.set(row.id, row);
-      console.log(row.skipped ? `skipped (${row.skipped})` : `${Math.round(row.throughput).toLocaleString('en-US')} ${row.unit}`);
+      const byClient = row.details.throughputByLoadClient as Record<string, number> | undefined;
+      const clients = byClient && Object.keys(byClient).length > 1 ? ` (${Object.entries(byClient).map(([c, t]) => `${c} ${Math.round(t).toLocaleString('en-US')}`).join(', ')})` : '';
+      console.log(row.skipped ? `skipped (${row.skipped})` : `${Math.round(row.throughput).toLocaleString('en-US')} ${row.unit}${clients}`);
       return row;
     } catch (err) {
       failed++;
