@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { boundaryOf, mediaTypeOf, parseContentType } from '../../src/mime/content-type.ts';
+import { boundaryOf, mediaTypeOf, parseContentType, parseContentTypeFully } from '../../src/mime/content-type.ts';
 
 describe('parseContentType (RFC 2045 §5.1)', () => {
   it('lower-cases type/subtype and parameter names, keeps value case', () => {
@@ -34,6 +34,40 @@ describe('parseContentType (RFC 2045 §5.1)', () => {
 
   it('a type without parameters', () => {
     expect(parseContentType('application/JSON')).toEqual({ type: 'application/json', params: {} });
+  });
+});
+
+describe('parseContentType shortcut for `type/subtype; boundary=...`', () => {
+  // Each value either takes the shortcut or the full parse; the answer must be the same either way.
+  const values = [
+    'multipart/mixed; boundary="bench-boundary-1"',
+    'multipart/mixed; boundary=mimeboundary',
+    'Multipart/Mixed;Boundary=AbC',
+    'multipart/mixed ; boundary = "x y" ;',
+    '  multipart/mixed\t;\tboundary=abc;  ',
+    'multipart/mixed; boundary=""',
+    'multipart/mixed; boundary="a\\"b"',
+    'multipart/mixed; boundary=a\\b',
+    'multipart/mixed; boundary="abc" trailing',
+    'multipart/mixed; boundary=a b',
+    'multipart/mixed; boundary=a; boundary=b',
+    'multipart/mixed; boundary=a; charset=utf-8',
+    'multipart/mixed; boundary="----=_Part_1"',
+    'multipart/mixed; boundary=----=_Part_1',
+    'multipart/mixed;\r\n boundary=abc',
+    'multipart/mixed; boundary=abc\u00a0',
+    'multi part/mixed; boundary=abc',
+    'multipart/mixed; boundary=',
+  ];
+  it.each(values)('%j parses the same with and without the shortcut', (v) => {
+    expect(parseContentType(v)).toEqual(parseContentTypeFully(v));
+  });
+
+  it('reads a long run of white space without backtracking (a header of spaces is answered, not hung on)', () => {
+    const v = `multipart/mixed; boundary=abc${' '.repeat(200_000)}x`;
+    expect(parseContentType(v)).toEqual(parseContentTypeFully(v));
+    const w = `multipart/mixed${' \t'.repeat(100_000)};${' '.repeat(100_000)}`;
+    expect(parseContentType(w).type).toBe('multipart/mixed');
   });
 });
 

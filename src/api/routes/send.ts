@@ -91,7 +91,8 @@ export async function acceptSend(ctx: GatewayContext, input: SendInput): Promise
     }
   }
   const parts = await readMultipartRequest(input, ctx.config.api, gate);
-  return acceptParsed(ctx, input, account, idemKey, parts, false);
+  // `return await`, not `return`: an async function returning a promise unwraps it in two more microtask turns.
+  return await acceptParsed(ctx, input, account, idemKey, parts, false);
 }
 
 /** The send once its body is read: validate, then answer a dry run (`dryRun`: X-Dry-Run) or commit the message. */
