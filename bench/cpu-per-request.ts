@@ -8,6 +8,7 @@
  *   BENCH_SERVER_ARGS="--max-semi-space-size=32" npx tsx bench/cpu-per-request.ts 0 8
  *   BENCH_SQLITE_OPTIONS=writerThread=false npx tsx bench/cpu-per-request.ts 0 8
  *   BENCH_CPU_SERVER=baseline npx tsx bench/cpu-per-request.ts 0 8    # the bare node:http server, for scale
+ *   BENCH_LOAD_CLIENT=undici npx tsx bench/cpu-per-request.ts 0 8     # closed loop over undici (default: the raw client)
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -65,6 +66,8 @@ try {
     maxInFlight: 256,
     recordSends: false,
     bodies: 512,
+    // The closed loop's client (load-main.ts): the raw one unless BENCH_LOAD_CLIENT=undici.
+    client: process.env.BENCH_LOAD_CLIENT === 'undici' ? 'undici' : 'raw',
   });
   const after = threadCpu(server.pid);
   // Requests over warm-up and window together (the CPU samples span both): the offered rate, if it kept up.
