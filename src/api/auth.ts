@@ -115,9 +115,9 @@ export class Authenticator<A extends AuthAccount> {
     this.accounts.clear();
     for (const a of accounts) this.accounts.set(a.id, a);
     // A credential verified against a stored hash that is still the account's stays verified (now for the reloaded
-    // account): a reload of accounts given by passwordHash costs no key derivations, and many clients do not all
-    // queue for the derivation gate at once. A changed or re-salted hash (a plain `password` is hashed afresh at each
-    // load) or a removed account drops the entry.
+    // account): a reload costs no key derivations for unchanged passwords (a plain `password` keeps its hash across
+    // reloads, config/load.ts LoadOptions.previous), and many clients do not all queue for the derivation gate at once.
+    // A changed hash or a removed account drops the entry.
     this.verified.update((account) => {
       const now = this.accounts.get(account.id);
       return now !== undefined && now.passwordHash === account.passwordHash ? now : undefined;

@@ -71,7 +71,7 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
       gw.app.log.info('SIGHUP: nothing to reload (no configuration file, no listen.tls); the node keeps running');
       return;
     }
-    if (file) current = reloadAccounts(gw, current, () => loadConfig({ file, port, host: values.host, dataDir: values['data-dir'] }));
+    if (file) current = reloadAccounts(gw, current, () => loadConfig({ file, port, host: values.host, dataDir: values['data-dir'], previous: current }));
     if (!config.listenTls) return;
     try {
       gw.reloadTls();

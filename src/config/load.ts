@@ -5,7 +5,7 @@
  * and MO land in the gateway's own sandbox inbox).
  */
 import { readFileSync } from 'node:fs';
-import { hash, X509Certificate } from 'node:crypto';
+import { hash, randomBytes, X509Certificate } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import { hostname } from 'node:os';
 import path from 'node:path';
@@ -39,6 +39,12 @@ export interface LoadedConfig extends Config {
    * what a reload compares to tell which settings changed (changedSettings).
    */
   readonly settingsDigests: Readonly<Record<string, string>>;
+  /**
+   * For each account given by a plain `password`: a digest of it under a salt that never leaves this process (as the
+   * credential cache's keys, api/auth.ts), so that a reload can tell an unchanged password without hashing it again
+   * (LoadOptions.previous). Not the password, and not usable outside this process.
+   */
+  readonly plainPasswordDigests: Readonly<Record<string, string>>;
   /** listen.tls with the PEM files read (at start, so a missing file is a configuration error). */
   readonly listenTls?: { readonly cert: string; readonly key: string; readonly minVersion: 'TLSv1.2' | 'TLSv1.3' };
 }
@@ -56,6 +62,19 @@ export interface LoadOptions {
    * a path does not resolve. Their loaded config then has neither listenTls nor the CA texts.
    */
   readPemFiles?: boolean;
+  /**
+   * The configuration this process loaded before (a SIGHUP reload): an account whose plain `password` is the same as
+   * then keeps the scrypt hash made then instead of a fresh one. A fresh hash (a new salt) costs ~40 ms of the event
+   * loop per account and makes every credential verified against the old hash go through scrypt again.
+   */
+  previous?: LoadedConfig;
+}
+
+/** Salt of plainPasswordDigests: random per process. */
+const PLAIN_DIGEST_SALT = randomBytes(32).toString('base64');
+
+function plainPasswordDigest(accountId: string, password: string): string {
+  return hash('sha256', `${PLAIN_DIGEST_SALT}\0${accountId}\0${password}`, 'base64');
 }
 
 /** Read, default, validate and freeze. Throws ConfigError naming the bad key. */
@@ -107,7 +126,14 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   if (sandboxDefaults) applySandbox(cfg);
   checkCrossReferences(cfg);
 
-  const accounts = cfg.accounts.map((a) => ({ ...a, passwordHash: a.passwordHash ?? hashSecret(a.password!), password: undefined }));
+  const plainPasswordDigests: Record<string, string> = {};
+  const accounts = cfg.accounts.map((a) => {
+    if (a.password === undefined) return { ...a, passwordHash: a.passwordHash!, password: undefined }; // the schema demands one of the two
+    const digest = plainPasswordDigest(a.id, a.password);
+    plainPasswordDigests[a.id] = digest;
+    const before = opts.previous?.plainPasswordDigests[a.id] === digest ? opts.previous.accounts.find((p) => p.id === a.id)?.passwordHash : undefined;
+    return { ...a, passwordHash: before ?? hashSecret(a.password), password: undefined };
+  });
   const readFiles = opts.readPemFiles !== false;
   const operators = cfg.operators.map((o, i) => {
     const ca = o.mm7?.ca;
@@ -125,7 +151,7 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   for (const [key, value] of Object.entries(cfg)) {
     if (key !== 'accounts') settingsDigests[key] = hash('sha256', JSON.stringify(value ?? null, sortedKeys), 'base64');
   }
-  return deepFreeze({ ...cfg, accounts, operators, storeUrl, nodeId, sandboxDefaults, sandbox, settingsDigests, ...(listenTls ? { listenTls } : {}) }) as LoadedConfig;
+  return deepFreeze({ ...cfg, accounts, operators, storeUrl, nodeId, sandboxDefaults, sandbox, settingsDigests, plainPasswordDigests, ...(listenTls ? { listenTls } : {}) }) as LoadedConfig;
 }
 
 /**
