@@ -107,15 +107,25 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
   metrics.trackJobQueue((now) => store.jobStats(now), { log: (msg, extra) => log.warn(extra ?? {}, msg) });
   // Committed events, fanned out to the sandbox console's live view.
   const live = new LiveEvents();
+  const nodeId = config.nodeId;
+  const storeLog = (msg: string, extra?: object) => log.info(extra ?? {}, msg);
+  const heartbeat = startHeartbeat(store, { id: nodeId, dataCenter: config.node.dataCenter, url: null }, { intervalMs: config.node.heartbeatInterval, log: storeLog });
   const commit = async (u: Parameters<GroupCommitter['submit']>[0]) => {
-    const r = await committer.submit(u);
+    let r: Awaited<ReturnType<GroupCommitter['submit']>>;
+    try {
+      r = await committer.submit(u);
+    } catch (err) {
+      // Perhaps the store refuses writes (a full disk): the heartbeat's write tells /healthz now, not in up to
+      // node.heartbeatInterval.
+      heartbeat.probeSoon();
+      throw err;
+    }
     if (r.applied) {
       metrics.observeCommitted(u);
       live.publish(u);
     }
     return r;
   };
-  const nodeId = config.nodeId;
 
   // Replaced on a reload (reloadAccounts): every lookup below goes through the book, never a copy of it.
   const book = new AccountBook(config.accounts as unknown as ApiAccount[]);
@@ -127,8 +137,6 @@ export async function startGateway(config: LoadedConfig, opts: StartOptions = {}
     mtConfig: (id, name) => book.hasMtConfig(id, name),
   };
 
-  const storeLog = (msg: string, extra?: object) => log.info(extra ?? {}, msg);
-  const heartbeat = startHeartbeat(store, { id: nodeId, dataCenter: config.node.dataCenter, url: null }, { intervalMs: config.node.heartbeatInterval, log: storeLog });
   const housekeeping = startHousekeeping(store, {
     log: storeLog,
     warn: (msg, extra) => log.warn(extra ?? {}, msg),

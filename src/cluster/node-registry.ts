@@ -30,6 +30,13 @@ export interface Heartbeat {
    * disk, a read-only database) as unavailable, which reads alone would not show.
    */
   writeFailure(): string | undefined;
+  /**
+   * A write elsewhere failed (a send's or a job's commit): run a round now rather than at the next interval, so that
+   * writeFailure, and with it /healthz, learns within milliseconds whether the store refuses writes. The round's own
+   * write decides, not the failed commit: a unit that failed for a reason of its own leaves the node healthy. At most
+   * one such round per PROBE_GAP_MS; none while a round runs or after stop().
+   */
+  probeSoon(): void;
   /** Resolves after the first round (successful or not): liveNodes() is meaningful from then on. */
   readonly ready: Promise<void>;
   /**
@@ -38,6 +45,9 @@ export interface Heartbeat {
    */
   stop(): Promise<void>;
 }
+
+/** Least time between the starts of two rounds that probeSoon asks for, ms (every failing send asks). */
+export const PROBE_GAP_MS = 1000;
 
 /** Live nodes among heartbeats, never below 1: this node is alive even if its own heartbeat failed (pure). */
 export function countLive(heartbeats: readonly { id: string; heartbeatAt: number }[], selfId: string, aliveSince: number): number {
@@ -57,9 +67,12 @@ export function startHeartbeat(store: Pick<Store, 'heartbeat' | 'listNodes'>, no
   let writeFailure: string | undefined;
   let timer: NodeJS.Timeout | undefined;
   let inflight: Promise<void> = Promise.resolve();
+  let running = false;
+  let lastRoundAt = -Infinity;
 
   async function round(): Promise<void> {
     const t = now();
+    lastRoundAt = t;
     try {
       try {
         await store.heartbeat(node, t);
@@ -82,7 +95,9 @@ export function startHeartbeat(store: Pick<Store, 'heartbeat' | 'listNodes'>, no
   }
 
   function tick(): void {
+    running = true;
     inflight = round().finally(() => {
+      running = false;
       if (!stopped) {
         timer = setTimeout(tick, interval);
         timer.unref();
@@ -95,6 +110,11 @@ export function startHeartbeat(store: Pick<Store, 'heartbeat' | 'listNodes'>, no
   return {
     liveNodes: () => live,
     writeFailure: () => writeFailure,
+    probeSoon() {
+      if (stopped || running || now() - lastRoundAt < PROBE_GAP_MS) return;
+      if (timer) clearTimeout(timer);
+      tick();
+    },
     ready,
     async stop() {
       if (stopped) return;

@@ -3,7 +3,7 @@
  * outage keeps the last count.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { countLive, startHeartbeat, type Heartbeat } from '../../src/cluster/node-registry.ts';
+import { countLive, PROBE_GAP_MS, startHeartbeat, type Heartbeat } from '../../src/cluster/node-registry.ts';
 import { openStore } from '../../src/store/open-store.ts';
 import type { SqlStore } from '../../src/store/sql-store.ts';
 import { freshPgDatabase } from '../support/postgres.ts';
@@ -74,4 +74,46 @@ describe('startHeartbeat', () => {
     fail = false;
     await expect.poll(() => logs.includes('node heartbeat recovered')).toBe(true);
   });
+
+  it('probes at once when asked after a failed write elsewhere, at most once per PROBE_GAP_MS, and not after stop', async () => {
+    let fail = false;
+    let beats = 0;
+    let clock = 1_000_000;
+    const fake = {
+      async heartbeat() {
+        beats++;
+        if (fail) throw new Error('database or disk is full');
+      },
+      async listNodes() {
+        return [];
+      },
+    };
+    // An interval far longer than the test: only probeSoon can run a second round.
+    const hb = startHeartbeat(fake, { id: 'me', dataCenter: 'dc1', url: null }, { intervalMs: 600_000, now: () => clock });
+    opened.beats.push(hb);
+    await hb.ready;
+    expect([beats, hb.writeFailure()]).toEqual([1, undefined]);
+
+    fail = true;
+    hb.probeSoon(); // too soon after the first round: nothing
+    expect(beats).toBe(1);
+    clock += PROBE_GAP_MS;
+    hb.probeSoon();
+    hb.probeSoon(); // a round is running: nothing more
+    await expect.poll(() => hb.writeFailure()).toBe('database or disk is full');
+    expect(beats).toBe(2);
+
+    fail = false;
+    clock += PROBE_GAP_MS;
+    hb.probeSoon();
+    await expect.poll(() => hb.writeFailure()).toBeUndefined();
+    expect(beats).toBe(3);
+
+    await hb.stop(); // its departure is one more write
+    const afterStop = beats;
+    clock += PROBE_GAP_MS;
+    hb.probeSoon();
+    expect(beats).toBe(afterStop);
+  });
 });
+

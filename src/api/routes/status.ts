@@ -60,8 +60,8 @@ export function registerStatusRoutes(app: FastifyInstance, ctx: GatewayContext):
       return { status: 'unavailable', node: ctx.nodeId, store: ctx.store.backend };
     }
     // Reads work but writes do not (a full disk, a read-only database): every send would be answered 503, so a load
-    // balancer should send them elsewhere. Known from the node's last heartbeat write, at most node.heartbeatInterval
-    // old either way (no write of its own per probe).
+    // balancer should send them elsewhere. Known from the node's last heartbeat write (no write of its own per probe):
+    // at most node.heartbeatInterval old, or milliseconds after a send or job whose commit failed (probeSoon).
     const writeFailure = ctx.storeWriteFailure();
     if (writeFailure !== undefined) {
       ctx.log.warn({ error: writeFailure }, 'health check: store refuses writes');
