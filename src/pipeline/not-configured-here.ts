@@ -8,7 +8,8 @@
  * (the schedule's first delay at first, longer as the job ages) (store/job-passing.ts says how, and why not more simply), so a node that knows it
  * takes it now rather than after that delay, however often this node would have won the claim. If no other node
  * takes it meanwhile (a single node, or none knows it yet), this node claims it again then and passes it on again;
- * once the schedule has run out, the caller decides with what it has, as for any other message.
+ * once the schedule has run out, the caller decides with what it has (the submit step: unknown operator, outcome 20;
+ * unknown account or mtConfig, expired in the queue).
  */
 import { nextAttemptAt, type RetrySchedule } from '../core/retry-policy.ts';
 import type { Job } from '../store/store.ts';

@@ -61,6 +61,14 @@ export function createSubmitStep(deps: SubmitStepDeps): Step {
         return { ...elsewhere, effects: { events: [{ mtId: mt.mtId, at: t, type: 'submit-retry', node: deps.nodeId, detail }] } };
       }
       const ctx = { nodeId: deps.nodeId, reportUrl: deps.reportUrlFor(mt.accountId, mt.mtConfig), now: t };
+      // Passed on until its schedule ran out (maxAge) and its account or mtConfig is still unknown here: most likely the
+      // account was removed. Such a message is not sent to the operator a day late for an account no node serves; it
+      // expires in the queue as a message whose attempts ran out does. (An unknown operator ends as UNROUTABLE below.)
+      const noAccount = unknown === undefined ? undefined : unknownForMt(deps.configured, mt, false);
+      if (noAccount !== undefined) {
+        const error = `${noAccount} is not in this node's configuration`;
+        return { type: 'done', effects: outcomeUnit(mt, OUTCOMES.EXPIRED_IN_QUEUE, ctx, { eventType: 'submit-gave-up', detail: { error, attempts: job.attempts } }) };
+      }
       // A test message never falls back to the operator's real connector: no stand-in means unroutable.
       const test = (job.payload as { test?: unknown } | undefined)?.test === true;
       const connector = test ? deps.testConnectors?.get(mt.operatorId) : deps.connectors.get(mt.operatorId);

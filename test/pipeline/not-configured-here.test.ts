@@ -4,6 +4,8 @@
  * node lacking an operator must not write an event per message every first delay for a whole day.
  */
 import { describe, expect, it } from 'vitest';
+import type { ConfigInput } from '../../src/config/schema.ts';
+import { eventually, send, simpleMt, startTestGateway, testConfig } from '../support/gateway.ts';
 import { MAX_PASS_HOLD_MS, retryElsewhere, retryReachedAt } from '../../src/pipeline/not-configured-here.ts';
 import { DEFAULT_SCHEDULES, schedule } from '../../src/core/retry-policy.ts';
 import type { Job } from '../../src/store/store.ts';
@@ -61,3 +63,32 @@ describe('passing a job on', () => {
     expect([0, 1999, 2000, 11_999, 12_000, 10 * 60 * MIN].map((age) => retryReachedAt(noJitter, age))).toEqual([1, 1, 2, 2, 3, 6]);
   });
 });
+
+describe('a message whose account no node serves any more', () => {
+  it('expires in the queue once its schedule runs out (outcome 25) instead of going to the operator', async () => {
+    // Accepted while the account existed, by a node that only accepts.
+    const accepting = await startTestGateway({}, { start: { workers: false }, keepDir: true });
+    const r = await send(accepting.url, simpleMt('15551230042'));
+    expect(r.status).toBe(200);
+    const mtId = (r.json as { mtId: number }).mtId;
+    await accepting.stop();
+
+    // Then the account is removed: the node that runs the queue knows only the other account.
+    const base = testConfig({ dir: accepting.dir });
+    const raw = { ...base, accounts: base.accounts!.slice(1), submit: { retrySchedule: ['50ms'], maxAge: '1s' } } as ConfigInput;
+    const running = await startTestGateway({}, { raw });
+    try {
+      const mt = await eventually(async () => {
+        const m = await running.gateway.store.getMt(mtId);
+        return m?.state === 'accepted' ? undefined : m;
+      }, 10_000, 'the message to end');
+      expect([mt.state, mt.outcomeId]).toEqual(['failed', 25]);
+      const events = await running.gateway.store.getEvents({ mtId });
+      expect(events.map((e) => e.type)).not.toContain('submitted');
+      expect(events.find((e) => e.type === 'submit-gave-up')?.detail).toMatchObject({ error: "account acme is not in this node's configuration" });
+    } finally {
+      await running.stop();
+    }
+  });
+});
+
