@@ -48,7 +48,9 @@ export function openSqliteDatabase(opts: SqliteOptions): BetterSqlite3.Database 
   const created = !memory && !existsSync(file);
   if (!memory) mkdirSync(dirname(file), { recursive: true, mode: DIR_MODE });
   const db = withFileNamed(file, () => new BetterSqlite3(file));
-  if (created) chmodSync(file, FILE_MODE); // still empty: the WAL and its pages come with the pragmas below
+  // Still empty: the WAL and its pages come with the pragmas below. A failure (a file system without POSIX modes that
+  // refuses chmod) closes the connection: a failed start leaves nothing open.
+  if (created) withFileNamed(file, () => chmodSync(file, FILE_MODE), () => db.close());
   db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
   // The first write (SQLite opens a file it cannot write read-only, and fails only here).
   if (!memory) withFileNamed(file, () => db.pragma('journal_mode = WAL'), () => db.close());
