@@ -32,8 +32,8 @@ export interface LoadSpec {
   /** Distinct bodies to cycle through. */
   bodies: number;
   /**
-   * The HTTP client of the closed loop: `raw` (default; bench/raw-http-client.ts, a few us per request) or `undici`
-   * (what the open loop always uses). BENCH_LOAD_CLIENT picks it.
+   * The HTTP client of the closed loop: `raw` (default; bench/raw-http-client.ts, ~20 us of CPU per request against
+   * undici's ~35) or `undici` (what the open loop always uses). BENCH_LOAD_CLIENT picks it.
    */
   client?: 'raw' | 'undici';
 }

@@ -173,7 +173,7 @@ async function measure(servers: ServerHandle[], spec: LoadSpec): Promise<Measure
  * (bench/raw-http-client.ts), each with its own warm-up on the same server processes; `raw` or `undici` runs one.
  *
  * Why both: on a 2-core machine the load generator shares the cores with the server, and which client gets the
- * most out of a server depends on the server. The bare node:http server reads ~13% more requests a second under
+ * most out of a server depends on the server. The bare node:http server reads ~15% more requests a second under
  * undici (the client then busy on its core sends requests in bursts); the gateway, whose writer thread needs the
  * second core, accepts ~5-10% more under the raw client, which takes less CPU per request (docs/benchmarks.md).
  * Each scenario's row is its better run (its capacity as far as this machine can measure it), so the ratio compares
